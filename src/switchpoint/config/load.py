@@ -1,0 +1,176 @@
+"""Read switchpoint.yaml (or the built-in defaults), expand ${VAR} / ${VAR:-default}, validate."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ..errors import ConfigError
+from .schema import Config
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+# Providers enabled from the environment when no config file names any (design.md §2).
+ENV_PROVIDERS: dict[str, tuple[str, str, str]] = {
+    # name: (type, base_url, key variable)
+    "openai": ("openai", "https://api.openai.com/v1", "OPENAI_API_KEY"),
+    "anthropic": ("anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY"),
+    "gemini": ("gemini", "https://generativelanguage.googleapis.com", "GEMINI_API_KEY"),
+    "groq": ("openai", "https://api.groq.com/openai/v1", "GROQ_API_KEY"),
+    "mistral": ("openai", "https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
+    "deepseek": ("openai", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
+    "moonshot": ("openai", "https://api.moonshot.ai/v1", "MOONSHOT_API_KEY"),
+    "together": ("openai", "https://api.together.xyz/v1", "TOGETHER_API_KEY"),
+    "xai": ("openai", "https://api.x.ai/v1", "XAI_API_KEY"),
+    "openrouter": ("openrouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
+}
+DEFAULT_BASE_URLS = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com",
+    "ollama": "http://127.0.0.1:11434",
+    "openrouter": "https://openrouter.ai/api/v1",
+}
+
+
+def find_config_path(explicit: str | None = None, env: Mapping[str, str] | None = None) -> Path | None:
+    """--config, else $SWITCHPOINT_CONFIG, else ./switchpoint.yaml when it exists, else None (defaults)."""
+    env = os.environ if env is None else env
+    if explicit:
+        return Path(explicit)
+    if env.get("SWITCHPOINT_CONFIG"):
+        return Path(env["SWITCHPOINT_CONFIG"])
+    local = Path("switchpoint.yaml")
+    return local if local.exists() else None
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load and validate; raises ConfigError listing every problem with its field path."""
+    env = dict(os.environ if env is None else env)
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError([("(file)", f"{path} does not exist")])
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError([("(file)", f"{path} is not valid YAML: {exc}")]) from None
+        if not isinstance(loaded, dict):
+            raise ConfigError([("(file)", "the top level must be a mapping of settings")])
+        raw = loaded
+
+    missing: list[tuple[str, str]] = []
+    data = _expand(raw, env, "", missing)
+    warnings: list[str] = []
+    data, missing = _drop_unused_providers(data, missing, warnings)
+    if missing:
+        raise ConfigError([(p, f"environment variable {var} is not set (use ${{{var}:-default}} for a default)")
+                           for p, var in missing])
+    _apply_defaults(data, env, warnings)
+    try:
+        config = Config.model_validate({**data, "warnings": tuple(warnings)})
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc)) from None
+    return config
+
+
+def _expand(node: Any, env: Mapping[str, str], path: str, missing: list[tuple[str, str]]) -> Any:
+    if isinstance(node, dict):
+        return {k: _expand(v, env, f"{path}.{k}" if path else str(k), missing) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand(v, env, f"{path}[{i}]", missing) for i, v in enumerate(node)]
+    if not isinstance(node, str) or "${" not in node:
+        return node
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env and env[name] != "":
+            return env[name]
+        if default is not None:
+            return default
+        missing.append((path, name))
+        return ""
+
+    expanded = _VAR.sub(substitute, node)
+    # A value that was only a variable keeps YAML-ish typing (numbers, null) after expansion.
+    if _VAR.fullmatch(node):
+        if expanded == "":
+            return None
+        try:
+            typed = yaml.safe_load(expanded)
+        except yaml.YAMLError:
+            return expanded
+        return typed if isinstance(typed, int | float | bool) else expanded
+    return expanded
+
+
+def _drop_unused_providers(data: dict[str, Any], missing: list[tuple[str, str]],
+                           warnings: list[str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """A provider whose key variable is unset is skipped, unless a configured model routes to it."""
+    providers = data.get("providers")
+    if not isinstance(providers, dict):
+        return data, missing
+    used = {
+        ep.get("provider")
+        for model in data.get("models") or [] if isinstance(model, dict)
+        for ep in model.get("endpoints") or [] if isinstance(ep, dict)
+    }
+    keep: list[tuple[str, str]] = []
+    dropped: set[str] = set()
+    for path, var in missing:
+        parts = path.split(".")
+        if parts[0] == "providers" and len(parts) > 1 and parts[1] not in used:
+            dropped.add(parts[1])
+            continue
+        keep.append((path, var))
+    for name in sorted(dropped):
+        warnings.append(f"provider '{name}' is disabled: its environment variable is not set")
+        providers.pop(name, None)
+    return data, keep
+
+
+def _apply_defaults(data: dict[str, Any], env: Mapping[str, str], warnings: list[str]) -> None:
+    if "providers" not in data:
+        providers: dict[str, Any] = {}
+        for name, (ptype, url, var) in ENV_PROVIDERS.items():
+            if env.get(var):
+                providers[name] = {"type": ptype, "base_url": url, "api_key": env[var]}
+        host = env.get("OLLAMA_HOST") or "127.0.0.1:11434"
+        providers["ollama"] = {"type": "ollama", "base_url": host if "://" in host else f"http://{host}"}
+        data["providers"] = providers
+    for provider in (data.get("providers") or {}).values():
+        if isinstance(provider, dict) and not provider.get("base_url"):
+            default = DEFAULT_BASE_URLS.get(provider.get("type", ""))
+            if default:
+                provider["base_url"] = default
+    for key, var in (("admin_key", "SWITCHPOINT_ADMIN_KEY"), ("database", "SWITCHPOINT_DATABASE"),
+                     ("state", "SWITCHPOINT_STATE")):
+        if data.get(key) is None and env.get(var):
+            data[key] = env[var]
+    if "admin_key" in data and data["admin_key"] is None:
+        del data["admin_key"]
+
+
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    for err in exc.errors():
+        path = ""
+        for part in err["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        message = err["msg"].removeprefix("Value error, ")
+        if not path:  # cross-field checks report "path: message" lines themselves
+            for line in message.splitlines():
+                head, _, tail = line.partition(": ")
+                problems.append((head, tail) if tail else ("(config)", line))
+            continue
+        if err["type"] == "extra_forbidden":
+            message = "unknown setting"
+        problems.append((path, message))
+    return problems

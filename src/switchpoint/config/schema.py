@@ -1,0 +1,192 @@
+"""The switchpoint.yaml schema (design.md §3). Validated once at load; immutable afterwards."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ProviderType = Literal["openai", "anthropic", "gemini", "ollama", "azure", "openrouter"]
+LimitReset = Literal["daily", "weekly", "monthly"]
+MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-:]+$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number or a string like "90", "1m", "500ms", "1h"."""
+    if isinstance(value, bool):
+        raise ValueError("expected seconds or a duration like '1m'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value).strip())
+        if not match:
+            raise ValueError(f"'{value}' is not a duration (use seconds or e.g. '30s', '1m', '1h')")
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError("must be greater than zero")
+    return seconds
+
+
+class ProviderConfig(Strict):
+    type: ProviderType
+    base_url: str | None = None
+    api_key: str | None = None
+    timeout: float = Field(60.0, gt=0, description="seconds per attempt (time to first byte, then between chunks)")
+    max_retries: int = Field(1, ge=0, le=10, description="extra tries on the same endpoint for 5xx/connect errors")
+    headers: dict[str, str] = Field(default_factory=dict)
+    api_version: str | None = None  # azure
+    data_collection: Literal["allow", "deny"] = "allow"
+
+
+class Pricing(Strict):
+    """USD per token (per request for `request`), as strings like OpenRouter's."""
+
+    prompt: str = "0"
+    completion: str = "0"
+    request: str = "0"
+    image: str = "0"
+    input_cache_read: str | None = None
+    input_cache_write: str | None = None
+
+    @field_validator("prompt", "completion", "request", "image", "input_cache_read", "input_cache_write",
+                     mode="before")
+    @classmethod
+    def _decimal(cls, value: object) -> object:
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            raise ValueError("must be a price in USD per token")
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise ValueError(f"'{value}' is not a number") from None
+        if not number.is_finite() or number < 0:
+            raise ValueError("must be a non-negative number")
+        return str(value)
+
+
+class EndpointConfig(Strict):
+    provider: str
+    model: str
+    pricing: Pricing = Field(default_factory=Pricing)
+    context_length: int | None = Field(None, gt=0)
+    max_completion_tokens: int | None = Field(None, gt=0)
+    supported_parameters: list[str] | None = None
+    data_collection: Literal["allow", "deny"] | None = None
+    quantization: str | None = None
+
+
+class ModelConfig(Strict):
+    id: str
+    name: str | None = None
+    description: str = ""
+    context_length: int | None = Field(None, gt=0)
+    max_completion_tokens: int | None = Field(None, gt=0)
+    input_modalities: list[str] = Field(default_factory=lambda: ["text"])
+    output_modalities: list[str] = Field(default_factory=lambda: ["text"])
+    supported_parameters: list[str] | None = None
+    tokenizer: str = "Other"
+    created: int = 0
+    hugging_face_id: str | None = None
+    endpoints: list[EndpointConfig] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not MODEL_ID.match(value):
+            raise ValueError(f"'{value}' is not a model id of the form vendor/model")
+        return value
+
+
+class RateLimitConfig(Strict):
+    requests: int = Field(gt=0)
+    interval: float = 60.0
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _interval(cls, value: object) -> float:
+        return parse_duration(value)
+
+
+class TokenLimitConfig(Strict):
+    tokens: int = Field(gt=0)
+    interval: float = 60.0
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _interval(cls, value: object) -> float:
+        return parse_duration(value)
+
+
+class KeyConfig(Strict):
+    name: str = Field(min_length=1)
+    key: str = Field(min_length=16)
+    limit: float | None = Field(None, ge=0)
+    limit_reset: LimitReset | None = None
+    rate_limit: RateLimitConfig | None = None
+    token_limit: TokenLimitConfig | None = None
+    cache: bool = False
+
+
+class ServerConfig(Strict):
+    """Tuning knobs with production defaults."""
+
+    max_body_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    keepalive_interval: float = Field(1.0, gt=0, description="seconds between ': SWITCHPOINT PROCESSING' comments")
+    request_deadline: float = Field(300.0, gt=0, description="overall seconds for all attempts of a request")
+    shutdown_grace: float = Field(30.0, ge=0, description="seconds in-flight streams get after SIGTERM")
+    ledger_flush_interval: float = Field(0.2, gt=0)
+    ledger_batch_size: int = Field(500, gt=0)
+
+
+class Config(Strict):
+    listen: str = "127.0.0.1:8080"
+    database: str = "sqlite:///switchpoint.db"
+    state: str = "memory"
+    admin_key: str | None = None
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    models: list[ModelConfig] = Field(default_factory=list)
+    keys: list[KeyConfig] = Field(default_factory=list)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    # Internal: warnings found while loading (e.g. providers skipped for a missing key).
+    warnings: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Config:
+        problems = []
+        for i, model in enumerate(self.models):
+            for j, endpoint in enumerate(model.endpoints):
+                if endpoint.provider not in self.providers:
+                    problems.append(f"models[{i}].endpoints[{j}].provider: unknown provider "
+                                    f"'{endpoint.provider}' (configured: {', '.join(self.providers) or 'none'})")
+        names = [k.name for k in self.keys]
+        for i, name in enumerate(names):
+            if names.index(name) != i:
+                problems.append(f"keys[{i}].name: duplicate key name '{name}'")
+        if self.database.split(":", 1)[0] not in ("sqlite", "sqlite+aiosqlite", "postgresql", "postgres",
+                                                   "postgresql+asyncpg"):
+            problems.append("database: use sqlite:///path or postgresql://user@host:port/db")
+        if self.state != "memory" and not self.state.startswith(("redis://", "rediss://", "unix://")):
+            problems.append("state: use 'memory' or redis://host:port/db")
+        host, _, port = self.listen.rpartition(":")
+        if not host or not port.isdigit():
+            problems.append("listen: use host:port, e.g. 127.0.0.1:8080")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])

@@ -1,0 +1,1 @@
+"""Provider modules: pure translation between canonical types and each wire format. No I/O here."""

@@ -1,0 +1,144 @@
+"""The contract every provider module fulfils: a sans-I/O translator bound to one configured connection.
+
+The engine calls, for each attempt:
+  build_chat(request, target) -> UpstreamRequest      (what to send)
+  parse_chat(body) -> Completion                      (a 2xx non-streaming body)
+  stream_parser(request, target) -> StreamParser      (feed raw body bytes, get canonical Deltas)
+  parse_error(status, headers, body) -> UpstreamError (any non-2xx answer)
+and likewise build_embeddings / parse_embeddings. Streaming and non-streaming share the part parsing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..errors import (
+    AUTH, ENDPOINT, INVALID, MALFORMED, OVERLOADED, QUOTA, RATE_LIMIT, SERVER, TIMEOUT, UpstreamError,
+)
+from ..types import ChatRequest, Completion, Delta, EmbeddingRequest, Embeddings, UpstreamRequest, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """One configured provider: `providers.<name>` in switchpoint.yaml."""
+
+    name: str
+    type: str
+    base_url: str
+    api_key: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 60.0
+    max_retries: int = 1
+    options: Mapping[str, Any] = field(default_factory=dict)  # type-specific (e.g. azure api_version)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The endpoint an attempt goes to: the provider's own model name and its output limit."""
+
+    model: str
+    max_output_tokens: int | None = None
+    context_length: int | None = None
+
+
+class StreamParser:
+    """Turns a streamed body into canonical deltas. Keeps the latest usage and upstream ids.
+
+    `feed` raises UpstreamError for an error event inside an HTTP 200 stream; `close` raises
+    UpstreamError(MALFORMED) when the body ended before the provider's terminal event."""
+
+    usage: Usage | None = None
+    upstream_id: str | None = None
+    upstream_model: str | None = None
+    done: bool = False
+
+    def feed(self, data: bytes) -> list[Delta]:
+        raise NotImplementedError
+
+    def close(self) -> list[Delta]:
+        raise NotImplementedError
+
+
+class Provider:
+    """Base class; subclasses live one per wire format and are listed in registry.py."""
+
+    type = ""
+    streams_ndjson = False
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def build_chat(self, request: ChatRequest, target: Target) -> UpstreamRequest:
+        raise NotImplementedError
+
+    def parse_chat(self, body: bytes) -> Completion:
+        raise NotImplementedError
+
+    def stream_parser(self, request: ChatRequest, target: Target) -> StreamParser:
+        raise NotImplementedError
+
+    def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
+        return error_from_status(status, headers, body)
+
+    def build_embeddings(self, request: EmbeddingRequest, target: Target) -> UpstreamRequest:
+        raise UpstreamError(INVALID, f"provider type '{self.type}' does not serve embeddings", status=400)
+
+    def parse_embeddings(self, body: bytes) -> Embeddings:
+        raise NotImplementedError
+
+
+def load_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamError(MALFORMED, f"upstream sent invalid JSON: {exc}", raw=_text(body)) from None
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from `retry-after-ms` or `retry-after` (seconds; HTTP dates are treated as 1 s)."""
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return float(value) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            return 1.0
+    return None
+
+
+def kind_for_status(status: int) -> str:
+    if status in (401, 403):
+        return AUTH
+    if status == 402:
+        return QUOTA
+    if status == 404:
+        return ENDPOINT
+    if status == 408:
+        return TIMEOUT
+    if status == 429:
+        return RATE_LIMIT
+    if status in (503, 529):
+        return OVERLOADED
+    if status >= 500:
+        return SERVER
+    return INVALID
+
+
+def error_from_status(status: int, headers: Mapping[str, str], body: bytes,
+                      message: str | None = None, code: str | None = None) -> UpstreamError:
+    """Generic mapping on the status alone; provider modules refine it with structured codes."""
+    return UpstreamError(kind_for_status(status), message or f"upstream returned HTTP {status}",
+                         status=status, raw=_text(body), retry_after=retry_after(headers), provider_code=code)
+
+
+def _text(body: bytes, limit: int = 4000) -> str:
+    return body[:limit].decode("utf-8", "replace")

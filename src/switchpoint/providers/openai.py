@@ -1,0 +1,321 @@
+"""OpenAI Chat Completions wire format: OpenAI itself and every OpenAI-compatible server
+(Groq, Together, DeepSeek, Mistral, Moonshot, xAI, vLLM, Ollama's /v1...).
+
+Requests are the client's own body with the gateway's routing keys removed, so parameters we do
+not know are passed through untouched."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from ..errors import AUTH, QUOTA, SERVER, UpstreamError
+from ..types import (
+    ROUTING_KEYS, ChatRequest, Choice, Completion, Delta, EmbeddingRequest, Embeddings, ToolCall,
+    ToolCallDelta, UpstreamRequest, Usage,
+)
+from .base import Provider, StreamParser, Target, error_from_status, load_json
+from .framing import SSEDecoder
+
+FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls",
+                  "content_filter": "content_filter", "function_call": "tool_calls", "error": "error"}
+# Fields of an OpenRouter/DeepSeek-style message that plain OpenAI-compatible servers reject.
+_FOREIGN_MESSAGE_KEYS = ("reasoning", "reasoning_details", "reasoning_content")
+_QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"}
+_AUTH_CODES = {"invalid_api_key", "account_deactivated"}
+
+
+class OpenAIProvider(Provider):
+    type = "openai"
+    chat_path = "/chat/completions"
+    embeddings_path = "/embeddings"
+
+    def headers(self) -> dict[str, str]:
+        headers = {"content-type": "application/json", **self.connection.headers}
+        if self.connection.api_key:
+            headers["authorization"] = f"Bearer {self.connection.api_key}"
+        return headers
+
+    def url(self, path: str, target: Target) -> str:
+        return self.connection.base_url.rstrip("/") + path
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def build_chat(self, request: ChatRequest, target: Target) -> UpstreamRequest:
+        body = self.chat_body(request, target)
+        return UpstreamRequest("POST", self.url(self.chat_path, target), self.headers(), orjson.dumps(body))
+
+    def chat_body(self, request: ChatRequest, target: Target) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": target.model, "messages": self.messages(request.messages)}
+        body.update(request.params)
+        user = body.get("user")
+        if isinstance(user, str):  # an end-user id is hashed, never forwarded raw
+            body["user"] = hashlib.sha256(user.encode()).hexdigest()[:32]
+        if request.reasoning:
+            self.apply_reasoning(body, request.reasoning)
+        if request.stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    def apply_reasoning(self, body: dict[str, Any], reasoning: dict[str, Any]) -> None:
+        effort = reasoning.get("effort")
+        if effort and not reasoning.get("exclude"):
+            body["reasoning_effort"] = effort
+
+    def messages(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Strip OpenRouter-only message fields; returns the same list when there is nothing to strip."""
+        if not any(_needs_cleaning(m) for m in messages):
+            return messages
+        return [_clean_message(m) if _needs_cleaning(m) else m for m in messages]
+
+    def build_embeddings(self, request: EmbeddingRequest, target: Target) -> UpstreamRequest:
+        body: dict[str, Any] = {"model": target.model, "input": request.inputs, **request.params}
+        # Always ask for floats: the server encodes base64 itself, so every provider looks alike.
+        body["encoding_format"] = "float"
+        if request.dimensions is not None:
+            body["dimensions"] = request.dimensions
+        return UpstreamRequest("POST", self.url(self.embeddings_path, target), self.headers(),
+                               orjson.dumps(body))
+
+    # -- responses ----------------------------------------------------------------------------
+
+    def parse_chat(self, body: bytes) -> Completion:
+        data = load_json(body)
+        if not isinstance(data, dict):
+            raise UpstreamError(SERVER, "upstream sent a non-object body", raw=body[:2000].decode("utf-8", "replace"))
+        if "error" in data:
+            raise self.error_object(data["error"], body)
+        choices = [parse_choice(c) for c in data.get("choices") or []]
+        return Completion(
+            choices=choices,
+            usage=parse_usage(data.get("usage")),
+            upstream_id=data.get("id"),
+            upstream_model=data.get("model"),
+            system_fingerprint=data.get("system_fingerprint"),
+            service_tier=data.get("service_tier"),
+        )
+
+    def stream_parser(self, request: ChatRequest, target: Target) -> StreamParser:
+        return OpenAIStreamParser(self)
+
+    def parse_embeddings(self, body: bytes) -> Embeddings:
+        data = load_json(body)
+        if "error" in data:
+            raise self.error_object(data["error"], body)
+        rows = sorted(data.get("data") or [], key=lambda row: row.get("index", 0))
+        vectors = [decode_vector(row.get("embedding")) for row in rows]
+        return Embeddings(vectors=vectors, usage=parse_usage(data.get("usage")) or Usage(),
+                          upstream_model=data.get("model"))
+
+    # -- errors -------------------------------------------------------------------------------
+
+    def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
+        message, code = error_fields(body)
+        err = error_from_status(status, headers, body, message, code)
+        if code in _QUOTA_CODES:
+            err.kind = QUOTA
+        elif code in _AUTH_CODES:
+            err.kind = AUTH
+        return err
+
+    def error_object(self, error: Any, body: bytes) -> UpstreamError:
+        """An error object inside an HTTP 200 body or stream."""
+        status = None
+        if isinstance(error, dict):
+            code = error.get("code")
+            status = code if isinstance(code, int) else None
+        message, code_text = error_fields(orjson.dumps({"error": error}))
+        if status is not None and status >= 400:
+            return error_from_status(status, {}, body, message, code_text)
+        err = UpstreamError(SERVER, message or "upstream reported an error", raw=body[:4000].decode("utf-8", "replace"),
+                            provider_code=code_text)
+        if code_text in _QUOTA_CODES:
+            err.kind = QUOTA
+        return err
+
+
+class OpenAIStreamParser(StreamParser):
+    __slots__ = ("provider", "decoder", "usage", "upstream_id", "upstream_model", "done")
+
+    def __init__(self, provider: OpenAIProvider) -> None:
+        self.provider = provider
+        self.decoder = SSEDecoder()
+        self.usage = None
+        self.upstream_id = None
+        self.upstream_model = None
+        self.done = False
+
+    def feed(self, data: bytes) -> list[Delta]:
+        return self._events(self.decoder.feed(data))
+
+    def close(self) -> list[Delta]:
+        out = self._events(self.decoder.close())
+        if not self.done:
+            raise UpstreamError(SERVER, "upstream stream ended before [DONE]", status=200)
+        return out
+
+    def _events(self, events: list[tuple[str | None, bytes]]) -> list[Delta]:
+        out: list[Delta] = []
+        for _event, data in events:
+            if data == b"[DONE]":
+                self.done = True
+                continue
+            chunk = load_json(data)
+            if "error" in chunk:
+                raise self.provider.error_object(chunk["error"], data)
+            if self.upstream_id is None:
+                self.upstream_id = chunk.get("id")
+                self.upstream_model = chunk.get("model")
+            usage = chunk.get("usage")
+            if usage:
+                self.usage = parse_usage(usage)
+            for choice in chunk.get("choices") or ():
+                delta = parse_delta(choice)
+                if delta is not None:
+                    out.append(delta)
+        return out
+
+
+# -- shared part parsing (non-streaming and streaming) ------------------------------------------
+
+def parse_choice(raw: dict[str, Any]) -> Choice:
+    message = raw.get("message") or {}
+    tool_calls = [
+        ToolCall(id=tc.get("id") or f"call_{i}", name=(tc.get("function") or {}).get("name", ""),
+                 arguments=_arguments((tc.get("function") or {}).get("arguments")))
+        for i, tc in enumerate(message.get("tool_calls") or [])
+    ]
+    native = raw.get("native_finish_reason", raw.get("finish_reason"))
+    finish = _finish(raw.get("finish_reason"), bool(tool_calls))
+    content = message.get("content")
+    if tool_calls and content == "":
+        content = None
+    return Choice(
+        index=raw.get("index", 0),
+        content=content,
+        reasoning=message.get("reasoning") or message.get("reasoning_content"),
+        refusal=message.get("refusal"),
+        tool_calls=tool_calls,
+        finish_reason=finish,
+        native_finish_reason=native,
+        logprobs=raw.get("logprobs"),
+        extra=_extras(message, ("annotations", "reasoning_details", "images", "audio")),
+    )
+
+
+def parse_delta(raw: dict[str, Any]) -> Delta | None:
+    delta = raw.get("delta") or {}
+    calls = delta.get("tool_calls")
+    tool_calls = None
+    if calls:
+        tool_calls = []
+        for position, tc in enumerate(calls):
+            fn = tc.get("function") or {}
+            tool_calls.append(ToolCallDelta(index=tc.get("index", position), id=tc.get("id"),
+                                            name=fn.get("name"), arguments=fn.get("arguments") or ""))
+    finish = raw.get("finish_reason")
+    result = Delta(
+        index=raw.get("index", 0),
+        role=delta.get("role"),
+        content=delta.get("content"),
+        reasoning=delta.get("reasoning") or delta.get("reasoning_content"),
+        refusal=delta.get("refusal"),
+        tool_calls=tool_calls,
+        finish_reason=_finish(finish, False) if finish else None,
+        native_finish_reason=raw.get("native_finish_reason", finish) if finish else None,
+        logprobs=raw.get("logprobs"),
+        extra=_extras(delta, ("reasoning_details", "annotations", "images", "audio")),
+    )
+    if (result.role is None and result.content is None and result.finish_reason is None
+            and not result.has_output() and result.extra is None and result.logprobs is None):
+        return None
+    return result
+
+
+def parse_usage(raw: Any) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+    prompt_details = raw.get("prompt_tokens_details") or {}
+    completion_details = raw.get("completion_tokens_details") or {}
+    cached = prompt_details.get("cached_tokens") or raw.get("prompt_cache_hit_tokens") or 0
+    return Usage(
+        prompt_tokens=raw.get("prompt_tokens") or 0,
+        completion_tokens=raw.get("completion_tokens") or 0,
+        cached_tokens=cached,
+        cache_write_tokens=prompt_details.get("cache_write_tokens") or 0,
+        reasoning_tokens=completion_details.get("reasoning_tokens") or 0,
+    )
+
+
+def decode_vector(value: Any) -> list[float]:
+    if isinstance(value, str):
+        import base64
+        import struct
+
+        raw = base64.b64decode(value)
+        return list(struct.unpack(f"<{len(raw) // 4}f", raw))
+    return list(value or [])
+
+
+def error_fields(body: bytes) -> tuple[str | None, str | None]:
+    """(message, code) from an OpenAI-style error body, tolerant of other shapes."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        text = body.decode("utf-8", "replace").strip()
+        return (text[:500] or None), None
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, str):
+        return error, None
+    if not isinstance(error, dict):
+        return None, None
+    code = error.get("code") if isinstance(error.get("code"), str) else error.get("type")
+    return error.get("message"), code if isinstance(code, str) else None
+
+
+def _finish(reason: str | None, has_tool_calls: bool) -> str | None:
+    if reason is None:
+        return None
+    mapped = FINISH_REASONS.get(reason, reason)
+    if has_tool_calls and mapped == "stop":
+        return "tool_calls"
+    return mapped
+
+
+def _arguments(value: Any) -> str:
+    if value is None or value == "":
+        return "{}"
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+def _extras(source: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any] | None:
+    found = {k: source[k] for k in keys if source.get(k)}
+    return found or None
+
+
+def _needs_cleaning(message: dict[str, Any]) -> bool:
+    if message.get("role") == "assistant" and any(k in message for k in _FOREIGN_MESSAGE_KEYS):
+        return True
+    content = message.get("content")
+    return isinstance(content, list) and any(isinstance(p, dict) and "cache_control" in p for p in content)
+
+
+def _clean_message(message: dict[str, Any]) -> dict[str, Any]:
+    cleaned = {k: v for k, v in message.items() if k not in _FOREIGN_MESSAGE_KEYS}
+    content = cleaned.get("content")
+    if isinstance(content, list):
+        cleaned["content"] = [
+            {k: v for k, v in part.items() if k != "cache_control"} if isinstance(part, dict) else part
+            for part in content
+        ]
+    return cleaned
+
+
+__all__ = ["OpenAIProvider", "OpenAIStreamParser", "parse_choice", "parse_delta", "parse_usage",
+           "ROUTING_KEYS"]
