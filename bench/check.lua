@@ -1,6 +1,6 @@
 -- wrk script: POSTs the body in $BENCH_BODY_FILE and checks every response.
 -- A response counts as good only with a 2xx status and a body containing every "|"-separated
--- string of $BENCH_EXPECT. With $BENCH_STOP_AFTER set, each thread stops after that many responses.
+-- string of $BENCH_EXPECT.
 -- done() prints one JSON line prefixed "BENCH_RESULT " for the runner.
 
 local threads = {}
@@ -27,12 +27,10 @@ function init(args)
   wrk.body = read(os.getenv("BENCH_BODY_FILE"))
   wrk.headers["Content-Type"] = "application/json"
   expect = split(os.getenv("BENCH_EXPECT"))
-  stop_after = tonumber(os.getenv("BENCH_STOP_AFTER") or "")
-  seen, bad_status, bad_body, sample = 0, 0, 0, ""
+  bad_status, bad_body, sample = 0, 0, ""
 end
 
 function response(status, headers, body)
-  seen = seen + 1
   if status < 200 or status > 299 then
     bad_status = bad_status + 1
     if sample == "" then sample = status .. " " .. string.sub(body or "", 1, 300) end
@@ -45,7 +43,6 @@ function response(status, headers, body)
       end
     end
   end
-  if stop_after and seen >= stop_after then wrk.thread:stop() end
 end
 
 local function json_string(text)

@@ -7,10 +7,11 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -19,6 +20,11 @@ CHECK_LUA = BENCH / "check.lua"
 
 def env_float(name: str, default: float) -> float:
     return float(os.environ.get(name) or default)
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so `finally` blocks stop the servers this run started."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 @dataclass
@@ -86,6 +92,17 @@ def start(name: str, cmd: list[str], cpus: str, logdir: Path, env: dict[str, str
     return Process(name, popen, log)
 
 
+def serve(name: str, cmd: list[str], port: int, cpus: str, logdir: Path, env: dict[str, str] | None = None,
+          cwd: Path | None = None, timeout: float = 60.0) -> Process:
+    """Start a server that should listen on port; fail at once if something else already does."""
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise RuntimeError(f"port {port} is already in use (set BENCH_PORT_BASE to move the benchmark)")
+    proc = start(name, cmd, cpus, logdir, env, cwd)
+    wait_port(port, proc, timeout)
+    return proc
+
+
 def wait_port(port: int, proc: Process, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -139,8 +156,6 @@ class Load:
     duration: float
     threads: int = 1
     timeout: float = 10.0
-    stop_after: int | None = None  # per thread
-    extra_env: dict[str, str] = field(default_factory=dict)
 
 
 def run_wrk(load: Load, cpus: str) -> dict:
@@ -150,12 +165,8 @@ def run_wrk(load: Load, cpus: str) -> dict:
     for name, value in load.headers.items():
         cmd += ["-H", f"{name}: {value}"]
     cmd.append(load.url)
-    env = {**os.environ, "BENCH_BODY_FILE": str(load.body_file), "BENCH_EXPECT": "|".join(load.expect),
-           **load.extra_env}
-    if load.stop_after:
-        env["BENCH_STOP_AFTER"] = str(load.stop_after)
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                          timeout=load.duration + load.timeout + 60 if not load.stop_after else None)
+    env = {**os.environ, "BENCH_BODY_FILE": str(load.body_file), "BENCH_EXPECT": "|".join(load.expect)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=load.duration + load.timeout + 60)
     for line in proc.stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
             result = json.loads(line.removeprefix("BENCH_RESULT "))

@@ -3,8 +3,8 @@
 It reads the request, parses it only to see `stream`, forwards the original bytes to the upstream
 and passes the response back: whole for a completion, chunk by chunk for a stream.
 
-    python relay.py --port 18101 --upstream http://127.0.0.1:18000/json/v1/chat/completions \
-        --stream-upstream http://127.0.0.1:18000/sse/v1/chat/completions
+    python relay.py --port 28402 --upstream http://127.0.0.1:28400/json/v1/chat/completions \
+        --stream-upstream http://127.0.0.1:28400/sse/v1/chat/completions
 """
 
 from __future__ import annotations

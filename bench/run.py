@@ -23,7 +23,7 @@ from pathlib import Path
 
 import report
 import upstream
-from harness import BENCH, Load, check_once, env_float, run_wrk, start, wait_port
+from harness import BENCH, Load, check_once, env_float, exit_on_sigterm, run_wrk
 from systems import CACHE, CASES, Case, Context, System, make_systems
 
 
@@ -39,7 +39,7 @@ def parse_args() -> argparse.Namespace:
                         help="comma-separated subset of systems (env BENCH_SYSTEMS)")
     parser.add_argument("--cases", default=os.environ.get("BENCH_CASES", ""),
                         help="comma-separated subset of " + ",".join(c.name for c in CASES))
-    parser.add_argument("--port-base", type=int, default=int(env_float("BENCH_PORT_BASE", 18000)))
+    parser.add_argument("--port-base", type=int, default=int(env_float("BENCH_PORT_BASE", 28400)))
     parser.add_argument("--gateway-cpus", default=os.environ.get("BENCH_GATEWAY_CPUS", "0"))
     parser.add_argument("--load-cpus", default=os.environ.get("BENCH_LOAD_CPUS", "1"),
                         help="cores for nginx and wrk")
@@ -125,6 +125,7 @@ def summarize(runs: list[dict]) -> dict:
 
 def main() -> None:
     args = parse_args()
+    exit_on_sigterm()
     cases = [c for c in CASES if not args.cases or c.name in args.cases.split(",")]
     workdir = args.out / "run"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -138,11 +139,9 @@ def main() -> None:
     status: dict[str, str] = {}
     results: dict[str, dict[str, dict]] = {s.name: {} for s in systems}
 
-    nginx = start("nginx", ["nginx", "-c", str(upstream.write_conf(args.port_base, workdir / "nginx"))],
-                  args.load_cpus, ctx.logs)
+    nginx = upstream.start_nginx(args.port_base, workdir, args.load_cpus)
     running: list[System] = []
     try:
-        wait_port(args.port_base, nginx)
         write_bodies(systems, cases, workdir)
         for system in systems:
             reason = system.unavailable()

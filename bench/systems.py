@@ -10,7 +10,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import BENCH, Process, start, wait_log_line, wait_port
+from harness import BENCH, Process, serve, start, wait_log_line
 
 CACHE = BENCH / ".cache"
 PEERS = BENCH / "peers"
@@ -54,7 +54,7 @@ def expectations(case: Case, raw_anthropic: bool = False) -> list[str]:
 
 @dataclass
 class Context:
-    upstream: str  # e.g. http://127.0.0.1:18000
+    upstream: str  # e.g. http://127.0.0.1:28400
     workdir: Path  # per-run configs, logs, databases
     gateway_cpus: str
     all_cpus: str
@@ -130,8 +130,7 @@ class Relay(System):
         cmd = [str(CACHE / "venv/bin/python"), str(BENCH / "relay.py"), "--port", str(self.port),
                "--upstream", f"{ctx.upstream}/json/v1/chat/completions",
                "--stream-upstream", f"{ctx.upstream}/sse/v1/chat/completions"]
-        self.processes.append(start(self.name, cmd, ctx.gateway_cpus, ctx.logs))
-        wait_port(self.port, self.processes[-1])
+        self.processes.append(serve(self.name, cmd, self.port, ctx.gateway_cpus, ctx.logs))
 
     def target(self, case: Case) -> Target | None:
         if case.anthropic:
@@ -150,8 +149,7 @@ class LiteLLM(System):
         cmd = [str(CACHE / "litellm/bin/litellm"), "--config", str(config), "--host", "127.0.0.1",
                "--port", str(self.port), "--num_workers", "1"]
         env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
-        self.processes.append(start(self.name, cmd, ctx.gateway_cpus, ctx.logs, env))
-        wait_port(self.port, self.processes[-1], timeout=120)
+        self.processes.append(serve(self.name, cmd, self.port, ctx.gateway_cpus, ctx.logs, env, timeout=120))
 
     def target(self, case: Case) -> Target:
         return Target(self.base + "/v1/chat/completions", case.alias, {"Authorization": f"Bearer {self.KEY}"},
@@ -182,8 +180,7 @@ class Portkey(System):
     def launch(self) -> None:
         ctx = self.ctx
         cmd = ["node", str(self.needs[0]), f"--port={self.port}", "--headless"]
-        self.processes.append(start(self.name, cmd, ctx.gateway_cpus, ctx.logs, cwd=CACHE / "portkey"))
-        wait_port(self.port, self.processes[-1])
+        self.processes.append(serve(self.name, cmd, self.port, ctx.gateway_cpus, ctx.logs, cwd=CACHE / "portkey"))
 
     def target(self, case: Case) -> Target:
         # OSS Portkey has no server-side model table: each request names its provider and host.
@@ -196,8 +193,8 @@ class Portkey(System):
 class Switchpoint(System):
     name, label = "switchpoint", "Switchpoint"
     needs = (CACHE / "venv/bin/switchpoint",)
-    CONFIG = BENCH / "switchpoint.bench.yaml"
-    KEY = "sk-sp-v1-bench-static-key-0123456789"
+    config = BENCH / "switchpoint.bench.yaml"  # scale.py swaps in generated configs
+    key = "sk-sp-v1-bench-static-key-0123456789"
     workers = 1
 
     def launch(self) -> None:
@@ -205,16 +202,15 @@ class Switchpoint(System):
         db = ctx.workdir / f"{self.name}.db"
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
-        env = {"BENCH_UPSTREAM": ctx.upstream, "BENCH_DB": str(db), "BENCH_KEY": self.KEY}
-        cmd = [str(CACHE / "venv/bin/switchpoint"), "serve", "--config", str(self.CONFIG), "--host", "127.0.0.1",
+        env = {"BENCH_UPSTREAM": ctx.upstream, "BENCH_DB": str(db), "BENCH_KEY": self.key}
+        cmd = [str(CACHE / "venv/bin/switchpoint"), "serve", "--config", str(self.config), "--host", "127.0.0.1",
                "--port", str(self.port), "--workers", str(self.workers)]
         cpus = ctx.all_cpus if self.workers > 1 else ctx.gateway_cpus
-        self.processes.append(start(self.name, cmd, cpus, ctx.logs, env))
-        wait_port(self.port, self.processes[-1], timeout=120)
+        self.processes.append(serve(self.name, cmd, self.port, cpus, ctx.logs, env, timeout=120))
 
     def target(self, case: Case) -> Target:
         return Target(self.base + "/api/v1/chat/completions", f"bench/{case.alias}",
-                      {"Authorization": f"Bearer {self.KEY}"}, expectations(case))
+                      {"Authorization": f"Bearer {self.key}"}, expectations(case))
 
 
 class Switchpoint2(Switchpoint):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness import Process, serve
+
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 EXPECT = "dog."  # every successful response, translated or not, carries this text
 STREAM_CHUNKS = 50
@@ -146,11 +148,17 @@ def write_conf(port: int, workdir: Path) -> Path:
     return path
 
 
+def start_nginx(port: int, workdir: Path, cpus: str) -> Process:
+    """nginx serving the canned responses on 127.0.0.1:port, pinned to cpus; returns once it listens."""
+    conf = write_conf(port, workdir / "nginx")
+    return serve("nginx", ["nginx", "-c", str(conf)], port, cpus, workdir / "logs")
+
+
 if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description="Write the upstream nginx.conf (run it with nginx -c).")
-    parser.add_argument("--port", type=int, default=18000)
+    parser.add_argument("--port", type=int, default=28400)
     parser.add_argument("--dir", type=Path, default=Path(__file__).parent / "out" / "nginx")
     args = parser.parse_args()
     print(write_conf(args.port, args.dir))
