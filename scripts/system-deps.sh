@@ -7,6 +7,8 @@ packages=()
 need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
 
 need redis-server redis-server
+need chromium chromium        # dashboard tests drive it with Playwright (no browser download)
+need tmux tmux                # interactive CLI tests drive a real terminal
 
 if [ ${#packages[@]} -eq 0 ]; then
   exit 0

@@ -67,14 +67,18 @@ def parse(model: type[BaseModel], body: bytes) -> Any:
 
 async def create_key(services: Services, request: Request, send: Send) -> Response:
     require_admin(services, request)
-    spec: KeyCreate = parse(KeyCreate, await request.body(1 << 16))
-    record, plaintext = await services.keys.create(
+    record, plaintext = await create_from_spec(services, parse(KeyCreate, await request.body(1 << 16)))
+    return json_response({"data": await key_object(services, record), "key": plaintext}, status=201)
+
+
+async def create_from_spec(services: Services, spec: KeyCreate) -> tuple[KeyRecord, str]:
+    """Create a key as the provisioning API and the dashboard both do; returns it and its plaintext."""
+    return await services.keys.create(
         spec.name, limit_usd=spec.limit, limit_reset=spec.limit_reset,
         rate_limit=(spec.rate_limit.requests, spec.rate_limit.interval) if spec.rate_limit else None,
         token_limit=(spec.token_limit.tokens, spec.token_limit.interval) if spec.token_limit else None,
         expires_at_ms=int(spec.expires_at.timestamp() * 1000) if spec.expires_at else None, cache=spec.cache,
     )
-    return json_response({"data": await key_object(services, record), "key": plaintext}, status=201)
 
 
 async def list_keys(services: Services, request: Request, send: Send) -> Response:
@@ -95,7 +99,12 @@ async def get_key(services: Services, request: Request, send: Send) -> Response:
 async def update_key(services: Services, request: Request, send: Send) -> Response:
     require_admin(services, request)
     record = await _record(services, request)
-    spec: KeyUpdate = parse(KeyUpdate, await request.body(1 << 16))
+    await apply_update(services, record, parse(KeyUpdate, await request.body(1 << 16)))
+    return json_response({"data": await key_object(services, await _record(services, request))})
+
+
+async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate) -> None:
+    """Apply the fields given in `spec` to the key (the provisioning API and the dashboard)."""
     values: dict[str, Any] = {}
     given = spec.model_fields_set
     for name in ("name", "disabled", "limit_reset", "cache"):
@@ -112,7 +121,6 @@ async def update_key(services: Services, request: Request, send: Send) -> Respon
     if values:
         await services.store.update_key(record.hash, values)
         services.keys.forget(record.hash)
-    return json_response({"data": await key_object(services, await _record(services, request))})
 
 
 async def delete_key(services: Services, request: Request, send: Send) -> Response:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..config import Config
 from ..errors import NotFoundError, SwitchpointError
-from . import admin, chat, info
+from . import admin, chat, dashboard, info
 from .http import Receive, Request, Response, Send, Streamed
 from .render import error_body
 from .services import Services, build_services, start_services, stop_services
@@ -59,7 +59,7 @@ class App:
     def __init__(self, config: Config, services: Services | None = None) -> None:
         self.config = config
         self.services = services
-        self.extra_routes: dict[tuple[str, str], Handler] = {}
+        self.extra_routes: dict[tuple[str, str], Handler] = dict(dashboard.ROUTES)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import case, delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from .rollup import add_rollups, ensure_rollups
 from .tables import generations, keys, metadata
 
 
@@ -40,6 +41,7 @@ class Store:
     async def create_schema(self) -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
+            await ensure_rollups(conn)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -104,6 +106,7 @@ class Store:
             return
         async with self.engine.begin() as conn:
             await conn.execute(insert(generations), rows)
+            await add_rollups(conn, rows)
 
     async def existing_generation_ids(self, ids: list[str]) -> set[str]:
         async with self.engine.connect() as conn:
