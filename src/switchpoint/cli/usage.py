@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from ..accounting.pricing import from_nanos
-from ..storage import Store
+from ..storage import Store, reports
 from .common import console, load_or_exit, print_json, run
 
 
@@ -44,7 +44,7 @@ def usage(by: str, since: str | None, config_path: str | None, as_json: bool) ->
         try:
             await store.create_schema()
             names = {row["hash"]: row["name"] for row in await store.list_keys(limit=100_000)}
-            return await store.usage_report(by=by, since_ms=since_ms), names
+            return await reports.usage_by(store, by, since_ms), names
         finally:
             await store.close()
 

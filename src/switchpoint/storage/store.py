@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import case, delete, event, func, insert, select, update
+from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from .rollup import add_rollups, ensure_rollups
@@ -125,31 +125,6 @@ class Store:
             query = query.where(generations.c.key_hash == key_hash)
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
-
-    async def usage_report(self, *, by: str, since_ms: int = 0, key_hash: str | None = None) -> list[dict[str, Any]]:
-        """Requests, tokens and cost grouped by model, key, provider or day."""
-        if by == "day":
-            group = generations.c.created_at_ms // 86_400_000
-        else:
-            group = {"model": generations.c.model, "key": generations.c.key_hash,
-                     "provider": generations.c.provider}[by]
-        query = (
-            select(
-                group.label("group"),
-                func.count().label("requests"),
-                func.coalesce(func.sum(case((generations.c.status != "success", 1), else_=0)), 0).label("errors"),
-                func.coalesce(func.sum(generations.c.prompt_tokens), 0).label("prompt_tokens"),
-                func.coalesce(func.sum(generations.c.completion_tokens), 0).label("completion_tokens"),
-                func.coalesce(func.sum(generations.c.cost_nanos), 0).label("cost_nanos"),
-            )
-            .where(generations.c.created_at_ms >= since_ms)
-            .group_by(group)
-            .order_by(func.sum(generations.c.cost_nanos).desc())
-        )
-        if key_hash is not None:
-            query = query.where(generations.c.key_hash == key_hash)
-        async with self.engine.connect() as conn:
-            return [dict(r) for r in (await conn.execute(query)).mappings()]
 
     async def count_generations(self) -> int:
         async with self.engine.connect() as conn:
