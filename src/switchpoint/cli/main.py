@@ -71,3 +71,6 @@ def main() -> None:
         cli()
     except KeyboardInterrupt:
         sys.exit(130)
+
+if __name__ == "__main__":
+    main()
