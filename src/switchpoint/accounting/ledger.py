@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from ..storage import Store
@@ -24,11 +25,14 @@ class LedgerWriter:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.written = 0
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []  # e.g. the generation log; must not block
 
     def record(self, row: dict[str, Any]) -> None:
         """Queue one generation row. Never blocks, never raises for storage reasons."""
         self._queue.append(row)
         self._pending[row["id"]] = row
+        for listener in self.listeners:
+            listener(row)
         if len(self._queue) >= self.batch_size:
             self._wake.set()
 

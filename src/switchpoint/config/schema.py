@@ -147,6 +147,15 @@ class ServerConfig(Strict):
     ledger_batch_size: int = Field(500, gt=0)
 
 
+class TelemetryConfig(Strict):
+    """Logs and traces. Traces are sent only when `otlp_endpoint` is set."""
+
+    otlp_endpoint: str | None = Field(None, description="OTLP/HTTP collector, e.g. http://127.0.0.1:4318")
+    service_name: str = "switchpoint"
+    generation_log: str = Field("stdout", description="one JSON line per generation: stdout, stderr, off, "
+                                                      "or a file path")
+
+
 class Config(Strict):
     listen: str = "127.0.0.1:8080"
     database: str = "sqlite:///switchpoint.db"
@@ -156,6 +165,7 @@ class Config(Strict):
     models: list[ModelConfig] = Field(default_factory=list)
     keys: list[KeyConfig] = Field(default_factory=list)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     # Internal: warnings found while loading (e.g. providers skipped for a missing key).
     warnings: tuple[str, ...] = ()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any, Literal
 
@@ -25,6 +26,7 @@ class KeyCreate(BaseModel):
     rate_limit: RateLimitConfig | None = None
     token_limit: TokenLimitConfig | None = None
     cache: bool = False
+    log_content: bool = False  # write prompts and completions into the generation log
 
     @field_validator("expires_at")
     @classmethod
@@ -43,6 +45,7 @@ class KeyUpdate(BaseModel):
     rate_limit: RateLimitConfig | None = None
     token_limit: TokenLimitConfig | None = None
     cache: bool | None = None
+    log_content: bool | None = None
 
 
 def require_admin(services: Services, request: Request) -> None:
@@ -73,12 +76,16 @@ async def create_key(services: Services, request: Request, send: Send) -> Respon
 
 async def create_from_spec(services: Services, spec: KeyCreate) -> tuple[KeyRecord, str]:
     """Create a key as the provisioning API and the dashboard both do; returns it and its plaintext."""
-    return await services.keys.create(
+    record, plaintext = await services.keys.create(
         spec.name, limit_usd=spec.limit, limit_reset=spec.limit_reset,
         rate_limit=(spec.rate_limit.requests, spec.rate_limit.interval) if spec.rate_limit else None,
         token_limit=(spec.token_limit.tokens, spec.token_limit.interval) if spec.token_limit else None,
         expires_at_ms=int(spec.expires_at.timestamp() * 1000) if spec.expires_at else None, cache=spec.cache,
     )
+    if spec.log_content:
+        await services.store.update_key(record.hash, {"log_content": True})
+        record = dataclasses.replace(record, log_content=True)
+    return record, plaintext
 
 
 async def list_keys(services: Services, request: Request, send: Send) -> Response:
@@ -107,7 +114,7 @@ async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate) -
     """Apply the fields given in `spec` to the key (the provisioning API and the dashboard)."""
     values: dict[str, Any] = {}
     given = spec.model_fields_set
-    for name in ("name", "disabled", "limit_reset", "cache"):
+    for name in ("name", "disabled", "limit_reset", "cache", "log_content"):
         if name in given and (getattr(spec, name) is not None or name == "limit_reset"):
             values[name] = getattr(spec, name)
     if "limit" in given:

@@ -6,6 +6,7 @@ import time
 
 from ..engine import RequestContext
 from ..ids import generation_id
+from ..observability.context import current_scope
 from .http import STREAMED, Request, Response, Send, Streamed
 from .render import completion_body, embeddings_body
 from .services import Services
@@ -17,6 +18,10 @@ async def chat_completions(services: Services, request: Request, send: Send) -> 
     key = await services.keys.authenticate(request.header(b"authorization"))
     body = await request.body(services.config.server.max_body_bytes)
     chat = parse_chat(body, request.headers, legacy=request.path == "/completions")
+    if key.log_content:
+        scope = current_scope()
+        if scope is not None:
+            scope.capture_content(chat.messages)
     now = time.time()
     ctx = RequestContext(key, generation_id(now), time.monotonic(), len(body), chat.params.get("user"))
     if chat.stream:

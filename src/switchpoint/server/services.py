@@ -13,6 +13,7 @@ from ..accounting.limits import RateLimiter
 from ..config import Config
 from ..config.catalogue import Catalogue, build_catalogue
 from ..engine import Engine
+from ..observability.setup import Observer, build_observers
 from ..providers.base import Connection, Provider
 from ..providers.registry import PROVIDER_TYPES
 from ..routing.health import Health
@@ -39,6 +40,7 @@ class Services:
     health: Health
     started_at: float = field(default_factory=time.time)
     warnings: list[str] = field(default_factory=list)
+    observers: list[Observer] = field(default_factory=list)  # generation log, tracing
 
 
 def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:
@@ -71,7 +73,7 @@ def build_services(config: Config) -> Services:
     engine = Engine(config=config, catalogue=catalogue, providers=providers, transport=transport, budget=budget,
                     limiter=limiter, ledger=ledger, health=health)
     return Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
-                    health, warnings=warnings)
+                    health, warnings=warnings, observers=build_observers(config))
 
 
 async def start_services(services: Services) -> None:
@@ -85,11 +87,16 @@ async def start_services(services: Services) -> None:
         )
         await services.store.upsert_config_key(row)
     services.ledger.start()
+    for observer in services.observers:
+        services.ledger.listeners.append(observer.observe)
+        observer.start()
 
 
 async def stop_services(services: Services) -> None:
     await services.engine.drain()
     await services.ledger.drain()
+    for observer in services.observers:
+        await observer.drain()
     await services.transport.close()
     await services.state.close()
     await services.store.close()

@@ -118,7 +118,8 @@ async def key_views(services: Services) -> list[dict[str, Any]]:
         expired = row["expires_at_ms"] is not None and row["expires_at_ms"] <= time.time() * 1000
         views.append({
             "hash": row["hash"], "name": row["name"], "label": row["label"], "disabled": row["disabled"],
-            "expired": expired, "source": row["source"], "limit": limit, "limit_reset": row["limit_reset"],
+            "expired": expired, "source": row["source"], "log_content": row["log_content"],
+            "limit": limit, "limit_reset": row["limit_reset"],
             "usage": from_nanos(spend[row["limit_reset"]].get(row["hash"], 0)),
             "usage_total": from_nanos(spend[None].get(row["hash"], 0)),
             "rate_limit": ({"requests": row["rate_limit_requests"], "interval": row["rate_limit_interval"]}

@@ -283,7 +283,7 @@ async function loadKeys() {
     const config = k.source === "config";
     return el("tr", { "data-key": k.name },
       el("td", {}, el("div", { text: k.name }), el("div", { class: "muted small mono", text: k.label })),
-      el("td", {}, status),
+      el("td", {}, status, k.log_content ? [" ", el("span", { class: "badge idle", title: "Prompts and completions are written to the generation log", text: "logs content" })] : null),
       el("td", {}, k.limit !== null
         ? el("div", { class: "usage" }, bar(fraction, kind), el("span", { text: usd(k.usage) + " of " + usd(k.limit) + (k.limit_reset ? " " + k.limit_reset : "") }))
         : el("span", { class: "muted", text: "no limit" })),
@@ -311,6 +311,7 @@ async function createKey(event) {
   if (f.get("limit_reset")) body.limit_reset = f.get("limit_reset");
   if (f.get("rate")) body.rate_limit = { requests: Number(f.get("rate")), interval: 60 };
   if (f.get("tokens")) body.token_limit = { tokens: Number(f.get("tokens")), interval: 60 };
+  if (f.get("log_content")) body.log_content = true;
   try {
     const created = await api("/dashboard/api/keys", { method: "POST", body: JSON.stringify(body) });
     document.getElementById("created-key-value").textContent = created.key;
