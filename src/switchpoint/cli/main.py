@@ -12,6 +12,7 @@ from .common import console, err_console, load_or_exit
 from .compare import compare
 from .init import init
 from .keys import keys
+from .mcp_server import mcp_command
 from .query import models, query
 from .status import status
 from .usage import usage
@@ -64,6 +65,7 @@ cli.add_command(compare)
 cli.add_command(status)
 cli.add_command(init)
 cli.add_command(chat)
+cli.add_command(mcp_command)
 
 
 def main() -> None:
