@@ -23,7 +23,7 @@ err_console = Console(stderr=True)
 
 
 def load_dotenv(path: Path) -> None:
-    """KEY=VALUE lines of a .env file into the environment; variables already set win."""
+    """KEY=VALUE lines of a .env file into the environment; variables already set (non-empty) win."""
     if not path.is_file():
         return
     for raw in path.read_text().splitlines():
@@ -34,7 +34,8 @@ def load_dotenv(path: Path) -> None:
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
-        os.environ.setdefault(name.strip(), value)
+        if not os.environ.get(name.strip()):  # unset or empty: the file's value applies
+            os.environ[name.strip()] = value
 
 
 def load_or_exit(path: str | None) -> Config:
