@@ -21,7 +21,7 @@ def spawn(gateway, *args: str, cwd: Path | None = None, env: dict[str, str] | No
                    "SWITCHPOINT_ADMIN_KEY": ADMIN_KEY, "COLUMNS": "120", "LINES": "40", "TERM": "xterm",
                    **(env or {})}
     return pexpect.spawn(SWITCHPOINT, list(args), env=environment, cwd=str(cwd) if cwd else None,
-                         encoding="utf-8", timeout=20, dimensions=(40, 120))
+                         encoding="utf-8", timeout=30, dimensions=(40, 120))
 
 
 def test_chat_in_a_terminal(gateway, upstream) -> None:
@@ -36,6 +36,7 @@ def test_chat_in_a_terminal(gateway, upstream) -> None:
     child.expect("test/routed.*›")
     child.sendline("And France?")
     child.expect("via router")
+    child.expect("test/routed.*›")  # wait for the prompt: an early Ctrl-D would reach the tty before readline
     child.sendeof()
     child.expect(r"2 turns · \$0\.000034")
     child.expect(pexpect.EOF)
