@@ -1,0 +1,103 @@
+"""Per-key spend limits: reserve the worst case before calling upstream, settle the actual cost after.
+Counters live in `state` (shared across replicas) and are seeded from the ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from ..errors import ForbiddenError
+from ..state import State
+from ..storage import Store
+from .keys import KeyRecord
+
+PERIOD_NAMES = {"daily": "daily", "weekly": "weekly", "monthly": "monthly", None: "total"}
+
+
+@dataclass(slots=True)
+class Reservation:
+    counter: str
+    amount: int
+    ttl: float
+    settled: bool = False
+
+
+class InsufficientBudgetError(Exception):
+    """The reservation does not fit; `remaining` nano-USD are left on the key."""
+
+    def __init__(self, remaining: int) -> None:
+        super().__init__(f"{remaining} nano-USD remaining")
+        self.remaining = remaining
+
+
+def period_start(reset: str | None, now: dt.datetime) -> dt.datetime | None:
+    """Start of the current limit period, in UTC (weeks run Monday to Sunday)."""
+    day = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if reset == "daily":
+        return day
+    if reset == "weekly":
+        return day - dt.timedelta(days=day.weekday())
+    if reset == "monthly":
+        return day.replace(day=1)
+    return None
+
+
+def period_end(reset: str | None, start: dt.datetime | None) -> dt.datetime | None:
+    if start is None:
+        return None
+    if reset == "daily":
+        return start + dt.timedelta(days=1)
+    if reset == "weekly":
+        return start + dt.timedelta(days=7)
+    month = start.month % 12 + 1
+    return start.replace(year=start.year + (start.month == 12), month=month)
+
+
+class Budget:
+    def __init__(self, state: State, store: Store) -> None:
+        self.state = state
+        self.store = store
+
+    def _counter(self, key: KeyRecord, now: dt.datetime) -> tuple[str, int, float]:
+        start = period_start(key.limit_reset, now)
+        since_ms = int(start.timestamp() * 1000) if start else 0
+        end = period_end(key.limit_reset, start)
+        ttl = (end - now).total_seconds() + 3600 if end else 400 * 86400
+        return f"spend:{key.hash}:{since_ms}", since_ms, ttl
+
+    async def reserve(self, key: KeyRecord, amount: int, now: dt.datetime | None = None) -> Reservation | None:
+        """None when the key has no limit. Raises ForbiddenError when the limit is spent and
+        InsufficientBudgetError when what is left cannot cover `amount`."""
+        if key.limit_nanos is None:
+            return None
+        now = now or dt.datetime.now(dt.UTC)
+        counter, since_ms, ttl = self._counter(key, now)
+        spent = await self.state.spent(counter)
+        if spent is None:
+            spent = await self.state.seed(counter, await self.store.spend_nanos(key.hash, since_ms), ttl=ttl)
+        ok, remaining = await self.state.reserve(counter, key.limit_nanos, amount, initial=spent, ttl=ttl)
+        if ok:
+            return Reservation(counter, amount, ttl)
+        if remaining <= 0:
+            period = PERIOD_NAMES.get(key.limit_reset, "total")
+            raise ForbiddenError(f"Key limit exceeded ({period} limit). Raise the key's limit or wait for it to reset.",
+                                 metadata={"limit_reset": key.limit_reset})
+        raise InsufficientBudgetError(remaining)
+
+    async def settle(self, reservation: Reservation | None, actual: int) -> None:
+        if reservation is None or reservation.settled:
+            return
+        reservation.settled = True
+        await self.state.settle(reservation.counter, reservation.amount, actual, ttl=reservation.ttl)
+
+    async def spent(self, key: KeyRecord, reset: str | None, now: dt.datetime | None = None) -> int:
+        """Settled spend of the key in the period `reset` names (not necessarily the key's own)."""
+        now = now or dt.datetime.now(dt.UTC)
+        start = period_start(reset, now)
+        since_ms = int(start.timestamp() * 1000) if start else 0
+        if reset == key.limit_reset and key.limit_nanos is not None:
+            counter, _, _ = self._counter(key, now)
+            spent = await self.state.spent(counter)
+            if spent is not None:
+                return spent
+        return await self.store.spend_nanos(key.hash, since_ms)

@@ -1,0 +1,93 @@
+"""The ledger writer: generations are queued in memory and written in batches by one background
+task, so the request path never waits on the database. `drain()` writes everything before exit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ..storage import Store
+
+log = logging.getLogger("switchpoint.ledger")
+
+
+class LedgerWriter:
+    def __init__(self, store: Store, *, flush_interval: float = 0.2, batch_size: int = 500) -> None:
+        self.store = store
+        self.flush_interval = flush_interval
+        self.batch_size = batch_size
+        self._queue: list[dict[str, Any]] = []
+        self._pending: dict[str, dict[str, Any]] = {}   # id -> row, until written
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.written = 0
+
+    def record(self, row: dict[str, Any]) -> None:
+        """Queue one generation row. Never blocks, never raises for storage reasons."""
+        self._queue.append(row)
+        self._pending[row["id"]] = row
+        if len(self._queue) >= self.batch_size:
+            self._wake.set()
+
+    def pending(self, generation_id: str) -> dict[str, Any] | None:
+        return self._pending.get(generation_id)
+
+    @property
+    def backlog(self) -> int:
+        return len(self._queue)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="ledger-writer")
+
+    async def drain(self) -> None:
+        """Write every queued row, then stop the background task."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        while self._queue:  # rows recorded after the task stopped
+            await self._flush_once()
+
+    async def flush(self) -> None:
+        while self._queue:
+            await self._flush_once()
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            if not self._queue and self._closing:
+                return
+            if not self._queue or (len(self._queue) < self.batch_size and not self._closing):
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+            if not self._queue:
+                continue
+            try:
+                await self._flush_once()
+                failures = 0
+            except Exception:  # storage may be briefly unavailable: keep the rows, retry with backoff
+                failures += 1
+                log.exception("ledger write failed (attempt %d); %d rows kept for retry", failures, len(self._queue))
+                await asyncio.sleep(min(5.0, 0.1 * 2 ** failures))
+
+    async def _flush_once(self) -> None:
+        batch = self._queue[: self.batch_size]
+        try:
+            await self.store.insert_generations(batch)
+        except Exception:
+            # A batch that partly landed before an error must not be written twice.
+            existing = await self.store.existing_generation_ids([r["id"] for r in batch])
+            if not existing:
+                raise
+            await self.store.insert_generations([r for r in batch if r["id"] not in existing])
+        del self._queue[: len(batch)]
+        for row in batch:
+            self._pending.pop(row["id"], None)
+        self.written += len(batch)

@@ -1,0 +1,161 @@
+"""The async store over SQLAlchemy Core."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import case, delete, event, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from .tables import generations, keys, metadata
+
+
+def async_url(url: str) -> str:
+    """sqlite:///x.db -> sqlite+aiosqlite:///x.db; postgresql://... -> postgresql+asyncpg://..."""
+    scheme, sep, rest = url.partition("://")
+    if scheme in ("sqlite",):
+        return f"sqlite+aiosqlite://{rest}"
+    if scheme in ("postgres", "postgresql"):
+        return f"postgresql+asyncpg://{rest}"
+    return url
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {}
+        if not self.is_sqlite:
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+
+    async def create_schema(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(select(1))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    async def insert_key(self, row: dict[str, Any]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(keys).values(**row))
+
+    async def upsert_config_key(self, row: dict[str, Any]) -> None:
+        """Static keys from switchpoint.yaml: insert, or refresh their settings."""
+        async with self.engine.begin() as conn:
+            existing = (await conn.execute(select(keys.c.hash).where(keys.c.hash == row["hash"]))).first()
+            if existing:
+                values = {k: v for k, v in row.items() if k not in ("hash", "created_at_ms")}
+                await conn.execute(update(keys).where(keys.c.hash == row["hash"]).values(**values))
+            else:
+                await conn.execute(insert(keys).values(**row))
+
+    async def get_key(self, key_hash: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(keys).where(keys.c.hash == key_hash))).mappings().first()
+        return dict(row) if row else None
+
+    async def find_keys(self, *, name: str | None = None, hash_prefix: str | None = None) -> list[dict[str, Any]]:
+        query = select(keys)
+        if name is not None:
+            query = query.where(keys.c.name == name)
+        if hash_prefix is not None:
+            query = query.where(keys.c.hash.startswith(hash_prefix))
+        async with self.engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+    async def list_keys(self, *, offset: int = 0, limit: int = 100, include_disabled: bool = True) -> list[dict[str, Any]]:
+        query = select(keys).order_by(keys.c.created_at_ms.desc(), keys.c.hash).offset(offset).limit(limit)
+        if not include_disabled:
+            query = query.where(keys.c.disabled.is_(False))
+        async with self.engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+    async def update_key(self, key_hash: str, values: dict[str, Any]) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(keys).where(keys.c.hash == key_hash).values(**values, updated_at_ms=now_ms()))
+        return result.rowcount > 0
+
+    async def delete_key(self, key_hash: str) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(keys).where(keys.c.hash == key_hash))
+        return result.rowcount > 0
+
+    # -- ledger -------------------------------------------------------------------------------
+
+    async def insert_generations(self, rows: Iterable[dict[str, Any]]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(generations), rows)
+
+    async def existing_generation_ids(self, ids: list[str]) -> set[str]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(select(generations.c.id).where(generations.c.id.in_(ids)))
+            return {r[0] for r in result}
+
+    async def get_generation(self, generation_id: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(generations).where(generations.c.id == generation_id))).mappings().first()
+        return dict(row) if row else None
+
+    async def spend_nanos(self, key_hash: str | None, since_ms: int = 0) -> int:
+        query = select(func.coalesce(func.sum(generations.c.cost_nanos), 0)).where(
+            generations.c.created_at_ms >= since_ms)
+        if key_hash is not None:
+            query = query.where(generations.c.key_hash == key_hash)
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def usage_report(self, *, by: str, since_ms: int = 0, key_hash: str | None = None) -> list[dict[str, Any]]:
+        """Requests, tokens and cost grouped by model, key, provider or day."""
+        if by == "day":
+            group = generations.c.created_at_ms // 86_400_000
+        else:
+            group = {"model": generations.c.model, "key": generations.c.key_hash,
+                     "provider": generations.c.provider}[by]
+        query = (
+            select(
+                group.label("group"),
+                func.count().label("requests"),
+                func.coalesce(func.sum(case((generations.c.status != "success", 1), else_=0)), 0).label("errors"),
+                func.coalesce(func.sum(generations.c.prompt_tokens), 0).label("prompt_tokens"),
+                func.coalesce(func.sum(generations.c.completion_tokens), 0).label("completion_tokens"),
+                func.coalesce(func.sum(generations.c.cost_nanos), 0).label("cost_nanos"),
+            )
+            .where(generations.c.created_at_ms >= since_ms)
+            .group_by(group)
+            .order_by(func.sum(generations.c.cost_nanos).desc())
+        )
+        if key_hash is not None:
+            query = query.where(generations.c.key_hash == key_hash)
+        async with self.engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+    async def count_generations(self) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(generations))).scalar_one())
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
