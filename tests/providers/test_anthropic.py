@@ -6,7 +6,6 @@ from typing import Any
 
 import orjson
 import pytest
-from provider_support import assemble, fixture_bytes, replay
 
 from switchpoint.errors import (
     AUTH,
@@ -23,6 +22,8 @@ from switchpoint.providers.anthropic import AnthropicProvider
 from switchpoint.providers.base import Connection, Target
 from switchpoint.providers.registry import PROVIDER_TYPES
 from switchpoint.types import ChatRequest
+
+from .provider_support import assemble, fixture_bytes, replay
 
 PROVIDER = AnthropicProvider(Connection(name="anthropic", type="anthropic", base_url="https://api.anthropic.test",
                                         api_key="sk-ant-test"))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import orjson
-from provider_support import fixture_bytes
 
 from switchpoint.providers.azure import AzureProvider
 from switchpoint.providers.base import Connection, Target
 from switchpoint.providers.registry import PROVIDER_TYPES
 from switchpoint.types import ChatRequest, EmbeddingRequest
+
+from .provider_support import fixture_bytes
 
 
 def provider(**options: str) -> AzureProvider:

@@ -6,13 +6,14 @@ from typing import Any
 
 import orjson
 import pytest
-from provider_support import assemble, fixture_bytes, fixture_json, replay
 
 from switchpoint.errors import AUTH, ENDPOINT, INVALID, RATE_LIMIT, SERVER, BadRequestError, UpstreamError
 from switchpoint.providers.base import Connection, Target
 from switchpoint.providers.gemini import GeminiProvider
 from switchpoint.providers.registry import PROVIDER_TYPES
 from switchpoint.types import ChatRequest, EmbeddingRequest
+
+from .provider_support import assemble, fixture_bytes, fixture_json, replay
 
 PROVIDER = GeminiProvider(Connection(name="gemini", type="gemini", base_url="https://gemini.test", api_key="g-key"))
 TARGET = Target("gemini-2.5-flash", max_output_tokens=65536)

@@ -7,13 +7,14 @@ from typing import Any
 
 import orjson
 import pytest
-from provider_support import assemble, fixture_bytes, fixture_json, replay
 
 from switchpoint.errors import ENDPOINT, INVALID, OVERLOADED, SERVER, BadRequestError, UpstreamError
 from switchpoint.providers.base import Connection, Target
 from switchpoint.providers.ollama import OllamaProvider
 from switchpoint.providers.registry import PROVIDER_TYPES
 from switchpoint.types import ChatRequest, EmbeddingRequest
+
+from .provider_support import assemble, fixture_bytes, fixture_json, replay
 
 PROVIDER = OllamaProvider(Connection(name="local", type="ollama", base_url="http://127.0.0.1:11434/"))
 WEATHER = fixture_json("ollama/api_chat_tools.request.json")["tools"][0]
