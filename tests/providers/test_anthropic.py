@@ -340,14 +340,15 @@ def test_stream_error_event_raises_the_classified_error() -> None:
     assert (info.value.kind, info.value.provider_code, info.value.message) == (OVERLOADED, "overloaded_error", "Overloaded")
 
 
-def test_midstream_error_after_content() -> None:
+def test_midstream_error_after_content_keeps_the_content_then_raises() -> None:
     parser = PROVIDER.stream_parser(ChatRequest(model="m", messages=[]), TARGET)
-    data = fixture_bytes("anthropic/stream_midstream_error.sse")
-    head, _, _ = data.partition(b"event: error")
-    assert [d.role for d in parser.feed(head)] == ["assistant"]
+    deltas = parser.feed(fixture_bytes("anthropic/stream_midstream_error.sse"))  # output and error in one read
+    assert [d.role for d in deltas] == ["assistant"]
     with pytest.raises(UpstreamError) as info:
-        parser.feed(data[len(head):])
+        parser.close()
     assert info.value.kind == SERVER and info.value.provider_code == "api_error"
+    with pytest.raises(UpstreamError):
+        parser.feed(b"")
 
 
 def test_stream_cut_before_message_stop_is_an_error() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -10,14 +9,9 @@ import pytest
 
 from ..conftest import Gateway
 from ..upstream import Reply, Upstream
-from .e2e_support import KEYS, PATHS, WEATHER_TOOL, assistant_turn, client, native_gateway
+from .e2e_support import KEYS, PATHS, WEATHER_TOOL, assistant_turn, client
 
 PATH = PATHS["anthropic"]
-
-
-@pytest.fixture
-def gateway(make_gateway: Callable[..., Gateway], upstream: Upstream) -> Gateway:
-    return native_gateway(make_gateway, upstream)
 
 
 def test_text_completion(gateway: Gateway, upstream: Upstream) -> None:

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 from ..conftest import Gateway
 from ..upstream import Reply, Upstream
-from .e2e_support import KEYS, PATHS, assistant_turn, client, native_gateway
+from .e2e_support import KEYS, PATHS, assistant_turn, client
 
 PATH = PATHS["azure"]
 COUNTRY: list[Any] = [{"type": "function", "function": {"name": "get_user_country", "parameters": {"type": "object", "properties": {}}}}]
-
-
-@pytest.fixture
-def gateway(make_gateway: Callable[..., Gateway], upstream: Upstream) -> Gateway:
-    return native_gateway(make_gateway, upstream)
 
 
 def test_text_completion(gateway: Gateway, upstream: Upstream) -> None:

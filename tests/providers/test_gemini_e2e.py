@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -10,18 +9,13 @@ import pytest
 
 from ..conftest import Gateway
 from ..upstream import Reply, Upstream
-from .e2e_support import KEYS, PATHS, assistant_turn, client, native_gateway
+from .e2e_support import KEYS, PATHS, assistant_turn, client
 
 PATH, STREAM = PATHS["gemini"], PATHS["gemini_stream"]
 TEMPERATURE = {"type": "function", "function": {"name": "temperature", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}, "date": {"type": "string"}}}}}
 MATH: list[Any] = [{"type": "function", "function": {"name": name, "parameters": {
     "type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}}}} for name in ("add", "multiply")]
-
-
-@pytest.fixture
-def gateway(make_gateway: Callable[..., Gateway], upstream: Upstream) -> Gateway:
-    return native_gateway(make_gateway, upstream)
 
 
 def test_text_completion_cut_by_max_tokens(gateway: Gateway, upstream: Upstream) -> None:

@@ -160,13 +160,16 @@ def test_stream_tool_calls(step: int | None) -> None:
     assert (parser.usage.prompt_tokens, parser.usage.completion_tokens) == (184, 61)
 
 
-def test_stream_error_line_raises() -> None:
+def test_stream_error_line_raises_after_the_content_before_it() -> None:
     parser = PROVIDER.stream_parser(ChatRequest(model="m", messages=[]), Target("gemma"))
-    data = fixture_bytes("ollama/api_chat_text_stream.ndjson").splitlines(keepends=True)
-    parser.feed(b"".join(data[:2]))
+    lines = fixture_bytes("ollama/api_chat_text_stream.ndjson").splitlines(keepends=True)[:2]
+    error = fixture_bytes("ollama/api_generate_midstream_error.ndjson").splitlines(keepends=True)[-1]
+    assert assemble(parser.feed(b"".join(lines) + error)).content == "The sky is"
     with pytest.raises(UpstreamError) as info:
-        parser.feed(fixture_bytes("ollama/api_generate_midstream_error.ndjson").splitlines(keepends=True)[-1])
+        parser.feed(b"")
     assert (info.value.kind, info.value.message) == (SERVER, "an error was encountered while running the model")
+    with pytest.raises(UpstreamError):
+        PROVIDER.stream_parser(ChatRequest(model="m", messages=[]), Target("gemma")).feed(error)
 
 
 def test_stream_cut_before_done_is_an_error() -> None:

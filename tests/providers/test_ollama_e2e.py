@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -10,7 +9,7 @@ import pytest
 
 from ..conftest import Gateway
 from ..upstream import Reply, Upstream
-from .e2e_support import PATHS, WEATHER_TOOL, assistant_turn, client, native_gateway
+from .e2e_support import PATHS, WEATHER_TOOL, assistant_turn, client
 
 PATH = PATHS["ollama"]
 TOOL_CALL = {"model": "qwen3:32b", "created_at": "2026-01-10T17:00:00Z",
@@ -20,11 +19,6 @@ TOOL_CALL = {"model": "qwen3:32b", "created_at": "2026-01-10T17:00:00Z",
 ANSWER = {"model": "qwen3:32b", "created_at": "2026-01-10T17:00:01Z",
           "message": {"role": "assistant", "content": "It is 18°C in Paris."},
           "done": True, "done_reason": "stop", "prompt_eval_count": 190, "eval_count": 9}
-
-
-@pytest.fixture
-def gateway(make_gateway: Callable[..., Gateway], upstream: Upstream) -> Gateway:
-    return native_gateway(make_gateway, upstream)
 
 
 def test_text_completion_sends_stream_false(gateway: Gateway, upstream: Upstream) -> None:

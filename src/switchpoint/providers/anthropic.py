@@ -14,6 +14,7 @@ from .anthropic_request import client_betas, messages_body
 from .anthropic_response import error_event, parse_message
 from .anthropic_stream import AnthropicStreamParser
 from .base import Provider, StreamParser, Target, error_from_status, load_json, retry_after
+from .native import error_json, json_headers
 
 API_VERSION = "2023-06-01"
 
@@ -22,9 +23,7 @@ class AnthropicProvider(Provider):
     type = "anthropic"
 
     def headers(self, betas: list[str]) -> dict[str, str]:
-        headers = {"content-type": "application/json", "anthropic-version": API_VERSION, **self.connection.headers}
-        if self.connection.api_key:
-            headers["x-api-key"] = self.connection.api_key
+        headers = {"anthropic-version": API_VERSION, **json_headers(self.connection, "x-api-key")}
         if betas:
             headers["anthropic-beta"] = ",".join(dict.fromkeys(betas))
         return headers
@@ -44,11 +43,8 @@ class AnthropicProvider(Provider):
         return AnthropicStreamParser()
 
     def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return error_from_status(status, headers, body)
-        if not isinstance(data, dict) or not isinstance(data.get("error"), dict):
+        data = error_json(body)
+        if data is None or not isinstance(data.get("error"), dict):
             return error_from_status(status, headers, body)
         err = error_event(data, body, status)
         err.retry_after = retry_after(headers)

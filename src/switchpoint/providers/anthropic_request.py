@@ -10,6 +10,8 @@ from ..errors import BadRequestError
 from ..types import ChatRequest
 from .base import Target
 from .native import (
+    append_turn,
+    chat_turns,
     check_common,
     content_parts,
     function_tools,
@@ -24,7 +26,6 @@ from .native import (
     split_system,
     stop_sequences,
     text_of,
-    tool_choice,
 )
 
 PROVIDER = "anthropic"
@@ -96,11 +97,8 @@ def apply_thinking(body: dict[str, Any], reasoning: Mapping[str, Any] | None, li
 
 
 def apply_tools(body: dict[str, Any], params: Mapping[str, Any], structured: bool) -> None:
-    functions = function_tools(params)
-    mode, name = tool_choice(params)
+    functions, mode, name = function_tools(params)
     if not functions:
-        if mode in ("required", "function"):
-            raise BadRequestError("tool_choice requires tools", metadata={"param": "tool_choice"})
         return
     tools = []
     for fn in functions:
@@ -141,16 +139,13 @@ def system_blocks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def conversation(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """User/assistant turns; tool results go into user turns and adjacent same-role turns merge."""
     turns: list[dict[str, Any]] = []
-    for i, message in enumerate(messages):
-        role = message.get("role")
+    for i, role, message in chat_turns(messages):
         if role == "user":
-            _append(turns, "user", user_blocks(message.get("content"), f"messages[{i}]"))
+            append_turn(turns, "user", user_blocks(message.get("content"), f"messages[{i}]"), "content")
         elif role == "assistant":
-            _append(turns, "assistant", assistant_blocks(message))
-        elif role == "tool":
-            _append(turns, "user", [tool_result(message)])
+            append_turn(turns, "assistant", assistant_blocks(message), "content")
         else:
-            raise BadRequestError(f"messages[{i}].role '{role}' is not a chat role")
+            append_turn(turns, "user", [tool_result(message)], "content")
     return turns
 
 
@@ -198,20 +193,6 @@ def tool_result(message: dict[str, Any]) -> dict[str, Any]:
     else:
         block["content"] = text_of(content)
     return block
-
-
-def _append(turns: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
-    if not blocks:
-        return
-    if turns and turns[-1]["role"] == role:
-        previous = turns[-1]["content"]
-        if blocks[0]["type"] == "tool_result":  # tool results lead their user turn
-            at = sum(1 for b in previous if b["type"] == "tool_result")
-            previous[at:at] = blocks
-        else:
-            previous.extend(blocks)
-    else:
-        turns.append({"role": role, "content": blocks})
 
 
 def _source(url: str) -> dict[str, Any]:

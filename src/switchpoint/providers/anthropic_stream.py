@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import SERVER, UpstreamError
 from ..types import Delta, ToolCallDelta
 from .anthropic_response import error_event, finish_reason, parse_usage, reasoning_detail, refusal
-from .base import StreamParser, load_json
+from .base import load_json
 from .framing import SSEDecoder
+from .native import FramedStreamParser
 
 
 @dataclass(slots=True)
@@ -27,41 +27,26 @@ class _Block:
     data: str | None = None
 
 
-class AnthropicStreamParser(StreamParser):
-    __slots__ = ("decoder", "usage", "upstream_id", "upstream_model", "done", "_blocks", "_tools", "_details")
+class AnthropicStreamParser(FramedStreamParser):
+    terminal = "message_stop"
 
     def __init__(self) -> None:
-        self.decoder = SSEDecoder()
-        self.usage = None
-        self.upstream_id = None
-        self.upstream_model = None
-        self.done = False
+        super().__init__(SSEDecoder())
         self._blocks: dict[int, _Block] = {}
         self._tools = 0
         self._details = 0
 
-    def feed(self, data: bytes) -> list[Delta]:
-        return self._events(self.decoder.feed(data))
-
-    def close(self) -> list[Delta]:
-        out = self._events(self.decoder.close())
-        if not self.done:
-            raise UpstreamError(SERVER, "Anthropic stream ended before message_stop", status=200)
-        return out
-
-    def _events(self, events: list[tuple[str | None, bytes]]) -> list[Delta]:
-        out: list[Delta] = []
-        for name, raw in events:
-            event = load_json(raw)
-            kind = name or event.get("type")
-            if kind == "error":
-                raise error_event(event, raw)
-            handler = _HANDLERS.get(kind or "")
-            if handler is not None:
-                delta = handler(self, event)
-                if delta is not None:
-                    out.append(delta)
-        return out
+    def item(self, item: tuple[str | None, bytes], out: list[Delta]) -> None:
+        name, raw = item
+        event = load_json(raw)
+        kind = name or event.get("type")
+        if kind == "error":
+            raise error_event(event, raw)
+        handler = _HANDLERS.get(kind or "")
+        if handler is not None:
+            delta = handler(self, event)
+            if delta is not None:
+                out.append(delta)
 
     def _message_start(self, event: dict[str, Any]) -> Delta:
         message = event.get("message") or {}

@@ -6,6 +6,7 @@ provider config (Connection.options)."""
 from __future__ import annotations
 
 from .base import Target
+from .native import json_headers
 from .openai import OpenAIProvider
 
 DEFAULT_API_VERSION = "2024-10-21"  # the current GA data-plane version
@@ -19,10 +20,7 @@ class AzureProvider(OpenAIProvider):
         return str(self.connection.options.get("api_version") or DEFAULT_API_VERSION)
 
     def headers(self) -> dict[str, str]:
-        headers = {"content-type": "application/json", **self.connection.headers}
-        if self.connection.api_key:
-            headers["api-key"] = self.connection.api_key
-        return headers
+        return json_headers(self.connection, "api-key")
 
     def url(self, path: str, target: Target) -> str:
         base = self.connection.base_url.rstrip("/").removesuffix("/openai")

@@ -17,16 +17,14 @@ from .base import Provider, StreamParser, Target, error_from_status, load_json, 
 from .gemini_request import generate_body
 from .gemini_response import parse_response, status_error
 from .gemini_stream import GeminiStreamParser
+from .native import error_json, json_headers
 
 
 class GeminiProvider(Provider):
     type = "gemini"
 
     def headers(self) -> dict[str, str]:
-        headers = {"content-type": "application/json", **self.connection.headers}
-        if self.connection.api_key:
-            headers["x-goog-api-key"] = self.connection.api_key
-        return headers
+        return json_headers(self.connection, "x-goog-api-key")
 
     def url(self, model: str, method: str) -> str:
         base = self.connection.base_url.rstrip("/")
@@ -51,13 +49,7 @@ class GeminiProvider(Provider):
         return GeminiStreamParser()
 
     def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return error_from_status(status, headers, body)
-        if isinstance(data, list):
-            data = data[0] if data else {}
-        error = data.get("error") if isinstance(data, dict) else None
+        error = (error_json(body) or {}).get("error")
         if not isinstance(error, dict):
             return error_from_status(status, headers, body)
         err = status_error(error, body, status)

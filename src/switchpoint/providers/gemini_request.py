@@ -10,6 +10,8 @@ from ..errors import BadRequestError
 from ..types import ChatRequest
 from .base import Target
 from .native import (
+    append_turn,
+    chat_turns,
     check_common,
     content_parts,
     function_tools,
@@ -23,7 +25,6 @@ from .native import (
     split_system,
     stop_sequences,
     text_of,
-    tool_choice,
     tool_names,
     tool_result_name,
     tool_result_text,
@@ -97,11 +98,8 @@ def thinking_config(reasoning: Mapping[str, Any] | None, params: Mapping[str, An
 
 
 def apply_tools(body: dict[str, Any], params: Mapping[str, Any]) -> None:
-    functions = function_tools(params)
-    mode, name = tool_choice(params)
+    functions, mode, name = function_tools(params)
     if not functions:
-        if mode in ("required", "function"):
-            raise BadRequestError("tool_choice requires tools", metadata={"param": "tool_choice"})
         return
     declarations = []
     for fn in functions:
@@ -123,18 +121,15 @@ def apply_tools(body: dict[str, Any], params: Mapping[str, Any]) -> None:
 def contents(messages: list[dict[str, Any]], gemini3: bool) -> list[dict[str, Any]]:
     names = tool_names(messages)
     out: list[dict[str, Any]] = []
-    for i, message in enumerate(messages):
-        role = message.get("role")
+    for i, role, message in chat_turns(messages):
         if role == "user":
-            _append(out, "user", user_parts(message.get("content"), f"messages[{i}]"))
+            append_turn(out, "user", user_parts(message.get("content"), f"messages[{i}]"), "parts")
         elif role == "assistant":
-            _append(out, "model", model_parts(message, gemini3))
-        elif role == "tool":
+            append_turn(out, "model", model_parts(message, gemini3), "parts")
+        else:
             response = {"name": tool_result_name(message, names),
                         "response": {"result": tool_result_text(message.get("content"))}}
-            _append(out, "user", [{"functionResponse": response}])
-        else:
-            raise BadRequestError(f"messages[{i}].role '{role}' is not a chat role")
+            append_turn(out, "user", [{"functionResponse": response}], "parts")
     return out
 
 
@@ -199,11 +194,3 @@ def _media(url: str, where: str) -> dict[str, Any]:
         return {"fileData": {"mimeType": mime or "application/octet-stream", "fileUri": url}}
     raise BadRequestError(f"{where}: media URL must be http(s), gs:// or a data URL")
 
-
-def _append(out: list[dict[str, Any]], role: str, parts: list[dict[str, Any]]) -> None:
-    if not parts:
-        return
-    if out and out[-1]["role"] == role:
-        out[-1]["parts"].extend(parts)
-    else:
-        out.append({"role": role, "parts": parts})

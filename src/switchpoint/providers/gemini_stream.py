@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import SERVER, UpstreamError
 from ..types import Delta, ToolCallDelta
-from .base import StreamParser, load_json
+from .base import load_json
 from .framing import SSEDecoder
 from .gemini_response import blocked_prompt, finish_reason, parse_usage, read_parts, status_error
+from .native import FramedStreamParser
 
 
 @dataclass(slots=True)
@@ -22,45 +22,29 @@ class _Candidate:
     finished: bool = False
 
 
-class GeminiStreamParser(StreamParser):
-    __slots__ = ("decoder", "usage", "upstream_id", "upstream_model", "done", "_candidates")
+class GeminiStreamParser(FramedStreamParser):
+    terminal = "a finishReason"
 
     def __init__(self) -> None:
-        self.decoder = SSEDecoder()
-        self.usage = None
-        self.upstream_id = None
-        self.upstream_model = None
-        self.done = False
+        super().__init__(SSEDecoder())
         self._candidates: dict[int, _Candidate] = {}
 
-    def feed(self, data: bytes) -> list[Delta]:
-        return self._events(self.decoder.feed(data))
-
-    def close(self) -> list[Delta]:
-        out = self._events(self.decoder.close())
-        if not self.done:
-            raise UpstreamError(SERVER, "Gemini stream ended before a finishReason", status=200)
-        return out
-
-    def _events(self, events: list[tuple[str | None, bytes]]) -> list[Delta]:
-        out: list[Delta] = []
-        for _name, raw in events:
-            chunk = load_json(raw)
-            if isinstance(chunk, list):  # a JSON-array body wraps its objects (and errors) in a list
-                chunk = chunk[0] if chunk else {}
-            if "error" in chunk:
-                raise status_error(chunk["error"] or {}, raw)
-            self.upstream_id = self.upstream_id or chunk.get("responseId")
-            self.upstream_model = self.upstream_model or chunk.get("modelVersion")
-            self.usage = parse_usage(chunk.get("usageMetadata")) or self.usage
-            for position, candidate in enumerate(chunk.get("candidates") or ()):
-                out.extend(self._candidate(candidate.get("index", position), candidate))
-            block = blocked_prompt(chunk)
-            if block is not None:
-                out.append(Delta(role="assistant", content="", finish_reason="content_filter",
-                                 native_finish_reason=block))
-                self.done = True
-        return out
+    def item(self, item: tuple[str | None, bytes], out: list[Delta]) -> None:
+        raw = item[1]
+        chunk = load_json(raw)
+        if isinstance(chunk, list):  # a JSON-array body wraps its objects (and errors) in a list
+            chunk = chunk[0] if chunk else {}
+        if "error" in chunk:
+            raise status_error(chunk["error"] or {}, raw)
+        self.upstream_id = self.upstream_id or chunk.get("responseId")
+        self.upstream_model = self.upstream_model or chunk.get("modelVersion")
+        self.usage = parse_usage(chunk.get("usageMetadata")) or self.usage
+        for position, candidate in enumerate(chunk.get("candidates") or ()):
+            out.extend(self._candidate(candidate.get("index", position), candidate))
+        block = blocked_prompt(chunk)
+        if block is not None:
+            out.append(Delta(role="assistant", content="", finish_reason="content_filter", native_finish_reason=block))
+            self.done = True
 
     def _candidate(self, index: int, candidate: dict) -> list[Delta]:
         state = self._candidates.get(index)

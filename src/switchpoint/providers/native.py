@@ -9,13 +9,15 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from ..errors import BadRequestError
+from ..errors import SERVER, BadRequestError, UpstreamError
+from ..types import Delta
+from .base import Connection, StreamParser
 
 # OpenRouter's effort -> share of max_tokens spent on reasoning (openrouter-api.md §11.5).
 EFFORT_RATIO = {"max": 0.95, "xhigh": 0.95, "high": 0.8, "medium": 0.5, "low": 0.2, "minimal": 0.1}
@@ -52,6 +54,25 @@ def split_system(messages: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any
     for message in messages:
         (system if message.get("role") in SYSTEM_ROLES else rest).append(message)
     return system, rest
+
+
+def chat_turns(messages: Iterable[dict[str, Any]]) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """(position, role, message) of the user, assistant and tool messages; any other role is a 400."""
+    for i, message in enumerate(messages):
+        role = message.get("role")
+        if role not in ("user", "assistant", "tool"):
+            raise BadRequestError(f"messages[{i}].role '{role}' is not a chat role")
+        yield i, role, message
+
+
+def append_turn(turns: list[dict[str, Any]], role: str, items: list[dict[str, Any]], key: str) -> None:
+    """Add a turn, merging it into the previous one of the same role (native APIs want alternation)."""
+    if not items:
+        return
+    if turns and turns[-1]["role"] == role:
+        turns[-1][key].extend(items)
+    else:
+        turns.append({"role": role, key: items})
 
 
 def content_parts(content: Any) -> list[dict[str, Any]]:
@@ -151,9 +172,16 @@ def tool_result_text(content: Any) -> str:
     return content if isinstance(content, str) else text_of(content)
 
 
-def function_tools(params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The `function` objects of the request's tools (check_common has vetted their type)."""
-    return [tool["function"] for tool in params.get("tools") or ()]
+def function_tools(params: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None, str | None]:
+    """(the `function` objects of the request's tools, tool_choice mode, forced name). check_common
+    has vetted the tools' type; a choice that needs tools when there are none is a 400."""
+    functions = [tool["function"] for tool in params.get("tools") or ()]
+    mode, name = tool_choice(params)
+    if not functions and mode in ("required", "function"):
+        raise BadRequestError("tool_choice requires tools", metadata={"param": "tool_choice"})
+    if mode == "function" and not any(fn.get("name") == name for fn in functions):
+        raise BadRequestError(f"tool_choice names '{name}', which is not in tools", metadata={"param": "tool_choice"})
+    return functions, mode, name
 
 
 def tool_choice(params: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -244,3 +272,67 @@ def mint_call_id() -> str:
 def reasoning_details(message: dict[str, Any], fmt: str) -> list[dict[str, Any]]:
     """The client's echoed reasoning_details items of one format (OpenRouter passback)."""
     return [d for d in message.get("reasoning_details") or () if isinstance(d, dict) and d.get("format") == fmt]
+
+
+def json_headers(connection: Connection, auth: str, prefix: str = "") -> dict[str, str]:
+    """JSON request headers with the connection's extra headers and its key in the `auth` header."""
+    headers = {"content-type": "application/json", **connection.headers}
+    if connection.api_key:
+        headers[auth] = prefix + connection.api_key
+    return headers
+
+
+def error_json(body: bytes) -> dict[str, Any] | None:
+    """An error body as an object (the first item of a JSON-array body), or None if it is not JSON."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(data, list):
+        data = data[0] if data else None
+    return data if isinstance(data, dict) else None
+
+
+class FramedStreamParser(StreamParser):
+    """A stream parser over a framing decoder (SSE or NDJSON). Subclasses turn decoded items into
+    deltas and set `done` on the provider's terminal event.
+
+    An error event raises UpstreamError; when output came before it in the same read, that output is
+    returned first and the error is raised by the next feed() or close(), so the client keeps it."""
+
+    terminal = "its terminal event"
+
+    def __init__(self, decoder: Any) -> None:
+        self.decoder = decoder
+        self.usage = None
+        self.upstream_id = None
+        self.upstream_model = None
+        self.done = False
+        self._pending: UpstreamError | None = None
+
+    def feed(self, data: bytes) -> list[Delta]:
+        return self._run(self.decoder.feed(data))
+
+    def close(self) -> list[Delta]:
+        out = self._run(self.decoder.close())
+        if self._pending is not None:
+            raise self._pending
+        if not self.done:
+            raise UpstreamError(SERVER, f"upstream stream ended before {self.terminal}", status=200)
+        return out
+
+    def _run(self, items: list[Any]) -> list[Delta]:
+        if self._pending is not None:
+            raise self._pending
+        out: list[Delta] = []
+        try:
+            for item in items:
+                self.item(item, out)
+        except UpstreamError as err:
+            if not out:
+                raise
+            self._pending = err
+        return out
+
+    def item(self, item: Any, out: list[Delta]) -> None:
+        raise NotImplementedError

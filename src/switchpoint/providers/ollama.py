@@ -24,10 +24,14 @@ from ..types import (
 from .base import Provider, StreamParser, Target, error_from_status, load_json
 from .framing import NDJSONDecoder
 from .native import (
+    FramedStreamParser,
     check_common,
     content_parts,
     dump_arguments,
+    error_json,
+    function_tools,
     image_url,
+    json_headers,
     load_arguments,
     max_tokens,
     mint_call_id,
@@ -37,7 +41,6 @@ from .native import (
     response_format,
     stop_sequences,
     text_of,
-    tool_choice,
     tool_names,
     tool_result_name,
     tool_result_text,
@@ -60,10 +63,8 @@ class OllamaProvider(Provider):
         return base + path
 
     def headers(self) -> dict[str, str]:
-        headers = {"content-type": "application/json", **self.connection.headers}
-        if self.connection.api_key:  # Ollama behind an authenticating proxy, or ollama.com
-            headers["authorization"] = f"Bearer {self.connection.api_key}"
-        return headers
+        # A key is only needed for Ollama behind an authenticating proxy, or ollama.com.
+        return json_headers(self.connection, "authorization", "Bearer ")
 
     def build_chat(self, request: ChatRequest, target: Target) -> UpstreamRequest:
         body = chat_body(request, target)
@@ -84,11 +85,8 @@ class OllamaProvider(Provider):
         return OllamaStreamParser()
 
     def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return error_from_status(status, headers, body)
-        message = data.get("error") if isinstance(data, dict) else None
+        data = error_json(body) or {}
+        message = data.get("error")
         if isinstance(message, dict):  # the /v1-style error object
             message = message.get("message")
         return error_from_status(status, headers, body, message if isinstance(message, str) else None)
@@ -110,55 +108,39 @@ class OllamaProvider(Provider):
                           upstream_model=data.get("model"))
 
 
-class OllamaStreamParser(StreamParser):
+class OllamaStreamParser(FramedStreamParser):
     """NDJSON lines -> deltas. A tool call arrives whole in one line; the line with done:true ends it."""
 
-    __slots__ = ("decoder", "usage", "upstream_id", "upstream_model", "done", "_started", "_tools")
+    terminal = "done:true"
 
     def __init__(self) -> None:
-        self.decoder = NDJSONDecoder()
-        self.usage = None
-        self.upstream_id = None
-        self.upstream_model = None
-        self.done = False
+        super().__init__(NDJSONDecoder())
         self._started = False
         self._tools = 0
 
-    def feed(self, data: bytes) -> list[Delta]:
-        return self._lines(self.decoder.feed(data))
-
-    def close(self) -> list[Delta]:
-        out = self._lines(self.decoder.close())
-        if not self.done:
-            raise UpstreamError(SERVER, "Ollama stream ended before done:true", status=200)
-        return out
-
-    def _lines(self, lines: list[bytes]) -> list[Delta]:
-        out: list[Delta] = []
-        for line in lines:
-            data = load_json(line)
-            if "error" in data:
-                raise line_error(data, line)
-            if not self._started:
-                self._started = True
-                self.upstream_model = data.get("model")
-                out.append(Delta(role="assistant", content=""))
-            content, thinking, calls = read_message(data.get("message") or {})
-            if thinking:
-                out.append(Delta(reasoning=thinking))
-            if content:
-                out.append(Delta(content=content))
-            if calls:
-                deltas = [ToolCallDelta(self._tools + i, id=c.id, name=c.name, arguments=c.arguments)
-                          for i, c in enumerate(calls)]
-                self._tools += len(calls)
-                out.append(Delta(tool_calls=deltas))
-            if data.get("done"):
-                self.done = True
-                self.usage = parse_usage(data)
-                reason = data.get("done_reason")
-                out.append(Delta(finish_reason=finish_reason(reason, self._tools > 0), native_finish_reason=reason))
-        return out
+    def item(self, item: bytes, out: list[Delta]) -> None:
+        data = load_json(item)
+        if "error" in data:
+            raise line_error(data, item)
+        if not self._started:
+            self._started = True
+            self.upstream_model = data.get("model")
+            out.append(Delta(role="assistant", content=""))
+        content, thinking, calls = read_message(data.get("message") or {})
+        if thinking:
+            out.append(Delta(reasoning=thinking))
+        if content:
+            out.append(Delta(content=content))
+        if calls:
+            deltas = [ToolCallDelta(self._tools + i, id=c.id, name=c.name, arguments=c.arguments)
+                      for i, c in enumerate(calls)]
+            self._tools += len(calls)
+            out.append(Delta(tool_calls=deltas))
+        if data.get("done"):
+            self.done = True
+            self.usage = parse_usage(data)
+            reason = data.get("done_reason")
+            out.append(Delta(finish_reason=finish_reason(reason, self._tools > 0), native_finish_reason=reason))
 
 
 # -- request -----------------------------------------------------------------------------------
@@ -198,15 +180,12 @@ def chat_body(request: ChatRequest, target: Target) -> dict[str, Any]:
 def chat_tools(params: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Ollama cannot force a call: `none` sends no tools, a named function sends only that tool, and
     `required` is dropped like OpenRouter drops what a provider does not support."""
-    tools = list(params.get("tools") or ())
-    mode, name = tool_choice(params)
+    functions, mode, name = function_tools(params)
     if mode == "none":
         return []
     if mode == "function":
-        tools = [t for t in tools if (t.get("function") or {}).get("name") == name]
-        if not tools:
-            raise BadRequestError(f"tool_choice names '{name}', which is not in tools")
-    return [{"type": "function", "function": t["function"]} for t in tools]
+        functions = [fn for fn in functions if fn.get("name") == name]
+    return [{"type": "function", "function": fn} for fn in functions]
 
 
 def think_value(reasoning: Mapping[str, Any] | None, model: str) -> bool | str | None:
