@@ -35,15 +35,17 @@ def test_text_completion(gateway: Gateway, upstream: Upstream) -> None:
 def test_streaming_text(gateway: Gateway, upstream: Upstream) -> None:
     upstream.queue(PATH, Reply.events("anthropic/stream_text.sse"))
     stream = client(gateway).chat.completions.create(
-        model="test/claude", messages=[{"role": "user", "content": "Two names for a pet pelican"}], stream=True)
+        model="test/claude", messages=[{"role": "user", "content": "Two names for a pet pelican"}], stream=True,
+        extra_headers={"x-anthropic-beta": "fine-grained-tool-streaming-2025-05-14"})
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.startswith("Here are two great names") and text.endswith("feathered friend! 🦅")
     assert chunks[0].choices[0].delta.role == "assistant"
     assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
     assert (chunks[-1].usage.prompt_tokens, chunks[-1].usage.completion_tokens) == (678, 82)
-    body = upstream.hits(PATH)[0].json
-    assert body["stream"] is True and body["max_tokens"] == 64000
+    [received] = upstream.hits(PATH)
+    assert received.json["stream"] is True and received.json["max_tokens"] == 64000
+    assert received.headers["anthropic-beta"] == "fine-grained-tool-streaming-2025-05-14"
 
 
 def test_tool_round_trip(gateway: Gateway, upstream: Upstream) -> None:
