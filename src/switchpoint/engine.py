@@ -23,7 +23,11 @@ from .accounting.limits import RateLimiter
 from .config import Config
 from .config.catalogue import Catalogue, Model
 from .errors import (
-    BadRequestError, NotFoundError, PaymentRequiredError, RequestTimeoutError, SwitchpointError,
+    BadRequestError,
+    NotFoundError,
+    PaymentRequiredError,
+    RequestTimeoutError,
+    SwitchpointError,
     UpstreamError,
 )
 from .generation import GenerationRecord, new_record
