@@ -4,6 +4,7 @@ Counters live in `state` (shared across replicas) and are seeded from the ledger
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 
 from ..errors import ForbiddenError
@@ -14,9 +15,15 @@ from .keys import KeyRecord
 PERIOD_NAMES = {"daily": "daily", "weekly": "weekly", "monthly": "monthly", None: "total"}
 
 
+# A hold outlives any request (the engine settles every one); the lease only frees the holds of a
+# replica that died mid-request.
+DEFAULT_LEASE = 3600.0
+
+
 @dataclass(slots=True)
 class Reservation:
     counter: str
+    token: str
     amount: int
     ttl: float
     settled: bool = False
@@ -54,9 +61,10 @@ def period_end(reset: str | None, start: dt.datetime | None) -> dt.datetime | No
 
 
 class Budget:
-    def __init__(self, state: State, store: Store) -> None:
+    def __init__(self, state: State, store: Store, *, lease: float = DEFAULT_LEASE) -> None:
         self.state = state
         self.store = store
+        self.lease = lease
 
     def _counter(self, key: KeyRecord, now: dt.datetime) -> tuple[str, int, float]:
         start = period_start(key.limit_reset, now)
@@ -72,12 +80,15 @@ class Budget:
             return None
         now = now or dt.datetime.now(dt.UTC)
         counter, since_ms, ttl = self._counter(key, now)
-        spent = await self.state.spent(counter)
-        if spent is None:
-            spent = await self.state.seed(counter, await self.store.spend_nanos(key.hash, since_ms), ttl=ttl)
-        ok, remaining = await self.state.reserve(counter, key.limit_nanos, amount, initial=spent, ttl=ttl)
+        token = secrets.token_hex(8)
+        result = await self.state.reserve(counter, token, key.limit_nanos, amount, ttl=ttl, lease=self.lease)
+        if result is None:  # first use of this period's counter (or state restarted): seed from the ledger
+            await self.state.seed(counter, await self.store.spend_nanos(key.hash, since_ms), ttl=ttl)
+            result = await self.state.reserve(counter, token, key.limit_nanos, amount, ttl=ttl, lease=self.lease)
+            assert result is not None, "a seeded counter answers"
+        ok, remaining = result
         if ok:
-            return Reservation(counter, amount, ttl)
+            return Reservation(counter, token, amount, ttl)
         if remaining <= 0:
             period = PERIOD_NAMES.get(key.limit_reset, "total")
             raise ForbiddenError(f"Key limit exceeded ({period} limit). Raise the key's limit or wait for it to reset.",
@@ -88,7 +99,7 @@ class Budget:
         if reservation is None or reservation.settled:
             return
         reservation.settled = True
-        await self.state.settle(reservation.counter, reservation.amount, actual, ttl=reservation.ttl)
+        await self.state.settle(reservation.counter, reservation.token, actual, ttl=reservation.ttl)
 
     async def spent(self, key: KeyRecord, reset: str | None, now: dt.datetime | None = None) -> int:
         """Settled spend of the key in the period `reset` names (not necessarily the key's own)."""
