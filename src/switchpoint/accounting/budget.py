@@ -89,7 +89,10 @@ class Budget:
         ok, remaining = result
         if ok:
             return Reservation(counter, token, amount, ttl)
-        if remaining <= 0:
+        # Refused: 403 once settled spend has reached the limit; while holds of requests in flight
+        # still cover the rest, it may yet be released, so 402 (a smaller request may fit later).
+        spent = await self.state.spent(counter)
+        if spent is not None and spent >= key.limit_nanos:
             period = PERIOD_NAMES.get(key.limit_reset, "total")
             raise ForbiddenError(f"Key limit exceeded ({period} limit). Raise the key's limit or wait for it to reset.",
                                  metadata={"limit_reset": key.limit_reset})

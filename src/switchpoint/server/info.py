@@ -115,7 +115,9 @@ def generation_object(row: dict[str, Any]) -> dict[str, Any]:
     created = dt.datetime.fromtimestamp(row["created_at_ms"] / 1000, dt.UTC)
     return {
         "id": row["id"], "upstream_id": row["upstream_id"], "total_cost": from_nanos(row["cost_nanos"]),
-        "usage": from_nanos(row["cost_nanos"]), "cache_discount": None, "upstream_inference_cost": None,
+        "usage": from_nanos(row["cost_nanos"]), "cache_discount": None,
+        "upstream_inference_cost": from_nanos(row["cost_nanos"] - row["markup_nanos"]),
+        "markup": from_nanos(row["markup_nanos"]),
         "created_at": created.isoformat().replace("+00:00", "Z"), "model": row["model"],
         "provider_name": row["provider"], "upstream_model": row["upstream_model"], "api_type": row["api_type"],
         "streamed": row["streamed"], "cancelled": row["status"] == "cancelled", "status": row["status"],
