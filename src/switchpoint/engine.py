@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import routing
 from .accounting import pricing
-from .accounting.budget import Budget, InsufficientBudgetError, Reservation
+from .accounting.budget import Budget, InsufficientBudgetError, Reservation, limit_exceeded
 from .accounting.keys import KeyRecord
 from .accounting.ledger import LedgerWriter
 from .accounting.limits import RateLimiter
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("switchpoint.engine")
 T = TypeVar("T")
+MIN_PROMPT_TOKENS = 16  # the smallest request worth sending, for telling a spent limit (403) from 402
 # Which failure is most useful to the client when every candidate failed (higher wins).
 _ERROR_RANK = {"invalid": 9, "rate_limit": 6, "overloaded": 5, "timeout": 4, "auth": 3, "quota": 3,
                "server": 2, "malformed": 2, "endpoint": 1, "connect": 0}
@@ -261,10 +262,14 @@ class Engine:
         return await self.budget.reserve(ctx.key, amount)
 
     def payment_error(self, exc: InsufficientBudgetError, request: ChatRequest, ctx: RequestContext,
-                      cand: Candidate) -> PaymentRequiredError:
+                      cand: Candidate) -> SwitchpointError:
+        """402 saying how many tokens the key can afford; 403 when what is left of the limit could not
+        pay for even a minimal request (the limit is spent)."""
         prompt, output = self.worst_case_tokens(request, ctx, cand)
-        affordable = min(output, self.pricer.affordable_output(cand.endpoint.price, prompt, cand.endpoint.provider,
-                                                               exc.remaining))
+        price, provider = cand.endpoint.price, cand.endpoint.provider
+        if not self.pricer.affordable_output(price, MIN_PROMPT_TOKENS, provider, exc.unspent):
+            return limit_exceeded(ctx.key)
+        affordable = min(output, self.pricer.affordable_output(price, prompt, provider, exc.remaining))
         left = pricing.from_nanos(max(0, exc.remaining))
         return PaymentRequiredError(
             f"This request requires more credits, or fewer max_tokens. You requested up to {output} tokens, "

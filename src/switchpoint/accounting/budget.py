@@ -30,11 +30,19 @@ class Reservation:
 
 
 class InsufficientBudgetError(Exception):
-    """The reservation does not fit; `remaining` nano-USD are left on the key."""
+    """The reservation does not fit: `remaining` nano-USD are free now (limit - spent - holds of
+    requests in flight), `unspent` once those settle (limit - spent)."""
 
-    def __init__(self, remaining: int) -> None:
+    def __init__(self, remaining: int, unspent: int | None = None) -> None:
         super().__init__(f"{remaining} nano-USD remaining")
         self.remaining = remaining
+        self.unspent = remaining if unspent is None else unspent
+
+
+def limit_exceeded(key: KeyRecord) -> ForbiddenError:
+    period = PERIOD_NAMES.get(key.limit_reset, "total")
+    advice = "Raise the key's limit." if key.limit_reset is None else "Raise the key's limit or wait for it to reset."
+    return ForbiddenError(f"Key limit exceeded ({period} limit). {advice}", metadata={"limit_reset": key.limit_reset})
 
 
 def period_start(reset: str | None, now: dt.datetime) -> dt.datetime | None:
@@ -89,14 +97,13 @@ class Budget:
         ok, remaining = result
         if ok:
             return Reservation(counter, token, amount, ttl)
-        # Refused: 403 once settled spend has reached the limit; while holds of requests in flight
-        # still cover the rest, it may yet be released, so 402 (a smaller request may fit later).
+        # Refused (the slow path): 403 once settled spend has reached the limit, else 402 saying what
+        # is left, counting what holds of requests in flight will give back when they settle.
         spent = await self.state.spent(counter)
-        if spent is not None and spent >= key.limit_nanos:
-            period = PERIOD_NAMES.get(key.limit_reset, "total")
-            raise ForbiddenError(f"Key limit exceeded ({period} limit). Raise the key's limit or wait for it to reset.",
-                                 metadata={"limit_reset": key.limit_reset})
-        raise InsufficientBudgetError(remaining)
+        unspent = key.limit_nanos - (spent or 0)
+        if unspent <= 0:
+            raise limit_exceeded(key)
+        raise InsufficientBudgetError(remaining, unspent)
 
     async def settle(self, reservation: Reservation | None, actual: int) -> None:
         if reservation is None or reservation.settled:

@@ -20,6 +20,7 @@ from ..routing.health import Health
 from ..state import State, open_state
 from ..storage import Store
 from ..transport import Transport
+from .cache import ResponseCache
 
 log = logging.getLogger("switchpoint")
 
@@ -38,6 +39,7 @@ class Services:
     providers: dict[str, Provider]
     engine: Engine
     health: Health
+    cache: ResponseCache
     started_at: float = field(default_factory=time.time)
     warnings: list[str] = field(default_factory=list)
 
@@ -73,8 +75,9 @@ def build_services(config: Config) -> Services:
     engine = Engine(config=config, catalogue=catalogue, providers=providers, transport=transport, budget=budget,
                     limiter=limiter, ledger=ledger, health=health,
                     pricer=Pricer(config.markup, {name: p.markup for name, p in config.providers.items()}))
+    cache = ResponseCache(state, ledger, config.response_cache)
     return Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
-                    health, warnings=warnings)
+                    health, cache, warnings=warnings)
 
 
 async def start_services(services: Services) -> None:
