@@ -11,6 +11,7 @@ from ..errors import ForbiddenError
 from ..state import State
 from ..storage import Store
 from .keys import KeyRecord
+from .ledger import LedgerWriter
 
 PERIOD_NAMES = {"daily": "daily", "weekly": "weekly", "monthly": "monthly", None: "total"}
 
@@ -69,10 +70,18 @@ def period_end(reset: str | None, start: dt.datetime | None) -> dt.datetime | No
 
 
 class Budget:
-    def __init__(self, state: State, store: Store, *, lease: float = DEFAULT_LEASE) -> None:
+    def __init__(self, state: State, store: Store, *, lease: float = DEFAULT_LEASE,
+                 ledger: LedgerWriter | None = None) -> None:
         self.state = state
         self.store = store
         self.lease = lease
+        self.ledger = ledger
+
+    async def ledger_spend(self, key_hash: str, since_ms: int) -> int:
+        """Spend in the ledger, counting this process's rows not written yet (read first: a row written
+        meanwhile is counted twice, never missed)."""
+        pending = self.ledger.pending_spend(key_hash, since_ms) if self.ledger is not None else 0
+        return pending + await self.store.spend_nanos(key_hash, since_ms)
 
     def _counter(self, key: KeyRecord, now: dt.datetime) -> tuple[str, int, float]:
         start = period_start(key.limit_reset, now)
@@ -91,7 +100,7 @@ class Budget:
         token = secrets.token_hex(8)
         result = await self.state.reserve(counter, token, key.limit_nanos, amount, ttl=ttl, lease=self.lease)
         if result is None:  # first use of this period's counter (or state restarted): seed from the ledger
-            await self.state.seed(counter, await self.store.spend_nanos(key.hash, since_ms), ttl=ttl)
+            await self.state.seed(counter, await self.ledger_spend(key.hash, since_ms), ttl=ttl)
             result = await self.state.reserve(counter, token, key.limit_nanos, amount, ttl=ttl, lease=self.lease)
             assert result is not None, "a seeded counter answers"
         ok, remaining = result
@@ -121,4 +130,4 @@ class Budget:
             spent = await self.state.spent(counter)
             if spent is not None:
                 return spent
-        return await self.store.spend_nanos(key.hash, since_ms)
+        return await self.ledger_spend(key.hash, since_ms)

@@ -35,6 +35,11 @@ class LedgerWriter:
     def pending(self, generation_id: str) -> dict[str, Any] | None:
         return self._pending.get(generation_id)
 
+    def pending_spend(self, key_hash: str, since_ms: int = 0) -> int:
+        """Cost of the key's rows not written yet, so spend read from storage can include them."""
+        return sum(r["cost_nanos"] for r in self._pending.values()
+                   if r["key_hash"] == key_hash and r["created_at_ms"] >= since_ms)
+
     @property
     def backlog(self) -> int:
         return len(self._queue)

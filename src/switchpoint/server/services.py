@@ -65,11 +65,11 @@ def build_services(config: Config) -> Services:
     providers = build_providers(config, warnings)
     catalogue = build_catalogue(config, {n: p.type for n, p in providers.items()})
     keys = KeyService(store, admin_key=config.admin_key)
-    budget = Budget(state, store, lease=config.server.reservation_lease)
-    limiter = RateLimiter(state, free_per_minute=config.free_models.requests_per_minute,
-                          free_per_day=config.free_models.requests_per_day)
     ledger = LedgerWriter(store, flush_interval=config.server.ledger_flush_interval,
                           batch_size=config.server.ledger_batch_size)
+    budget = Budget(state, store, lease=config.server.reservation_lease, ledger=ledger)
+    limiter = RateLimiter(state, free_per_minute=config.free_models.requests_per_minute,
+                          free_per_day=config.free_models.requests_per_day)
     transport = Transport()
     health = Health()
     engine = Engine(config=config, catalogue=catalogue, providers=providers, transport=transport, budget=budget,
