@@ -24,7 +24,11 @@ from .accounting.pricing import Charge, Pricer
 from .config import Config
 from .config.catalogue import Catalogue, Model
 from .errors import (
-    BadRequestError, NotFoundError, PaymentRequiredError, RequestTimeoutError, SwitchpointError,
+    BadRequestError,
+    NotFoundError,
+    PaymentRequiredError,
+    RequestTimeoutError,
+    SwitchpointError,
     UpstreamError,
 )
 from .generation import GenerationRecord, new_record
