@@ -17,8 +17,7 @@ import aiohttp
 import pytest
 import yaml
 
-from ..conftest import ADMIN_KEY, PRICE, LoopThread
-from ..servers import free_port
+from ..conftest import ADMIN_KEY, PRICE, LoopThread, free_port
 from ..upstream import Upstream
 
 SWITCHPOINT = str(Path(sys.executable).parent / "switchpoint")

@@ -8,7 +8,7 @@ import pytest
 
 from switchpoint.state import StateUnavailableError, Window, open_state
 
-from ..servers import free_port
+from ..conftest import free_port
 
 
 def unreachable() -> str:
