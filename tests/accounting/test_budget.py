@@ -12,6 +12,7 @@ import pytest
 
 from switchpoint.accounting.budget import Budget, InsufficientBudgetError, period_end, period_start
 from switchpoint.accounting.keys import KeyRecord
+from switchpoint.accounting.ledger import LedgerWriter
 from switchpoint.errors import ForbiddenError
 from switchpoint.state.memory import MemoryState
 from switchpoint.storage import Store
@@ -106,3 +107,14 @@ async def test_no_overspend_under_concurrency(store: Store) -> None:
     spent = sum(await asyncio.gather(*(request() for _ in range(400))))
     assert spent <= 50_000
     assert await budget.spent(k, None) == spent
+
+
+async def test_rows_not_yet_written_count_exactly_once(store: Store) -> None:
+    writer = LedgerWriter(store)
+    budget = Budget(MemoryState(), store, ledger=writer)
+    writer.record(generation(1, key_hash="k1", cost_nanos=40))
+    assert await budget.ledger_spend("k1", 0) == 40
+    await store.insert_generations([generation(1, key_hash="k1", cost_nanos=40)])  # written, not yet forgotten
+    assert await budget.ledger_spend("k1", 0) == 40
+    await writer.flush()  # the writer finds it written and does not write it twice
+    assert await budget.ledger_spend("k1", 0) == 40 and writer.pending("gen-1") is None

@@ -75,6 +75,7 @@ async def test_generations_and_spend(store: Store) -> None:
     assert await store.spend_nanos("k1", since_ms=3000) == 2 * 10 ** 12 + 7
     assert await store.spend_nanos(None) == 5 * 10 ** 12 + 13
     assert await store.spend_nanos("nobody") == 0
+    assert await store.spend_nanos("k1", exclude={"gen-0", "gen-4", "gen-x"}) == 3 * 10 ** 12 + 6
     got = await store.get_generation("gen-2")
     assert got is not None and got["cost_nanos"] == 10 ** 12 + 2 and got["streamed"] is False
     assert await store.existing_generation_ids(["gen-1", "gen-9", "gen-77"]) == {"gen-1", "gen-9"}

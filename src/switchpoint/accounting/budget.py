@@ -78,10 +78,10 @@ class Budget:
         self.ledger = ledger
 
     async def ledger_spend(self, key_hash: str, since_ms: int) -> int:
-        """Spend in the ledger, counting this process's rows not written yet (read first: a row written
-        meanwhile is counted twice, never missed)."""
-        pending = self.ledger.pending_spend(key_hash, since_ms) if self.ledger is not None else 0
-        return pending + await self.store.spend_nanos(key_hash, since_ms)
+        """Spend in the ledger, counting this process's rows not written yet exactly once: they are
+        taken first, and left out of the stored sum even if they are written meanwhile."""
+        pending = self.ledger.pending_costs(key_hash, since_ms) if self.ledger is not None else {}
+        return sum(pending.values()) + await self.store.spend_nanos(key_hash, since_ms, exclude=pending.keys())
 
     def _counter(self, key: KeyRecord, now: dt.datetime) -> tuple[str, int, float]:
         start = period_start(key.limit_reset, now)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import case, delete, event, func, insert, select, update
@@ -116,11 +116,14 @@ class Store:
             row = (await conn.execute(select(generations).where(generations.c.id == generation_id))).mappings().first()
         return dict(row) if row else None
 
-    async def spend_nanos(self, key_hash: str | None, since_ms: int = 0) -> int:
+    async def spend_nanos(self, key_hash: str | None, since_ms: int = 0, *, exclude: Collection[str] = ()) -> int:
+        """Sum of cost since `since_ms`, for one key or all, leaving out the generations in `exclude`."""
         query = select(func.coalesce(func.sum(generations.c.cost_nanos), 0)).where(
             generations.c.created_at_ms >= since_ms)
         if key_hash is not None:
             query = query.where(generations.c.key_hash == key_hash)
+        if exclude:
+            query = query.where(generations.c.id.not_in(list(exclude)))
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 
