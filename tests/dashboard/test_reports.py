@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from switchpoint.generation import GenerationRecord
 from switchpoint.storage import Store, reports
 from switchpoint.storage.rollup import HOUR_MS, rebuild_rollups
 from switchpoint.storage.tables import generations, usage_daily, usage_hourly
@@ -16,10 +17,10 @@ NOW = 1_790_000_000_000  # a fixed instant: 2026-09-21T14:13:20Z
 
 def row(i: int, at: int, *, key: str = "k1", model: str = "a/m", provider: str | None = "p",
         status: str = "success", cost: int = 1000, latency: float | None = 100.0) -> dict:
-    return {"id": f"gen-{i}", "created_at_ms": at, "key_hash": key, "api_type": "completions", "model": model,
-            "provider": provider, "status": status, "http_status": 200 if status == "success" else 502,
-            "prompt_tokens": 10, "completion_tokens": 5, "cost_nanos": cost, "latency_ms": latency,
-            "ttft_ms": latency / 2 if latency else None}
+    full = GenerationRecord(id=f"gen-{i}", key_hash=key, created=at / 1000, model=model).row()
+    return {**full, "created_at_ms": at, "provider": provider, "status": status,
+            "http_status": 200 if status == "success" else 502, "prompt_tokens": 10, "completion_tokens": 5,
+            "cost_nanos": cost, "latency_ms": latency, "ttft_ms": latency / 2 if latency else None}
 
 
 def ledger() -> list[dict]:
@@ -62,6 +63,12 @@ def test_rollups_match_the_ledger_for_any_start(tmp_path: Path) -> None:
             assert sum(h["requests"] for h in hours) == len(expected)
             days = await reports.series(store, since, "day", until_ms=NOW)
             assert sum(d["cost_nanos"] for d in days) == sum(r["cost_nanos"] for r in expected)
+        for since, until in ((NOW - 2 * 86_400_000 + 77, NOW - 3 * HOUR_MS - 5), (NOW - 1000, NOW - 10),
+                             (NOW - 50 * HOUR_MS, NOW - 26 * HOUR_MS)):
+            inside = [r for r in raw if since <= r["created_at_ms"] < until]
+            (got,) = await reports.activity_rows(store, [], since_ms=since, until_ms=until) or [
+                {"requests": 0, "cost_nanos": 0}]
+            assert (got["requests"], got["cost_nanos"]) == (len(inside), sum(r["cost_nanos"] for r in inside))
         spend = await reports.spend_by_key(store)
         assert spend == {k: sum(r["cost_nanos"] for r in raw if r["key_hash"] == k) for k in ("k1", "k2")}
 

@@ -10,6 +10,7 @@ from .. import __version__
 from .chat import chat
 from .common import console, err_console, load_or_exit
 from .compare import compare
+from .db import db
 from .init import init
 from .keys import keys
 from .mcp_server import mcp_command
@@ -66,6 +67,7 @@ cli.add_command(status)
 cli.add_command(init)
 cli.add_command(chat)
 cli.add_command(mcp_command)
+cli.add_command(db)
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/key"): info.key_info,
     ("GET", "/auth/key"): info.key_info,
     ("GET", "/credits"): info.credits,
+    ("GET", "/activity"): info.activity,
     ("GET", "/keys"): admin.list_keys,
     ("POST", "/keys"): admin.create_key,
 }

@@ -16,9 +16,10 @@ from .store import Store
 from .tables import generations, usage_daily, usage_hourly
 
 BUCKETS = {"hour": HOUR_MS, "day": DAY_MS}
+_FOREVER = 1 << 62  # an `until` beyond any timestamp: the rollups include the current hour
 GROUPINGS = ("model", "key", "provider", "endpoint", "hour", "day")
-_INT_FIELDS = ("requests", "errors", "cancelled", "prompt_tokens", "completion_tokens", "reasoning_tokens",
-               "cached_tokens", "cost_nanos")
+_INT_FIELDS = ("requests", "errors", "cancelled", "cache_hits", "prompt_tokens", "completion_tokens",
+               "reasoning_tokens", "cached_tokens", "cost_nanos", "markup_nanos")
 RECENT_COLUMNS = ("id", "created_at_ms", "key_hash", "model", "provider", "upstream_model", "status",
                   "http_status", "streamed", "finish_reason", "prompt_tokens", "completion_tokens", "cost_nanos",
                   "latency_ms", "ttft_ms", "error", "attempts")
@@ -28,27 +29,35 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def usage_source(since_ms: int = 0, key_hash: str | None = None, finest: str = "day") -> Any:
-    """Rollup-shaped rows covering [since_ms, now), in buckets no coarser than `finest`: the partial
-    first hour from the ledger itself, then hourly totals, then (for `finest="day"`) daily totals."""
-    hour_start = _ceil(since_ms, HOUR_MS)
-    day_start = hour_start if finest == "hour" else _ceil(since_ms, DAY_MS)
+def usage_source(since_ms: int = 0, key_hash: str | None = None, finest: str = "day",
+                 until_ms: int | None = None) -> Any:
+    """Rollup-shaped rows covering [since_ms, until_ms or now), in buckets no coarser than `finest`:
+    partial hours at either edge from the ledger itself, whole hours from the hourly rollup, and (for
+    `finest="day"`) whole days from the daily rollup."""
+    end = until_ms if until_ms is not None else _FOREVER
+    h0, h1 = _ceil(since_ms, HOUR_MS), end // HOUR_MS * HOUR_MS
     parts: list[Any] = []
-    if since_ms < hour_start:
-        parts.append(per_generation(HOUR_MS, since_ms, hour_start))
-    if finest == "hour" or hour_start < day_start:
-        hourly = _rollup_rows(usage_hourly, hour_start, key_hash)
-        parts.append(hourly if finest == "hour" else hourly.where(usage_hourly.c.start_ms < day_start))
-    if finest != "hour":
-        parts.append(_rollup_rows(usage_daily, day_start, key_hash))
-    if key_hash is not None and since_ms < hour_start:
-        parts[0] = parts[0].where(generations.c.key_hash == key_hash)
+    if h0 >= h1:  # within one hour: the ledger alone
+        parts.append(per_generation(HOUR_MS, since_ms, until_ms))
+    else:
+        if since_ms < h0:
+            parts.append(per_generation(HOUR_MS, since_ms, h0))
+        if until_ms is not None and h1 < until_ms:
+            parts.append(per_generation(HOUR_MS, h1, until_ms))
+        d0, d1 = _ceil(h0, DAY_MS), h1 // DAY_MS * DAY_MS
+        if finest == "hour" or d0 >= d1:
+            parts.append(_rollup_rows(usage_hourly, h0, h1))
+        else:
+            parts += [_rollup_rows(usage_hourly, h0, d0), _rollup_rows(usage_hourly, d1, h1),
+                      _rollup_rows(usage_daily, d0, d1)]
+    if key_hash is not None:
+        parts = [part.where(part.selected_columns.key_hash == key_hash) for part in parts]
     return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("usage")
 
 
-def _rollup_rows(table: Table, since_ms: int, key_hash: str | None) -> Select[Any]:
+def _rollup_rows(table: Table, since_ms: int, until_ms: int) -> Select[Any]:
     query = select(*(table.c[name] for name in (*GROUP, *SUMS))).where(table.c.start_ms >= since_ms)
-    return query if key_hash is None else query.where(table.c.key_hash == key_hash)
+    return query if until_ms >= _FOREVER else query.where(table.c.start_ms < until_ms)
 
 
 def _ceil(value: int, size: int) -> int:
@@ -173,3 +182,31 @@ async def recent_generations(store: Store, *, limit: int = 50, before_ms: int | 
             query = query.where(column == value)
     async with store.engine.connect() as conn:
         return [_plain(row) for row in (await conn.execute(query)).mappings()]
+
+
+ACTIVITY_DIMENSIONS = {"day": None, "model": "model", "provider": "provider", "key": "key_hash"}
+
+
+async def activity_rows(store: Store, dims: list[str] | tuple[str, ...], *, since_ms: int = 0,
+                        until_ms: int | None = None, key_hash: str | None = None) -> list[dict[str, Any]]:
+    """Requests (errors counting cancellations), cache hits, tokens, cost and markup grouped by any of
+    day (days since the epoch, UTC), model, provider and key; most expensive first. The report behind
+    GET /api/v1/activity and `switchpoint usage`."""
+    src = usage_source(since_ms, key_hash, "day", until_ms)
+    groups = [((src.c.start_ms // DAY_MS) if d == "day" else src.c[ACTIVITY_DIMENSIONS[d]]).label(d) for d in dims]
+    sums = {name: func.coalesce(func.sum(src.c[name]), 0) for name in _INT_FIELDS}
+    query = select(*groups, sums["requests"].label("requests"),
+                   (sums["errors"] + sums["cancelled"]).label("errors"),
+                   *(sums[n].label(n) for n in ("cache_hits", "prompt_tokens", "completion_tokens",
+                                                "reasoning_tokens", "cost_nanos", "markup_nanos")))
+    if groups:
+        query = query.group_by(*groups).order_by(func.sum(src.c.cost_nanos).desc(), *groups)
+    async with store.engine.connect() as conn:
+        rows = [_plain(r) for r in (await conn.execute(query)).mappings()]
+    for row in rows:
+        for name, value in row.items():
+            if name not in ("model", "provider", "key") and value is not None:
+                row[name] = int(value)
+        if row.get("provider") == "":
+            row["provider"] = None  # the rollups keep "no provider" as ''
+    return rows

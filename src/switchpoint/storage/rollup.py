@@ -18,9 +18,10 @@ HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 ROLLUPS: tuple[tuple[Table, int], ...] = ((usage_hourly, HOUR_MS), (usage_daily, DAY_MS))
 GROUP = ("start_ms", "key_hash", "model", "provider")
-SUMS = ("requests", "errors", "cancelled", "prompt_tokens", "completion_tokens", "reasoning_tokens",
-        "cached_tokens", "cost_nanos", "latency_ms_sum", "latency_count", "ttft_ms_sum", "ttft_count")
-_TOKENS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cost_nanos")
+SUMS = ("requests", "errors", "cancelled", "cache_hits", "prompt_tokens", "completion_tokens", "reasoning_tokens",
+        "cached_tokens", "cost_nanos", "markup_nanos", "latency_ms_sum", "latency_count", "ttft_ms_sum",
+        "ttft_count")
+_TOKENS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cost_nanos", "markup_nanos")
 
 
 def rollup_deltas(rows: Iterable[dict[str, Any]], size: int) -> list[dict[str, Any]]:
@@ -36,6 +37,7 @@ def rollup_deltas(rows: Iterable[dict[str, Any]], size: int) -> list[dict[str, A
         status = row["status"]
         total["errors"] += status == "error"
         total["cancelled"] += status == "cancelled"
+        total["cache_hits"] += bool(row.get("cache_hit"))
         for name in _TOKENS:
             total[name] += row.get(name) or 0
         latency, ttft = row.get("latency_ms"), row.get("ttft_ms")
@@ -77,9 +79,10 @@ def per_generation(size: int, since_ms: int, until_ms: int | None = None) -> Any
         literal(1, Integer).label("requests"),
         case((g.status == "error", 1), else_=0).label("errors"),
         case((g.status == "cancelled", 1), else_=0).label("cancelled"),
+        case((g.cache_hit.is_(True), 1), else_=0).label("cache_hits"),
         g.prompt_tokens.label("prompt_tokens"), g.completion_tokens.label("completion_tokens"),
         g.reasoning_tokens.label("reasoning_tokens"), g.cached_tokens.label("cached_tokens"),
-        g.cost_nanos.label("cost_nanos"),
+        g.cost_nanos.label("cost_nanos"), g.markup_nanos.label("markup_nanos"),
         func.coalesce(g.latency_ms, 0.0).label("latency_ms_sum"), latency_known.label("latency_count"),
         func.coalesce(g.ttft_ms, 0.0).label("ttft_ms_sum"), ttft_known.label("ttft_count"),
     ).where(g.created_at_ms >= since_ms)
@@ -88,23 +91,18 @@ def per_generation(size: int, since_ms: int, until_ms: int | None = None) -> Any
     return query
 
 
-async def rebuild_rollups(conn: AsyncConnection) -> None:
-    """Recompute every total from the ledger (for databases written before the rollups existed, and
-    for data loaded in bulk)."""
+def rebuild_statements() -> list[Any]:
+    """Statements that recompute every total from the ledger (for databases written before the rollups
+    existed, and for data loaded in bulk). Run them in one transaction."""
+    statements: list[Any] = []
     for table, size in ROLLUPS:
-        await conn.execute(table.delete())
         rows = per_generation(size, 0).subquery()
         grouped = select(*(rows.c[name] for name in GROUP), *(func.sum(rows.c[name]) for name in SUMS)).group_by(
             *(rows.c[name] for name in GROUP))
-        await conn.execute(insert(table).from_select([*GROUP, *SUMS], grouped))
+        statements += [table.delete(), insert(table).from_select([*GROUP, *SUMS], grouped)]
+    return statements
 
 
-async def ensure_rollups(conn: AsyncConnection) -> bool:
-    """Rebuild when the ledger has rows but a rollup has none. Returns whether it rebuilt."""
-    empty = [(await conn.execute(select(t.c.start_ms).limit(1))).first() is None for t, _ in ROLLUPS]
-    if not any(empty):
-        return False
-    if (await conn.execute(select(generations.c.id).limit(1))).first() is None:
-        return False
-    await rebuild_rollups(conn)
-    return True
+async def rebuild_rollups(conn: AsyncConnection) -> None:
+    for statement in rebuild_statements():
+        await conn.execute(statement)

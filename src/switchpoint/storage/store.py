@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from .rollup import add_rollups, ensure_rollups
-from .tables import generations, keys, metadata
+from . import migrate
+from .rollup import add_rollups
+from .tables import generations, keys
 
 
 def async_url(url: str) -> str:
@@ -35,13 +36,13 @@ class Store:
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
+        self._ledger_insert: tuple[str, list[str]] | None = None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
-    async def create_schema(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-            await ensure_rollups(conn)
+    async def create_schema(self) -> bool:
+        """Bring the schema to the newest migration (a no-op when it is current); True if it changed."""
+        return await migrate.ensure_current(self.engine)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -101,11 +102,19 @@ class Store:
     # -- ledger -------------------------------------------------------------------------------
 
     async def insert_generations(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Batch insert with the statement compiled once: the ledger writes thousands of rows a second
+        and per-row parameter processing would cost more than the database itself."""
         rows = list(rows)
         if not rows:
             return
+        if self._ledger_insert is None:
+            compiled = insert(generations).compile(dialect=self.engine.dialect,
+                                                   column_keys=[c.name for c in generations.columns])
+            order = compiled.positiontup or [c.name for c in generations.columns]
+            self._ledger_insert = (str(compiled), list(order))
+        sql, order = self._ledger_insert
         async with self.engine.begin() as conn:
-            await conn.execute(insert(generations), rows)
+            await conn.exec_driver_sql(sql, [tuple(row[k] for k in order) for row in rows])
             await add_rollups(conn, rows)
 
     async def existing_generation_ids(self, ids: list[str]) -> set[str]:
@@ -118,13 +127,24 @@ class Store:
             row = (await conn.execute(select(generations).where(generations.c.id == generation_id))).mappings().first()
         return dict(row) if row else None
 
-    async def spend_nanos(self, key_hash: str | None, since_ms: int = 0) -> int:
+    async def spend_nanos(self, key_hash: str | None, since_ms: int = 0, *, exclude: Collection[str] = ()) -> int:
+        """Sum of cost since `since_ms`, for one key or all, leaving out the generations in `exclude`."""
         query = select(func.coalesce(func.sum(generations.c.cost_nanos), 0)).where(
             generations.c.created_at_ms >= since_ms)
         if key_hash is not None:
             query = query.where(generations.c.key_hash == key_hash)
+        if exclude:
+            query = query.where(generations.c.id.not_in(list(exclude)))
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
+
+    async def activity(self, dims: Sequence[str], *, since_ms: int = 0, until_ms: int | None = None,
+                       key_hash: str | None = None) -> list[dict[str, Any]]:
+        """Requests, tokens and cost grouped by any of day (UTC, as days since the epoch), model,
+        provider and key; most expensive first. Read from the usage rollups (storage/reports.py)."""
+        from .reports import activity_rows  # noqa: PLC0415 - reports builds on this module
+
+        return await activity_rows(self, list(dims), since_ms=since_ms, until_ms=until_ms, key_hash=key_hash)
 
     async def count_generations(self) -> int:
         async with self.engine.connect() as conn:
