@@ -53,3 +53,38 @@ def test_tools_reach_every_model_through_the_gateway(gateway, upstream) -> None:
     compared = structured(calls["compared"])
     assert [a["model"] for a in compared["answers"]] == ["test/gpt", "test/routed", "nope/missing"]
     assert compared["answers"][2]["status"] == 400 and compared["cheapest"] in ("test/gpt", "test/routed")
+
+
+async def http_ask(url: str) -> object:
+    streamable = pytest.importorskip("mcp.client.streamable_http")
+    async with streamable.streamable_http_client(url) as streams, \
+            session_module.ClientSession(streams[0], streams[1]) as session:
+        await session.initialize()
+        return await session.call_tool("ask", {"model": "test/routed", "prompt": "Capital of the UK?"})
+
+
+def test_streamable_http_transport(gateway, upstream) -> None:
+    import socket
+    import subprocess
+    import time
+
+    from ..conftest import free_port
+
+    answer_everywhere(upstream)
+    port = free_port()
+    env = {**os.environ, "SWITCHPOINT_URL": gateway.url, "SWITCHPOINT_API_KEY": TEST_KEY}
+    server = subprocess.Popen([SWITCHPOINT, "mcp", "--transport", "http", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        result = asyncio.run(asyncio.wait_for(http_ask(f"http://127.0.0.1:{port}/mcp"), 30))
+    finally:
+        server.terminate()
+        server.wait(10)
+    answer = structured(result)
+    assert answer["text"] == "The capital of the UK is London." and answer["provider"] == "router"
