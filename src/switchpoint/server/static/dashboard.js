@@ -38,7 +38,7 @@ const num = (v) => {
   if (Math.abs(v) >= 1e4) return (v / 1e3).toFixed(1) + "k";
   return Math.round(v).toLocaleString();
 };
-const ms = (v) => (v === null || v === undefined) ? "–" : v >= 10000 ? (v / 1000).toFixed(1) + " s" : Math.round(v) + " ms";
+const ms = (v) => (v === null || v === undefined) ? "–" : v >= 10000 ? (v / 1000).toFixed(1) + " s" : v >= 1000 ? (v / 1000).toFixed(2) + " s" : Math.round(v) + " ms";
 const pct = (v) => (v === null || v === undefined) ? "–" : (v * 100 >= 10 ? (v * 100).toFixed(0) : (v * 100).toFixed(1)) + "%";
 const per = (seconds) => seconds === 60 ? "min" : seconds === 3600 ? "hour" : seconds === 86400 ? "day" : seconds + "s";
 const when = (t) => new Date(t).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
