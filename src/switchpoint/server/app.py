@@ -10,6 +10,7 @@ from ..config import Config
 from ..errors import NotFoundError, SwitchpointError
 from . import admin, chat, info
 from .http import Receive, Request, Response, Send, Streamed
+from .metrics import metrics_endpoint
 from .render import error_body
 from .services import Services, build_services, start_services, stop_services
 
@@ -32,6 +33,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
 TOP_ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/healthz"): info.healthz,
     ("GET", "/readyz"): info.readyz,
+    ("GET", "/metrics"): metrics_endpoint,
 }
 KEY_ROUTES: dict[str, Handler] = {"GET": admin.get_key, "PATCH": admin.update_key, "DELETE": admin.delete_key}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from ..engine import RequestContext
+from ..generation import GenerationRecord
 from ..ids import generation_id
 from .cache import StreamTape, status_headers
 from .http import STREAMED, Request, Response, Send, Streamed
@@ -46,12 +47,17 @@ async def chat_completions(services: Services, request: Request, send: Send) -> 
         return STREAMED
     result = await services.engine.complete(chat, ctx)
     headers = [(b"x-generation-id", ctx.generation_id.encode()),
-               (b"x-switchpoint-attempts", str(len(result.record.attempts)).encode()), *extra]
+               (b"x-switchpoint-attempts", str(len(result.record.attempts)).encode()),
+               (b"x-switchpoint-overhead-ms", overhead_header(result.record, ctx)), *extra]
     rendered = completion_body(result.completion, result.record, result.usage, created=int(now),
                                legacy=chat.legacy_prompt)
     if plan is not None:
         await cache.store(plan, result.record, result.usage, body=rendered)
     return Response(rendered, headers=headers)
+
+
+def overhead_header(record: GenerationRecord, ctx: RequestContext) -> bytes:
+    return f"{record.overhead_ms((time.monotonic() - ctx.started) * 1000):.3f}".encode()
 
 
 async def embeddings(services: Services, request: Request, send: Send) -> Response:

@@ -21,6 +21,7 @@ from ..state import State, open_state
 from ..storage import Store
 from ..transport import Transport
 from .cache import ResponseCache
+from .metrics import Metrics
 
 log = logging.getLogger("switchpoint")
 
@@ -40,6 +41,7 @@ class Services:
     engine: Engine
     health: Health
     cache: ResponseCache
+    metrics: Metrics
     started_at: float = field(default_factory=time.time)
     warnings: list[str] = field(default_factory=list)
 
@@ -76,8 +78,10 @@ def build_services(config: Config) -> Services:
                     limiter=limiter, ledger=ledger, health=health,
                     pricer=Pricer(config.markup, {name: p.markup for name, p in config.providers.items()}))
     cache = ResponseCache(state, ledger, config.response_cache)
+    metrics = Metrics(set(catalogue.models))
+    ledger.observers.append(metrics.observe)
     return Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
-                    health, cache, warnings=warnings)
+                    health, cache, metrics, warnings=warnings)
 
 
 async def start_services(services: Services) -> None:

@@ -93,7 +93,9 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
             return None
         record = stream.record
         renderer = ChunkRenderer(ctx.generation_id, created, record.model, record.provider, chat.legacy_prompt)
-        await writer.open([(b"x-switchpoint-attempts", str(len(record.attempts)).encode())])
+        overhead = record.overhead_ms((time.monotonic() - ctx.started) * 1000)
+        await writer.open([(b"x-switchpoint-attempts", str(len(record.attempts)).encode()),
+                           (b"x-switchpoint-overhead-ms", f"{overhead:.3f}".encode())])
         writer.relaying = True
         try:
             async for delta in stream.deltas():
