@@ -6,6 +6,7 @@ import time
 
 from ..engine import RequestContext
 from ..generation import GenerationRecord
+from ..types import hide_reasoning
 from ..ids import generation_id
 from .cache import StreamTape, status_headers
 from .http import STREAMED, Request, Response, Send, Streamed
@@ -49,6 +50,9 @@ async def chat_completions(services: Services, request: Request, send: Send) -> 
     headers = [(b"x-generation-id", ctx.generation_id.encode()),
                (b"x-switchpoint-attempts", str(len(result.record.attempts)).encode()),
                (b"x-switchpoint-overhead-ms", overhead_header(result.record, ctx)), *extra]
+    if chat.hides_reasoning:
+        for choice in result.completion.choices:
+            hide_reasoning(choice)
     rendered = completion_body(result.completion, result.record, result.usage, created=int(now),
                                legacy=chat.legacy_prompt)
     if plan is not None:
