@@ -126,7 +126,7 @@ class Engine:
             completion, cand, reservation = await self.attempt_all(request, ctx, candidates, record,
                                                                    self._complete_once)
         except SwitchpointError as err:
-            self.finish_failed(record, err)
+            self.finish_failed(record, err, ctx.started)
             raise
         record.latency_ms = (self.clock() - ctx.started) * 1000
         first = completion.choices[0] if completion.choices else None
@@ -183,7 +183,7 @@ class Engine:
         try:
             embeddings, cand, reservation = await self.attempt_all(chat_like, ctx, candidates, record, once)
         except SwitchpointError as err:
-            self.finish_failed(record, err)
+            self.finish_failed(record, err, ctx.started)
             raise
         record.latency_ms = (self.clock() - ctx.started) * 1000
         self.served(record, cand, None, embeddings.upstream_model)
@@ -223,6 +223,7 @@ class Engine:
                 except UpstreamError as err:
                     await self.budget.settle(reservation, 0)
                     elapsed = (self.clock() - started) * 1000
+                    record.upstream_ms += elapsed
                     record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, err.status,
                                        elapsed, err.message, err.kind)
                     self.health.observe(cand.endpoint.key, False, self.clock())
@@ -238,8 +239,9 @@ class Engine:
                 except BaseException:
                     self.spawn(self.budget.settle(reservation, 0))
                     raise
-                record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, 200,
-                                   (self.clock() - started) * 1000)
+                elapsed = (self.clock() - started) * 1000
+                record.upstream_ms += elapsed
+                record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, 200, elapsed)
                 return result, cand, reservation
         if failures:
             err, cand = max(reversed(failures), key=lambda f: _ERROR_RANK.get(f[0].kind, 0))
@@ -299,11 +301,12 @@ class Engine:
                             latency_ms=record.latency_ms, ttft_ms=record.ttft_ms)
         self.ledger.record(record.row())
 
-    def finish_failed(self, record: GenerationRecord, err: SwitchpointError) -> None:
+    def finish_failed(self, record: GenerationRecord, err: SwitchpointError, started: float | None = None) -> None:
         record.status = "error"
         record.http_status = err.status
         record.error = err.message
-        record.latency_ms = None
+        if started is not None:
+            record.latency_ms = (self.clock() - started) * 1000
         self.ledger.record(record.row())
 
     def estimate_usage(self, ctx: RequestContext, output_chars: int) -> Usage:

@@ -49,7 +49,7 @@ class ChatStream:
                                                             self._open)
         except SwitchpointError as err:
             self._finished = True
-            engine.finish_failed(self.record, err)
+            engine.finish_failed(self.record, err, self.ctx.started)
             raise
         self.candidate, self.reservation = cand, reservation
         self.record.ttft_ms = (engine.clock() - self.ctx.started) * 1000

@@ -36,6 +36,11 @@ class GenerationRecord:
     external_user: str | None = None
     error: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    upstream_ms: float = 0.0   # time spent waiting on upstream attempts (to the first output, for streams)
+
+    def overhead_ms(self, now_ms: float) -> float:
+        """The gateway's own share of the time so far: everything but waiting on upstreams."""
+        return max(0.0, now_ms - self.upstream_ms)
 
     def add_attempt(self, provider: str, model: str, upstream_model: str, status: int | None,
                     latency_ms: float, error: str | None = None, kind: str | None = None) -> None:
@@ -59,6 +64,8 @@ class GenerationRecord:
             "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms, "generation_ms": self.generation_ms,
             "external_user": self.external_user, "error": self.error,
             "attempts": orjson.dumps(self.attempts).decode() if self.attempts else None,
+            "upstream_ms": self.upstream_ms,
+            "overhead_ms": self.overhead_ms(self.ttft_ms if self.streamed and self.ttft_ms else self.latency_ms or 0.0),
         }
 
 

@@ -21,15 +21,20 @@ class LedgerWriter:
         self.batch_size = batch_size
         self._queue: list[dict[str, Any]] = []
         self._pending: dict[str, dict[str, Any]] = {}   # id -> row, until written
+        self._unobserved: list[dict[str, Any]] = []     # rows the observers (metrics) have not seen
+        self.observers: list[Callable[[list[dict[str, Any]]], None]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.written = 0
-        self.listeners: list[Callable[[dict[str, Any]], None]] = []  # e.g. the generation log; must not block
+        # Called with each row as it is recorded, in the request's context (request id, logged content):
+        # they must only queue (the generation log, tracing). `observers` get batches later instead.
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def record(self, row: dict[str, Any]) -> None:
         """Queue one generation row. Never blocks, never raises for storage reasons."""
         self._queue.append(row)
+        self._unobserved.append(row)
         self._pending[row["id"]] = row
         for listener in self.listeners:
             listener(row)
@@ -59,10 +64,12 @@ class LedgerWriter:
         if self._task is not None:
             await self._task
             self._task = None
+        self._observe()
         while self._queue:  # rows recorded after the task stopped
             await self._flush_once()
 
     async def flush(self) -> None:
+        self._observe()
         while self._queue:
             await self._flush_once()
 
@@ -75,6 +82,7 @@ class LedgerWriter:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.flush_interval)
                 self._wake.clear()
+            self._observe()
             if not self._queue:
                 continue
             try:
@@ -84,6 +92,17 @@ class LedgerWriter:
                 failures += 1
                 log.exception("ledger write failed (attempt %d); %d rows kept for retry", failures, len(self._queue))
                 await asyncio.sleep(min(5.0, 0.1 * 2 ** failures))
+
+    def _observe(self) -> None:
+        """Hand new rows to the observers off the request path (metrics are derived from the ledger)."""
+        if not self._unobserved:
+            return
+        rows, self._unobserved = self._unobserved, []
+        for observer in self.observers:
+            try:
+                observer(rows)
+            except Exception:  # an observer's bug must never stop the ledger
+                log.exception("ledger observer %r failed", observer)
 
     async def _flush_once(self) -> None:
         batch = self._queue[: self.batch_size]

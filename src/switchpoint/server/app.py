@@ -11,6 +11,7 @@ from ..errors import NotFoundError, SwitchpointError
 from ..observability.context import end_scope, request_id_for, start_scope
 from . import admin, chat, dashboard, info
 from .http import Receive, Request, Response, Send, Streamed
+from .metrics import metrics_endpoint
 from .render import error_body
 from .services import Services, build_services, start_services, stop_services
 
@@ -33,6 +34,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
 TOP_ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/healthz"): info.healthz,
     ("GET", "/readyz"): info.readyz,
+    ("GET", "/metrics"): metrics_endpoint,
 }
 KEY_ROUTES: dict[str, Handler] = {"GET": admin.get_key, "PATCH": admin.update_key, "DELETE": admin.delete_key}
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 
 from ..engine import RequestContext
+from ..generation import GenerationRecord
 from ..ids import generation_id
 from ..observability.context import current_scope
+from ..types import hide_reasoning
 from .cache import StreamTape, status_headers
 from .http import STREAMED, Request, Response, Send, Streamed
 from .render import completion_body, embeddings_body
@@ -51,12 +53,20 @@ async def chat_completions(services: Services, request: Request, send: Send) -> 
         return STREAMED
     result = await services.engine.complete(chat, ctx)
     headers = [(b"x-generation-id", ctx.generation_id.encode()),
-               (b"x-switchpoint-attempts", str(len(result.record.attempts)).encode()), *extra]
+               (b"x-switchpoint-attempts", str(len(result.record.attempts)).encode()),
+               (b"x-switchpoint-overhead-ms", overhead_header(result.record, ctx)), *extra]
+    if chat.hides_reasoning:
+        for choice in result.completion.choices:
+            hide_reasoning(choice)
     rendered = completion_body(result.completion, result.record, result.usage, created=int(now),
                                legacy=chat.legacy_prompt)
     if plan is not None:
         await cache.store(plan, result.record, result.usage, body=rendered)
     return Response(rendered, headers=headers)
+
+
+def overhead_header(record: GenerationRecord, ctx: RequestContext) -> bytes:
+    return f"{record.overhead_ms((time.monotonic() - ctx.started) * 1000):.3f}".encode()
 
 
 async def embeddings(services: Services, request: Request, send: Send) -> Response:

@@ -22,6 +22,7 @@ from ..state import State, open_state
 from ..storage import Store
 from ..transport import Transport
 from .cache import ResponseCache
+from .metrics import Metrics
 
 log = logging.getLogger("switchpoint")
 
@@ -41,6 +42,7 @@ class Services:
     engine: Engine
     health: Health
     cache: ResponseCache
+    metrics: Metrics
     started_at: float = field(default_factory=time.time)
     warnings: list[str] = field(default_factory=list)
     observers: list[Observer] = field(default_factory=list)  # generation log, tracing
@@ -78,8 +80,10 @@ def build_services(config: Config) -> Services:
                     limiter=limiter, ledger=ledger, health=health,
                     pricer=Pricer(config.markup, {name: p.markup for name, p in config.providers.items()}))
     cache = ResponseCache(state, ledger, config.response_cache)
+    metrics = Metrics(set(catalogue.models))
+    ledger.observers.append(metrics.observe)
     return Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
-                    health, cache, warnings=warnings, observers=build_observers(config))
+                    health, cache, metrics, warnings=warnings, observers=build_observers(config))
 
 
 async def start_services(services: Services) -> None:

@@ -93,10 +93,15 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
             return None
         record = stream.record
         renderer = ChunkRenderer(ctx.generation_id, created, record.model, record.provider, chat.legacy_prompt)
-        await writer.open([(b"x-switchpoint-attempts", str(len(record.attempts)).encode())])
+        overhead = record.overhead_ms((time.monotonic() - ctx.started) * 1000)
+        await writer.open([(b"x-switchpoint-attempts", str(len(record.attempts)).encode()),
+                           (b"x-switchpoint-overhead-ms", f"{overhead:.3f}".encode())])
         writer.relaying = True
         try:
+            hide = chat.hides_reasoning
             async for delta in stream.deltas():
+                if hide and (delta := delta.without_reasoning()) is None:
+                    continue
                 data = renderer.delta(delta)
                 if tape is not None:
                     tape.chunks.append(data)
