@@ -1,0 +1,156 @@
+"""API keys: generation, hashing, the record the request path sees, and the cached lookup."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import AuthenticationError, ForbiddenError
+from ..storage import Store
+from ..storage.store import now_ms
+
+log = logging.getLogger("switchpoint.keys")
+KEY_PREFIX = "sk-sp-v1-"
+
+
+def generate_key() -> str:
+    return KEY_PREFIX + secrets.token_hex(32)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_label(key: str) -> str:
+    return f"{key[:len(KEY_PREFIX) + 3]}...{key[-3:]}"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    hash: str
+    name: str
+    label: str
+    disabled: bool = False
+    limit_nanos: int | None = None
+    limit_reset: str | None = None
+    rate_limit_requests: int | None = None
+    rate_limit_interval: float | None = None
+    token_limit_tokens: int | None = None
+    token_limit_interval: float | None = None
+    cache: bool = False
+    log_content: bool = False
+    source: str = "api"
+    created_at_ms: int = 0
+    updated_at_ms: int | None = None
+    expires_at_ms: int | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> KeyRecord:
+        return cls(**{k: row[k] for k in cls.__slots__ if k in row})  # type: ignore[attr-defined]
+
+
+class KeyService:
+    """Looks keys up by hash, with a short cache so revocations on any replica show within `ttl`."""
+
+    def __init__(self, store: Store, *, admin_key: str | None, ttl: float = 5.0) -> None:
+        self.store = store
+        self.ttl = ttl
+        self._admin_hash = hash_key(admin_key) if admin_key else None
+        self._cache: dict[str, tuple[KeyRecord | None, float]] = {}
+        self._refreshing: set[str] = set()
+
+    async def authenticate(self, authorization: str | None) -> KeyRecord:
+        token = bearer(authorization)
+        if token is None:
+            raise AuthenticationError("No auth credentials found")
+        key_hash = hash_key(token)
+        record = await self.lookup(key_hash)
+        if record is None:
+            raise AuthenticationError("Invalid API key")
+        if record.disabled:
+            raise ForbiddenError("This API key is disabled")
+        if record.expires_at_ms is not None and record.expires_at_ms <= now_ms():
+            raise AuthenticationError("This API key has expired")
+        return record
+
+    def is_admin(self, authorization: str | None) -> bool:
+        token = bearer(authorization)
+        if token is None or self._admin_hash is None:
+            return False
+        return hmac.compare_digest(hash_key(token), self._admin_hash)
+
+    async def lookup(self, key_hash: str) -> KeyRecord | None:
+        """Cached; a stale entry is served while one background query refreshes it, so a busy key
+        costs one database read per `ttl`, not one per request in flight."""
+        cached = self._cache.get(key_hash)
+        if cached is None:
+            return await self._load(key_hash)
+        if time.monotonic() - cached[1] >= self.ttl and key_hash not in self._refreshing:
+            self._refreshing.add(key_hash)
+            task = asyncio.ensure_future(self._load(key_hash))
+            task.add_done_callback(lambda t, h=key_hash: self._refreshed(h, t))
+        return cached[0]
+
+    async def _load(self, key_hash: str) -> KeyRecord | None:
+        row = await self.store.get_key(key_hash)
+        record = KeyRecord.from_row(row) if row else None
+        if len(self._cache) > 200_000:
+            self._cache.clear()
+        self._cache[key_hash] = (record, time.monotonic())
+        return record
+
+    def _refreshed(self, key_hash: str, task: asyncio.Future[KeyRecord | None]) -> None:
+        self._refreshing.discard(key_hash)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("refreshing key %s failed: %s", key_hash[:12], task.exception())
+
+    def forget(self, key_hash: str) -> None:
+        self._cache.pop(key_hash, None)
+
+    async def create(self, name: str, *, limit_usd: float | None = None, limit_reset: str | None = None,
+                     rate_limit: tuple[int, float] | None = None, token_limit: tuple[int, float] | None = None,
+                     expires_at_ms: int | None = None, cache: bool = False) -> tuple[KeyRecord, str]:
+        key = generate_key()
+        row = new_key_row(key, name, limit_usd=limit_usd, limit_reset=limit_reset, rate_limit=rate_limit,
+                          token_limit=token_limit, expires_at_ms=expires_at_ms, cache=cache)
+        await self.store.insert_key(row)
+        return KeyRecord.from_row(row), key
+
+
+def new_key_row(key: str, name: str, *, limit_usd: float | None = None, limit_reset: str | None = None,
+                rate_limit: tuple[int, float] | None = None, token_limit: tuple[int, float] | None = None,
+                expires_at_ms: int | None = None, cache: bool = False, source: str = "api") -> dict[str, Any]:
+    return {
+        "hash": hash_key(key), "name": name, "label": key_label(key), "disabled": False,
+        "limit_nanos": usd_to_nanos(limit_usd), "limit_reset": limit_reset,
+        "rate_limit_requests": rate_limit[0] if rate_limit else None,
+        "rate_limit_interval": rate_limit[1] if rate_limit else None,
+        "token_limit_tokens": token_limit[0] if token_limit else None,
+        "token_limit_interval": token_limit[1] if token_limit else None,
+        "cache": cache, "log_content": False, "source": source,
+        "created_at_ms": now_ms(), "updated_at_ms": None, "expires_at_ms": expires_at_ms,
+    }
+
+
+def usd_to_nanos(usd: float | None) -> int | None:
+    if usd is None:
+        return None
+    from decimal import Decimal
+
+    return int(Decimal(str(usd)) * 1_000_000_000)
+
+
+def bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    token = token.strip()
+    return token or None

@@ -1,0 +1,1 @@
+"""The `switchpoint` command line. Commands call the same services the server uses."""

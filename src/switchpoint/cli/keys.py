@@ -1,0 +1,106 @@
+"""`switchpoint keys`: create, list and revoke API keys in the configured database."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from ..accounting.keys import KeyRecord, KeyService
+from ..accounting.pricing import from_nanos
+from ..storage import Store, reports
+from .common import console, load_or_exit, print_json, run
+
+
+@click.group()
+def keys() -> None:
+    """Manage API keys."""
+
+
+@keys.command("create")
+@click.argument("name")
+@click.option("--limit", type=float, help="Spend limit in USD (default: none).")
+@click.option("--limit-reset", type=click.Choice(["daily", "weekly", "monthly"]), help="When the limit resets (UTC).")
+@click.option("--rate-limit", type=int, help="Requests per minute.")
+@click.option("--config", "config_path", help="Path to switchpoint.yaml.")
+@click.option("--json", "as_json", is_flag=True)
+def create(name: str, limit: float | None, limit_reset: str | None, rate_limit: int | None,
+           config_path: str | None, as_json: bool) -> None:
+    """Create a key called NAME. The key is printed once; only its hash is stored."""
+    config = load_or_exit(config_path)
+
+    async def go() -> tuple[KeyRecord, str]:
+        store = Store(config.database)
+        try:
+            await store.create_schema()
+            service = KeyService(store, admin_key=None)
+            return await service.create(name, limit_usd=limit, limit_reset=limit_reset,
+                                        rate_limit=(rate_limit, 60.0) if rate_limit else None)
+        finally:
+            await store.close()
+
+    record, plaintext = run(go())
+    if as_json:
+        print_json({"key": plaintext, "hash": record.hash, "name": record.name, "limit": limit,
+                    "limit_reset": limit_reset})
+        return
+    console.print(f"Created key [bold]{name}[/bold] ({record.hash[:12]}). Store it now; it is not shown again:")
+    click.echo(plaintext)
+
+
+@keys.command("list")
+@click.option("--config", "config_path", help="Path to switchpoint.yaml.")
+@click.option("--json", "as_json", is_flag=True)
+def list_keys(config_path: str | None, as_json: bool) -> None:
+    """List keys with their limits and spend."""
+    config = load_or_exit(config_path)
+
+    async def go() -> list[tuple[dict, int]]:
+        store = Store(config.database)
+        try:
+            await store.create_schema()
+            rows = await store.list_keys(limit=10_000)
+            spend = await reports.spend_by_key(store)
+            return [(row, spend.get(row["hash"], 0)) for row in rows]
+        finally:
+            await store.close()
+
+    rows = run(go())
+    if as_json:
+        print_json([{"name": r["name"], "hash": r["hash"], "label": r["label"], "disabled": r["disabled"],
+                     "limit": from_nanos(r["limit_nanos"]) if r["limit_nanos"] is not None else None,
+                     "limit_reset": r["limit_reset"], "usage": from_nanos(spent)} for r, spent in rows])
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("name", "hash", "label", "limit", "reset", "spent", "status"):
+        table.add_column(column)
+    for row, spent in rows:
+        limit = f"${from_nanos(row['limit_nanos']):.2f}" if row["limit_nanos"] is not None else "none"
+        table.add_row(row["name"], row["hash"][:12], row["label"], limit, row["limit_reset"] or "-",
+                      f"${from_nanos(spent):.6f}", "disabled" if row["disabled"] else "active")
+    console.print(table)
+
+
+@keys.command("revoke")
+@click.argument("name_or_hash")
+@click.option("--config", "config_path", help="Path to switchpoint.yaml.")
+def revoke(name_or_hash: str, config_path: str | None) -> None:
+    """Delete a key by its name or hash (a unique prefix of the hash will do)."""
+    config = load_or_exit(config_path)
+
+    async def go() -> list[dict]:
+        store = Store(config.database)
+        try:
+            await store.create_schema()
+            found = await store.find_keys(name=name_or_hash) or await store.find_keys(hash_prefix=name_or_hash)
+            if len(found) == 1:
+                await store.delete_key(found[0]["hash"])
+            return found
+        finally:
+            await store.close()
+
+    found = run(go())
+    if not found:
+        raise click.ClickException(f"no key named or hashed '{name_or_hash}'")
+    if len(found) > 1:
+        raise click.ClickException(f"'{name_or_hash}' matches {len(found)} keys; give more of the hash")
+    console.print(f"Revoked key [bold]{found[0]['name']}[/bold] ({found[0]['hash'][:12]}).")

@@ -1,0 +1,344 @@
+"""The only orchestrator that does I/O: plan -> attempt -> translate -> account.
+
+Handlers call `complete`, `stream` or `embed`; each resolves the model(s), asks routing for the
+ordered candidates, reserves budget, tries endpoints under the retry policy, prices what was
+served, settles the reservation and queues a ledger row, for success and failure alike."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from . import routing
+from .accounting import pricing
+from .accounting.budget import Budget, InsufficientBudgetError, Reservation, limit_exceeded
+from .accounting.keys import KeyRecord
+from .accounting.ledger import LedgerWriter
+from .accounting.limits import RateLimiter
+from .accounting.pricing import Charge, Pricer
+from .config import Config
+from .config.catalogue import Catalogue, Model
+from .errors import (
+    BadRequestError,
+    NotFoundError,
+    PaymentRequiredError,
+    RequestTimeoutError,
+    SwitchpointError,
+    UpstreamError,
+)
+from .generation import GenerationRecord, new_record
+from .observability.context import capture_output
+from .providers.base import Provider, Target
+from .routing import Candidate, Decision
+from .routing.health import Health
+from .transport import Transport
+from .types import ChatRequest, Completion, EmbeddingRequest, Embeddings, Usage
+
+if TYPE_CHECKING:
+    from .engine_stream import ChatStream
+
+log = logging.getLogger("switchpoint.engine")
+T = TypeVar("T")
+MIN_PROMPT_TOKENS = 16  # the smallest request worth sending, for telling a spent limit (403) from 402
+# Which failure is most useful to the client when every candidate failed (higher wins).
+_ERROR_RANK = {"invalid": 9, "rate_limit": 6, "overloaded": 5, "timeout": 4, "auth": 3, "quota": 3,
+               "server": 2, "malformed": 2, "endpoint": 1, "connect": 0}
+
+
+@dataclass(slots=True)
+class RequestContext:
+    key: KeyRecord
+    generation_id: str
+    started: float          # monotonic
+    body_size: int = 0
+    user: str | None = None
+
+
+@dataclass(slots=True)
+class ChatResult:
+    completion: Completion
+    record: GenerationRecord
+    usage: Usage
+
+
+@dataclass(slots=True)
+class EmbeddingResult:
+    embeddings: Embeddings
+    record: GenerationRecord
+
+
+class Engine:
+    def __init__(self, *, config: Config, catalogue: Catalogue, providers: dict[str, Provider],
+                 transport: Transport, budget: Budget, limiter: RateLimiter, ledger: LedgerWriter,
+                 health: Health | None = None, rng: random.Random | None = None,
+                 clock: Callable[[], float] = time.monotonic, pricer: Pricer | None = None) -> None:
+        self.config = config
+        self.catalogue = catalogue
+        self.providers = providers
+        self.transport = transport
+        self.budget = budget
+        self.limiter = limiter
+        self.ledger = ledger
+        self.pricer = pricer or Pricer()
+        self.health = health or Health()
+        self.rng = rng or random.Random()
+        self.clock = clock
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- planning -------------------------------------------------------------------------------
+
+    def resolve(self, model_ids: list[str]) -> list[tuple[Model, str | None]]:
+        resolved = []
+        for model_id in model_ids:
+            base, variant = self.catalogue.split_variant(model_id)
+            model = self.catalogue.get(base)
+            if model is None:
+                raise BadRequestError(f"{model_id} is not a valid model ID", metadata={"model": model_id})
+            resolved.append((model, variant))
+        return resolved
+
+    def plan(self, request: ChatRequest) -> tuple[list[Candidate], bool]:
+        """Ordered candidates, and whether the request is for free models (own rate limits)."""
+        ids = [request.model, *(m for m in request.models if m != request.model)]
+        models = self.resolve(ids)
+        for model, _ in models:
+            if model.is_embedding:
+                raise BadRequestError(f"{model.id} is an embedding model: use /api/v1/embeddings",
+                                      metadata={"error_type": "wrong_endpoint"})
+        candidates = routing.plan(models, request, self.rng)
+        if not candidates:
+            raise NotFoundError(f"No endpoints found for {request.model}.", metadata={"model": request.model})
+        free = all(c.endpoint.price.is_free for c in candidates) or any(v == "free" for _, v in models)
+        return candidates, free
+
+    # -- non-streaming chat ------------------------------------------------------------------
+
+    async def complete(self, request: ChatRequest, ctx: RequestContext) -> ChatResult:
+        candidates, free = self.plan(request)
+        await self.limiter.admit(ctx.key, free=free)
+        record = self.new_record(ctx, request.model, streamed=False)
+        try:
+            completion, cand, reservation = await self.attempt_all(request, ctx, candidates, record,
+                                                                   self._complete_once)
+        except SwitchpointError as err:
+            self.finish_failed(record, err, ctx.started)
+            raise
+        record.latency_ms = (self.clock() - ctx.started) * 1000
+        first = completion.choices[0] if completion.choices else None
+        usage = completion.usage or self.estimate_usage(ctx, sum(len(c.content or "") for c in completion.choices))
+        self.served(record, cand, completion.upstream_id, completion.upstream_model)
+        capture_output(first.content if first else None)
+        record.finish_reason = first.finish_reason if first else None
+        record.native_finish_reason = first.native_finish_reason if first else None
+        await self.settle(record, cand, reservation, usage, ctx)
+        return ChatResult(completion, record, usage)
+
+    async def _complete_once(self, request: ChatRequest, provider: Provider, cand: Candidate,
+                             timeout: float) -> Completion:
+        upstream = provider.build_chat(request, target(cand))
+        response = await self.transport.send(upstream, first_byte_timeout=timeout)
+        try:
+            body = await response.read()
+        finally:
+            response.release()
+        if response.status >= 400:
+            raise provider.parse_error(response.status, response.headers, body)
+        return provider.parse_chat(body)
+
+    # -- streaming chat ----------------------------------------------------------------------
+
+    def stream(self, request: ChatRequest, ctx: RequestContext) -> ChatStream:
+        from .engine_stream import ChatStream  # noqa: PLC0415 - split module, imported lazily to avoid a cycle
+
+        return ChatStream(self, request, ctx)
+
+    # -- embeddings --------------------------------------------------------------------------
+
+    async def embed(self, request: EmbeddingRequest, ctx: RequestContext) -> EmbeddingResult:
+        models = self.resolve([request.model])
+        chat_like = ChatRequest(model=request.model, messages=[], provider=request.provider)
+        candidates = routing.plan(models, chat_like, self.rng)
+        if not candidates:
+            raise NotFoundError(f"No endpoints found for {request.model}.", metadata={"model": request.model})
+        await self.limiter.admit(ctx.key)
+        record = self.new_record(ctx, request.model, streamed=False)
+        record.api_type = "embeddings"
+
+        async def once(_req: ChatRequest, provider: Provider, cand: Candidate, timeout: float) -> Embeddings:
+            upstream = provider.build_embeddings(request, target(cand))
+            response = await self.transport.send(upstream, first_byte_timeout=timeout)
+            try:
+                body = await response.read()
+            finally:
+                response.release()
+            if response.status >= 400:
+                raise provider.parse_error(response.status, response.headers, body)
+            return provider.parse_embeddings(body)
+
+        try:
+            embeddings, cand, reservation = await self.attempt_all(chat_like, ctx, candidates, record, once)
+        except SwitchpointError as err:
+            self.finish_failed(record, err, ctx.started)
+            raise
+        record.latency_ms = (self.clock() - ctx.started) * 1000
+        self.served(record, cand, None, embeddings.upstream_model)
+        usage = embeddings.usage
+        if not usage.prompt_tokens:
+            usage = Usage(prompt_tokens=pricing.estimate_prompt_tokens(ctx.body_size), estimated=True)
+        await self.settle(record, cand, reservation, usage, ctx)
+        return EmbeddingResult(embeddings, record)
+
+    # -- the attempt loop shared by every request kind -------------------------------------------
+
+    async def attempt_all(
+        self, request: ChatRequest, ctx: RequestContext, candidates: list[Candidate], record: GenerationRecord,
+        once: Callable[[ChatRequest, Provider, Candidate, float], Awaitable[T]],
+    ) -> tuple[T, Candidate, Reservation | None]:
+        failures: list[tuple[UpstreamError, Candidate]] = []
+        budget_error: SwitchpointError | None = None
+        deadline = ctx.started + self.config.server.request_deadline
+        for cand in candidates:
+            provider = self.providers[cand.endpoint.provider]
+            retries = 0
+            while True:
+                remaining = deadline - self.clock()
+                if remaining <= 0:
+                    raise RequestTimeoutError("Operation timed out. Please try again later.",
+                                              metadata={"attempts": record.attempts})
+                try:
+                    reservation = await self.reserve(ctx, request, cand)
+                except InsufficientBudgetError as exc:
+                    budget_error = budget_error or self.payment_error(exc, request, ctx, cand)
+                    record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, 402, 0.0,
+                                       "the key's remaining budget cannot cover this endpoint", "budget")
+                    break
+                started = self.clock()
+                try:
+                    result = await once(request, provider, cand, min(provider.connection.timeout, remaining))
+                except UpstreamError as err:
+                    await self.budget.settle(reservation, 0)
+                    elapsed = (self.clock() - started) * 1000
+                    record.upstream_ms += elapsed
+                    record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, err.status,
+                                       elapsed, err.message, err.kind)
+                    self.health.observe(cand.endpoint.key, False, self.clock())
+                    decision = routing.decide(err, retries, provider.connection.max_retries)
+                    if decision is Decision.RETRY:
+                        await asyncio.sleep(routing.backoff(retries, self.rng, retry_after=err.retry_after))
+                        retries += 1
+                        continue
+                    failures.append((err, cand))
+                    if decision is Decision.STOP:
+                        raise err.to_client_error(cand.endpoint.provider, record.attempts) from None
+                    break
+                except BaseException:
+                    self.spawn(self.budget.settle(reservation, 0))
+                    raise
+                elapsed = (self.clock() - started) * 1000
+                record.upstream_ms += elapsed
+                record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, 200, elapsed)
+                return result, cand, reservation
+        if failures:
+            err, cand = max(reversed(failures), key=lambda f: _ERROR_RANK.get(f[0].kind, 0))
+            raise err.to_client_error(cand.endpoint.provider, record.attempts)
+        if budget_error is not None:
+            raise budget_error
+        raise NotFoundError(f"No endpoints found for {request.model}.")
+
+    # -- accounting --------------------------------------------------------------------------
+
+    def worst_case_tokens(self, request: ChatRequest, ctx: RequestContext, cand: Candidate) -> tuple[int, int]:
+        """Upper bounds on prompt and output tokens: what a reservation must cover."""
+        context = cand.endpoint.context_length or cand.model.context_length
+        prompt = pricing.prompt_bound(ctx.body_size, request.messages, context)
+        if cand.model.is_embedding:
+            return prompt, 0
+        output = (request.max_tokens or cand.endpoint.max_output_tokens or cand.model.max_output_tokens
+                  or context or 16384)
+        return prompt, output
+
+    async def reserve(self, ctx: RequestContext, request: ChatRequest, cand: Candidate) -> Reservation | None:
+        if ctx.key.limit_nanos is None:
+            return None
+        prompt, output = self.worst_case_tokens(request, ctx, cand)
+        amount = self.pricer.worst_case(cand.endpoint.price, prompt, output, cand.endpoint.provider)
+        return await self.budget.reserve(ctx.key, amount)
+
+    def payment_error(self, exc: InsufficientBudgetError, request: ChatRequest, ctx: RequestContext,
+                      cand: Candidate) -> SwitchpointError:
+        """402 saying how many tokens the key can afford; 403 when what is left of the limit could not
+        pay for even a minimal request (the limit is spent)."""
+        prompt, output = self.worst_case_tokens(request, ctx, cand)
+        price, provider = cand.endpoint.price, cand.endpoint.provider
+        if not self.pricer.affordable_output(price, MIN_PROMPT_TOKENS, provider, exc.unspent):
+            return limit_exceeded(ctx.key)
+        affordable = min(output, self.pricer.affordable_output(price, prompt, provider, exc.remaining))
+        left = pricing.from_nanos(max(0, exc.remaining))
+        return PaymentRequiredError(
+            f"This request requires more credits, or fewer max_tokens. You requested up to {output} tokens, "
+            f"but can only afford {affordable}. Lower max_tokens, or raise the key's limit.",
+            metadata={"limit_remaining": left, "requested_tokens": output, "affordable_tokens": affordable},
+        )
+
+    async def settle(self, record: GenerationRecord, cand: Candidate, reservation: Reservation | None,
+                     usage: Usage, ctx: RequestContext) -> None:
+        """Price what was served, release the reservation, count tokens, and queue the ledger row."""
+        record.usage = usage
+        charged = record.status == "success" or usage.completion_tokens > 0
+        charge = self.pricer.charge(cand.endpoint.price, usage, cand.endpoint.provider) if charged else Charge(0, 0)
+        record.cost_nanos, record.markup_nanos = charge.cost_nanos, charge.markup_nanos
+        if reservation is not None and charge.cost_nanos > reservation.amount:
+            log.warning("generation %s cost %d nano-USD, more than the %d reserved (usage beyond the "
+                        "request's bounds)", record.id, charge.cost_nanos, reservation.amount)
+        await self.budget.settle(reservation, record.cost_nanos)
+        await self.limiter.consume_tokens(ctx.key, usage.total_tokens)
+        self.health.observe(cand.endpoint.key, record.status != "error", self.clock(),
+                            latency_ms=record.latency_ms, ttft_ms=record.ttft_ms)
+        self.ledger.record(record.row())
+
+    def finish_failed(self, record: GenerationRecord, err: SwitchpointError, started: float | None = None) -> None:
+        record.status = "error"
+        record.http_status = err.status
+        record.error = err.message
+        if started is not None:
+            record.latency_ms = (self.clock() - started) * 1000
+        self.ledger.record(record.row())
+
+    def estimate_usage(self, ctx: RequestContext, output_chars: int) -> Usage:
+        return Usage(prompt_tokens=pricing.estimate_prompt_tokens(ctx.body_size),
+                     completion_tokens=(output_chars + 3) // 4, estimated=True)
+
+    def new_record(self, ctx: RequestContext, model: str, *, streamed: bool) -> GenerationRecord:
+        return new_record(ctx.generation_id, ctx.key.hash, model, streamed=streamed, external_user=ctx.user)
+
+    @staticmethod
+    def served(record: GenerationRecord, cand: Candidate, upstream_id: str | None,
+               upstream_model: str | None) -> None:
+        record.model = cand.model.id
+        record.provider = cand.endpoint.provider
+        record.upstream_model = upstream_model or cand.endpoint.model
+        record.upstream_id = upstream_id
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        """Run bookkeeping that must finish even if the request task is cancelled."""
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+def target(cand: Candidate) -> Target:
+    return Target(cand.endpoint.model, cand.endpoint.max_output_tokens, cand.endpoint.context_length)
+
+
+__all__ = ["ChatResult", "EmbeddingResult", "Engine", "RequestContext", "target"]

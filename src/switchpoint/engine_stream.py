@@ -1,0 +1,154 @@
+"""A streamed chat generation: fail over until the first output arrives, then relay deltas.
+
+The server drives it: `await start()` (may raise the client's error: nothing was sent yet), iterate
+`deltas()` (an UpstreamError here is a mid-stream failure: becomes an error chunk), then
+`await finish(...)` exactly once, which prices, settles and records the generation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from .accounting.budget import Reservation
+from .errors import SwitchpointError, UpstreamError
+from .observability.context import current_scope
+from .providers.base import Provider, StreamParser
+from .routing import Candidate
+from .transport import UpstreamResponse
+from .types import ChatRequest, Delta, Usage
+
+if TYPE_CHECKING:
+    from .engine import Engine, RequestContext
+
+
+class ChatStream:
+    def __init__(self, engine: Engine, request: ChatRequest, ctx: RequestContext) -> None:
+        self.engine = engine
+        self.request = request
+        self.ctx = ctx
+        self.record = engine.new_record(ctx, request.model, streamed=True)
+        self.candidate: Candidate | None = None
+        self.reservation: Reservation | None = None
+        self.response: UpstreamResponse | None = None
+        self.parser: StreamParser | None = None
+        self._chunks: AsyncIterator[bytes] | None = None
+        self._pending: list[Delta] = []
+        self._ended = False
+        self._finished = False
+        self.output_chars = 0
+        self.usage: Usage | None = None
+        scope = current_scope()
+        self.capture = scope.output if scope is not None else None  # output text, for keys that log content
+
+    async def start(self) -> None:
+        engine = self.engine
+        candidates, free = engine.plan(self.request)
+        await engine.limiter.admit(self.ctx.key, free=free)
+        try:
+            _, cand, reservation = await engine.attempt_all(self.request, self.ctx, candidates, self.record,
+                                                            self._open)
+        except SwitchpointError as err:
+            self._finished = True
+            engine.finish_failed(self.record, err, self.ctx.started)
+            raise
+        self.candidate, self.reservation = cand, reservation
+        self.record.ttft_ms = (engine.clock() - self.ctx.started) * 1000
+        assert self.parser is not None
+        engine.served(self.record, cand, self.parser.upstream_id, self.parser.upstream_model)
+
+    async def _open(self, request: ChatRequest, provider: Provider, cand: Candidate, timeout: float) -> None:
+        from .engine import target  # noqa: PLC0415 - avoid an import cycle
+
+        upstream = provider.build_chat(request, target(cand))
+        response = await self.engine.transport.send(upstream, first_byte_timeout=timeout, read_timeout=timeout)
+        if response.status >= 400:
+            try:
+                body = await response.read()
+            finally:
+                response.release()
+            raise provider.parse_error(response.status, response.headers, body)
+        parser = provider.stream_parser(request, target(cand))
+        chunks = response.chunks().__aiter__()
+        pending: list[Delta] = []
+        ended = False
+        try:
+            while True:  # read until the first output (or the end), so a failure here can still fail over
+                try:
+                    data = await chunks.__anext__()
+                except StopAsyncIteration:
+                    pending.extend(parser.close())
+                    ended = True
+                    break
+                deltas = parser.feed(data)
+                pending.extend(deltas)
+                if any(d.has_output() or d.finish_reason for d in deltas):
+                    break
+        except BaseException:
+            response.close()
+            raise
+        self.response, self.parser, self._chunks = response, parser, chunks
+        self._pending, self._ended = pending, ended
+
+    async def deltas(self) -> AsyncIterator[Delta]:
+        pending, self._pending = self._pending, []
+        for delta in pending:
+            self._track(delta)
+            yield delta
+        if self._ended or self._chunks is None or self.parser is None:
+            return
+        parser = self.parser
+        async for data in self._chunks:
+            for delta in parser.feed(data):
+                self._track(delta)
+                yield delta
+        for delta in parser.close():
+            self._track(delta)
+            yield delta
+        self._ended = True
+
+    def _track(self, delta: Delta) -> None:
+        if delta.content:
+            self.output_chars += len(delta.content)
+            if self.capture is not None:
+                self.capture.append(delta.content)
+        if delta.reasoning:
+            self.output_chars += len(delta.reasoning)
+        if delta.tool_calls:
+            self.output_chars += sum(len(tc.arguments) for tc in delta.tool_calls)
+        if delta.finish_reason and delta.index == 0:
+            self.record.finish_reason = delta.finish_reason
+            self.record.native_finish_reason = delta.native_finish_reason
+
+    async def finish(self, *, error: SwitchpointError | UpstreamError | None = None,
+                     cancelled: bool = False) -> Usage:
+        """Price, settle and record the generation. Safe to call once; later calls return the usage."""
+        if self._finished:
+            return self.usage or Usage()
+        self._finished = True
+        engine, record = self.engine, self.record
+        if self.response is not None:
+            if self._ended and error is None and not cancelled:
+                self.response.release()
+            else:
+                self.response.close()  # abandons the upstream request: the provider stops generating
+        now = engine.clock()
+        record.latency_ms = (now - self.ctx.started) * 1000
+        if record.ttft_ms is not None:
+            record.generation_ms = record.latency_ms - record.ttft_ms
+        if cancelled:
+            record.status, record.http_status, record.error = "cancelled", 499, "client disconnected"
+        elif error is not None:
+            record.status = "error"
+            record.http_status = getattr(error, "status", None) or 502
+            record.error = error.message
+            record.finish_reason = "error"
+        parser_usage = self.parser.usage if self.parser is not None else None
+        usage = parser_usage if parser_usage is not None and self._ended else None
+        if usage is None:
+            usage = parser_usage or engine.estimate_usage(self.ctx, self.output_chars)
+            if parser_usage is None or not self._ended:
+                usage.estimated = True
+        self.usage = usage
+        if self.candidate is not None:
+            await engine.settle(record, self.candidate, self.reservation, usage, self.ctx)
+        return usage

@@ -1,0 +1,1 @@
+"""The HTTP layer: a lean ASGI app with thin handlers; business rules live in the engine."""

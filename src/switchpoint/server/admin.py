@@ -1,0 +1,145 @@
+"""Key provisioning API (admin key only), shaped like OpenRouter's /api/v1/keys."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..accounting.keys import KeyRecord, usd_to_nanos
+from ..config.schema import RateLimitConfig, TokenLimitConfig
+from ..errors import AuthenticationError, BadRequestError, ForbiddenError, NotFoundError
+from .http import Request, Response, Send, json_response
+from .info import key_object
+from .services import Services
+from .validate import load_object
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str = Field(min_length=1, max_length=200)
+    limit: float | None = Field(None, ge=0)
+    limit_reset: Literal["daily", "weekly", "monthly"] | None = None
+    expires_at: dt.datetime | None = None
+    rate_limit: RateLimitConfig | None = None
+    token_limit: TokenLimitConfig | None = None
+    cache: bool = False
+    log_content: bool = False  # write prompts and completions into the generation log
+
+    @field_validator("expires_at")
+    @classmethod
+    def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and (value.tzinfo is None or value.utcoffset() != dt.timedelta(0)):
+            raise ValueError("must be an ISO-8601 time in UTC (ending in Z or +00:00)")
+        return value
+
+
+class KeyUpdate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str | None = Field(None, min_length=1, max_length=200)
+    disabled: bool | None = None
+    limit: float | None = Field(None, ge=0)
+    limit_reset: Literal["daily", "weekly", "monthly"] | None = None
+    rate_limit: RateLimitConfig | None = None
+    token_limit: TokenLimitConfig | None = None
+    cache: bool | None = None
+    log_content: bool | None = None
+
+
+def require_admin(services: Services, request: Request) -> None:
+    authorization = request.header(b"authorization")
+    if not authorization:
+        raise AuthenticationError("No auth credentials found")
+    if services.config.admin_key is None:
+        raise ForbiddenError("No admin key is configured: set admin_key in switchpoint.yaml or SWITCHPOINT_ADMIN_KEY")
+    if not services.keys.is_admin(authorization):
+        raise ForbiddenError("Only management keys can perform this operation")
+
+
+def parse(model: type[BaseModel], body: bytes) -> Any:
+    try:
+        return model.model_validate(load_object(body))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        raise BadRequestError(f"{field}: {first['msg'].removeprefix('Value error, ')}",
+                              metadata={"param": field}) from None
+
+
+async def create_key(services: Services, request: Request, send: Send) -> Response:
+    require_admin(services, request)
+    record, plaintext = await create_from_spec(services, parse(KeyCreate, await request.body(1 << 16)))
+    return json_response({"data": await key_object(services, record), "key": plaintext}, status=201)
+
+
+async def create_from_spec(services: Services, spec: KeyCreate) -> tuple[KeyRecord, str]:
+    """Create a key as the provisioning API and the dashboard both do; returns it and its plaintext."""
+    record, plaintext = await services.keys.create(
+        spec.name, limit_usd=spec.limit, limit_reset=spec.limit_reset,
+        rate_limit=(spec.rate_limit.requests, spec.rate_limit.interval) if spec.rate_limit else None,
+        token_limit=(spec.token_limit.tokens, spec.token_limit.interval) if spec.token_limit else None,
+        expires_at_ms=int(spec.expires_at.timestamp() * 1000) if spec.expires_at else None, cache=spec.cache,
+    )
+    if spec.log_content:
+        await services.store.update_key(record.hash, {"log_content": True})
+        record = dataclasses.replace(record, log_content=True)
+    return record, plaintext
+
+
+async def list_keys(services: Services, request: Request, send: Send) -> Response:
+    require_admin(services, request)
+    offset = request.query.get("offset", "0")
+    if not offset.isdigit():
+        raise BadRequestError("offset: must be a non-negative integer")
+    include_disabled = request.query.get("include_disabled", "true").lower() != "false"
+    rows = await services.store.list_keys(offset=int(offset), limit=100, include_disabled=include_disabled)
+    return json_response({"data": [await key_object(services, KeyRecord.from_row(r)) for r in rows]})
+
+
+async def get_key(services: Services, request: Request, send: Send) -> Response:
+    require_admin(services, request)
+    return json_response({"data": await key_object(services, await _record(services, request))})
+
+
+async def update_key(services: Services, request: Request, send: Send) -> Response:
+    require_admin(services, request)
+    record = await _record(services, request)
+    await apply_update(services, record, parse(KeyUpdate, await request.body(1 << 16)))
+    return json_response({"data": await key_object(services, await _record(services, request))})
+
+
+async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate) -> None:
+    """Apply the fields given in `spec` to the key (the provisioning API and the dashboard)."""
+    values: dict[str, Any] = {}
+    given = spec.model_fields_set
+    for name in ("name", "disabled", "limit_reset", "cache", "log_content"):
+        if name in given and (getattr(spec, name) is not None or name == "limit_reset"):
+            values[name] = getattr(spec, name)
+    if "limit" in given:
+        values["limit_nanos"] = usd_to_nanos(spec.limit)
+    if "rate_limit" in given:
+        values["rate_limit_requests"] = spec.rate_limit.requests if spec.rate_limit else None
+        values["rate_limit_interval"] = spec.rate_limit.interval if spec.rate_limit else None
+    if "token_limit" in given:
+        values["token_limit_tokens"] = spec.token_limit.tokens if spec.token_limit else None
+        values["token_limit_interval"] = spec.token_limit.interval if spec.token_limit else None
+    if values:
+        await services.store.update_key(record.hash, values)
+        services.keys.forget(record.hash)
+
+
+async def delete_key(services: Services, request: Request, send: Send) -> Response:
+    require_admin(services, request)
+    record = await _record(services, request)
+    await services.store.delete_key(record.hash)
+    services.keys.forget(record.hash)
+    return json_response({"deleted": True})
+
+
+async def _record(services: Services, request: Request) -> KeyRecord:
+    row = await services.store.get_key(request.params["hash"])
+    if row is None:
+        raise NotFoundError(f"Key {request.params['hash']} not found")
+    return KeyRecord.from_row(row)

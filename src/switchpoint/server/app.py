@@ -1,0 +1,145 @@
+"""The ASGI application: routing table, lifespan, and the one place errors are rendered."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..config import Config
+from ..errors import NotFoundError, SwitchpointError
+from ..observability.context import end_scope, request_id_for, start_scope
+from . import admin, chat, dashboard, info
+from .http import Receive, Request, Response, Send, Streamed
+from .metrics import metrics_endpoint
+from .render import error_body
+from .services import Services, build_services, start_services, stop_services
+
+log = logging.getLogger("switchpoint.server")
+Handler = Callable[[Services, Request, Send], Awaitable[Response | Streamed]]
+
+ROUTES: dict[tuple[str, str], Handler] = {
+    ("POST", "/chat/completions"): chat.chat_completions,
+    ("POST", "/completions"): chat.chat_completions,
+    ("POST", "/embeddings"): chat.embeddings,
+    ("GET", "/models"): info.list_models,
+    ("GET", "/generation"): info.generation,
+    ("GET", "/key"): info.key_info,
+    ("GET", "/auth/key"): info.key_info,
+    ("GET", "/credits"): info.credits,
+    ("GET", "/activity"): info.activity,
+    ("GET", "/keys"): admin.list_keys,
+    ("POST", "/keys"): admin.create_key,
+}
+TOP_ROUTES: dict[tuple[str, str], Handler] = {
+    ("GET", "/healthz"): info.healthz,
+    ("GET", "/readyz"): info.readyz,
+    ("GET", "/metrics"): metrics_endpoint,
+}
+KEY_ROUTES: dict[str, Handler] = {"GET": admin.get_key, "PATCH": admin.update_key, "DELETE": admin.delete_key}
+
+
+def match(method: str, path: str) -> tuple[Handler | None, str, dict[str, str]]:
+    """Resolve a request path (under /api/v1 or /v1) to its handler and path parameters."""
+    if path.startswith("/api/v1/"):
+        sub = path[7:]
+    elif path.startswith("/v1/"):
+        sub = path[3:]
+    else:
+        return TOP_ROUTES.get((method, path.rstrip("/") or "/")), path, {}
+    sub = sub.rstrip("/")
+    handler = ROUTES.get((method, sub))
+    if handler is not None:
+        return handler, sub, {}
+    parts = sub.split("/")
+    if len(parts) == 5 and parts[1] == "models" and parts[4] == "endpoints" and method == "GET":
+        return info.model_endpoints, sub, {"author": parts[2], "slug": parts[3]}
+    if len(parts) == 3 and parts[1] == "keys":
+        return KEY_ROUTES.get(method), sub, {"hash": parts[2]}
+    return None, sub, {}
+
+
+class App:
+    def __init__(self, config: Config, services: Services | None = None) -> None:
+        self.config = config
+        self.services = services
+        self.extra_routes: dict[tuple[str, str], Handler] = dict(dashboard.ROUTES)
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self.http(scope, receive, send)
+        elif kind == "lifespan":
+            await self.lifespan(receive, send)
+
+    async def http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        method, path = scope["method"], scope["path"]
+        handler = self.extra_routes.get((method, path))
+        sub, params = path, {}
+        if handler is None:
+            handler, sub, params = match(method, path)
+        request_id, traceparent = _request_headers(scope["headers"])
+        token = start_scope(request_id, traceparent)
+        send = _with_request_id(send, request_id.encode())
+        try:
+            if handler is None:
+                raise NotFoundError(f"No route for {method} {path}")
+            assert self.services is not None, "the gateway has not started"
+            response = await handler(self.services, Request(scope, receive, sub, params), send)
+        except SwitchpointError as err:
+            response = error_response(err)
+        except Exception:
+            log.exception("unhandled error on %s %s", method, path)
+            response = error_response(SwitchpointError("Internal Server Error"))
+        finally:
+            end_scope(token)
+        await response.send(send)
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    if self.services is None:
+                        self.services = build_services(self.config)
+                    await start_services(self.services)
+                except Exception as exc:
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.services is not None:
+                    await stop_services(self.services)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _request_headers(headers: list[tuple[bytes, bytes]]) -> tuple[str, str | None]:
+    """The request id (the client's, or a new one) and the W3C traceparent, in one pass."""
+    given = traceparent = None
+    for name, value in headers:
+        if name == b"x-request-id":
+            given = value
+        elif name == b"traceparent":
+            traceparent = value.decode("latin-1")
+    return request_id_for(given), traceparent
+
+
+def _with_request_id(send: Send, request_id: bytes) -> Send:
+    """Every response carries x-request-id, whoever writes it (handlers stream SSE themselves)."""
+    async def wrapped(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
+        await send(message)
+
+    return wrapped
+
+
+def error_response(err: SwitchpointError) -> Response:
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in err.headers.items()]
+    return Response(error_body(err), err.status, headers)
+
+
+def create_app(config: Config) -> App:
+    return App(config)

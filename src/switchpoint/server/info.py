@@ -1,0 +1,205 @@
+"""Read-only endpoints: models, endpoints of a model, generation stats, the calling key, credits, health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..accounting.activity import activity as report
+from ..accounting.activity import day_range, parse_since
+from ..accounting.keys import KeyRecord
+from ..accounting.pricing import from_nanos
+from ..config.catalogue import Endpoint, Model
+from ..errors import BadRequestError, NotFoundError, ServiceUnavailableError
+from .http import Request, Response, Send, json_response
+from .services import Services
+
+
+def model_object(model: Model) -> dict[str, Any]:
+    cheapest = min(model.endpoints, key=lambda e: e.price.prompt + e.price.completion, default=None)
+    max_output = max((e.max_output_tokens or 0 for e in model.endpoints), default=0) or model.max_output_tokens
+    return {
+        "id": model.id,
+        "canonical_slug": model.id,
+        "hugging_face_id": model.hugging_face_id,
+        "name": model.name,
+        "created": model.created,
+        "description": model.description,
+        "context_length": model.context_length,
+        "architecture": {
+            "modality": f"{'+'.join(model.input_modalities)}->{'+'.join(model.output_modalities)}",
+            "input_modalities": list(model.input_modalities),
+            "output_modalities": list(model.output_modalities),
+            "tokenizer": model.tokenizer,
+            "instruct_type": None,
+        },
+        "pricing": cheapest.price.as_strings() if cheapest else {"prompt": "0", "completion": "0"},
+        "top_provider": {"context_length": model.context_length, "max_completion_tokens": max_output,
+                         "is_moderated": False},
+        "per_request_limits": None,
+        "supported_parameters": sorted(set(model.supported_parameters)),
+        "default_parameters": None,
+        "supported_voices": None,
+        "links": {"details": f"/api/v1/models/{model.id}/endpoints"},
+        "endpoints": len(model.endpoints),
+    }
+
+
+def endpoint_object(services: Services, model: Model, endpoint: Endpoint) -> dict[str, Any]:
+    health = services.health.endpoints.get(endpoint.key)
+    uptime = None
+    if health and health.requests:
+        uptime = round(100 * (1 - health.failures / health.requests), 2)
+    return {
+        "name": f"{endpoint.provider}: {model.name}",
+        "model_id": model.id,
+        "model_name": model.name,
+        "context_length": endpoint.context_length,
+        "pricing": endpoint.price.as_strings(),
+        "provider_name": endpoint.provider,
+        "tag": endpoint.provider,
+        "quantization": endpoint.quantization,
+        "max_completion_tokens": endpoint.max_output_tokens,
+        "max_prompt_tokens": None,
+        "supported_parameters": sorted(endpoint.supported_parameters),
+        "status": 0,
+        "uptime_last_30m": uptime,
+        "latency_last_30m": {"p50": health.ttft_ms} if health and health.ttft_ms is not None else None,
+        "throughput_last_30m": ({"p50": health.tokens_per_second}
+                                if health and health.tokens_per_second is not None else None),
+        "supports_implicit_caching": endpoint.price.cache_read is not None,
+        "data_collection": endpoint.data_collection,
+    }
+
+
+async def list_models(services: Services, request: Request, send: Send) -> Response:
+    wanted = request.query.get("output_modalities", "text")
+    models = services.catalogue.servable() if request.query.get("all") != "true" else list(
+        services.catalogue.models.values())
+    if wanted != "all":
+        kinds = set(wanted.split(","))
+        models = [m for m in models if kinds & set(m.output_modalities)]
+    data = [model_object(m) for m in models]
+    return Response(orjson.dumps({"data": data, "total_count": len(data), "links": {"next": None}}))
+
+
+async def model_endpoints(services: Services, request: Request, send: Send) -> Response:
+    model_id = f"{request.params['author']}/{request.params['slug']}"
+    model = services.catalogue.get(services.catalogue.split_variant(model_id)[0])
+    if model is None:
+        raise NotFoundError(f"Model {model_id} not found")
+    data = {
+        "id": model.id, "name": model.name, "created": model.created, "description": model.description,
+        "architecture": model_object(model)["architecture"],
+        "endpoints": [endpoint_object(services, model, e) for e in model.endpoints],
+    }
+    return json_response({"data": data})
+
+
+async def generation(services: Services, request: Request, send: Send) -> Response:
+    key = await services.keys.authenticate(request.header(b"authorization"))
+    generation_id = request.query.get("id")
+    if not generation_id:
+        raise BadRequestError("id: required (a generation id such as gen-...)")
+    row = services.ledger.pending(generation_id) or await services.store.get_generation(generation_id)
+    if row is None or (row["key_hash"] != key.hash and not services.keys.is_admin(request.header(b"authorization"))):
+        raise NotFoundError(f"Generation {generation_id} not found")
+    return json_response({"data": generation_object(row)})
+
+
+def generation_object(row: dict[str, Any]) -> dict[str, Any]:
+    attempts = row.get("attempts")
+    if isinstance(attempts, str):
+        attempts = orjson.loads(attempts)
+    import datetime as dt
+
+    created = dt.datetime.fromtimestamp(row["created_at_ms"] / 1000, dt.UTC)
+    return {
+        "id": row["id"], "upstream_id": row["upstream_id"], "total_cost": from_nanos(row["cost_nanos"]),
+        "usage": from_nanos(row["cost_nanos"]), "cache_discount": None,
+        "upstream_inference_cost": from_nanos(row["cost_nanos"] - row["markup_nanos"]),
+        "markup": from_nanos(row["markup_nanos"]),
+        "created_at": created.isoformat().replace("+00:00", "Z"), "model": row["model"],
+        "provider_name": row["provider"], "upstream_model": row["upstream_model"], "api_type": row["api_type"],
+        "streamed": row["streamed"], "cancelled": row["status"] == "cancelled", "status": row["status"],
+        "http_status": row["http_status"], "latency": row["latency_ms"], "time_to_first_token": row["ttft_ms"],
+        "generation_time": row["generation_ms"], "moderation_latency": None,
+        "finish_reason": row["finish_reason"], "native_finish_reason": row["native_finish_reason"],
+        "tokens_prompt": row["prompt_tokens"], "tokens_completion": row["completion_tokens"],
+        "native_tokens_prompt": row["prompt_tokens"], "native_tokens_completion": row["completion_tokens"],
+        "native_tokens_reasoning": row["reasoning_tokens"], "native_tokens_cached": row["cached_tokens"],
+        "native_tokens_cache_write": row["cache_write_tokens"], "usage_estimated": row["usage_estimated"],
+        "cache_hit": row["cache_hit"], "is_byok": False, "external_user": row["external_user"],
+        "error": row["error"], "provider_responses": attempts or [],
+    }
+
+
+async def key_info(services: Services, request: Request, send: Send) -> Response:
+    key = await services.keys.authenticate(request.header(b"authorization"))
+    return json_response({"data": await key_object(services, key)})
+
+
+async def key_object(services: Services, key: KeyRecord) -> dict[str, Any]:
+    budget = services.budget
+    usage = {p: from_nanos(await budget.spent(key, r)) for p, r in
+             (("usage", None), ("usage_daily", "daily"), ("usage_weekly", "weekly"), ("usage_monthly", "monthly"))}
+    limit = from_nanos(key.limit_nanos) if key.limit_nanos is not None else None
+    current = usage["usage" if key.limit_reset is None else f"usage_{key.limit_reset}"]
+    return {
+        "hash": key.hash, "name": key.name, "label": key.label, "disabled": key.disabled,
+        "limit": limit, "limit_remaining": max(0.0, limit - current) if limit is not None else None,
+        "limit_reset": key.limit_reset, "include_byok_in_limit": False, **usage,
+        "byok_usage": 0, "is_free_tier": False, "is_management_key": False, "is_provisioning_key": False,
+        "rate_limit": ({"requests": key.rate_limit_requests, "interval": f"{key.rate_limit_interval:g}s"}
+                       if key.rate_limit_requests else None),
+        "token_limit": ({"tokens": key.token_limit_tokens, "interval": f"{key.token_limit_interval:g}s"}
+                        if key.token_limit_tokens else None),
+        "created_at": key.created_at_ms, "expires_at": key.expires_at_ms,
+    }
+
+
+async def credits(services: Services, request: Request, send: Send) -> Response:
+    """The admin key sees all spend; a key sees its limit as its credits and its spend in the limit's
+    current period, so total_credits - total_usage is what it can still spend."""
+    authorization = request.header(b"authorization")
+    if services.keys.is_admin(authorization):
+        data = {"total_credits": None, "total_usage": from_nanos(await services.store.spend_nanos(None))}
+    else:
+        key = await services.keys.authenticate(authorization)
+        usage = await services.budget.spent(key, key.limit_reset)
+        limit = from_nanos(key.limit_nanos) if key.limit_nanos is not None else None
+        data = {"total_credits": limit, "total_usage": from_nanos(usage)}
+    return json_response({"data": data})
+
+
+async def activity(services: Services, request: Request, send: Send) -> Response:
+    """Spend per day, model and provider (`date=YYYY-MM-DD` for one UTC day, `since=7d` or an ISO
+    time, default the last 30 days). The admin key sees every key (or `key_hash=`); a key its own."""
+    authorization = request.header(b"authorization")
+    if services.keys.is_admin(authorization):
+        key_hash = request.query.get("key_hash") or None
+    else:
+        key_hash = (await services.keys.authenticate(authorization)).hash
+    try:
+        if request.query.get("date"):
+            since_ms, until_ms = day_range(request.query["date"])
+        else:
+            since_ms, until_ms = parse_since(request.query.get("since") or "30d"), None
+    except ValueError as exc:
+        raise BadRequestError(str(exc)) from None
+    rows = await report(services.store, since_ms=since_ms, until_ms=until_ms, key_hash=key_hash)
+    return json_response({"data": rows})
+
+
+async def healthz(services: Services, request: Request, send: Send) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(services: Services, request: Request, send: Send) -> Response:
+    try:
+        await services.store.ping()
+        await services.state.ping()
+    except Exception as exc:  # noqa: BLE001 - any backend failure means not ready; reported, not hidden
+        raise ServiceUnavailableError(f"not ready: {exc.__class__.__name__}: {exc}") from None
+    return json_response({"status": "ready", "ledger_backlog": services.ledger.backlog})

@@ -1,0 +1,53 @@
+"""Starting uvicorn for `switchpoint serve`."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import uvicorn
+
+from ..config import Config, find_config_path, load_config
+from .app import App
+
+log = logging.getLogger("switchpoint")
+
+
+def banner(config: Config, host: str, port: int) -> None:
+    from .services import build_providers  # noqa: PLC0415
+
+    warnings: list[str] = list(config.warnings)
+    providers = build_providers(config, warnings)
+    for warning in warnings:
+        print(f"warning: {warning}")
+    remote = [n for n, p in providers.items() if p.type != "ollama"]
+    print(f"Switchpoint listening on http://{host}:{port}  (database {config.database}, state {config.state})")
+    if providers:
+        print(f"providers: {', '.join(providers)}")
+    if not remote:
+        print("No provider keys found. Set one (e.g. export OPENAI_API_KEY=... or OPENROUTER_API_KEY=...) and "
+              "restart, or describe providers in switchpoint.yaml (see README).")
+    print("Create an API key with: switchpoint keys create my-app")
+
+
+def serve(config: Config, config_path: str | None, *, host: str | None, port: int | None, workers: int) -> None:
+    logging.basicConfig(level=os.environ.get("SWITCHPOINT_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    host = host or config.host
+    port = port or config.port
+    banner(config, host, port)
+    common = dict(host=host, port=port, loop="uvloop", http="httptools", lifespan="on", access_log=False,
+                  log_level="warning", timeout_graceful_shutdown=int(config.server.shutdown_grace) or None,
+                  timeout_keep_alive=30)
+    if workers > 1:
+        path = find_config_path(config_path)
+        if path is not None:
+            os.environ["SWITCHPOINT_CONFIG"] = str(path.resolve())
+        uvicorn.run("switchpoint.server.run:app_from_env", factory=True, workers=workers, **common)
+    else:
+        uvicorn.run(App(config), **common)
+
+
+def app_from_env() -> App:
+    """Factory for worker processes: each loads the same config."""
+    return App(load_config(find_config_path()))

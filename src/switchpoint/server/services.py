@@ -1,0 +1,112 @@
+"""Builds the services a running gateway needs from a validated Config, and tears them down."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from ..accounting.budget import Budget
+from ..accounting.keys import KeyService, new_key_row
+from ..accounting.ledger import LedgerWriter
+from ..accounting.limits import RateLimiter
+from ..accounting.pricing import Pricer
+from ..config import Config
+from ..config.catalogue import Catalogue, build_catalogue
+from ..engine import Engine
+from ..observability.setup import Observer, build_observers
+from ..providers.base import Connection, Provider
+from ..providers.registry import PROVIDER_TYPES
+from ..routing.health import Health
+from ..state import State, open_state
+from ..storage import Store
+from ..transport import Transport
+from .cache import ResponseCache
+from .metrics import Metrics
+
+log = logging.getLogger("switchpoint")
+
+
+@dataclass
+class Services:
+    config: Config
+    store: Store
+    state: State
+    keys: KeyService
+    budget: Budget
+    limiter: RateLimiter
+    ledger: LedgerWriter
+    transport: Transport
+    catalogue: Catalogue
+    providers: dict[str, Provider]
+    engine: Engine
+    health: Health
+    cache: ResponseCache
+    metrics: Metrics
+    started_at: float = field(default_factory=time.time)
+    warnings: list[str] = field(default_factory=list)
+    observers: list[Observer] = field(default_factory=list)  # generation log, tracing
+
+
+def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:
+    providers: dict[str, Provider] = {}
+    for name, pc in config.providers.items():
+        cls = PROVIDER_TYPES.get(pc.type)
+        if cls is None:
+            warnings.append(f"provider '{name}': type '{pc.type}' is not available in this build; skipped")
+            continue
+        options = {"api_version": pc.api_version} if pc.api_version else {}
+        providers[name] = cls(Connection(name=name, type=pc.type, base_url=pc.base_url or "", api_key=pc.api_key,
+                                         headers=dict(pc.headers), timeout=pc.timeout, max_retries=pc.max_retries,
+                                         options=options))
+    return providers
+
+
+def build_services(config: Config) -> Services:
+    warnings = list(config.warnings)
+    store = Store(config.database)
+    state = open_state(config.state, failure=config.state_failure, cache_bytes=config.response_cache.max_bytes)
+    providers = build_providers(config, warnings)
+    catalogue = build_catalogue(config, {n: p.type for n, p in providers.items()})
+    keys = KeyService(store, admin_key=config.admin_key)
+    ledger = LedgerWriter(store, flush_interval=config.server.ledger_flush_interval,
+                          batch_size=config.server.ledger_batch_size)
+    budget = Budget(state, store, lease=config.server.reservation_lease, ledger=ledger)
+    limiter = RateLimiter(state, free_per_minute=config.free_models.requests_per_minute,
+                          free_per_day=config.free_models.requests_per_day)
+    transport = Transport()
+    health = Health()
+    engine = Engine(config=config, catalogue=catalogue, providers=providers, transport=transport, budget=budget,
+                    limiter=limiter, ledger=ledger, health=health,
+                    pricer=Pricer(config.markup, {name: p.markup for name, p in config.providers.items()}))
+    cache = ResponseCache(state, ledger, config.response_cache)
+    metrics = Metrics(set(catalogue.models))
+    ledger.observers.append(metrics.observe)
+    return Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
+                    health, cache, metrics, warnings=warnings, observers=build_observers(config))
+
+
+async def start_services(services: Services) -> None:
+    await services.store.create_schema()
+    for key in services.config.keys:
+        row = new_key_row(
+            key.key, key.name, limit_usd=key.limit, limit_reset=key.limit_reset,
+            rate_limit=(key.rate_limit.requests, key.rate_limit.interval) if key.rate_limit else None,
+            token_limit=(key.token_limit.tokens, key.token_limit.interval) if key.token_limit else None,
+            cache=key.cache, source="config",
+        )
+        await services.store.upsert_config_key(row)
+    services.ledger.start()
+    for observer in services.observers:
+        services.ledger.listeners.append(observer.observe)
+        observer.start()
+
+
+async def stop_services(services: Services) -> None:
+    await services.engine.drain()
+    await services.ledger.drain()
+    for observer in services.observers:
+        await observer.drain()
+    await services.transport.close()
+    await services.state.close()
+    await services.store.close()

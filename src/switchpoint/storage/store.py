@@ -1,0 +1,159 @@
+"""The async store over SQLAlchemy Core."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from . import migrate
+from .rollup import add_rollups
+from .tables import generations, keys
+
+
+def async_url(url: str) -> str:
+    """sqlite:///x.db -> sqlite+aiosqlite:///x.db; postgresql://... -> postgresql+asyncpg://..."""
+    scheme, sep, rest = url.partition("://")
+    if scheme in ("sqlite",):
+        return f"sqlite+aiosqlite://{rest}"
+    if scheme in ("postgres", "postgresql"):
+        return f"postgresql+asyncpg://{rest}"
+    return url
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {}
+        if not self.is_sqlite:
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
+        self._ledger_insert: tuple[str, list[str]] | None = None
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+
+    async def create_schema(self) -> bool:
+        """Bring the schema to the newest migration (a no-op when it is current); True if it changed."""
+        return await migrate.ensure_current(self.engine)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(select(1))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    async def insert_key(self, row: dict[str, Any]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(keys).values(**row))
+
+    async def upsert_config_key(self, row: dict[str, Any]) -> None:
+        """Static keys from switchpoint.yaml: insert, or refresh their settings."""
+        async with self.engine.begin() as conn:
+            existing = (await conn.execute(select(keys.c.hash).where(keys.c.hash == row["hash"]))).first()
+            if existing:
+                values = {k: v for k, v in row.items() if k not in ("hash", "created_at_ms")}
+                await conn.execute(update(keys).where(keys.c.hash == row["hash"]).values(**values))
+            else:
+                await conn.execute(insert(keys).values(**row))
+
+    async def get_key(self, key_hash: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(keys).where(keys.c.hash == key_hash))).mappings().first()
+        return dict(row) if row else None
+
+    async def find_keys(self, *, name: str | None = None, hash_prefix: str | None = None) -> list[dict[str, Any]]:
+        query = select(keys)
+        if name is not None:
+            query = query.where(keys.c.name == name)
+        if hash_prefix is not None:
+            query = query.where(keys.c.hash.startswith(hash_prefix))
+        async with self.engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+    async def list_keys(self, *, offset: int = 0, limit: int = 100, include_disabled: bool = True) -> list[dict[str, Any]]:
+        query = select(keys).order_by(keys.c.created_at_ms.desc(), keys.c.hash).offset(offset).limit(limit)
+        if not include_disabled:
+            query = query.where(keys.c.disabled.is_(False))
+        async with self.engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+    async def update_key(self, key_hash: str, values: dict[str, Any]) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(keys).where(keys.c.hash == key_hash).values(**values, updated_at_ms=now_ms()))
+        return result.rowcount > 0
+
+    async def delete_key(self, key_hash: str) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(keys).where(keys.c.hash == key_hash))
+        return result.rowcount > 0
+
+    # -- ledger -------------------------------------------------------------------------------
+
+    async def insert_generations(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Batch insert with the statement compiled once: the ledger writes thousands of rows a second
+        and per-row parameter processing would cost more than the database itself."""
+        rows = list(rows)
+        if not rows:
+            return
+        if self._ledger_insert is None:
+            compiled = insert(generations).compile(dialect=self.engine.dialect,
+                                                   column_keys=[c.name for c in generations.columns])
+            order = compiled.positiontup or [c.name for c in generations.columns]
+            self._ledger_insert = (str(compiled), list(order))
+        sql, order = self._ledger_insert
+        async with self.engine.begin() as conn:
+            await conn.exec_driver_sql(sql, [tuple(row[k] for k in order) for row in rows])
+            await add_rollups(conn, rows)
+
+    async def existing_generation_ids(self, ids: list[str]) -> set[str]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(select(generations.c.id).where(generations.c.id.in_(ids)))
+            return {r[0] for r in result}
+
+    async def get_generation(self, generation_id: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(generations).where(generations.c.id == generation_id))).mappings().first()
+        return dict(row) if row else None
+
+    async def spend_nanos(self, key_hash: str | None, since_ms: int = 0, *, exclude: Collection[str] = ()) -> int:
+        """Sum of cost since `since_ms`, for one key or all, leaving out the generations in `exclude`."""
+        query = select(func.coalesce(func.sum(generations.c.cost_nanos), 0)).where(
+            generations.c.created_at_ms >= since_ms)
+        if key_hash is not None:
+            query = query.where(generations.c.key_hash == key_hash)
+        if exclude:
+            query = query.where(generations.c.id.not_in(list(exclude)))
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def activity(self, dims: Sequence[str], *, since_ms: int = 0, until_ms: int | None = None,
+                       key_hash: str | None = None) -> list[dict[str, Any]]:
+        """Requests, tokens and cost grouped by any of day (UTC, as days since the epoch), model,
+        provider and key; most expensive first. Read from the usage rollups (storage/reports.py)."""
+        from .reports import activity_rows  # noqa: PLC0415 - reports builds on this module
+
+        return await activity_rows(self, list(dims), since_ms=since_ms, until_ms=until_ms, key_hash=key_hash)
+
+    async def count_generations(self) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(generations))).scalar_one())
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
