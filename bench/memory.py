@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-import upstream
+import nginx_upstream
 from harness import BENCH, Load, env_float, exit_on_sigterm, run_wrk, serve
 from systems import CASES, Context, System, make_systems
 
@@ -145,7 +145,7 @@ def streams(args: argparse.Namespace) -> dict:
 def growth(args: argparse.Namespace) -> dict:
     """Time-boxed wrk runs, sized from the last measured rate so the count crosses each checkpoint."""
     workdir = (args.out / "memory").resolve()
-    nginx = upstream.start_nginx(args.port_base, workdir, args.load_cpus)
+    nginx = nginx_upstream.start_nginx(args.port_base, workdir, args.load_cpus)
     system = None
     checkpoints = list(range(args.step, args.total + 1, args.step))
     batches, done, errors, sample = [], 0, 0, ""

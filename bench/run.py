@@ -21,8 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+import nginx_upstream
 import report
-import upstream
 from harness import BENCH, Load, check_once, env_float, exit_on_sigterm, run_wrk
 from systems import CACHE, CASES, Case, Context, System, make_systems
 
@@ -139,7 +139,7 @@ def main() -> None:
     status: dict[str, str] = {}
     results: dict[str, dict[str, dict]] = {s.name: {} for s in systems}
 
-    nginx = upstream.start_nginx(args.port_base, workdir, args.load_cpus)
+    nginx = nginx_upstream.start_nginx(args.port_base, workdir, args.load_cpus)
     running: list[System] = []
     try:
         write_bodies(systems, cases, workdir)

@@ -1,9 +1,9 @@
 """A paced upstream: the same canned responses as the nginx upstream, but streams send one event per
 interval (nginx cannot pace). For holding thousands of open streams through a gateway.
 
-    python slow_upstream.py --port 18050 --interval 1
+    python slow_upstream.py --port 28450 --interval 1
 
-Paths as in upstream.py: /json/..., /sse/..., /anthropic-json/..., /anthropic-sse/... . Plain asyncio
+Paths as in nginx_upstream.py: /json/..., /sse/..., /anthropic-json/..., /anthropic-sse/... . Plain asyncio
 HTTP/1.1 with keep-alive; request bodies by Content-Length or chunked.
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-import upstream
+import nginx_upstream
 
-BODIES = {prefix: (name, body()) for prefix, (name, body) in upstream.LOCATIONS.items()}
+BODIES = {prefix: (name, body()) for prefix, (name, body) in nginx_upstream.LOCATIONS.items()}
 
 
 def events(text: str) -> list[bytes]:
@@ -81,7 +81,7 @@ async def serve(port: int, interval: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=18050)
+    parser.add_argument("--port", type=int, default=28450)
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between stream events")
     args = parser.parse_args()
     try:
