@@ -99,7 +99,11 @@ def serve(name: str, cmd: list[str], port: int, cpus: str, logdir: Path, env: di
         if probe.connect_ex(("127.0.0.1", port)) == 0:
             raise RuntimeError(f"port {port} is already in use (set BENCH_PORT_BASE to move the benchmark)")
     proc = start(name, cmd, cpus, logdir, env, cwd)
-    wait_port(port, proc, timeout)
+    try:
+        wait_port(port, proc, timeout)
+    except BaseException:
+        proc.stop()
+        raise
     return proc
 
 

@@ -147,16 +147,17 @@ def main() -> None:
             reason = system.unavailable()
             if not reason:
                 log(f"starting {system.name}")
+                running.append(system)  # from here on, `finally` stops it
                 try:
                     system.launch()
                 except (RuntimeError, OSError) as exc:
                     reason = f"failed to start: {exc}"
+                    system.stop()
+                    running.remove(system)
             if reason:
                 status[system.name] = f"unavailable: {reason}"
                 log(f"{system.name}: {status[system.name]}")
-                system.stop()
                 continue
-            running.append(system)
             status[system.name] = "ok"
             for case_name, problem in smoke(system, cases, workdir).items():
                 results[system.name][case_name] = {"status": "failed", "sample": problem}

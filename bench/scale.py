@@ -33,6 +33,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--models", type=int, default=int(env_float("BENCH_SCALE_MODELS", 1000)))
     parser.add_argument("--endpoints", type=int, default=5, help="endpoints (providers) per model")
     parser.add_argument("--keys", type=int, default=int(env_float("BENCH_SCALE_KEYS", 100_000)))
+    parser.add_argument("--startup-timeout", type=float, default=env_float("BENCH_SCALE_STARTUP_TIMEOUT", 600),
+                        help="seconds a generated config may take to start")
     parser.add_argument("--duration", type=float, default=env_float("BENCH_DURATION", 10))
     parser.add_argument("--warmup", type=float, default=env_float("BENCH_WARMUP", 2))
     parser.add_argument("--port-base", type=int, default=int(env_float("BENCH_PORT_BASE", 28400)))
@@ -67,13 +69,17 @@ def measure(name: str, config: dict, args: argparse.Namespace, ctx: Context) -> 
     path.write_text(json.dumps(config))
     model, key = config["models"][-1]["id"], config["keys"][-1]["key"]
     gateway = Switchpoint(args.port_base + 60, ctx)
-    gateway.config, gateway.key = path, key
-    began = time.monotonic()
-    gateway.launch()
+    gateway.config, gateway.key, gateway.startup_timeout = path, key, args.startup_timeout
     result = {"models": len(config["models"]), "endpoints": sum(len(m["endpoints"]) for m in config["models"]),
-              "keys": len(config["keys"]), "config_mb": round(path.stat().st_size / 1e6, 1),
-              "startup_s": round(time.monotonic() - began, 1)}
+              "keys": len(config["keys"]), "config_mb": round(path.stat().st_size / 1e6, 1)}
     try:
+        began = time.monotonic()
+        try:
+            gateway.launch()
+        except RuntimeError as exc:
+            result["status"] = f"failed to start: {exc}"
+            return result
+        result["startup_s"] = round(time.monotonic() - began, 1)
         body = ctx.workdir / f"{name}-body.json"
         body.write_text(json.dumps({"model": model, "max_tokens": 16,
                                     "messages": [{"role": "user", "content": "Tell me about a fox."}]}))

@@ -196,6 +196,7 @@ class Switchpoint(System):
     config = BENCH / "switchpoint.bench.yaml"  # scale.py swaps in generated configs
     key = "sk-sp-v1-bench-static-key-0123456789"
     workers = 1
+    startup_timeout = 120.0
 
     def launch(self) -> None:
         ctx = self.ctx
@@ -206,7 +207,7 @@ class Switchpoint(System):
         cmd = [str(CACHE / "venv/bin/switchpoint"), "serve", "--config", str(self.config), "--host", "127.0.0.1",
                "--port", str(self.port), "--workers", str(self.workers)]
         cpus = ctx.all_cpus if self.workers > 1 else ctx.gateway_cpus
-        self.processes.append(serve(self.name, cmd, self.port, cpus, ctx.logs, env, timeout=120))
+        self.processes.append(serve(self.name, cmd, self.port, cpus, ctx.logs, env, timeout=self.startup_timeout))
 
     def target(self, case: Case) -> Target:
         return Target(self.base + "/api/v1/chat/completions", f"bench/{case.alias}",
