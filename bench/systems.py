@@ -114,11 +114,11 @@ class Direct(System):
     name, label = "direct", "direct (nginx, no gateway)"
 
     def launch(self) -> None:
-        self.base = self.ctx.upstream
+        pass  # nginx is already up
 
     def target(self, case: Case) -> Target:
         path = "/v1/messages" if case.anthropic else "/v1/chat/completions"
-        return Target(self.base + case.location + path, case.alias, {}, expectations(case, case.anthropic))
+        return Target(self.ctx.upstream + case.location + path, case.alias, {}, expectations(case, case.anthropic))
 
 
 class Relay(System):
