@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format install install-test system-deps bench bench-install bench-memory bench-scale bench-dashboard vendor-charts clean
+.PHONY: run test lint format install install-test system-deps bench bench-install bench-memory bench-scale bench-profile bench-dashboard vendor-charts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ bench-memory: bench-install
 ## make bench-scale: p50 latency with a 1,000-model catalogue and with 100,000 keys against a small config
 bench-scale: bench-install
 	cd bench && .cache/venv/bin/python scale.py
+
+## make bench-profile: a flame graph of one Switchpoint worker under load (BENCH_CASE=chat|stream|...)
+bench-profile: bench-install
+	cd bench && .cache/venv/bin/python profile.py --case $(or $(BENCH_CASE),chat)
 
 ## make bench-dashboard: the dashboard over a 1,000,000-generation ledger (results in test-artifacts/dashboard/)
 bench-dashboard: install-test system-deps

@@ -38,7 +38,7 @@ venv() {
 }
 
 # The bench tools; Switchpoint itself is installed (editable) from the repository root.
-venv venv "tools-1" 'uvicorn[standard]' aiohttp orjson matplotlib pyyaml || exit 1
+venv venv "tools-2" 'uvicorn[standard]' aiohttp orjson matplotlib pyyaml py-spy || exit 1
 log "switchpoint (editable) into bench venv"
 $CACHE/venv/bin/pip install -q -e .. >"$CACHE/switchpoint.log" 2>&1 \
   || { log "switchpoint install failed (see bench/.cache/switchpoint.log)"; \
