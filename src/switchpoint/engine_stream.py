@@ -89,35 +89,40 @@ class ChatStream:
         self.response, self.parser, self._chunks = response, parser, chunks
         self._pending, self._ended = pending, ended
 
-    async def deltas(self) -> AsyncIterator[Delta]:
+    async def batches(self) -> AsyncIterator[list[Delta]]:
+        """Deltas grouped as they arrived: one list per upstream read, so the server writes each
+        group to the client at once instead of one write per delta."""
         pending, self._pending = self._pending, []
-        for delta in pending:
-            self._track(delta)
-            yield delta
+        if pending:
+            self._track(pending)
+            yield pending
         if self._ended or self._chunks is None or self.parser is None:
             return
         parser = self.parser
         async for data in self._chunks:
-            for delta in parser.feed(data):
-                self._track(delta)
-                yield delta
-        for delta in parser.close():
-            self._track(delta)
-            yield delta
+            batch = parser.feed(data)
+            if batch:
+                self._track(batch)
+                yield batch
+        batch = parser.close()
+        if batch:
+            self._track(batch)
+            yield batch
         self._ended = True
 
-    def _track(self, delta: Delta) -> None:
-        if delta.content:
-            self.output_chars += len(delta.content)
-            if self.capture is not None:
-                self.capture.append(delta.content)
-        if delta.reasoning:
-            self.output_chars += len(delta.reasoning)
-        if delta.tool_calls:
-            self.output_chars += sum(len(tc.arguments) for tc in delta.tool_calls)
-        if delta.finish_reason and delta.index == 0:
-            self.record.finish_reason = delta.finish_reason
-            self.record.native_finish_reason = delta.native_finish_reason
+    def _track(self, batch: list[Delta]) -> None:
+        for delta in batch:
+            if delta.content:
+                self.output_chars += len(delta.content)
+                if self.capture is not None:
+                    self.capture.append(delta.content)
+            if delta.reasoning:
+                self.output_chars += len(delta.reasoning)
+            if delta.tool_calls:
+                self.output_chars += sum(len(tc.arguments) for tc in delta.tool_calls)
+            if delta.finish_reason and delta.index == 0:
+                self.record.finish_reason = delta.finish_reason
+                self.record.native_finish_reason = delta.native_finish_reason
 
     async def finish(self, *, error: SwitchpointError | UpstreamError | None = None,
                      cancelled: bool = False) -> Usage:
