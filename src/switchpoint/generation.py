@@ -36,12 +36,13 @@ class GenerationRecord:
     external_user: str | None = None
     error: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    router: dict[str, Any] | None = None  # switchpoint/auto: {router, model, tier, reason}
 
     def add_attempt(self, provider: str, model: str, upstream_model: str, status: int | None,
                     latency_ms: float, error: str | None = None, kind: str | None = None) -> None:
         self.attempts.append({
             "provider": provider, "model": model, "upstream_model": upstream_model, "status": status,
-            "latency_ms": round(latency_ms, 2), "error": error, "kind": kind,
+            "latency": round(latency_ms, 2), "error": error, "kind": kind,
         })
 
     def row(self) -> dict[str, Any]:
@@ -59,6 +60,7 @@ class GenerationRecord:
             "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms, "generation_ms": self.generation_ms,
             "external_user": self.external_user, "error": self.error,
             "attempts": orjson.dumps(self.attempts).decode() if self.attempts else None,
+            "router": orjson.dumps(self.router).decode() if self.router else None,
         }
 
 

@@ -81,6 +81,8 @@ def completion_body(completion: Completion, record: GenerationRecord, usage: Usa
     }
     if completion.service_tier:
         body["service_tier"] = completion.service_tier
+    if record.router:
+        body["router"] = record.router
     return orjson.dumps(body)
 
 
@@ -137,9 +139,11 @@ class ChunkRenderer:
             choice["logprobs"] = delta.logprobs
         return choice
 
-    def usage(self, usage: Usage, cost_nanos: int) -> bytes:
-        return (b"data: " + orjson.dumps({**self._envelope, "choices": [], "usage": usage_dict(usage, cost_nanos)})
-                + b"\n\n")
+    def usage(self, usage: Usage, cost_nanos: int, router: dict[str, Any] | None = None) -> bytes:
+        chunk = {**self._envelope, "choices": [], "usage": usage_dict(usage, cost_nanos)}
+        if router:
+            chunk["router"] = router
+        return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
     def error(self, err: SwitchpointError) -> bytes:
         metadata = dict(err.metadata)

@@ -101,7 +101,7 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
             await writer.close(renderer.error(err) + DONE)
             return None
         usage = await stream.finish()
-        await writer.close(renderer.usage(usage, record.cost_nanos) + DONE)
+        await writer.close(renderer.usage(usage, record.cost_nanos, record.router) + DONE)
         return None
     except asyncio.CancelledError:
         engine.spawn(stream.finish(cancelled=True))
