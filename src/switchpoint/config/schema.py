@@ -208,7 +208,8 @@ class AutoTierConfig(Strict):
 
 class AutoConfig(Strict):
     """`switchpoint/auto`: picks a tier by the prompt, then the tier's models in order (model fallback).
-    Tiers left out are derived from the catalogue (cheapest models for `simple`, dearest for `complex`)."""
+    A tier left out borrows the nearest configured one; with no tiers at all they are derived from the
+    catalogue (cheapest models for `simple`, dearest for `complex`)."""
 
     enabled: bool = True
     tiers: dict[AutoTierName, AutoTierConfig] = Field(default_factory=dict)

@@ -167,15 +167,16 @@ class AutoRouter:
 
 
 def build_auto(config: Config, catalogue: Catalogue) -> AutoRouter | None:
-    """The router for `switchpoint/auto` from the `auto:` config, tiers it leaves out derived from
-    the catalogue's servable chat models. None when disabled."""
+    """The router for `switchpoint/auto` from the `auto:` config; with no tiers configured, tiers
+    derived from the catalogue's servable chat models. None when disabled."""
     auto = config.auto
     if not auto.enabled:
         return None
-    servable = [m for m in catalogue.servable() if "text" in m.output_modalities and not m.is_embedding]
-    infos = [ModelInfo(m.id, min(float(e.price.prompt + e.price.completion) for e in m.endpoints),
-                       "reasoning" in m.supported_parameters) for m in servable]
-    tiers = default_tiers(infos)
-    for name, tier in auto.tiers.items():  # ids the catalogue does not know are left out
-        tiers[name] = tuple(m for m in tier.models if catalogue.get(m) is not None)
+    if auto.tiers:  # ids the catalogue does not know are left out; missing tiers borrow the nearest
+        tiers = {name: tuple(m for m in tier.models if catalogue.get(m) is not None)
+                 for name, tier in auto.tiers.items()}
+    else:
+        servable = [m for m in catalogue.servable() if "text" in m.output_modalities and not m.is_embedding]
+        tiers = default_tiers([ModelInfo(m.id, min(float(e.price.prompt + e.price.completion) for e in m.endpoints),
+                                         "reasoning" in m.supported_parameters) for m in servable])
     return AutoRouter(tiers, Thresholds(auto.short_prompt_tokens, auto.long_prompt_tokens, auto.code_lines))
