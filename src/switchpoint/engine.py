@@ -128,7 +128,7 @@ class Engine:
     def route(self, request: ChatRequest) -> Route:
         """Resolve the requested model(s) (expanding `switchpoint/auto`) and order their endpoints."""
         prefs = routing.parse_preferences(request.provider)
-        ids = list(dict.fromkeys([request.model, *request.models]))
+        ids = list(dict.fromkeys([request.model, *request.models])) if request.models else [request.model]
         auto = None
         if AUTO_MODEL in ids:
             auto = self.auto.choose(request) if self.auto is not None else None
@@ -304,9 +304,9 @@ class Engine:
         outcome = routing.breaker_outcome(err)
         self.breakers.record(cand.key, outcome, now)
         if outcome is None:
-            self.health.get(cand.key).observe(False, now, counted=False, retry_after=err.retry_after)
+            self.health.observe(cand.key, False, now, counted=False, retry_after=err.retry_after)
         else:
-            self.health.get(cand.key).observe(outcome, now)
+            self.health.observe(cand.key, outcome, now)
 
     def final_error(self, request: ChatRequest, record: GenerationRecord,
                     outcomes: list[tuple[Outcome[Any], Candidate]]) -> SwitchpointError:

@@ -124,3 +124,16 @@ def test_state_is_a_flat_record_a_shared_backend_can_store() -> None:
                                "window_start": clock.now, "requests": 1, "failures": 1, "prev_requests": 0,
                                "prev_failures": 0}
     assert BreakerState(**state.as_dict()) == state
+
+
+def test_tripped_tells_planning_whether_any_breaker_is_not_closed() -> None:
+    clock, store = FakeClock(), breakers(consecutive_failures=1, cooldown=5)
+    assert not store.tripped()
+    store.record("other", True, clock.now)
+    assert not store.tripped()
+    fail(store, clock)
+    assert store.tripped()
+    clock.advance(5)
+    assert store.admit(KEY, clock.now) and store.tripped()  # half-open still counts
+    store.record(KEY, True, clock.now)
+    assert not store.tripped()

@@ -91,3 +91,14 @@ def test_health_registry() -> None:
     health = Health()
     health.observe("a", False, 5.0)
     assert health.get("a").last_failure == 5.0 and health.endpoints.keys() == {"a"}
+
+
+def test_all_healthy_shortcut_tracks_the_latest_failure_and_retry_after() -> None:
+    health = Health()
+    assert health.all_healthy(0.0, 30)
+    health.observe("a", True, 1.0)
+    assert health.all_healthy(1.0, 30)
+    health.observe("a", False, 2.0)
+    assert not health.all_healthy(31.9, 30) and health.all_healthy(32.0, 30)
+    health.observe("b", False, 40.0, counted=False, retry_after=100)
+    assert not health.all_healthy(139.9, 30) and health.all_healthy(140.0, 30)

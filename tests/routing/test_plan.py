@@ -55,7 +55,7 @@ def test_recently_failed_endpoints_go_last_until_the_window_passes() -> None:
 
 def test_a_rate_limit_keeps_an_endpoint_behind_for_its_retry_after() -> None:
     clock, health = FakeClock(), Health()
-    health.get("A:A-model").observe(False, clock.now, counted=False, retry_after=60)
+    health.observe("A:A-model", False, clock.now, counted=False, retry_after=60)
     clock.advance(45)
     assert route(request(), state=live(clock, health=health))[-1] == "A"
     assert health.get("A:A-model").requests == 0  # a rate limit is not an outage

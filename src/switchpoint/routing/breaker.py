@@ -116,6 +116,10 @@ class BreakerStore(Protocol):
 
     settings: BreakerSettings
 
+    def tripped(self) -> bool:
+        """Whether any breaker is not closed (when none is, planning skips the per-endpoint check)."""
+        ...
+
     def get(self, key: str) -> BreakerState | None: ...
 
     def available(self, key: str, now: float) -> bool: ...
@@ -131,6 +135,10 @@ class MemoryBreakers:
     def __init__(self, settings: BreakerSettings | None = None) -> None:
         self.settings = settings or BreakerSettings()
         self._states: dict[str, BreakerState] = {}
+        self._not_closed: set[str] = set()
+
+    def tripped(self) -> bool:
+        return bool(self._not_closed)
 
     def get(self, key: str) -> BreakerState | None:
         return self._states.get(key)
@@ -140,11 +148,22 @@ class MemoryBreakers:
 
     def admit(self, key: str, now: float) -> bool:
         state = self._states.get(key)
-        return True if state is None else admit(state, now, self.settings)
+        if state is None:
+            return True
+        admitted = admit(state, now, self.settings)
+        self._track(key, state)
+        return admitted
 
     def record(self, key: str, outcome: bool | None, now: float) -> BreakerState:
         state = self._states.get(key)
         if state is None:
             state = self._states[key] = BreakerState(window_start=now)
         record(state, outcome, now, self.settings)
+        self._track(key, state)
         return state
+
+    def _track(self, key: str, state: BreakerState) -> None:
+        if state.state == CLOSED:
+            self._not_closed.discard(key)
+        else:
+            self._not_closed.add(key)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 ALPHA = 0.2             # EWMA weight of the newest observation
 SAMPLES = 256           # recent successful generations kept for percentiles
@@ -123,6 +124,10 @@ class EndpointHealth:
 class Health:
     def __init__(self) -> None:
         self.endpoints: dict[str, EndpointHealth] = {}
+        # The latest failure and Retry-After of any endpoint: while both are old, every endpoint is
+        # healthy and planning skips the per-endpoint check.
+        self.last_failure = -1e18
+        self.avoid_until = -1e18
 
     def get(self, key: str) -> EndpointHealth:
         health = self.endpoints.get(key)
@@ -130,8 +135,17 @@ class Health:
             health = self.endpoints[key] = EndpointHealth()
         return health
 
-    def observe(self, key: str, ok: bool, now: float, **stats: float | None) -> None:
-        self.get(key).observe(ok, now, **stats)
+    def observe(self, key: str, ok: bool, now: float, **stats: Any) -> None:
+        """Record one attempt (see EndpointHealth.observe); go through here, not the endpoint, so the
+        shortcut above stays right."""
+        health = self.get(key)
+        health.observe(ok, now, **stats)
+        if not ok:
+            self.last_failure = now
+            self.avoid_until = max(self.avoid_until, health.avoid_until)
+
+    def all_healthy(self, now: float, window: float) -> bool:
+        return now - self.last_failure >= window and now >= self.avoid_until
 
 
 def rank(values: list[float], q: float) -> float:

@@ -45,7 +45,7 @@ def plan(models: ResolvedModels, request: ChatRequest, rng: random.Random, *, pr
 def _model_filters(filters: list[Filter], variant: str | None, live: Live) -> list[Filter]:
     if variant == "free":
         filters = [("free", free_filter), *filters]
-    if live.breakers is not None:
+    if live.breakers is not None and live.breakers.tripped():
         filters = [*filters, ("health", live.available)]
     return filters
 
