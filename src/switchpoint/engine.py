@@ -23,8 +23,13 @@ from .accounting.limits import RateLimiter
 from .config import Config
 from .config.catalogue import Catalogue, Model
 from .errors import (
-    BadRequestError, NotFoundError, PaymentRequiredError, RequestTimeoutError, ServiceUnavailableError,
-    SwitchpointError, UpstreamError,
+    BadRequestError,
+    NotFoundError,
+    PaymentRequiredError,
+    RequestTimeoutError,
+    ServiceUnavailableError,
+    SwitchpointError,
+    UpstreamError,
 )
 from .generation import GenerationRecord, new_record
 from .providers.base import Provider, Target

@@ -4,6 +4,7 @@ task, so the request path never waits on the database. `drain()` writes everythi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -62,10 +63,8 @@ class LedgerWriter:
             if not self._queue and self._closing:
                 return
             if not self._queue or (len(self._queue) < self.batch_size and not self._closing):
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.flush_interval)
-                except TimeoutError:
-                    pass
                 self._wake.clear()
             if not self._queue:
                 continue

@@ -63,3 +63,6 @@ def main() -> None:
         cli()
     except KeyboardInterrupt:
         sys.exit(130)
+
+if __name__ == "__main__":
+    main()

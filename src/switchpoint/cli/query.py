@@ -7,7 +7,7 @@ from decimal import Decimal
 import click
 from rich.table import Table
 
-from .common import api_key, call, console, print_json, stream
+from .common import api_key, call, console, err_console, print_json, stream
 
 
 @click.command()
@@ -55,8 +55,8 @@ def _footer(model: str | None, provider: str | None, usage: dict | None) -> None
     if not usage:
         return
     cost = Decimal(str(usage.get("cost") or 0))
-    console.print(f"[dim]{model} via {provider} · {usage.get('prompt_tokens')} in / "
-                  f"{usage.get('completion_tokens')} out · ${cost:.6f}[/dim]", highlight=False, stderr=True)
+    err_console.print(f"[dim]{model} via {provider} · {usage.get('prompt_tokens')} in / "
+                      f"{usage.get('completion_tokens')} out · ${cost:.6f}[/dim]", highlight=False)
 
 
 @click.command()

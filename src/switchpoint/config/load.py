@@ -59,7 +59,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         if not path.exists():
             raise ConfigError([("(file)", f"{path} does not exist")])
         try:
-            loaded = yaml.safe_load(path.read_text()) or {}
+            loaded = parse_yaml(path.read_text())
         except yaml.YAMLError as exc:
             raise ConfigError([("(file)", f"{path} is not valid YAML: {exc}")]) from None
         if not isinstance(loaded, dict):
@@ -79,6 +79,33 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     except ValidationError as exc:
         raise ConfigError(_problems(exc)) from None
     return config
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML with ${VAR} references allowed anywhere, including inside flow mappings such as
+    `{type: openai, api_key: ${OPENAI_API_KEY}}` where a bare `{` would otherwise be a syntax error.
+    References are swapped for plain placeholders before parsing and put back in the parsed values."""
+    references: list[str] = []
+
+    def protect(match: re.Match[str]) -> str:
+        references.append(match.group(0))
+        return f"__switchpoint_ref_{len(references) - 1}__"
+
+    loaded = yaml.safe_load(_VAR.sub(protect, text)) or {}
+    return _restore(loaded, references) if references else loaded
+
+
+_PLACEHOLDER = re.compile(r"__switchpoint_ref_(\d+)__")
+
+
+def _restore(node: Any, references: list[str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _restore(v, references) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_restore(v, references) for v in node]
+    if isinstance(node, str) and "__switchpoint_ref_" in node:
+        return _PLACEHOLDER.sub(lambda m: references[int(m.group(1))], node)
+    return node
 
 
 def _expand(node: Any, env: Mapping[str, str], path: str, missing: list[tuple[str, str]]) -> Any:

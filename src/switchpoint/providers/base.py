@@ -17,7 +17,16 @@ from typing import Any
 import orjson
 
 from ..errors import (
-    AUTH, ENDPOINT, INVALID, MALFORMED, OVERLOADED, QUOTA, RATE_LIMIT, SERVER, TIMEOUT, UpstreamError,
+    AUTH,
+    ENDPOINT,
+    INVALID,
+    MALFORMED,
+    OVERLOADED,
+    QUOTA,
+    RATE_LIMIT,
+    SERVER,
+    TIMEOUT,
+    UpstreamError,
 )
 from ..types import ChatRequest, Completion, Delta, EmbeddingRequest, Embeddings, UpstreamRequest, Usage
 

@@ -14,8 +14,17 @@ import orjson
 
 from ..errors import AUTH, QUOTA, SERVER, UpstreamError
 from ..types import (
-    ROUTING_KEYS, ChatRequest, Choice, Completion, Delta, EmbeddingRequest, Embeddings, ToolCall,
-    ToolCallDelta, UpstreamRequest, Usage,
+    ROUTING_KEYS,
+    ChatRequest,
+    Choice,
+    Completion,
+    Delta,
+    EmbeddingRequest,
+    Embeddings,
+    ToolCall,
+    ToolCallDelta,
+    UpstreamRequest,
+    Usage,
 )
 from .base import Provider, StreamParser, Target, error_from_status, load_json
 from .framing import SSEDecoder

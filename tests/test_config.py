@@ -1,0 +1,121 @@
+"""Configuration: env expansion, defaults, and problems reported with their field paths."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from switchpoint.config import load_config
+from switchpoint.config.catalogue import build_catalogue
+from switchpoint.errors import ConfigError
+
+DESIGN_EXAMPLE = """
+listen: 127.0.0.1:8080
+database: sqlite:///switchpoint.db
+state: memory
+admin_key: ${SWITCHPOINT_ADMIN_KEY}
+providers:
+  openai:    {type: openai,    base_url: https://api.openai.com/v1, api_key: ${OPENAI_API_KEY}}
+  anthropic: {type: anthropic, base_url: https://api.anthropic.com, api_key: ${ANTHROPIC_API_KEY}}
+  groq:      {type: openai,    base_url: https://api.groq.com/openai/v1, api_key: ${GROQ_API_KEY}}
+  local:     {type: ollama,    base_url: http://127.0.0.1:11434}
+models:
+  - id: meta-llama/llama-3.3-70b-instruct
+    name: Llama 3.3 70B Instruct
+    context_length: 131072
+    endpoints:
+      - provider: groq
+        model: llama-3.3-70b-versatile
+        pricing: {prompt: "0.00000059", completion: "0.00000079"}
+      - provider: local
+        model: llama3.3:70b
+        pricing: {prompt: "0", completion: "0"}
+keys:
+  - name: ci
+    key: ${SWITCHPOINT_TEST_KEY}
+    limit: 5.0
+    limit_reset: daily
+"""
+ENV = {"SWITCHPOINT_ADMIN_KEY": "admin-0123456789abcdef", "GROQ_API_KEY": "gk", "OPENAI_API_KEY": "ok",
+       "SWITCHPOINT_TEST_KEY": "sk-sp-v1-ci-0123456789abcdef"}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "switchpoint.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_design_example_loads(tmp_path):
+    config = load_config(write(tmp_path, DESIGN_EXAMPLE), env=ENV)
+    assert config.providers["groq"].api_key == "gk"
+    assert "anthropic" not in config.providers  # its key is unset and no configured model needs it
+    assert any("anthropic" in w for w in config.warnings)
+    assert config.keys[0].limit == 5.0 and config.keys[0].limit_reset == "daily"
+    assert config.admin_key == "admin-0123456789abcdef"
+    catalogue = build_catalogue(config, {n: p.type for n, p in config.providers.items()})
+    model = catalogue.get("meta-llama/llama-3.3-70b-instruct")
+    assert [e.provider for e in model.endpoints] == ["groq", "local"]  # config replaces the bundled entry
+    assert catalogue.get("openai/gpt-4o").endpoints[0].provider == "openai"  # bundled entries extend it
+
+
+def test_missing_variable_for_a_used_provider_is_an_error(tmp_path):
+    env = {k: v for k, v in ENV.items() if k != "GROQ_API_KEY"}
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, DESIGN_EXAMPLE), env=env)
+    assert ("providers.groq.api_key", "environment variable GROQ_API_KEY is not set "
+            "(use ${GROQ_API_KEY:-default} for a default)") in caught.value.problems
+
+
+def test_defaults_and_typed_expansion(tmp_path):
+    text = "listen: ${HOST:-0.0.0.0}:${PORT:-9000}\nserver: {max_body_bytes: ${LIMIT:-1000}}\n"
+    config = load_config(write(tmp_path, text), env={"LIMIT": "2048"})
+    assert config.listen == "0.0.0.0:9000" and config.port == 9000
+    assert config.server.max_body_bytes == 2048
+
+
+def test_every_problem_has_a_field_path(tmp_path):
+    text = """
+listen: nowhere
+providers:
+  a: {type: martian, base_url: http://x}
+  b: {type: openai, timeout: -1, colour: blue}
+models:
+  - id: not-a-model-id
+  - id: v/m
+    endpoints: [{provider: zzz, model: m, pricing: {prompt: "abc"}}]
+keys:
+  - {name: k, key: short}
+"""
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), env={})
+    problems = dict(caught.value.problems)
+    assert "providers.a.type" in problems
+    assert "providers.b.timeout" in problems
+    assert problems["providers.b.colour"] == "unknown setting"
+    assert "models[0].id" in problems
+    assert "models[1].endpoints[0].pricing.prompt" in problems
+    assert "keys[0].key" in problems
+
+
+def test_no_file_means_environment_defaults():
+    config = load_config(None, env={"OPENAI_API_KEY": "x", "OLLAMA_HOST": "10.0.0.5:11434"})
+    assert set(config.providers) == {"openai", "ollama"}
+    assert config.providers["ollama"].base_url == "http://10.0.0.5:11434"
+    assert config.database == "sqlite:///switchpoint.db" and config.state == "memory"
+
+
+def test_config_check_command(tmp_path):
+    bad = write(tmp_path, "listen: 1\nproviders: {x: {type: openai, api_key: ${NOPE}}}\n"
+                          "models: [{id: a/b, endpoints: [{provider: x, model: m}]}]\n")
+    result = subprocess.run([sys.executable, "-m", "switchpoint.cli.main", "config", "check", "--config", str(bad)],
+                            capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 1
+    assert "providers.x.api_key: environment variable NOPE is not set" in result.stderr
+    good = write(tmp_path, "providers: {x: {type: openai, base_url: 'http://h/v1', api_key: k}}\n")
+    result = subprocess.run([sys.executable, "-m", "switchpoint.cli.main", "config", "check", "--config", str(good)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "ok" in result.stdout
