@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from typing import Any
 import openai
 import pytest
 
-from ..conftest import TEST_KEY, Gateway, LoopThread, base_config, free_port
+from ..conftest import TEST_KEY, Gateway, base_config, free_port
 from ..upstream import Upstream
 
 CHAT = "/chat/completions"
@@ -63,22 +63,15 @@ ROUTING_MODELS: list[dict[str, Any]] = [
 
 
 @pytest.fixture
-def make_routed(loop_thread: LoopThread, upstream: Upstream, tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
-    started: list[Gateway] = []
+def make_routed(make_gateway: Callable[..., Gateway], upstream: Upstream, tmp_path: Path) -> Callable[..., Gateway]:
+    """make_gateway with this package's providers and models added to the shared ones."""
+    shared_models = base_config(upstream, tmp_path)["models"]
 
     def make(**overrides: Any) -> Gateway:
-        directory = tmp_path / f"rt{len(started)}"
-        directory.mkdir()
-        config = base_config(upstream, directory, **overrides)
-        config["providers"] = {**routing_providers(upstream), **config["providers"]}
-        config["models"] = [*config["models"], *ROUTING_MODELS]
-        gateway = Gateway(loop_thread, config, directory).start()
-        started.append(gateway)
-        return gateway
+        return make_gateway(providers=routing_providers(upstream), models=[*shared_models, *ROUTING_MODELS],
+                            **overrides)
 
-    yield make
-    for gateway in started:
-        gateway.stop()
+    return make
 
 
 @pytest.fixture
@@ -88,10 +81,6 @@ def routed(make_routed: Callable[..., Gateway]) -> Gateway:
 
 def sdk(gateway: Gateway) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{gateway.url}/api/v1", api_key=TEST_KEY, max_retries=0, timeout=20)
-
-
-def hits(upstream: Upstream, provider: str) -> int:
-    return len(upstream.hits(PATHS[provider] + CHAT))
 
 
 def tried(upstream: Upstream) -> list[str]:

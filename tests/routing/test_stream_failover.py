@@ -36,6 +36,15 @@ def text_of(chunks: list[Any]) -> str:
     return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
 
+def until_error(gateway: Gateway, model: str = "rt/trio") -> tuple[str, openai.APIError]:
+    """Relay a stream that ends in an error chunk: the text received before it, and the error."""
+    received: list[Any] = []
+    with pytest.raises(openai.APIError) as info:
+        for chunk in stream(gateway, model)[0]:
+            received.append(chunk)
+    return text_of(received), info.value
+
+
 @pytest.mark.parametrize(("reply", "kind"), [
     (Reply.file("openai/error_500_server_error.json", status=500), "server"),
     (Reply(reset=True), "connect"),
@@ -76,14 +85,11 @@ def test_stall_before_the_first_token_times_out_and_fails_over(routed: Gateway, 
 def test_cut_after_the_first_token_is_an_error_chunk_not_a_failover(routed: Gateway, upstream: Upstream) -> None:
     upstream.queue("/v1" + CHAT, sse(upto=3, cut=True))
     upstream.always("/backup/v1" + CHAT, sse())
-    received: list[Any] = []
-    with pytest.raises(openai.APIError) as info:
-        for chunk in stream(routed)[0]:
-            received.append(chunk)
+    text, error = until_error(routed)
     assert tried(upstream) == ["up"]
-    assert text_of(received) == "The capital"
-    assert info.value.body["code"] == 502
-    assert info.value.body["metadata"]["error_type"] == "provider_unavailable"
+    assert text == "The capital"
+    assert error.body["code"] == 502
+    assert error.body["metadata"]["error_type"] == "provider_unavailable"
     routed.flush()
     row = routed.ledger()[-1]
     assert (row["status"], row["finish_reason"], row["provider"]) == ("error", "error", "up")
@@ -92,27 +98,21 @@ def test_cut_after_the_first_token_is_an_error_chunk_not_a_failover(routed: Gate
 def test_stall_after_the_first_token_is_an_error_chunk(routed: Gateway, upstream: Upstream) -> None:
     upstream.queue("/slow/v1" + CHAT, sse(pause_after=3))
     upstream.always("/backup/v1" + CHAT, sse())
-    received: list[Any] = []
-    with pytest.raises(openai.APIError) as info:
-        for chunk in stream(routed, "rt/slow-first")[0]:
-            received.append(chunk)
+    text, error = until_error(routed, "rt/slow-first")
     assert tried(upstream) == ["slow"]
-    assert text_of(received) == "The capital"
-    assert info.value.body["code"] == 408
-    assert info.value.body["metadata"]["error_type"] == "timeout"
+    assert text == "The capital"
+    assert error.body["code"] == 408
+    assert error.body["metadata"]["error_type"] == "timeout"
 
 
 def test_provider_error_event_mid_stream_is_relayed_as_an_error_chunk(routed: Gateway, upstream: Upstream) -> None:
     # paced, so the first tokens reach the client before the error event arrives
     upstream.queue("/v1" + CHAT, Reply.sse("openai/chat_stream_midstream_error.sse", pause=0.05))
     upstream.always("/backup/v1" + CHAT, sse())
-    received: list[Any] = []
-    with pytest.raises(openai.APIError) as info:
-        for chunk in stream(routed)[0]:
-            received.append(chunk)
+    text, error = until_error(routed)
     assert tried(upstream) == ["up"]
-    assert text_of(received) == 'The question "'
-    assert info.value.message == "The server had an error while processing your request. Sorry about that!"
+    assert text == 'The question "'
+    assert error.message == "The server had an error while processing your request. Sorry about that!"
 
 
 def test_error_event_arriving_with_the_first_tokens_still_fails_over(routed: Gateway, upstream: Upstream) -> None:
