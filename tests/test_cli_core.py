@@ -71,8 +71,9 @@ def test_usage_report(gateway, upstream, client, tmp_path):
     config = tmp_path / "usage.yaml"
     config.write_text(yaml.safe_dump({"database": gateway.config.database, "providers": {}}))
     report = json.loads(run(["usage", "--by", "model", "--json", "--config", str(config)]).stdout)
-    assert report == [{"model": "test/gpt", "requests": 3, "errors": 0, "prompt_tokens": 42,
-                       "completion_tokens": 111, "cost": round(3 * (14 * 0.00000015 + 37 * 0.0000006), 9)}]
+    assert report == [{"model": "test/gpt", "requests": 3, "errors": 0, "cache_hits": 0, "prompt_tokens": 42,
+                       "completion_tokens": 111, "reasoning_tokens": 0,
+                       "cost": round(3 * (14 * 0.00000015 + 37 * 0.0000006), 9), "markup": 0.0}]
     by_key = json.loads(run(["usage", "--by", "key", "--json", "--config", str(config)]).stdout)
     assert by_key[0]["key"] == "test"
     assert "test/gpt" in run(["usage", "--config", str(config), "--since", "1d"]).stdout

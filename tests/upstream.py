@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,20 @@ class Reply:
         return cls(chunks=chunks, content_type="text/event-stream", **kw)
 
 
+    @classmethod
+    def events(cls, name_or_bytes: str | bytes, *, content_type: str = "text/event-stream", **kw: Any) -> Reply:
+        """Stream an SSE body event by event with its bytes untouched (Gemini's CRLF separators kept)."""
+        raw = fixture(name_or_bytes) if isinstance(name_or_bytes, str) else name_or_bytes
+        pieces = [p for p in re.split(rb"(?<=\r\n\r\n)|(?<=\n\n)(?!\r)", raw) if p]
+        return cls(chunks=list(pieces), content_type=content_type, **kw)
+
+    @classmethod
+    def ndjson(cls, name_or_bytes: str | bytes, **kw: Any) -> Reply:
+        """Stream an NDJSON body (Ollama) one line at a time."""
+        raw = fixture(name_or_bytes) if isinstance(name_or_bytes, str) else name_or_bytes
+        return cls(chunks=list(raw.splitlines(keepends=True)), content_type="application/x-ndjson", **kw)
+
+
 @dataclass
 class Received:
     method: str
@@ -75,6 +90,7 @@ class Upstream:
     def __init__(self) -> None:
         self._queues: dict[str, list[Reply]] = {}
         self._always: dict[str, Reply] = {}
+        self._auth: dict[str, tuple[str, str, Reply]] = {}
         self._lock = threading.Lock()
         self.received: list[Received] = []
         self.disconnects = 0       # streams whose client went away mid-body
@@ -94,10 +110,17 @@ class Upstream:
         with self._lock:
             self._always[path] = reply
 
+    def require(self, prefix: str, header: str, value: str, rejection: Reply) -> None:
+        """Answer `rejection` to any request under `prefix` whose `header` is not `value`, as a
+        provider refuses a bad credential (Anthropic x-api-key, Gemini x-goog-api-key, Azure api-key)."""
+        with self._lock:
+            self._auth[prefix] = (header.lower(), value, rejection)
+
     def reset(self) -> None:
         with self._lock:
             self._queues.clear()
             self._always.clear()
+            self._auth.clear()
             self.received.clear()
             self.disconnects = 0
             self.completed = 0
@@ -125,11 +148,19 @@ class Upstream:
                 return queue.pop(0)
             return self._always.get(path)
 
+    def _refusal(self, request: web.Request) -> Reply | None:
+        with self._lock:
+            rules = list(self._auth.items())
+        for prefix, (header, value, rejection) in rules:
+            if request.path.startswith(prefix) and request.headers.get(header) != value:
+                return rejection
+        return None
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.received.append(Received(request.method, request.path, dict(request.query),
                                       {k.lower(): v for k, v in request.headers.items()}, body))
-        reply = self._next(request.path)
+        reply = self._refusal(request) or self._next(request.path)
         if reply is None:
             return web.json_response({"error": {"message": f"no reply queued for {request.path}",
                                                 "type": "invalid_request_error", "code": "not_found"}}, status=404)

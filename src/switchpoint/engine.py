@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import routing
 from .accounting import pricing
-from .accounting.budget import Budget, InsufficientBudgetError, Reservation
+from .accounting.budget import Budget, InsufficientBudgetError, Reservation, limit_exceeded
 from .accounting.keys import KeyRecord
 from .accounting.ledger import LedgerWriter
 from .accounting.limits import RateLimiter
+from .accounting.pricing import Charge, Pricer
 from .config import Config
 from .config.catalogue import Catalogue, Model
 from .errors import (
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("switchpoint.engine")
 T = TypeVar("T")
+MIN_PROMPT_TOKENS = 16  # the smallest request worth sending, for telling a spent limit (403) from 402
 # Which failure is most useful to the client when every candidate failed (higher wins).
 _ERROR_RANK = {"invalid": 9, "rate_limit": 6, "overloaded": 5, "timeout": 4, "auth": 3, "quota": 3,
                "server": 2, "malformed": 2, "endpoint": 1, "connect": 0}
@@ -98,7 +100,8 @@ class Engine:
     def __init__(self, *, config: Config, catalogue: Catalogue, providers: dict[str, Provider],
                  transport: Transport, budget: Budget, limiter: RateLimiter, ledger: LedgerWriter,
                  health: Health | None = None, rng: random.Random | None = None,
-                 clock: Callable[[], float] = time.monotonic, breakers: BreakerStore | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, pricer: Pricer | None = None,
+                 breakers: BreakerStore | None = None) -> None:
         self.config = config
         self.catalogue = catalogue
         self.providers = providers
@@ -106,6 +109,7 @@ class Engine:
         self.budget = budget
         self.limiter = limiter
         self.ledger = ledger
+        self.pricer = pricer or Pricer()
         self.health = health or Health()
         self.rng = rng or random.Random()
         self.clock = clock
@@ -169,7 +173,7 @@ class Engine:
             completion, cand, reservation = await self.attempt_all(request, ctx, planned.candidates, record,
                                                                    self._complete_once)
         except SwitchpointError as err:
-            self.finish_failed(record, err)
+            self.finish_failed(record, err, ctx.started)
             raise
         record.latency_ms = (self.clock() - ctx.started) * 1000
         first = completion.choices[0] if completion.choices else None
@@ -227,7 +231,7 @@ class Engine:
         try:
             embeddings, cand, reservation = await self.attempt_all(chat_like, ctx, candidates, record, once)
         except SwitchpointError as err:
-            self.finish_failed(record, err)
+            self.finish_failed(record, err, ctx.started)
             raise
         record.latency_ms = (self.clock() - ctx.started) * 1000
         self.served(record, cand, None, embeddings.upstream_model)
@@ -282,8 +286,10 @@ class Engine:
             except UpstreamError as err:
                 await self.budget.settle(reservation, 0)
                 now = self.clock()
+                elapsed = (now - started) * 1000
+                record.upstream_ms += elapsed
                 record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, err.status,
-                                   (now - started) * 1000, err.message, err.kind)
+                                   elapsed, err.message, err.kind)
                 self.observe_failure(cand, err, now)
                 decision, delay = routing.next_step(err, retries, provider.connection.max_retries, self.rng,
                                                     remaining=deadline - now, base=retry.base_delay,
@@ -300,8 +306,9 @@ class Engine:
                 self.spawn(self.budget.settle(reservation, 0))
                 raise
             now = self.clock()
-            record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, 200,
-                               (now - started) * 1000)
+            elapsed = (now - started) * 1000
+            record.upstream_ms += elapsed
+            record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, 200, elapsed)
             self.breakers.record(cand.key, True, now)
             return Outcome(True, result, reservation, attempt=len(record.attempts) - 1)
 
@@ -333,29 +340,36 @@ class Engine:
     # -- accounting --------------------------------------------------------------------------
 
     def worst_case_tokens(self, request: ChatRequest, ctx: RequestContext, cand: Candidate) -> tuple[int, int]:
-        prompt = pricing.estimate_prompt_tokens(ctx.body_size)
+        """Upper bounds on prompt and output tokens: what a reservation must cover."""
+        context = cand.endpoint.context_length or cand.model.context_length
+        prompt = pricing.prompt_bound(ctx.body_size, request.messages, context)
+        if cand.model.is_embedding:
+            return prompt, 0
         output = (request.max_tokens or cand.endpoint.max_output_tokens or cand.model.max_output_tokens
-                  or cand.endpoint.context_length or 16384)
+                  or context or 16384)
         return prompt, output
 
     async def reserve(self, ctx: RequestContext, request: ChatRequest, cand: Candidate) -> Reservation | None:
         if ctx.key.limit_nanos is None:
             return None
         prompt, output = self.worst_case_tokens(request, ctx, cand)
-        amount = pricing.to_nanos(pricing.worst_case(cand.endpoint.price, prompt, output))
+        amount = self.pricer.worst_case(cand.endpoint.price, prompt, output, cand.endpoint.provider)
         return await self.budget.reserve(ctx.key, amount)
 
     def payment_error(self, exc: InsufficientBudgetError, request: ChatRequest, ctx: RequestContext,
-                      cand: Candidate) -> PaymentRequiredError:
+                      cand: Candidate) -> SwitchpointError:
+        """402 saying how many tokens the key can afford; 403 when what is left of the limit could not
+        pay for even a minimal request (the limit is spent)."""
         prompt, output = self.worst_case_tokens(request, ctx, cand)
-        price = cand.endpoint.price
-        left = pricing.from_nanos(exc.remaining)
-        fixed = float(prompt * price.prompt + price.request)
-        affordable = int((left - fixed) / float(price.completion)) if price.completion else output
+        price, provider = cand.endpoint.price, cand.endpoint.provider
+        if not self.pricer.affordable_output(price, MIN_PROMPT_TOKENS, provider, exc.unspent):
+            return limit_exceeded(ctx.key)
+        affordable = min(output, self.pricer.affordable_output(price, prompt, provider, exc.remaining))
+        left = pricing.from_nanos(max(0, exc.remaining))
         return PaymentRequiredError(
             f"This request requires more credits, or fewer max_tokens. You requested up to {output} tokens, "
-            f"but can only afford {max(0, affordable)}. Lower max_tokens, or raise the key's limit.",
-            metadata={"limit_remaining": left, "requested_tokens": output, "affordable_tokens": max(0, affordable)},
+            f"but can only afford {affordable}. Lower max_tokens, or raise the key's limit.",
+            metadata={"limit_remaining": left, "requested_tokens": output, "affordable_tokens": affordable},
         )
 
     async def settle(self, record: GenerationRecord, cand: Candidate, reservation: Reservation | None,
@@ -363,7 +377,11 @@ class Engine:
         """Price what was served, release the reservation, count tokens, and queue the ledger row."""
         record.usage = usage
         charged = record.status == "success" or usage.completion_tokens > 0
-        record.cost_nanos = pricing.to_nanos(pricing.cost(cand.endpoint.price, usage)) if charged else 0
+        charge = self.pricer.charge(cand.endpoint.price, usage, cand.endpoint.provider) if charged else Charge(0, 0)
+        record.cost_nanos, record.markup_nanos = charge.cost_nanos, charge.markup_nanos
+        if reservation is not None and charge.cost_nanos > reservation.amount:
+            log.warning("generation %s cost %d nano-USD, more than the %d reserved (usage beyond the "
+                        "request's bounds)", record.id, charge.cost_nanos, reservation.amount)
         await self.budget.settle(reservation, record.cost_nanos)
         await self.limiter.consume_tokens(ctx.key, usage.total_tokens)
         self.observe_served(record, cand, usage)
@@ -392,11 +410,12 @@ class Engine:
             tps = usage.completion_tokens / (generating / 1000)
         self.health.observe(cand.key, True, now, latency_ms=latency, ttft_ms=ttft, tokens_per_second=tps)
 
-    def finish_failed(self, record: GenerationRecord, err: SwitchpointError) -> None:
+    def finish_failed(self, record: GenerationRecord, err: SwitchpointError, started: float | None = None) -> None:
         record.status = "error"
         record.http_status = err.status
         record.error = err.message
-        record.latency_ms = None
+        if started is not None:
+            record.latency_ms = (self.clock() - started) * 1000
         self.ledger.record(record.row())
 
     def estimate_usage(self, ctx: RequestContext, output_chars: int) -> Usage:

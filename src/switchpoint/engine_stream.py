@@ -68,7 +68,7 @@ class ChatStream:
                                                                      self.record, self._open)
         except SwitchpointError as err:
             self._finished = True
-            engine.finish_failed(self.record, err)
+            engine.finish_failed(self.record, err, self.ctx.started)
             raise
         self.candidate, self.reservation = cand, reservation
         self.response, self.parser, self._chunks = opened.response, opened.parser, opened.chunks

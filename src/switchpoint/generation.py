@@ -37,6 +37,11 @@ class GenerationRecord:
     error: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
     router: dict[str, Any] | None = None  # switchpoint/auto: {router, model, tier, reason}
+    upstream_ms: float = 0.0   # time spent waiting on upstream attempts (to the first output, for streams)
+
+    def overhead_ms(self, now_ms: float) -> float:
+        """The gateway's own share of the time so far: everything but waiting on upstreams."""
+        return max(0.0, now_ms - self.upstream_ms)
 
     def add_attempt(self, provider: str, model: str, upstream_model: str, status: int | None,
                     latency_ms: float, error: str | None = None, kind: str | None = None) -> None:
@@ -61,6 +66,8 @@ class GenerationRecord:
             "external_user": self.external_user, "error": self.error,
             "attempts": orjson.dumps(self.attempts).decode() if self.attempts else None,
             "router": orjson.dumps(self.router).decode() if self.router else None,
+            "upstream_ms": self.upstream_ms,
+            "overhead_ms": self.overhead_ms(self.ttft_ms if self.streamed and self.ttft_ms else self.latency_ms or 0.0),
         }
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import aiohttp
+from yarl import URL
 
 from .errors import CONNECT, TIMEOUT, UpstreamError
 from .types import UpstreamRequest
@@ -15,7 +16,7 @@ from .types import UpstreamRequest
 @dataclass(slots=True)
 class UpstreamResponse:
     status: int
-    headers: dict[str, str]
+    headers: Mapping[str, str]
     response: aiohttp.ClientResponse
 
     async def read(self) -> bytes:
@@ -49,6 +50,7 @@ class Transport:
         self._limit = limit
         self._limit_per_host = limit_per_host
         self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[str, URL] = {}
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -66,7 +68,7 @@ class Transport:
         try:
             async with asyncio.timeout(first_byte_timeout):
                 response = await self.session().request(
-                    request.method, request.url, headers=request.headers, data=request.body,
+                    request.method, self._url(request.url), headers=request.headers, data=request.body,
                     timeout=timeout, allow_redirects=False,
                 )
         except TimeoutError:
@@ -75,8 +77,16 @@ class Transport:
             raise UpstreamError(TIMEOUT, f"no response within {first_byte_timeout:g}s") from None
         except (aiohttp.ClientError, OSError) as exc:
             raise UpstreamError(CONNECT, f"could not reach the provider: {exc.__class__.__name__}: {exc}") from None
-        headers = {k.lower(): v for k, v in response.headers.items()}
-        return UpstreamResponse(response.status, headers, response)
+        return UpstreamResponse(response.status, response.headers, response)  # case-insensitive mapping
+
+    def _url(self, url: str) -> URL:
+        """Parsed URLs are cached: upstream URLs repeat, and parsing one costs more than sending."""
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) > 10_000:
+                self._urls.clear()
+            parsed = self._urls[url] = URL(url)
+        return parsed
 
     async def close(self) -> None:
         if self._session is not None:

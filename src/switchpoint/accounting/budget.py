@@ -4,30 +4,46 @@ Counters live in `state` (shared across replicas) and are seeded from the ledger
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 
 from ..errors import ForbiddenError
 from ..state import State
 from ..storage import Store
 from .keys import KeyRecord
+from .ledger import LedgerWriter
 
 PERIOD_NAMES = {"daily": "daily", "weekly": "weekly", "monthly": "monthly", None: "total"}
+
+
+# A hold outlives any request (the engine settles every one); the lease only frees the holds of a
+# replica that died mid-request.
+DEFAULT_LEASE = 3600.0
 
 
 @dataclass(slots=True)
 class Reservation:
     counter: str
+    token: str
     amount: int
     ttl: float
     settled: bool = False
 
 
 class InsufficientBudgetError(Exception):
-    """The reservation does not fit; `remaining` nano-USD are left on the key."""
+    """The reservation does not fit: `remaining` nano-USD are free now (limit - spent - holds of
+    requests in flight), `unspent` once those settle (limit - spent)."""
 
-    def __init__(self, remaining: int) -> None:
+    def __init__(self, remaining: int, unspent: int | None = None) -> None:
         super().__init__(f"{remaining} nano-USD remaining")
         self.remaining = remaining
+        self.unspent = remaining if unspent is None else unspent
+
+
+def limit_exceeded(key: KeyRecord) -> ForbiddenError:
+    period = PERIOD_NAMES.get(key.limit_reset, "total")
+    advice = "Raise the key's limit." if key.limit_reset is None else "Raise the key's limit or wait for it to reset."
+    return ForbiddenError(f"Key limit exceeded ({period} limit). {advice}", metadata={"limit_reset": key.limit_reset})
 
 
 def period_start(reset: str | None, now: dt.datetime) -> dt.datetime | None:
@@ -54,9 +70,18 @@ def period_end(reset: str | None, start: dt.datetime | None) -> dt.datetime | No
 
 
 class Budget:
-    def __init__(self, state: State, store: Store) -> None:
+    def __init__(self, state: State, store: Store, *, lease: float = DEFAULT_LEASE,
+                 ledger: LedgerWriter | None = None) -> None:
         self.state = state
         self.store = store
+        self.lease = lease
+        self.ledger = ledger
+
+    async def ledger_spend(self, key_hash: str, since_ms: int) -> int:
+        """Spend in the ledger, counting this process's rows not written yet exactly once: they are
+        taken first, and left out of the stored sum even if they are written meanwhile."""
+        pending = self.ledger.pending_costs(key_hash, since_ms) if self.ledger is not None else {}
+        return sum(pending.values()) + await self.store.spend_nanos(key_hash, since_ms, exclude=pending.keys())
 
     def _counter(self, key: KeyRecord, now: dt.datetime) -> tuple[str, int, float]:
         start = period_start(key.limit_reset, now)
@@ -72,23 +97,28 @@ class Budget:
             return None
         now = now or dt.datetime.now(dt.UTC)
         counter, since_ms, ttl = self._counter(key, now)
-        spent = await self.state.spent(counter)
-        if spent is None:
-            spent = await self.state.seed(counter, await self.store.spend_nanos(key.hash, since_ms), ttl=ttl)
-        ok, remaining = await self.state.reserve(counter, key.limit_nanos, amount, initial=spent, ttl=ttl)
+        token = secrets.token_hex(8)
+        result = await self.state.reserve(counter, token, key.limit_nanos, amount, ttl=ttl, lease=self.lease)
+        if result is None:  # first use of this period's counter (or state restarted): seed from the ledger
+            await self.state.seed(counter, await self.ledger_spend(key.hash, since_ms), ttl=ttl)
+            result = await self.state.reserve(counter, token, key.limit_nanos, amount, ttl=ttl, lease=self.lease)
+            assert result is not None, "a seeded counter answers"
+        ok, remaining = result
         if ok:
-            return Reservation(counter, amount, ttl)
-        if remaining <= 0:
-            period = PERIOD_NAMES.get(key.limit_reset, "total")
-            raise ForbiddenError(f"Key limit exceeded ({period} limit). Raise the key's limit or wait for it to reset.",
-                                 metadata={"limit_reset": key.limit_reset})
-        raise InsufficientBudgetError(remaining)
+            return Reservation(counter, token, amount, ttl)
+        # Refused (the slow path): 403 once settled spend has reached the limit, else 402 saying what
+        # is left, counting what holds of requests in flight will give back when they settle.
+        spent = await self.state.spent(counter)
+        unspent = key.limit_nanos - (spent or 0)
+        if unspent <= 0:
+            raise limit_exceeded(key)
+        raise InsufficientBudgetError(remaining, unspent)
 
     async def settle(self, reservation: Reservation | None, actual: int) -> None:
         if reservation is None or reservation.settled:
             return
         reservation.settled = True
-        await self.state.settle(reservation.counter, reservation.amount, actual, ttl=reservation.ttl)
+        await self.state.settle(reservation.counter, reservation.token, actual, ttl=reservation.ttl)
 
     async def spent(self, key: KeyRecord, reset: str | None, now: dt.datetime | None = None) -> int:
         """Settled spend of the key in the period `reset` names (not necessarily the key's own)."""
@@ -100,4 +130,4 @@ class Budget:
             spent = await self.state.spent(counter)
             if spent is not None:
                 return spent
-        return await self.store.spend_nanos(key.hash, since_ms)
+        return await self.ledger_spend(key.hash, since_ms)

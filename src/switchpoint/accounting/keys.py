@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from ..errors import AuthenticationError, ForbiddenError
 from ..storage import Store
 from ..storage.store import now_ms
 
+log = logging.getLogger("switchpoint.keys")
 KEY_PREFIX = "sk-sp-v1-"
 
 
@@ -60,6 +63,7 @@ class KeyService:
         self.ttl = ttl
         self._admin_hash = hash_key(admin_key) if admin_key else None
         self._cache: dict[str, tuple[KeyRecord | None, float]] = {}
+        self._refreshing: set[str] = set()
 
     async def authenticate(self, authorization: str | None) -> KeyRecord:
         token = bearer(authorization)
@@ -82,16 +86,29 @@ class KeyService:
         return hmac.compare_digest(hash_key(token), self._admin_hash)
 
     async def lookup(self, key_hash: str) -> KeyRecord | None:
+        """Cached; a stale entry is served while one background query refreshes it, so a busy key
+        costs one database read per `ttl`, not one per request in flight."""
         cached = self._cache.get(key_hash)
-        now = time.monotonic()
-        if cached is not None and now - cached[1] < self.ttl:
-            return cached[0]
+        if cached is None:
+            return await self._load(key_hash)
+        if time.monotonic() - cached[1] >= self.ttl and key_hash not in self._refreshing:
+            self._refreshing.add(key_hash)
+            task = asyncio.ensure_future(self._load(key_hash))
+            task.add_done_callback(lambda t, h=key_hash: self._refreshed(h, t))
+        return cached[0]
+
+    async def _load(self, key_hash: str) -> KeyRecord | None:
         row = await self.store.get_key(key_hash)
         record = KeyRecord.from_row(row) if row else None
         if len(self._cache) > 200_000:
             self._cache.clear()
-        self._cache[key_hash] = (record, now)
+        self._cache[key_hash] = (record, time.monotonic())
         return record
+
+    def _refreshed(self, key_hash: str, task: asyncio.Future[KeyRecord | None]) -> None:
+        self._refreshing.discard(key_hash)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("refreshing key %s failed: %s", key_hash[:12], task.exception())
 
     def forget(self, key_hash: str) -> None:
         self._cache.pop(key_hash, None)

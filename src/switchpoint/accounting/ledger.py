@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from ..storage import Store
@@ -20,6 +21,8 @@ class LedgerWriter:
         self.batch_size = batch_size
         self._queue: list[dict[str, Any]] = []
         self._pending: dict[str, dict[str, Any]] = {}   # id -> row, until written
+        self._unobserved: list[dict[str, Any]] = []     # rows the observers (metrics) have not seen
+        self.observers: list[Callable[[list[dict[str, Any]]], None]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -28,12 +31,18 @@ class LedgerWriter:
     def record(self, row: dict[str, Any]) -> None:
         """Queue one generation row. Never blocks, never raises for storage reasons."""
         self._queue.append(row)
+        self._unobserved.append(row)
         self._pending[row["id"]] = row
         if len(self._queue) >= self.batch_size:
             self._wake.set()
 
     def pending(self, generation_id: str) -> dict[str, Any] | None:
         return self._pending.get(generation_id)
+
+    def pending_costs(self, key_hash: str, since_ms: int = 0) -> dict[str, int]:
+        """Cost of each of the key's rows not written yet, by generation id."""
+        return {gid: r["cost_nanos"] for gid, r in self._pending.items()
+                if r["key_hash"] == key_hash and r["created_at_ms"] >= since_ms}
 
     @property
     def backlog(self) -> int:
@@ -50,10 +59,12 @@ class LedgerWriter:
         if self._task is not None:
             await self._task
             self._task = None
+        self._observe()
         while self._queue:  # rows recorded after the task stopped
             await self._flush_once()
 
     async def flush(self) -> None:
+        self._observe()
         while self._queue:
             await self._flush_once()
 
@@ -66,6 +77,7 @@ class LedgerWriter:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.flush_interval)
                 self._wake.clear()
+            self._observe()
             if not self._queue:
                 continue
             try:
@@ -75,6 +87,17 @@ class LedgerWriter:
                 failures += 1
                 log.exception("ledger write failed (attempt %d); %d rows kept for retry", failures, len(self._queue))
                 await asyncio.sleep(min(5.0, 0.1 * 2 ** failures))
+
+    def _observe(self) -> None:
+        """Hand new rows to the observers off the request path (metrics are derived from the ledger)."""
+        if not self._unobserved:
+            return
+        rows, self._unobserved = self._unobserved, []
+        for observer in self.observers:
+            try:
+                observer(rows)
+            except Exception:  # an observer's bug must never stop the ledger
+                log.exception("ledger observer %r failed", observer)
 
     async def _flush_once(self) -> None:
         batch = self._queue[: self.batch_size]

@@ -1,4 +1,5 @@
-"""Per-key rate limits (requests and tokens per interval) on sliding windows kept in `state`."""
+"""Per-key rate limits (requests and tokens per interval) on sliding windows kept in `state`.
+All of a request's windows are checked in one atomic hit: a refused request takes nothing."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import time
 from dataclasses import dataclass
 
 from ..errors import RateLimitError
-from ..state import State
+from ..state import State, Window
 from .keys import KeyRecord
 
 FREE_REQUESTS_PER_MINUTE = 20
 FREE_REQUESTS_PER_DAY = 1000
+UNBOUNDED = 1 << 62
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,35 +33,39 @@ class RateLimiter:
         self.free_per_minute = free_per_minute
         self.free_per_day = free_per_day
 
-    async def admit(self, key: KeyRecord, *, free: bool = False) -> RateHeaders | None:
-        """Count one request against the key's limits; raises RateLimitError (429) when over."""
-        now = time.time()
-        headers = None
+    def windows(self, key: KeyRecord, free: bool) -> list[tuple[Window, str]]:
+        """The windows one request counts against, each with the name a 429 gives it."""
+        windows = []
         if key.rate_limit_requests:
-            headers = await self._hit(f"rl:{key.hash}", key.rate_limit_requests, key.rate_limit_interval or 60.0,
-                                      1, now, "requests")
+            windows.append((Window(f"rq:{key.hash}", key.rate_limit_requests, key.rate_limit_interval or 60.0),
+                            "requests"))
         if key.token_limit_tokens:
             # A token window that is already full refuses new requests until it drains.
-            await self._hit(f"tl:{key.hash}", key.token_limit_tokens, key.token_limit_interval or 60.0, 0, now,
-                            "tokens")
+            windows.append((Window(f"tk:{key.hash}", key.token_limit_tokens, key.token_limit_interval or 60.0, 0),
+                            "tokens"))
         if free:
-            await self._hit(f"free-min:{key.hash}", self.free_per_minute, 60.0, 1, now, "free-models-per-min")
-            await self._hit(f"free-day:{key.hash}", self.free_per_day, 86400.0, 1, now, "free-models-per-day")
-        return headers
+            windows.append((Window(f"fm:{key.hash}", self.free_per_minute, 60.0), "free-models-per-min"))
+            windows.append((Window(f"fd:{key.hash}", self.free_per_day, 86400.0), "free-models-per-day"))
+        return windows
+
+    async def admit(self, key: KeyRecord, *, free: bool = False) -> RateHeaders | None:
+        """Count one request against the key's limits; raises RateLimitError (429) when over.
+        Returns the state of the key's request window (None when it has none)."""
+        named = self.windows(key, free)
+        if not named:
+            return None
+        now = time.time()
+        check = await self.state.hit([w for w, _ in named], now)
+        i = check.refused if check.refused >= 0 else 0
+        window, what = named[i]
+        headers = RateHeaders(window.limit, check.remaining[i], int((now + check.reset[i]) * 1000))
+        if check.refused >= 0:
+            raise RateLimitError(f"Rate limit exceeded: {what}.", retry_after=check.reset[i],
+                                 headers=headers.as_dict(), metadata={"limit": what})
+        return headers if what == "requests" else None
 
     async def consume_tokens(self, key: KeyRecord, tokens: int) -> None:
         if key.token_limit_tokens and tokens > 0:
             # Recorded even past the limit (the tokens were spent); later requests wait for the window.
-            await self.state.hit(f"tl:{key.hash}", 1 << 62, key.token_limit_interval or 60.0, tokens, time.time())
-
-    async def _hit(self, bucket: str, limit: int, window: float, cost: int, now: float, what: str) -> RateHeaders:
-        if cost == 0:
-            ok, remaining, reset = await self.state.hit(bucket, limit, window, 0, now)
-            ok = remaining > 0
-        else:
-            ok, remaining, reset = await self.state.hit(bucket, limit, window, cost, now)
-        headers = RateHeaders(limit, remaining, int((now + reset) * 1000))
-        if not ok:
-            raise RateLimitError(f"Rate limit exceeded: {what}.", retry_after=reset,
-                                 headers=headers.as_dict(), metadata={"limit": what})
-        return headers
+            window = Window(f"tk:{key.hash}", UNBOUNDED, key.token_limit_interval or 60.0, tokens)
+            await self.state.hit([window], time.time())

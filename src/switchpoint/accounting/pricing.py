@@ -1,13 +1,19 @@
-"""Cost of a generation, exactly, in Decimal; stored and counted as integer nano-USD."""
+"""Cost of a generation, exactly, in Decimal; stored and counted as integer nano-USD.
+The operator's markup (a percentage, global or per provider) is charged on top and kept apart."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+from typing import Any
 
 from ..config.catalogue import Price
 from ..types import Usage
 
 NANO = Decimal("1e9")
+HUNDRED = Decimal(100)
+TEXT_PARTS = frozenset({"text", "input_text"})
 
 
 def cost(price: Price, usage: Usage, *, requests: int = 1) -> Decimal:
@@ -23,7 +29,9 @@ def cost(price: Price, usage: Usage, *, requests: int = 1) -> Decimal:
 
 
 def worst_case(price: Price, prompt_tokens: int, max_output_tokens: int) -> Decimal:
-    return prompt_tokens * price.prompt + max_output_tokens * price.completion + price.request
+    """The most a generation can cost: every prompt token at the dearest prompt-side rate."""
+    prompt_rate = max(price.prompt, price.cache_write or 0, price.cache_read or 0)
+    return prompt_tokens * prompt_rate + max_output_tokens * price.completion + price.request
 
 
 def to_nanos(usd: Decimal) -> int:
@@ -36,5 +44,67 @@ def from_nanos(nanos: int) -> float:
 
 
 def estimate_prompt_tokens(body_size: int) -> int:
-    """Upper-leaning estimate from the request size (≈4 bytes a token), used only to reserve budget."""
+    """A typical count from the request size (≈4 bytes a token), for usage the upstream never reported."""
     return body_size // 3 + 16
+
+
+def prompt_bound(body_size: int, messages: list[dict[str, Any]], context_length: int | None) -> int:
+    """An upper bound on prompt tokens, for reservations. A text token is at least one byte, so the
+    body's size bounds text; images, audio and files can cost more than their bytes, so a prompt
+    with them is bounded by the context window instead."""
+    bound = body_size
+    if context_length and (bound > context_length or has_media(messages)):
+        bound = context_length
+    return bound
+
+
+def has_media(messages: list[dict[str, Any]]) -> bool:
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list) and any(isinstance(p, dict) and p.get("type") not in TEXT_PARTS
+                                             for p in content):
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    cost_nanos: int      # what the key pays: upstream cost plus markup
+    markup_nanos: int
+
+    @property
+    def upstream_nanos(self) -> int:
+        return self.cost_nanos - self.markup_nanos
+
+
+class Pricer:
+    """Prices generations with the operator's markup: `markup` percent on every provider, or the
+    provider's own percentage where it has one."""
+
+    def __init__(self, markup: float = 0.0, providers: Mapping[str, float | None] | None = None) -> None:
+        self.default = Decimal(str(markup)) / HUNDRED
+        self.rates = {name: Decimal(str(pct)) / HUNDRED for name, pct in (providers or {}).items() if pct is not None}
+
+    def rate(self, provider: str) -> Decimal:
+        return self.rates.get(provider, self.default)
+
+    def _charge(self, upstream: Decimal, provider: str) -> Charge:
+        base = to_nanos(upstream)
+        rate = self.rate(provider)
+        markup = to_nanos(upstream * rate) if rate else 0
+        return Charge(base + markup, markup)
+
+    def charge(self, price: Price, usage: Usage, provider: str) -> Charge:
+        return self._charge(cost(price, usage), provider)
+
+    def worst_case(self, price: Price, prompt_tokens: int, max_output_tokens: int, provider: str) -> int:
+        """Nano-USD to reserve: never less than what `charge` can return within these bounds."""
+        return self._charge(worst_case(price, prompt_tokens, max_output_tokens), provider).cost_nanos
+
+    def affordable_output(self, price: Price, prompt_tokens: int, provider: str, remaining_nanos: int) -> int:
+        """How many output tokens `remaining_nanos` can still pay for after the prompt."""
+        left = Decimal(remaining_nanos) / NANO / (1 + self.rate(provider))
+        left -= worst_case(price, prompt_tokens, 0)
+        if left <= 0:
+            return 0
+        return int(left / price.completion) if price.completion else 1 << 31

@@ -8,6 +8,7 @@ import click
 
 from .. import __version__
 from .common import console, err_console, load_or_exit
+from .db import db
 from .keys import keys
 from .query import models, query
 from .usage import usage
@@ -56,6 +57,7 @@ cli.add_command(query)
 cli.add_command(models)
 cli.add_command(keys)
 cli.add_command(usage)
+cli.add_command(db)
 
 
 def main() -> None:

@@ -44,6 +44,8 @@ class ProviderConfig(Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     api_version: str | None = None  # azure
     data_collection: Literal["allow", "deny"] = "allow"
+    markup: float | None = Field(None, ge=0, description="percent added to this provider's prices (overrides "
+                                                        "the global markup)")
 
 
 class Pricing(Strict):
@@ -136,6 +138,19 @@ class KeyConfig(Strict):
     cache: bool = False
 
 
+class FreeModelLimits(Strict):
+    """Default limits for `:free` models (and endpoints priced at zero), as OpenRouter applies them."""
+
+    requests_per_minute: int = Field(20, gt=0)
+    requests_per_day: int = Field(1000, gt=0)
+
+
+class ResponseCacheConfig(Strict):
+    ttl: float = Field(300.0, gt=0, le=86400, description="default seconds an entry lives")
+    max_bytes: int = Field(64 * 1024 * 1024, ge=0, description="size bound of the in-process cache")
+    max_entry_bytes: int = Field(1024 * 1024, gt=0, description="larger responses are not cached")
+
+
 class ServerConfig(Strict):
     """Tuning knobs with production defaults."""
 
@@ -145,6 +160,8 @@ class ServerConfig(Strict):
     shutdown_grace: float = Field(30.0, ge=0, description="seconds in-flight streams get after SIGTERM")
     ledger_flush_interval: float = Field(0.2, gt=0)
     ledger_batch_size: int = Field(500, gt=0)
+    reservation_lease: float = Field(3600.0, gt=0, description="seconds a budget hold outlives a replica that "
+                                                                "died before settling it")
 
 
 class BreakerConfig(Strict):
@@ -222,7 +239,11 @@ class Config(Strict):
     listen: str = "127.0.0.1:8080"
     database: str = "sqlite:///switchpoint.db"
     state: str = "memory"
+    state_failure: Literal["closed", "open"] = "closed"  # when Redis is unreachable: 503, or local counters
     admin_key: str | None = None
+    markup: float = Field(0.0, ge=0, description="percent added to every provider's prices")
+    free_models: FreeModelLimits = Field(default_factory=FreeModelLimits)
+    response_cache: ResponseCacheConfig = Field(default_factory=ResponseCacheConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: list[ModelConfig] = Field(default_factory=list)
     keys: list[KeyConfig] = Field(default_factory=list)

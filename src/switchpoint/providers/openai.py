@@ -28,6 +28,7 @@ from ..types import (
 )
 from .base import Provider, StreamParser, Target, error_from_status, load_json
 from .framing import SSEDecoder
+from .native import dump_arguments
 
 FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls",
                   "content_filter": "content_filter", "function_call": "tool_calls", "error": "error"}
@@ -195,7 +196,7 @@ def parse_choice(raw: dict[str, Any]) -> Choice:
     message = raw.get("message") or {}
     tool_calls = [
         ToolCall(id=tc.get("id") or f"call_{i}", name=(tc.get("function") or {}).get("name", ""),
-                 arguments=_arguments((tc.get("function") or {}).get("arguments")))
+                 arguments=dump_arguments((tc.get("function") or {}).get("arguments")))
         for i, tc in enumerate(message.get("tool_calls") or [])
     ]
     native = raw.get("native_finish_reason", raw.get("finish_reason"))
@@ -293,14 +294,6 @@ def _finish(reason: str | None, has_tool_calls: bool) -> str | None:
     if has_tool_calls and mapped == "stop":
         return "tool_calls"
     return mapped
-
-
-def _arguments(value: Any) -> str:
-    if value is None or value == "":
-        return "{}"
-    if isinstance(value, str):
-        return value
-    return orjson.dumps(value).decode()
 
 
 def _extras(source: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any] | None:

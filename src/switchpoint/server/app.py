@@ -10,6 +10,7 @@ from ..config import Config
 from ..errors import NotFoundError, SwitchpointError
 from . import admin, chat, info
 from .http import Receive, Request, Response, Send, Streamed
+from .metrics import metrics_endpoint
 from .render import error_body
 from .services import Services, build_services, start_services, stop_services
 
@@ -25,12 +26,14 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/key"): info.key_info,
     ("GET", "/auth/key"): info.key_info,
     ("GET", "/credits"): info.credits,
+    ("GET", "/activity"): info.activity,
     ("GET", "/keys"): admin.list_keys,
     ("POST", "/keys"): admin.create_key,
 }
 TOP_ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/healthz"): info.healthz,
     ("GET", "/readyz"): info.readyz,
+    ("GET", "/metrics"): metrics_endpoint,
 }
 KEY_ROUTES: dict[str, Handler] = {"GET": admin.get_key, "PATCH": admin.update_key, "DELETE": admin.delete_key}
 

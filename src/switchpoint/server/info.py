@@ -6,6 +6,8 @@ from typing import Any
 
 import orjson
 
+from ..accounting.activity import activity as report
+from ..accounting.activity import day_range, parse_since
 from ..accounting.keys import KeyRecord
 from ..accounting.pricing import from_nanos
 from ..config.catalogue import Endpoint, Model
@@ -152,7 +154,9 @@ def generation_object(row: dict[str, Any]) -> dict[str, Any]:
     created = dt.datetime.fromtimestamp(row["created_at_ms"] / 1000, dt.UTC)
     return {
         "id": row["id"], "upstream_id": row["upstream_id"], "total_cost": from_nanos(row["cost_nanos"]),
-        "usage": from_nanos(row["cost_nanos"]), "cache_discount": None, "upstream_inference_cost": None,
+        "usage": from_nanos(row["cost_nanos"]), "cache_discount": None,
+        "upstream_inference_cost": from_nanos(row["cost_nanos"] - row["markup_nanos"]),
+        "markup": from_nanos(row["markup_nanos"]),
         "created_at": created.isoformat().replace("+00:00", "Z"), "model": row["model"],
         "provider_name": row["provider"], "upstream_model": row["upstream_model"], "api_type": row["api_type"],
         "streamed": row["streamed"], "cancelled": row["status"] == "cancelled", "status": row["status"],
@@ -200,13 +204,36 @@ async def key_object(services: Services, key: KeyRecord) -> dict[str, Any]:
 
 
 async def credits(services: Services, request: Request, send: Send) -> Response:
+    """The admin key sees all spend; a key sees its limit as its credits and its spend in the limit's
+    current period, so total_credits - total_usage is what it can still spend."""
     authorization = request.header(b"authorization")
     if services.keys.is_admin(authorization):
-        usage = await services.store.spend_nanos(None)
+        data = {"total_credits": None, "total_usage": from_nanos(await services.store.spend_nanos(None))}
     else:
         key = await services.keys.authenticate(authorization)
-        usage = await services.store.spend_nanos(key.hash)
-    return json_response({"data": {"total_credits": None, "total_usage": from_nanos(usage)}})
+        usage = await services.budget.spent(key, key.limit_reset)
+        limit = from_nanos(key.limit_nanos) if key.limit_nanos is not None else None
+        data = {"total_credits": limit, "total_usage": from_nanos(usage)}
+    return json_response({"data": data})
+
+
+async def activity(services: Services, request: Request, send: Send) -> Response:
+    """Spend per day, model and provider (`date=YYYY-MM-DD` for one UTC day, `since=7d` or an ISO
+    time, default the last 30 days). The admin key sees every key (or `key_hash=`); a key its own."""
+    authorization = request.header(b"authorization")
+    if services.keys.is_admin(authorization):
+        key_hash = request.query.get("key_hash") or None
+    else:
+        key_hash = (await services.keys.authenticate(authorization)).hash
+    try:
+        if request.query.get("date"):
+            since_ms, until_ms = day_range(request.query["date"])
+        else:
+            since_ms, until_ms = parse_since(request.query.get("since") or "30d"), None
+    except ValueError as exc:
+        raise BadRequestError(str(exc)) from None
+    rows = await report(services.store, since_ms=since_ms, until_ms=until_ms, key_hash=key_hash)
+    return json_response({"data": rows})
 
 
 async def healthz(services: Services, request: Request, send: Send) -> Response:

@@ -23,7 +23,7 @@ def error_body(err: SwitchpointError) -> bytes:
     return orjson.dumps({"error": {"code": err.status, "message": err.message, "metadata": metadata}})
 
 
-def usage_dict(usage: Usage, cost_nanos: int) -> dict[str, Any]:
+def usage_dict(usage: Usage, cost_nanos: int, markup_nanos: int = 0) -> dict[str, Any]:
     cost = from_nanos(cost_nanos)
     return {
         "prompt_tokens": usage.prompt_tokens,
@@ -34,8 +34,13 @@ def usage_dict(usage: Usage, cost_nanos: int) -> dict[str, Any]:
         "prompt_tokens_details": {"cached_tokens": usage.cached_tokens,
                                   "cache_write_tokens": usage.cache_write_tokens},
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
-        "cost_details": {"upstream_inference_cost": None},
+        "cost_details": cost_details(cost_nanos, markup_nanos),
     }
+
+
+def cost_details(cost_nanos: int, markup_nanos: int) -> dict[str, float]:
+    """`usage.cost` includes the operator's markup; this shows the provider's price and the markup apart."""
+    return {"upstream_inference_cost": from_nanos(cost_nanos - markup_nanos), "markup": from_nanos(markup_nanos)}
 
 
 def tool_call_dict(tc: ToolCall, index: int | None = None) -> dict[str, Any]:
@@ -77,7 +82,7 @@ def completion_body(completion: Completion, record: GenerationRecord, usage: Usa
         "provider": record.provider,
         "system_fingerprint": completion.system_fingerprint,
         "choices": choices,
-        "usage": usage_dict(usage, record.cost_nanos),
+        "usage": usage_dict(usage, record.cost_nanos, record.markup_nanos),
     }
     if completion.service_tier:
         body["service_tier"] = completion.service_tier
@@ -139,11 +144,12 @@ class ChunkRenderer:
             choice["logprobs"] = delta.logprobs
         return choice
 
-    def usage(self, usage: Usage, cost_nanos: int, router: dict[str, Any] | None = None) -> bytes:
-        chunk = {**self._envelope, "choices": [], "usage": usage_dict(usage, cost_nanos)}
+    def usage(self, usage: Usage, cost_nanos: int, markup_nanos: int = 0,
+              router: dict[str, Any] | None = None) -> bytes:
+        body = {**self._envelope, "choices": [], "usage": usage_dict(usage, cost_nanos, markup_nanos)}
         if router:
-            chunk["router"] = router
-        return b"data: " + orjson.dumps(chunk) + b"\n\n"
+            body["router"] = router
+        return b"data: " + orjson.dumps(body) + b"\n\n"
 
     def error(self, err: SwitchpointError) -> bytes:
         metadata = dict(err.metadata)
@@ -166,5 +172,6 @@ def embeddings_body(result: Embeddings, record: GenerationRecord, encoding: str)
     return orjson.dumps({
         "id": record.id, "object": "list", "model": record.model, "provider": record.provider, "data": data,
         "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens,
-                  "cost": from_nanos(record.cost_nanos), "is_byok": False},
+                  "cost": from_nanos(record.cost_nanos), "is_byok": False,
+                  "cost_details": cost_details(record.cost_nanos, record.markup_nanos)},
     })

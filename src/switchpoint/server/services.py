@@ -10,6 +10,7 @@ from ..accounting.budget import Budget
 from ..accounting.keys import KeyService, new_key_row
 from ..accounting.ledger import LedgerWriter
 from ..accounting.limits import RateLimiter
+from ..accounting.pricing import Pricer
 from ..config import Config
 from ..config.catalogue import Catalogue, build_catalogue
 from ..engine import Engine
@@ -19,6 +20,8 @@ from ..routing.health import Health
 from ..state import State, open_state
 from ..storage import Store
 from ..transport import Transport
+from .cache import ResponseCache
+from .metrics import Metrics
 
 log = logging.getLogger("switchpoint")
 
@@ -37,6 +40,8 @@ class Services:
     providers: dict[str, Provider]
     engine: Engine
     health: Health
+    cache: ResponseCache
+    metrics: Metrics
     started_at: float = field(default_factory=time.time)
     warnings: list[str] = field(default_factory=list)
 
@@ -58,20 +63,25 @@ def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:
 def build_services(config: Config) -> Services:
     warnings = list(config.warnings)
     store = Store(config.database)
-    state = open_state(config.state)
+    state = open_state(config.state, failure=config.state_failure, cache_bytes=config.response_cache.max_bytes)
     providers = build_providers(config, warnings)
     catalogue = build_catalogue(config, {n: p.type for n, p in providers.items()})
     keys = KeyService(store, admin_key=config.admin_key)
-    budget = Budget(state, store)
-    limiter = RateLimiter(state)
     ledger = LedgerWriter(store, flush_interval=config.server.ledger_flush_interval,
                           batch_size=config.server.ledger_batch_size)
+    budget = Budget(state, store, lease=config.server.reservation_lease, ledger=ledger)
+    limiter = RateLimiter(state, free_per_minute=config.free_models.requests_per_minute,
+                          free_per_day=config.free_models.requests_per_day)
     transport = Transport()
     health = Health()
     engine = Engine(config=config, catalogue=catalogue, providers=providers, transport=transport, budget=budget,
-                    limiter=limiter, ledger=ledger, health=health)
+                    limiter=limiter, ledger=ledger, health=health,
+                    pricer=Pricer(config.markup, {name: p.markup for name, p in config.providers.items()}))
+    cache = ResponseCache(state, ledger, config.response_cache)
+    metrics = Metrics(set(catalogue.models))
+    ledger.observers.append(metrics.observe)
     return Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
-                    health, warnings=warnings)
+                    health, cache, metrics, warnings=warnings)
 
 
 async def start_services(services: Services) -> None:

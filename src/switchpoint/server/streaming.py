@@ -10,6 +10,7 @@ from typing import Any
 from ..engine import Engine, RequestContext
 from ..errors import SwitchpointError, UpstreamError
 from ..types import ChatRequest
+from .cache import StreamTape
 from .http import Receive, Send
 from .render import DONE, KEEPALIVE, ChunkRenderer
 
@@ -53,11 +54,13 @@ class SSEWriter:
 
 
 async def stream_chat(engine: Engine, chat: ChatRequest, ctx: RequestContext, receive: Receive, send: Send,
-                      *, created: int, interval: float) -> SwitchpointError | None:
+                      *, created: int, interval: float, headers: list[tuple[bytes, bytes]] | None = None,
+                      tape: StreamTape | None = None) -> SwitchpointError | None:
     """Relay a streamed generation. Returns an error to render as a normal response when the
-    generation failed before anything was sent; otherwise writes the whole response itself."""
-    writer = SSEWriter(send, [(b"x-generation-id", ctx.generation_id.encode())])
-    work = asyncio.ensure_future(_relay(engine, chat, ctx, writer, created, interval))
+    generation failed before anything was sent; otherwise writes the whole response itself.
+    A `tape` keeps the chunks sent and, once the generation completed, its record and usage."""
+    writer = SSEWriter(send, [(b"x-generation-id", ctx.generation_id.encode()), *(headers or ())])
+    work = asyncio.ensure_future(_relay(engine, chat, ctx, writer, created, interval, tape))
     watcher = asyncio.ensure_future(_watch(receive, work, writer, interval))
     try:
         return await work
@@ -70,7 +73,7 @@ async def stream_chat(engine: Engine, chat: ChatRequest, ctx: RequestContext, re
 
 
 async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer: SSEWriter, created: int,
-                 interval: float) -> SwitchpointError | None:
+                 interval: float, tape: StreamTape | None) -> SwitchpointError | None:
     stream = engine.stream(chat, ctx)
     try:
         start = asyncio.ensure_future(stream.start())
@@ -90,18 +93,25 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
             return None
         record = stream.record
         renderer = ChunkRenderer(ctx.generation_id, created, record.model, record.provider, chat.legacy_prompt)
-        await writer.open([(b"x-switchpoint-attempts", str(len(record.attempts)).encode())])
+        overhead = record.overhead_ms((time.monotonic() - ctx.started) * 1000)
+        await writer.open([(b"x-switchpoint-attempts", str(len(record.attempts)).encode()),
+                           (b"x-switchpoint-overhead-ms", f"{overhead:.3f}".encode())])
         writer.relaying = True
         try:
             async for delta in stream.deltas():
-                await writer.write(renderer.delta(delta))
+                data = renderer.delta(delta)
+                if tape is not None:
+                    tape.chunks.append(data)
+                await writer.write(data)
         except UpstreamError as exc:
             err = exc.to_client_error(record.provider or "")
             await stream.finish(error=err)
             await writer.close(renderer.error(err) + DONE)
             return None
         usage = await stream.finish()
-        await writer.close(renderer.usage(usage, record.cost_nanos, record.router) + DONE)
+        if tape is not None:
+            tape.finished(record, usage)
+        await writer.close(renderer.usage(usage, record.cost_nanos, record.markup_nanos, record.router) + DONE)
         return None
     except asyncio.CancelledError:
         engine.spawn(stream.finish(cancelled=True))

@@ -56,9 +56,9 @@ def parse_chat(body: bytes, headers: dict[str, str], *, legacy: bool = False) ->
         stream = False
     if not isinstance(stream, bool):
         raise bad("stream", "must be true or false")
-    for name, (kind, low, high) in _RANGES.items():
-        if name in data and data[name] is not None:
-            _number(name, data[name], kind, low, high)
+    for name in _RANGES.keys() & data.keys():
+        if data[name] is not None:
+            _number(name, data[name], *_RANGES[name])
     _stop(data.get("stop"))
     _tools(data.get("tools"), data.get("tool_choice"))
     _response_format(data.get("response_format"))
@@ -110,7 +110,7 @@ def parse_embeddings(body: bytes) -> EmbeddingRequest:
 
 def _models(data: dict[str, Any]) -> tuple[str, list[str]]:
     models = data.get("models") or []
-    if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
+    if models and (not isinstance(models, list) or not all(isinstance(m, str) and m for m in models)):
         raise bad("models", "must be an array of model ids")
     if len(models) > MAX_FALLBACK_MODELS:
         raise bad("models", f"'models' array must have {MAX_FALLBACK_MODELS} items or fewer.")

@@ -1,10 +1,14 @@
-"""In-process state: exact for one process (asyncio is single-threaded, so each method is atomic)."""
+"""In-process state: exact for one process (asyncio is single-threaded and no method awaits, so
+each method is atomic)."""
 
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from . import Window, WindowCheck
 
 
 @dataclass(slots=True)
@@ -12,6 +16,17 @@ class _Counter:
     spent: int = 0
     reserved: int = 0
     expires: float = 0.0
+    holds: dict[str, tuple[int, float]] = field(default_factory=dict)  # token -> (amount, lease end)
+    next_lease_end: float = float("inf")
+
+    def release_expired(self, now: float) -> None:
+        if now < self.next_lease_end:
+            return
+        for token, (amount, end) in list(self.holds.items()):
+            if end <= now:
+                del self.holds[token]
+                self.reserved -= amount
+        self.next_lease_end = min((end for _, end in self.holds.values()), default=float("inf"))
 
 
 @dataclass(slots=True)
@@ -19,57 +34,143 @@ class _Window:
     events: deque[tuple[float, int]] = field(default_factory=deque)
     total: int = 0
 
+    def trim(self, now: float, seconds: float) -> None:
+        horizon = now - seconds
+        events = self.events
+        while events and events[0][0] <= horizon:
+            self.total -= events.popleft()[1]
+
+    def reset(self, now: float, seconds: float) -> float:
+        return max(self.events[0][0] + seconds - now, 0.001) if self.events else seconds
+
 
 class MemoryState:
-    def __init__(self) -> None:
+    def __init__(self, *, cache_bytes: int = 64 << 20) -> None:
         self._counters: dict[str, _Counter] = {}
         self._windows: dict[str, _Window] = {}
+        self._hashes: dict[str, tuple[dict[str, str], float]] = {}
+        self._cache: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+        self._cache_size = 0
+        self.cache_bytes = cache_bytes
 
-    def _counter(self, name: str, initial: int, ttl: float) -> _Counter:
-        now = time.monotonic()
+    # -- spend counters --------------------------------------------------------------------------
+
+    def _live(self, name: str) -> _Counter | None:
         counter = self._counters.get(name)
-        if counter is None or counter.expires < now:
-            counter = self._counters[name] = _Counter(spent=initial)
-        counter.expires = now + ttl
+        if counter is not None and counter.expires < time.monotonic():
+            del self._counters[name]
+            return None
         return counter
 
-    async def reserve(self, counter: str, limit: int, amount: int, *, initial: int, ttl: float) -> tuple[bool, int]:
-        c = self._counter(counter, initial, ttl)
+    async def reserve(self, counter: str, token: str, limit: int, amount: int, *, ttl: float,
+                      lease: float) -> tuple[bool, int] | None:
+        c = self._live(counter)
+        if c is None:
+            return None
+        now = time.monotonic()
+        c.release_expired(time.time())
+        c.expires = now + ttl
         remaining = limit - c.spent - c.reserved
         if amount > remaining:
             return False, remaining
+        end = time.time() + lease
         c.reserved += amount
+        c.holds[token] = (amount, end)
+        c.next_lease_end = min(c.next_lease_end, end)
         return True, remaining
 
-    async def settle(self, counter: str, reserved: int, actual: int, *, ttl: float) -> None:
-        c = self._counter(counter, 0, ttl)
-        c.reserved = max(0, c.reserved - reserved)
+    async def settle(self, counter: str, token: str, actual: int, *, ttl: float) -> None:
+        c = self._live(counter)
+        if c is None:
+            return  # the period ended (or the counter was never seeded): the ledger has the spend
+        held = c.holds.pop(token, None)
+        if held is not None:
+            c.reserved -= held[0]
         c.spent += actual
+        c.expires = time.monotonic() + ttl
 
     async def spent(self, counter: str) -> int | None:
-        c = self._counters.get(counter)
-        if c is None or c.expires < time.monotonic():
-            return None
-        return c.spent
+        c = self._live(counter)
+        return None if c is None else c.spent
 
     async def seed(self, counter: str, initial: int, *, ttl: float) -> int:
-        return self._counter(counter, initial, ttl).spent
+        c = self._live(counter)
+        if c is None:
+            c = self._counters[counter] = _Counter(spent=initial)
+        c.expires = time.monotonic() + ttl
+        return c.spent
 
-    async def hit(self, bucket: str, limit: int, window: float, cost: int, now: float) -> tuple[bool, int, float]:
-        w = self._windows.get(bucket)
-        if w is None:
-            w = self._windows[bucket] = _Window()
-        events = w.events
-        horizon = now - window
-        while events and events[0][0] <= horizon:
-            w.total -= events.popleft()[1]
-        if w.total + cost > limit:
-            wait = (events[0][0] + window - now) if events else window
-            return False, max(0, limit - w.total), max(wait, 0.001)
-        events.append((now, cost))
-        w.total += cost
-        reset = events[0][0] + window - now
-        return True, limit - w.total, reset
+    # -- rate limits -----------------------------------------------------------------------------
+
+    async def hit(self, windows: Sequence[Window], now: float) -> WindowCheck:
+        found = []
+        refused = -1
+        for i, spec in enumerate(windows):
+            w = self._windows.get(spec.bucket)
+            if w is None:
+                w = self._windows[spec.bucket] = _Window()
+            w.trim(now, spec.seconds)
+            found.append(w)
+            if refused < 0 and w.total + max(spec.cost, 1) > spec.limit:
+                refused = i
+        if refused < 0:
+            for spec, w in zip(windows, found, strict=True):
+                if spec.cost:
+                    w.events.append((now, spec.cost))
+                    w.total += spec.cost
+        return WindowCheck(refused, tuple(max(0, s.limit - w.total) for s, w in zip(windows, found, strict=True)),
+                           tuple(w.reset(now, s.seconds) for s, w in zip(windows, found, strict=True)))
+
+    # -- shared hashes ---------------------------------------------------------------------------
+
+    def _hash(self, name: str) -> dict[str, str] | None:
+        entry = self._hashes.get(name)
+        if entry is None or entry[1] < time.monotonic():
+            self._hashes.pop(name, None)
+            return None
+        return entry[0]
+
+    async def hash_get(self, name: str) -> dict[str, str]:
+        return dict(self._hash(name) or {})
+
+    async def hash_set(self, name: str, values: dict[str, str], *, ttl: float) -> None:
+        current = self._hash(name) or {}
+        current.update(values)
+        self._hashes[name] = (current, time.monotonic() + ttl)
+
+    async def hash_incr(self, name: str, field: str, amount: int, *, ttl: float) -> int:
+        current = self._hash(name) or {}
+        value = int(current.get(field, "0")) + amount
+        current[field] = str(value)
+        self._hashes[name] = (current, time.monotonic() + ttl)
+        return value
+
+    # -- response cache (LRU, bounded by bytes) --------------------------------------------------
+
+    async def cache_get(self, key: str) -> bytes | None:
+        entry = self._cache.get(key)
+        if entry is None:
+            return None
+        if entry[1] < time.monotonic():
+            await self.cache_delete(key)
+            return None
+        self._cache.move_to_end(key)
+        return entry[0]
+
+    async def cache_put(self, key: str, value: bytes, *, ttl: float) -> None:
+        if len(value) > self.cache_bytes:
+            return
+        await self.cache_delete(key)
+        self._cache[key] = (value, time.monotonic() + ttl)
+        self._cache_size += len(value)
+        while self._cache_size > self.cache_bytes:
+            _, (old, _) = self._cache.popitem(last=False)
+            self._cache_size -= len(old)
+
+    async def cache_delete(self, key: str) -> None:
+        entry = self._cache.pop(key, None)
+        if entry is not None:
+            self._cache_size -= len(entry[0])
 
     async def ping(self) -> None:
         return None
@@ -77,3 +178,6 @@ class MemoryState:
     async def close(self) -> None:
         self._counters.clear()
         self._windows.clear()
+        self._hashes.clear()
+        self._cache.clear()
+        self._cache_size = 0

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import case, delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from .tables import generations, keys, metadata
+from . import migrate
+from .tables import generations, keys
 
 
 def async_url(url: str) -> str:
@@ -34,12 +35,13 @@ class Store:
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
+        self._ledger_insert: tuple[str, list[str]] | None = None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
-    async def create_schema(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+    async def create_schema(self) -> bool:
+        """Bring the schema to the newest migration (a no-op when it is current); True if it changed."""
+        return await migrate.ensure_current(self.engine)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -99,11 +101,19 @@ class Store:
     # -- ledger -------------------------------------------------------------------------------
 
     async def insert_generations(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Batch insert with the statement compiled once: the ledger writes thousands of rows a second
+        and per-row parameter processing would cost more than the database itself."""
         rows = list(rows)
         if not rows:
             return
+        if self._ledger_insert is None:
+            compiled = insert(generations).compile(dialect=self.engine.dialect,
+                                                   column_keys=[c.name for c in generations.columns])
+            order = compiled.positiontup or [c.name for c in generations.columns]
+            self._ledger_insert = (str(compiled), list(order))
+        sql, order = self._ledger_insert
         async with self.engine.begin() as conn:
-            await conn.execute(insert(generations), rows)
+            await conn.exec_driver_sql(sql, [tuple(row[k] for k in order) for row in rows])
 
     async def existing_generation_ids(self, ids: list[str]) -> set[str]:
         async with self.engine.connect() as conn:
@@ -115,42 +125,55 @@ class Store:
             row = (await conn.execute(select(generations).where(generations.c.id == generation_id))).mappings().first()
         return dict(row) if row else None
 
-    async def spend_nanos(self, key_hash: str | None, since_ms: int = 0) -> int:
+    async def spend_nanos(self, key_hash: str | None, since_ms: int = 0, *, exclude: Collection[str] = ()) -> int:
+        """Sum of cost since `since_ms`, for one key or all, leaving out the generations in `exclude`."""
         query = select(func.coalesce(func.sum(generations.c.cost_nanos), 0)).where(
             generations.c.created_at_ms >= since_ms)
         if key_hash is not None:
             query = query.where(generations.c.key_hash == key_hash)
+        if exclude:
+            query = query.where(generations.c.id.not_in(list(exclude)))
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 
-    async def usage_report(self, *, by: str, since_ms: int = 0, key_hash: str | None = None) -> list[dict[str, Any]]:
-        """Requests, tokens and cost grouped by model, key, provider or day."""
-        if by == "day":
-            group = generations.c.created_at_ms // 86_400_000
-        else:
-            group = {"model": generations.c.model, "key": generations.c.key_hash,
-                     "provider": generations.c.provider}[by]
+    async def activity(self, dims: Sequence[str], *, since_ms: int = 0, until_ms: int | None = None,
+                       key_hash: str | None = None) -> list[dict[str, Any]]:
+        """Requests, tokens and cost grouped by any of day (UTC, as days since the epoch), model,
+        provider and key; most expensive first."""
+        g = generations.c
+        columns = {"day": g.created_at_ms // 86_400_000, "model": g.model, "provider": g.provider, "key": g.key_hash}
+        groups = [columns[d].label(d) for d in dims]
         query = (
             select(
-                group.label("group"),
+                *groups,
                 func.count().label("requests"),
-                func.coalesce(func.sum(case((generations.c.status != "success", 1), else_=0)), 0).label("errors"),
-                func.coalesce(func.sum(generations.c.prompt_tokens), 0).label("prompt_tokens"),
-                func.coalesce(func.sum(generations.c.completion_tokens), 0).label("completion_tokens"),
-                func.coalesce(func.sum(generations.c.cost_nanos), 0).label("cost_nanos"),
+                _total(case((g.status != "success", 1), else_=0)).label("errors"),
+                _total(case((g.cache_hit.is_(True), 1), else_=0)).label("cache_hits"),
+                _total(g.prompt_tokens).label("prompt_tokens"),
+                _total(g.completion_tokens).label("completion_tokens"),
+                _total(g.reasoning_tokens).label("reasoning_tokens"),
+                _total(g.cost_nanos).label("cost_nanos"),
+                _total(g.markup_nanos).label("markup_nanos"),
             )
-            .where(generations.c.created_at_ms >= since_ms)
-            .group_by(group)
-            .order_by(func.sum(generations.c.cost_nanos).desc())
+            .where(g.created_at_ms >= since_ms)
+            .group_by(*groups)
+            .order_by(func.sum(g.cost_nanos).desc(), *groups)
         )
+        if until_ms is not None:
+            query = query.where(g.created_at_ms < until_ms)
         if key_hash is not None:
-            query = query.where(generations.c.key_hash == key_hash)
+            query = query.where(g.key_hash == key_hash)
         async with self.engine.connect() as conn:
-            return [dict(r) for r in (await conn.execute(query)).mappings()]
+            return [{k: (int(v) if k not in ("model", "provider", "key") and v is not None else v)
+                     for k, v in r.items()} for r in (await conn.execute(query)).mappings()]
 
     async def count_generations(self) -> int:
         async with self.engine.connect() as conn:
             return int((await conn.execute(select(func.count()).select_from(generations))).scalar_one())
+
+
+def _total(column: Any) -> Any:
+    return func.coalesce(func.sum(column), 0)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -1,0 +1,73 @@
+"""Spend and token reports from the ledger: the one query behind `GET /api/v1/activity` and
+`switchpoint usage`, so both always agree."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from ..storage import Store
+from .pricing import from_nanos
+
+DIMENSIONS = ("day", "model", "provider", "key")
+DAY_MS = 86_400_000
+
+
+def parse_since(value: str | None, now: dt.datetime | None = None) -> int:
+    """'7d', '24h', '30m' or an ISO date/time (UTC unless it says otherwise) -> epoch ms; 0 = all time.
+    Raises ValueError for anything else."""
+    if not value:
+        return 0
+    units = {"d": 86400, "h": 3600, "m": 60}
+    if value[-1] in units and value[:-1].isdigit():
+        start = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(seconds=int(value[:-1]) * units[value[-1]])
+    else:
+        try:
+            start = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not a time: use e.g. 7d, 24h, 30m or an ISO date like 2026-11-01") from None
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=dt.UTC)
+    return int(start.timestamp() * 1000)
+
+
+def day_range(date: str) -> tuple[int, int]:
+    """One UTC day 'YYYY-MM-DD' -> [start, end) in epoch ms."""
+    try:
+        day = dt.date.fromisoformat(date)
+    except ValueError:
+        raise ValueError(f"'{date}' is not a date: use YYYY-MM-DD") from None
+    start = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp() * 1000)
+    return start, start + DAY_MS
+
+
+async def activity(store: Store, *, by: Sequence[str] = ("day", "model", "provider"), since_ms: int = 0,
+                   until_ms: int | None = None, key_hash: str | None = None,
+                   key_names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Rows shaped like OpenRouter's /activity items (`date`, `model`, `provider_name`, `usage`
+    in USD, `requests`, token counts) plus errors, cache hits and the operator's markup."""
+    for dim in by:
+        if dim not in DIMENSIONS:
+            raise ValueError(f"cannot group by '{dim}' (use {', '.join(DIMENSIONS)})")
+    rows = await store.activity(by, since_ms=since_ms, until_ms=until_ms, key_hash=key_hash)
+    out = []
+    for row in rows:
+        item: dict[str, Any] = {}
+        if "day" in by:
+            item["date"] = dt.datetime.fromtimestamp(row["day"] * 86400, dt.UTC).date().isoformat()
+        if "model" in by:
+            item["model"] = item["model_permaslug"] = row["model"]
+        if "provider" in by:
+            item["provider_name"] = row["provider"]
+        if "key" in by:
+            item["key_hash"] = row["key"]
+            item["key"] = (key_names or {}).get(row["key"], row["key"][:12] if row["key"] else None)
+        item.update(
+            usage=from_nanos(row["cost_nanos"]), markup=from_nanos(row["markup_nanos"]), byok_usage_inference=0,
+            requests=row["requests"], errors=row["errors"], cache_hits=row["cache_hits"],
+            prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"],
+            reasoning_tokens=row["reasoning_tokens"],
+        )
+        out.append(item)
+    return out

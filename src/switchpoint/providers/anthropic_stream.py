@@ -1,0 +1,124 @@
+"""Anthropic Messages SSE stream -> canonical deltas.
+
+Tool calls are numbered by their own counter (the OpenAI `index`), not by Anthropic's block index;
+the first delta of a call carries id and name, later ones argument fragments. Thinking text streams as
+`reasoning`; each finished thinking block is also sent once, whole and signed, as a reasoning_details
+item so the client can echo it back. Usage is overwritten, never added (message_delta is cumulative)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..types import Delta, ToolCallDelta
+from .anthropic_response import error_event, finish_reason, parse_usage, reasoning_detail, refusal
+from .base import load_json
+from .framing import SSEDecoder
+from .native import FramedStreamParser
+
+
+@dataclass(slots=True)
+class _Block:
+    kind: str
+    tool_index: int = -1
+    arguments_sent: bool = False
+    thinking: list[str] = field(default_factory=list)
+    signature: str | None = None
+    data: str | None = None
+
+
+class AnthropicStreamParser(FramedStreamParser):
+    terminal = "message_stop"
+
+    def __init__(self) -> None:
+        super().__init__(SSEDecoder())
+        self._blocks: dict[int, _Block] = {}
+        self._tools = 0
+        self._details = 0
+
+    def item(self, item: tuple[str | None, bytes], out: list[Delta]) -> None:
+        name, raw = item
+        event = load_json(raw)
+        kind = name or event.get("type")
+        if kind == "error":
+            raise error_event(event, raw)
+        handler = _HANDLERS.get(kind or "")
+        if handler is not None:
+            delta = handler(self, event)
+            if delta is not None:
+                out.append(delta)
+
+    def _message_start(self, event: dict[str, Any]) -> Delta:
+        message = event.get("message") or {}
+        self.upstream_id = message.get("id")
+        self.upstream_model = message.get("model")
+        self.usage = parse_usage(message.get("usage"))
+        return Delta(role="assistant", content="")
+
+    def _block_start(self, event: dict[str, Any]) -> Delta | None:
+        block = event.get("content_block") or {}
+        kind = block.get("type") or ""
+        state = _Block(kind)
+        self._blocks[event.get("index", 0)] = state
+        if kind == "tool_use":
+            state.tool_index = self._tools
+            self._tools += 1
+            return Delta(tool_calls=[ToolCallDelta(state.tool_index, id=block.get("id"), name=block.get("name"))])
+        if kind == "text" and block.get("text"):
+            return Delta(content=block["text"])
+        if kind == "redacted_thinking":
+            state.data = block.get("data")
+        return None
+
+    def _block_delta(self, event: dict[str, Any]) -> Delta | None:
+        state = self._blocks.get(event.get("index", 0))
+        delta = event.get("delta") or {}
+        kind = delta.get("type")
+        if kind == "text_delta":
+            return Delta(content=delta.get("text") or "") if delta.get("text") else None
+        if kind == "input_json_delta" and state is not None and delta.get("partial_json"):
+            state.arguments_sent = True
+            return Delta(tool_calls=[ToolCallDelta(state.tool_index, arguments=delta["partial_json"])])
+        if kind == "thinking_delta" and delta.get("thinking"):
+            if state is not None:
+                state.thinking.append(delta["thinking"])
+            return Delta(reasoning=delta["thinking"])
+        if kind == "signature_delta" and state is not None:
+            state.signature = (state.signature or "") + (delta.get("signature") or "")
+        return None
+
+    def _block_stop(self, event: dict[str, Any]) -> Delta | None:
+        state = self._blocks.pop(event.get("index", 0), None)
+        if state is None:
+            return None
+        if state.kind == "tool_use" and not state.arguments_sent:  # a call without arguments sends only ""
+            return Delta(tool_calls=[ToolCallDelta(state.tool_index, arguments="{}")])
+        if state.kind in ("thinking", "redacted_thinking"):
+            block = {"type": state.kind, "thinking": "".join(state.thinking), "signature": state.signature,
+                     "data": state.data}
+            detail = reasoning_detail(block, self._details)
+            self._details += 1
+            return Delta(extra={"reasoning_details": [detail]})
+        return None
+
+    def _message_delta(self, event: dict[str, Any]) -> Delta | None:
+        self.usage = parse_usage(event.get("usage"), self.usage)
+        delta = event.get("delta") or {}
+        stop = delta.get("stop_reason")
+        if stop is None:
+            return None
+        return Delta(finish_reason=finish_reason(stop), native_finish_reason=stop,
+                     refusal=refusal(stop, delta.get("stop_details")))
+
+    def _message_stop(self, event: dict[str, Any]) -> None:
+        self.done = True
+
+
+_HANDLERS = {
+    "message_start": AnthropicStreamParser._message_start,
+    "content_block_start": AnthropicStreamParser._block_start,
+    "content_block_delta": AnthropicStreamParser._block_delta,
+    "content_block_stop": AnthropicStreamParser._block_stop,
+    "message_delta": AnthropicStreamParser._message_delta,
+    "message_stop": AnthropicStreamParser._message_stop,
+}

@@ -1,0 +1,73 @@
+"""Gemini `streamGenerateContent?alt=sse` -> canonical deltas.
+
+Every event is a whole GenerateContentResponse holding only the new parts; a function call arrives
+complete in one event, so it becomes one tool-call delta with id, name and all its arguments. There is
+no terminator: the event carrying finishReason ends a candidate. Usage repeats in every event and the
+last one wins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..types import Delta, ToolCallDelta
+from .base import load_json
+from .framing import SSEDecoder
+from .gemini_response import blocked_prompt, finish_reason, parse_usage, read_parts, status_error
+from .native import FramedStreamParser
+
+
+@dataclass(slots=True)
+class _Candidate:
+    tools: int = 0
+    finished: bool = False
+
+
+class GeminiStreamParser(FramedStreamParser):
+    terminal = "a finishReason"
+
+    def __init__(self) -> None:
+        super().__init__(SSEDecoder())
+        self._candidates: dict[int, _Candidate] = {}
+
+    def item(self, item: tuple[str | None, bytes], out: list[Delta]) -> None:
+        raw = item[1]
+        chunk = load_json(raw)
+        if isinstance(chunk, list):  # a JSON-array body wraps its objects (and errors) in a list
+            chunk = chunk[0] if chunk else {}
+        if "error" in chunk:
+            raise status_error(chunk["error"] or {}, raw)
+        self.upstream_id = self.upstream_id or chunk.get("responseId")
+        self.upstream_model = self.upstream_model or chunk.get("modelVersion")
+        self.usage = parse_usage(chunk.get("usageMetadata")) or self.usage
+        for position, candidate in enumerate(chunk.get("candidates") or ()):
+            out.extend(self._candidate(candidate.get("index", position), candidate))
+        block = blocked_prompt(chunk)
+        if block is not None:
+            out.append(Delta(role="assistant", content="", finish_reason="content_filter", native_finish_reason=block))
+            self.done = True
+
+    def _candidate(self, index: int, candidate: dict) -> list[Delta]:
+        state = self._candidates.get(index)
+        out: list[Delta] = []
+        if state is None:
+            state = self._candidates[index] = _Candidate()
+            out.append(Delta(index=index, role="assistant", content=""))
+        parts = read_parts((candidate.get("content") or {}).get("parts"))
+        if parts.reasoning:
+            out.append(Delta(index=index, reasoning=parts.reasoning))
+        if parts.text:
+            out.append(Delta(index=index, content=parts.text))
+        if parts.calls:
+            calls = []
+            for call in parts.calls:
+                calls.append(ToolCallDelta(state.tools, id=call.id, name=call.name, arguments=call.arguments,
+                                           extra=call.extra))
+                state.tools += 1
+            out.append(Delta(index=index, tool_calls=calls))
+        native = candidate.get("finishReason")
+        if native and not state.finished:
+            state.finished = True
+            out.append(Delta(index=index, finish_reason=finish_reason(native, state.tools > 0),
+                             native_finish_reason=native))
+            self.done = all(c.finished for c in self._candidates.values())
+        return out

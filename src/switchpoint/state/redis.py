@@ -1,0 +1,227 @@
+"""Redis state for a cluster: every check is one round trip running one atomic Lua script.
+
+Layout (all keys of one counter share a hash tag, so they live in one Redis Cluster slot):
+  sp:{C}      hash  spent, reserved          settled spend and the sum of live holds
+  sp:{C}:h    hash  token -> amount          live holds
+  sp:{C}:l    zset  token -> lease end (ms)  so holds of a replica that died are released
+  rl:{B}      zset  "<token>:<cost>" -> t    sliding-window log of one rate-limit bucket
+  rl:{B}:t    string                         the units currently in that window
+  hs:{N}      hash                           small shared hashes (circuit-breaker state)
+  rc:{K}      string                         response-cache entries
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from . import StateUnavailableError, Window, WindowCheck
+
+T = TypeVar("T")
+
+RESERVE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local now = tonumber(ARGV[6])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 200)
+if #expired > 0 then
+  local freed = 0
+  for _, token in ipairs(expired) do
+    local held = redis.call('HGET', KEYS[2], token)
+    if held then freed = freed + tonumber(held) end
+  end
+  redis.call('HDEL', KEYS[2], unpack(expired))
+  redis.call('ZREM', KEYS[3], unpack(expired))
+  redis.call('HINCRBY', KEYS[1], 'reserved', -freed)
+end
+local remaining = tonumber(ARGV[2]) - tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
+  - tonumber(redis.call('HGET', KEYS[1], 'reserved') or '0')
+local amount = tonumber(ARGV[3])
+local ok = 0
+if amount <= remaining then
+  redis.call('HINCRBY', KEYS[1], 'reserved', amount)
+  redis.call('HSET', KEYS[2], ARGV[1], amount)
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[5]), ARGV[1])
+  ok = 1
+end
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
+return {ok, remaining}
+"""
+
+SETTLE = """
+local held = redis.call('HGET', KEYS[2], ARGV[1])
+if held then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[3], ARGV[1])
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if held then redis.call('HINCRBY', KEYS[1], 'reserved', -tonumber(held)) end
+redis.call('HINCRBY', KEYS[1], 'spent', ARGV[2])
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+return 1
+"""
+
+SEED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'spent', ARGV[1], 'reserved', 0)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return redis.call('HGET', KEYS[1], 'spent')
+"""
+
+# KEYS: per window, the log and its total. ARGV: now, then per window: limit, seconds, cost, member.
+HIT = """
+local now = tonumber(ARGV[1])
+local n = #KEYS / 2
+local totals, refused = {}, -1
+for i = 1, n do
+  local log, total = KEYS[2 * i - 1], KEYS[2 * i]
+  local base = 4 * (i - 1) + 1
+  local limit, seconds, cost = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
+  local horizon = now - seconds
+  local old = redis.call('ZRANGEBYSCORE', log, '-inf', horizon)
+  local held = tonumber(redis.call('GET', total) or '0')
+  if #old > 0 then
+    for _, member in ipairs(old) do held = held - tonumber(string.match(member, ':(%d+)$')) end
+    redis.call('ZREMRANGEBYSCORE', log, '-inf', horizon)
+    if held < 0 then held = 0 end
+    redis.call('SET', total, held)
+  end
+  totals[i] = held
+  if refused < 0 and held + math.max(cost, 1) > limit then refused = i - 1 end
+end
+local out = {refused}
+for i = 1, n do
+  local log, total = KEYS[2 * i - 1], KEYS[2 * i]
+  local base = 4 * (i - 1) + 1
+  local limit, seconds, cost = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
+  if refused < 0 and cost > 0 then
+    redis.call('ZADD', log, now, ARGV[base + 4] .. ':' .. cost)
+    totals[i] = totals[i] + cost
+    redis.call('SET', total, totals[i])
+  end
+  local ttl = math.ceil(seconds * 1000) + 1000
+  redis.call('PEXPIRE', log, ttl)
+  redis.call('PEXPIRE', total, ttl)
+  local reset = seconds
+  local first = redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')
+  if #first > 0 then reset = math.max(tonumber(first[2]) + seconds - now, 0.001) end
+  out[#out + 1] = math.max(limit - totals[i], 0)
+  out[#out + 1] = math.ceil(reset * 1000)
+end
+return out
+"""
+
+HASH_SET = """
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+HASH_INCR = """
+local value = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return value
+"""
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+def _counter_keys(counter: str) -> list[str]:
+    base = f"sp:{{{counter}}}"
+    return [base, f"{base}:h", f"{base}:l"]
+
+
+class RedisState:
+    def __init__(self, url: str, *, timeout: float = 2.0, max_connections: int = 64) -> None:
+        self.url = url
+        # A blocking pool: a burst of requests waits for a free connection instead of failing.
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=timeout,
+                                                        socket_timeout=timeout, socket_connect_timeout=timeout,
+                                                        health_check_interval=30)
+        self.client = aioredis.Redis(connection_pool=pool)
+        self._reserve = self.client.register_script(RESERVE)
+        self._settle = self.client.register_script(SETTLE)
+        self._seed = self.client.register_script(SEED)
+        self._hit = self.client.register_script(HIT)
+        self._hash_set = self.client.register_script(HASH_SET)
+        self._hash_incr = self.client.register_script(HASH_INCR)
+
+    async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await fn()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StateUnavailableError(f"Shared state is unreachable ({exc.__class__.__name__}); limits cannot "
+                                        "be checked, so the request is refused.") from exc
+
+    async def _script(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        return await self._call(lambda: script(keys=keys, args=args))
+
+    # -- spend counters --------------------------------------------------------------------------
+
+    async def reserve(self, counter: str, token: str, limit: int, amount: int, *, ttl: float,
+                      lease: float) -> tuple[bool, int] | None:
+        result = await self._script(self._reserve, _counter_keys(counter),
+                                    [token, limit, amount, _ms(ttl), _ms(lease), int(time.time() * 1000)])
+        if result is None:
+            return None
+        return bool(result[0]), int(result[1])
+
+    async def settle(self, counter: str, token: str, actual: int, *, ttl: float) -> None:
+        await self._script(self._settle, _counter_keys(counter), [token, actual, _ms(ttl)])
+
+    async def spent(self, counter: str) -> int | None:
+        value = await self._call(lambda: self.client.hget(_counter_keys(counter)[0], "spent"))
+        return None if value is None else int(value)
+
+    async def seed(self, counter: str, initial: int, *, ttl: float) -> int:
+        return int(await self._script(self._seed, _counter_keys(counter)[:1], [initial, _ms(ttl)]))
+
+    # -- rate limits -----------------------------------------------------------------------------
+
+    async def hit(self, windows: Sequence[Window], now: float) -> WindowCheck:
+        keys: list[str] = []
+        args: list[Any] = [repr(now)]
+        for w in windows:
+            keys += [f"rl:{{{w.bucket}}}", f"rl:{{{w.bucket}}}:t"]
+            args += [w.limit, repr(w.seconds), w.cost, secrets.token_hex(6)]
+        out = await self._script(self._hit, keys, args)
+        values = [int(v) for v in out[1:]]
+        return WindowCheck(int(out[0]), tuple(values[0::2]), tuple(v / 1000 for v in values[1::2]))
+
+    # -- shared hashes ---------------------------------------------------------------------------
+
+    async def hash_get(self, name: str) -> dict[str, str]:
+        raw = await self._call(lambda: self.client.hgetall(f"hs:{name}"))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    async def hash_set(self, name: str, values: dict[str, str], *, ttl: float) -> None:
+        flat = [item for pair in values.items() for item in pair]
+        await self._script(self._hash_set, [f"hs:{name}"], [_ms(ttl), *flat])
+
+    async def hash_incr(self, name: str, field: str, amount: int, *, ttl: float) -> int:
+        return int(await self._script(self._hash_incr, [f"hs:{name}"], [field, amount, _ms(ttl)]))
+
+    # -- response cache --------------------------------------------------------------------------
+
+    async def cache_get(self, key: str) -> bytes | None:
+        return await self._call(lambda: self.client.get(f"rc:{key}"))
+
+    async def cache_put(self, key: str, value: bytes, *, ttl: float) -> None:
+        await self._call(lambda: self.client.set(f"rc:{key}", value, px=_ms(ttl)))
+
+    async def cache_delete(self, key: str) -> None:
+        await self._call(lambda: self.client.delete(f"rc:{key}"))
+
+    async def ping(self) -> None:
+        await self._call(self.client.ping)
+
+    async def close(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,146 @@
+"""The State contract: the same tests for the in-process and the Redis backend."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+from switchpoint.state import State, Window
+
+TTL = 60.0
+LEASE = 60.0
+
+
+async def test_unseeded_counter_asks_for_a_seed(state: State) -> None:
+    assert await state.spent("k1") is None
+    assert await state.reserve("k1", "t1", 100, 10, ttl=TTL, lease=LEASE) is None
+    assert await state.seed("k1", 30, ttl=TTL) == 30
+    assert await state.seed("k1", 999, ttl=TTL) == 30  # an existing counter keeps its spend
+    assert await state.spent("k1") == 30
+
+
+async def test_reserve_settle_and_remaining(state: State) -> None:
+    await state.seed("k", 0, ttl=TTL)
+    assert await state.reserve("k", "a", 100, 60, ttl=TTL, lease=LEASE) == (True, 100)
+    assert await state.reserve("k", "b", 100, 50, ttl=TTL, lease=LEASE) == (False, 40)
+    assert await state.reserve("k", "c", 100, 40, ttl=TTL, lease=LEASE) == (True, 40)
+    await state.settle("k", "a", 25, ttl=TTL)  # releases 60, spends 25
+    assert await state.spent("k") == 25
+    assert await state.reserve("k", "d", 100, 35, ttl=TTL, lease=LEASE) == (True, 35)
+    assert await state.reserve("k", "e", 100, 1, ttl=TTL, lease=LEASE) == (False, 0)
+    await state.settle("k", "c", 40, ttl=TTL)
+    await state.settle("k", "d", 0, ttl=TTL)
+    assert await state.spent("k") == 65
+    assert await state.reserve("k", "f", 100, 35, ttl=TTL, lease=LEASE) == (True, 35)
+
+
+async def test_settle_is_idempotent_for_the_hold(state: State) -> None:
+    await state.seed("k", 0, ttl=TTL)
+    await state.reserve("k", "a", 100, 80, ttl=TTL, lease=LEASE)
+    await state.settle("k", "a", 10, ttl=TTL)
+    await state.settle("k", "a", 10, ttl=TTL)  # a second settle adds spend but releases nothing twice
+    assert await state.spent("k") == 20
+    assert await state.reserve("k", "b", 100, 80, ttl=TTL, lease=LEASE) == (True, 80)
+    assert await state.reserve("k", "c", 100, 1, ttl=TTL, lease=LEASE) == (False, 0)
+
+
+async def test_settle_on_an_unknown_counter_creates_nothing(state: State) -> None:
+    await state.settle("gone", "a", 10, ttl=TTL)
+    assert await state.spent("gone") is None
+
+
+async def test_expired_holds_are_released(state: State) -> None:
+    await state.seed("k", 0, ttl=TTL)
+    assert await state.reserve("k", "dead-replica", 100, 100, ttl=TTL, lease=0.05) == (True, 100)
+    assert await state.reserve("k", "x", 100, 1, ttl=TTL, lease=LEASE) == (False, 0)
+    await asyncio.sleep(0.1)
+    assert await state.reserve("k", "y", 100, 100, ttl=TTL, lease=LEASE) == (True, 100)
+    await state.settle("k", "dead-replica", 7, ttl=TTL)  # settling late still counts the spend
+    assert await state.spent("k") == 7
+
+
+async def test_counter_expires_after_ttl(state: State) -> None:
+    await state.seed("k", 5, ttl=0.05)
+    await asyncio.sleep(0.1)
+    assert await state.spent("k") is None
+
+
+async def test_concurrent_reservations_never_exceed_the_limit(state: State) -> None:
+    await state.seed("k", 0, ttl=TTL)
+    rng = random.Random(7)
+    amounts = [rng.randint(1, 40) for _ in range(300)]
+
+    async def one(i: int, amount: int) -> int:
+        result = await state.reserve("k", f"t{i}", 1000, amount, ttl=TTL, lease=LEASE)
+        assert result is not None
+        if not result[0]:
+            return 0
+        actual = rng.randint(0, amount)
+        await state.settle("k", f"t{i}", actual, ttl=TTL)
+        return actual
+
+    spent = sum(await asyncio.gather(*(one(i, a) for i, a in enumerate(amounts))))
+    assert spent <= 1000
+    assert await state.spent("k") == spent
+
+
+async def test_sliding_window_admits_exactly_the_limit(state: State) -> None:
+    now = time.time()
+    results = [await state.hit([Window("rl:a", 3, 10.0)], now + i * 0.01) for i in range(5)]
+    assert [r.admitted for r in results] == [True, True, True, False, False]
+    assert [r.remaining[0] for r in results] == [2, 1, 0, 0, 0]
+    assert 9.9 < results[3].reset[0] <= 10.0
+    # the first unit leaves the window 10 s after it entered
+    later = await state.hit([Window("rl:a", 3, 10.0)], now + 10.001)
+    assert later.admitted and later.remaining == (0,)
+
+
+async def test_hit_is_all_or_nothing(state: State) -> None:
+    now = time.time()
+    per_minute, per_day = Window("m", 5, 60.0), Window("d", 2, 86400.0)
+    assert (await state.hit([per_minute, per_day], now)).admitted
+    assert (await state.hit([per_minute, per_day], now)).admitted
+    refused = await state.hit([per_minute, per_day], now)
+    assert refused.refused == 1 and refused.remaining == (3, 0)
+    # the refused hit took nothing from the per-minute window
+    assert (await state.hit([per_minute], now)).remaining == (2,)
+
+
+async def test_token_window_with_costs(state: State) -> None:
+    now = time.time()
+    check = Window("tok", 100, 60.0, cost=0)
+    assert (await state.hit([check], now)).admitted
+    assert (await state.hit([Window("tok", 1 << 62, 60.0, cost=150)], now)).admitted  # recorded past the limit
+    refused = await state.hit([check], now + 1)
+    assert not refused.admitted and refused.remaining == (0,)
+    assert 58 < refused.reset[0] <= 59.0
+    assert (await state.hit([check], now + 60.5)).admitted
+
+
+async def test_concurrent_hits_admit_exactly_the_limit(state: State) -> None:
+    now = time.time()
+    results = await asyncio.gather(*(state.hit([Window("burst", 50, 60.0)], now) for _ in range(200)))
+    assert sum(r.admitted for r in results) == 50
+
+
+async def test_shared_hashes(state: State) -> None:
+    assert await state.hash_get("breaker:x") == {}
+    assert await state.hash_incr("breaker:x", "failures", 1, ttl=TTL) == 1
+    assert await state.hash_incr("breaker:x", "failures", 2, ttl=TTL) == 3
+    await state.hash_set("breaker:x", {"open_until": "12.5"}, ttl=TTL)
+    assert await state.hash_get("breaker:x") == {"failures": "3", "open_until": "12.5"}
+    await state.hash_set("short", {"a": "1"}, ttl=0.05)
+    await asyncio.sleep(0.1)
+    assert await state.hash_get("short") == {}
+
+
+async def test_cache_entries(state: State) -> None:
+    assert await state.cache_get("c1") is None
+    await state.cache_put("c1", b"hello", ttl=TTL)
+    assert await state.cache_get("c1") == b"hello"
+    await state.cache_delete("c1")
+    assert await state.cache_get("c1") is None
+    await state.cache_put("c2", b"x", ttl=0.05)
+    await asyncio.sleep(0.1)
+    assert await state.cache_get("c2") is None

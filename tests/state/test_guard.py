@@ -1,0 +1,42 @@
+"""An unreachable shared state fails closed (503) by default, or falls back to local counters."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from switchpoint.state import StateUnavailableError, Window, open_state
+
+from ..conftest import free_port
+
+
+def unreachable() -> str:
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
+async def test_closed_refuses_limits_but_keeps_serving_the_cache_as_a_miss() -> None:
+    state = open_state(unreachable(), failure="closed")
+    started = time.monotonic()
+    with pytest.raises(StateUnavailableError) as caught:
+        await state.reserve("k", "t", 100, 10, ttl=60, lease=60)
+    assert caught.value.status == 503
+    assert time.monotonic() - started < 3
+    with pytest.raises(StateUnavailableError):
+        await state.hit([Window("b", 5, 60)], time.time())
+    assert await state.cache_get("x") is None
+    await state.cache_put("x", b"1", ttl=5)
+    await state.settle("k", "t", 5, ttl=60)  # never fails a request that was served
+    assert await state.hash_incr("breaker", "failures", 1, ttl=60) == 1  # local fallback
+    await state.close()
+
+
+async def test_open_falls_back_to_local_counters_that_still_enforce_limits() -> None:
+    state = open_state(unreachable(), failure="open")
+    assert await state.reserve("k", "t", 100, 10, ttl=60, lease=60) is None  # seeded from the ledger next
+    assert await state.seed("k", 95, ttl=60) == 95
+    assert await state.reserve("k", "t", 100, 10, ttl=60, lease=60) == (False, 5)
+    assert await state.reserve("k", "t", 100, 5, ttl=60, lease=60) == (True, 5)
+    checks = [await state.hit([Window("b", 2, 60)], time.time()) for _ in range(3)]
+    assert [c.admitted for c in checks] == [True, True, False]
+    await state.close()
