@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format install install-test system-deps bench clean
+.PHONY: run test lint format install install-test system-deps bench bench-dashboard vendor-charts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ test: install-test system-deps
 
 system-deps:
 	@bash scripts/system-deps.sh
+
+## make bench-dashboard: the dashboard over a 1,000,000-generation ledger (results in test-artifacts/dashboard/)
+bench-dashboard: install-test system-deps
+	$(BIN)/pytest tests/dashboard/test_scale.py -m scale -s
+
+## make vendor-charts: refresh the committed Chart.js build from the npm registry
+vendor-charts:
+	@bash scripts/vendor-charts.sh
 
 lint: install-test
 	$(BIN)/ruff check src tests

@@ -7,6 +7,7 @@ packages=()
 need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
 
 need redis-server redis-server
+need chromium chromium        # dashboard tests drive it with Playwright (no browser download)
 # PostgreSQL's server binaries live outside PATH on Debian (/usr/lib/postgresql/<version>/bin).
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need initdb postgresql
 

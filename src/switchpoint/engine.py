@@ -33,6 +33,7 @@ from .errors import (
     UpstreamError,
 )
 from .generation import GenerationRecord, new_record
+from .observability.context import capture_output
 from .providers.base import Provider, Target
 from .routing import BreakerSettings, BreakerStore, Candidate, Decision, Live, MemoryBreakers, Preferences
 from .routing.auto import AUTO_MODEL, AutoChoice, AutoRouter, build_auto
@@ -179,6 +180,7 @@ class Engine:
         first = completion.choices[0] if completion.choices else None
         usage = completion.usage or self.estimate_usage(ctx, sum(len(c.content or "") for c in completion.choices))
         self.served(record, cand, completion.upstream_id, completion.upstream_model, planned.auto)
+        capture_output(first.content if first else None)
         record.finish_reason = first.finish_reason if first else None
         record.native_finish_reason = first.native_finish_reason if first else None
         await self.settle(record, cand, reservation, usage, ctx)

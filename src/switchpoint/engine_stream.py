@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from .accounting.budget import Reservation
 from .errors import SwitchpointError, UpstreamError
 from .hedging import race
+from .observability.context import current_scope
 from .providers.base import Provider, StreamParser
 from .routing import Candidate
 from .routing.hedge import hedge_delay
@@ -53,6 +54,8 @@ class ChatStream:
         self._finished = False
         self.output_chars = 0
         self.usage: Usage | None = None
+        scope = current_scope()
+        self.capture = scope.output if scope is not None else None  # output text, for keys that log content
 
     async def start(self) -> None:
         engine = self.engine
@@ -135,6 +138,8 @@ class ChatStream:
     def _track(self, delta: Delta) -> None:
         if delta.content:
             self.output_chars += len(delta.content)
+            if self.capture is not None:
+                self.capture.append(delta.content)
         if delta.reasoning:
             self.output_chars += len(delta.reasoning)
         if delta.tool_calls:

@@ -10,6 +10,7 @@ import aiohttp
 from yarl import URL
 
 from .errors import CONNECT, TIMEOUT, UpstreamError
+from .observability.context import current_scope
 from .types import UpstreamRequest
 
 
@@ -65,10 +66,14 @@ class Transport:
         """Send and wait for the status line and headers. `read_timeout` bounds each later read."""
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=min(first_byte_timeout, 10.0),
                                         sock_read=read_timeout or first_byte_timeout)
+        headers = request.headers
+        scope = current_scope()
+        if scope is not None:
+            headers = {**headers, "x-request-id": scope.request_id}
         try:
             async with asyncio.timeout(first_byte_timeout):
                 response = await self.session().request(
-                    request.method, self._url(request.url), headers=request.headers, data=request.body,
+                    request.method, self._url(request.url), headers=headers, data=request.body,
                     timeout=timeout, allow_redirects=False,
                 )
         except TimeoutError:

@@ -42,6 +42,11 @@ class ChatRequest:
     def tools(self) -> list[dict[str, Any]]:
         return self.params.get("tools") or []
 
+    @property
+    def hides_reasoning(self) -> bool:
+        """`reasoning: {exclude: true}`: the model may reason, but the client does not see it."""
+        return bool(self.reasoning and self.reasoning.get("exclude"))
+
     def stop_list(self) -> list[str]:
         stop = self.params.get("stop")
         if stop is None:
@@ -97,6 +102,12 @@ class Choice:
     extra: dict[str, Any] | None = None  # message-level vendor fields: annotations, reasoning_details...
 
 
+def hide_reasoning(choice: Choice) -> None:
+    choice.reasoning = None
+    if choice.extra and "reasoning_details" in choice.extra:
+        choice.extra = {k: v for k, v in choice.extra.items() if k != "reasoning_details"} or None
+
+
 @dataclass(slots=True)
 class Completion:
     choices: list[Choice]
@@ -133,6 +144,18 @@ class Delta:
 
     def has_output(self) -> bool:
         return bool(self.content or self.reasoning or self.refusal or self.tool_calls)
+
+    def without_reasoning(self) -> Delta | None:
+        """The delta with reasoning removed, or None when nothing else is left in it."""
+        extra = {k: v for k, v in self.extra.items() if k != "reasoning_details"} if self.extra else None
+        if self.reasoning is None and extra == self.extra:
+            return self
+        stripped = Delta(self.index, self.role, self.content, None, self.refusal, self.tool_calls, self.finish_reason,
+                         self.native_finish_reason, self.logprobs, extra or None)
+        if stripped.role is None and stripped.finish_reason is None and not stripped.has_output() \
+                and stripped.content is None and not stripped.extra:
+            return None
+        return stripped
 
 
 @dataclass(slots=True)

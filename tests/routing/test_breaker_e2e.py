@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from ..conftest import Gateway
+from ..dashboard.helpers import get_json, login
 from ..upstream import Reply, Upstream
 from .conftest import CHAT, USER, call, post, sdk, tried
 
@@ -39,6 +40,17 @@ def test_open_breaker_skips_the_endpoint_until_a_probe_succeeds(make_routed: Any
     assert response.json()["provider"] == "up"  # the probe
     assert tried(upstream) == ["up"]
     assert endpoints(gateway, "rt/trio")["up"]["circuit"] == "closed"
+
+
+def test_dashboard_shows_the_breaker_state(make_routed: Any, upstream: Upstream) -> None:
+    gateway = make_routed(routing=BREAKER)
+    upstream.always("/v1" + CHAT, ERROR_500)
+    upstream.always("/backup/v1" + CHAT, OK)
+    for _ in range(2):
+        ask(gateway)
+    rows = get_json(gateway, "/dashboard/api/endpoints", login(gateway))["endpoints"]
+    circuits = {r["provider"]: r["live"]["circuit"] for r in rows if r["model"] == "rt/trio"}
+    assert circuits == {"up": "open", "backup": "closed", "third": "closed"}
 
 
 def test_failed_probe_reopens(make_routed: Any, upstream: Upstream) -> None:

@@ -144,3 +144,17 @@ def test_embeddings_float_and_base64(gateway, upstream, client):
     assert as_default.data[0].embedding == pytest.approx(as_float.data[0].embedding, rel=1e-6)
     assert upstream.hits("/v1/embeddings")[-1].json["model"] == "text-embedding-3-small"
     assert as_float.usage.prompt_tokens > 0
+
+
+def test_reasoning_exclude_hides_reasoning_but_bills_it(gateway, upstream, client):
+    upstream.queue("/or/api/v1/chat/completions", Reply.file("openrouter/chat_usage_cost.response.json"),
+                   Reply.file("openrouter/chat_usage_cost.response.json"))
+    shown = client.chat.completions.create(model="test/routed", messages=[{"role": "user", "content": "hello"}])
+    assert shown.choices[0].message.reasoning and shown.choices[0].message.reasoning_details
+    hidden = client.chat.completions.create(model="test/routed", messages=[{"role": "user", "content": "hello"}],
+                                            extra_body={"reasoning": {"effort": "low", "exclude": True}})
+    message = hidden.choices[0].message
+    assert message.reasoning is None and not getattr(message, "reasoning_details", None)
+    assert message.content == shown.choices[0].message.content
+    assert hidden.usage.completion_tokens_details.reasoning_tokens == 64  # still counted and billed
+    assert hidden.usage.cost == shown.usage.cost

@@ -161,3 +161,19 @@ def test_client_disconnect_cancels_upstream(gateway, upstream):
     rows = gateway.ledger()
     assert rows[-1]["status"] == "cancelled"
     assert rows[-1]["completion_tokens"] > 0 and rows[-1]["usage_estimated"]
+
+
+def test_reasoning_exclude_in_streams(gateway, upstream):
+    chunk = ('data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
+             '"delta":{%s},"finish_reason":%s}]}\n\n')
+    body = (chunk % ('"role":"assistant","reasoning":"thinking hard"', "null")
+            + chunk % ('"reasoning":" still"', "null") + chunk % ('"content":"Answer"', "null")
+            + chunk % ("", '"stop"') + "data: [DONE]\n\n").encode()
+    upstream.queue(CHAT, Reply.sse(body), Reply.sse(body))
+    request = {"model": "test/gpt", "messages": [{"role": "user", "content": "hi"}]}
+    shown = data_events(raw_stream(gateway, request))
+    assert "".join(c["choices"][0]["delta"].get("reasoning", "") for c in shown if c["choices"]) == "thinking hard still"
+    hidden = data_events(raw_stream(gateway, {**request, "reasoning": {"exclude": True}}))
+    deltas = [c["choices"][0]["delta"] for c in hidden if c["choices"]]
+    assert all("reasoning" not in d for d in deltas)
+    assert deltas[0] == {"role": "assistant"} and "".join(d.get("content", "") for d in deltas) == "Answer"

@@ -27,12 +27,17 @@ class LedgerWriter:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.written = 0
+        # Called with each row as it is recorded, in the request's context (request id, logged content):
+        # they must only queue (the generation log, tracing). `observers` get batches later instead.
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def record(self, row: dict[str, Any]) -> None:
         """Queue one generation row. Never blocks, never raises for storage reasons."""
         self._queue.append(row)
         self._unobserved.append(row)
         self._pending[row["id"]] = row
+        for listener in self.listeners:
+            listener(row)
         if len(self._queue) >= self.batch_size:
             self._wake.set()
 

@@ -9,6 +9,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -21,9 +22,27 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def load_dotenv(path: Path) -> None:
+    """KEY=VALUE lines of a .env file into the environment; variables already set (non-empty) win."""
+    if not path.is_file():
+        return
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        if not os.environ.get(name.strip()):  # unset or empty: the file's value applies
+            os.environ[name.strip()] = value
+
+
 def load_or_exit(path: str | None) -> Config:
+    found = find_config_path(path)
+    load_dotenv((found.parent if found else Path.cwd()) / ".env")
     try:
-        return load_config(find_config_path(path))
+        return load_config(found)
     except ConfigError as exc:
         for field, problem in exc.problems:
             err_console.print(f"[red]error[/red] {field}: {problem}", highlight=False)

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from ..accounting.keys import KeyRecord, KeyService
 from ..accounting.pricing import from_nanos
-from ..storage import Store
+from ..storage import Store, reports
 from .common import console, load_or_exit, print_json, run
 
 
@@ -59,7 +59,8 @@ def list_keys(config_path: str | None, as_json: bool) -> None:
         try:
             await store.create_schema()
             rows = await store.list_keys(limit=10_000)
-            return [(row, await store.spend_nanos(row["hash"])) for row in rows]
+            spend = await reports.spend_by_key(store)
+            return [(row, spend.get(row["hash"], 0)) for row in rows]
         finally:
             await store.close()
 

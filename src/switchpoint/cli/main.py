@@ -7,10 +7,15 @@ import sys
 import click
 
 from .. import __version__
+from .chat import chat
 from .common import console, err_console, load_or_exit
+from .compare import compare
 from .db import db
+from .init import init
 from .keys import keys
+from .mcp_server import mcp_command
 from .query import models, query
+from .status import status
 from .usage import usage
 
 
@@ -57,6 +62,11 @@ cli.add_command(query)
 cli.add_command(models)
 cli.add_command(keys)
 cli.add_command(usage)
+cli.add_command(compare)
+cli.add_command(status)
+cli.add_command(init)
+cli.add_command(chat)
+cli.add_command(mcp_command)
 cli.add_command(db)
 
 

@@ -235,6 +235,15 @@ class AutoConfig(Strict):
     code_lines: int = Field(6, gt=0, description="this many code-looking lines make a prompt code-heavy")
 
 
+class TelemetryConfig(Strict):
+    """Logs and traces. Traces are sent only when `otlp_endpoint` is set."""
+
+    otlp_endpoint: str | None = Field(None, description="OTLP/HTTP collector, e.g. http://127.0.0.1:4318")
+    service_name: str = "switchpoint"
+    generation_log: str = Field("stdout", description="one JSON line per generation: stdout, stderr, off, "
+                                                      "or a file path")
+
+
 class Config(Strict):
     listen: str = "127.0.0.1:8080"
     database: str = "sqlite:///switchpoint.db"
@@ -250,6 +259,7 @@ class Config(Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     auto: AutoConfig = Field(default_factory=AutoConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     # Internal: warnings found while loading (e.g. providers skipped for a missing key).
     warnings: tuple[str, ...] = ()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any, Literal
 
@@ -25,6 +26,7 @@ class KeyCreate(BaseModel):
     rate_limit: RateLimitConfig | None = None
     token_limit: TokenLimitConfig | None = None
     cache: bool = False
+    log_content: bool = False  # write prompts and completions into the generation log
 
     @field_validator("expires_at")
     @classmethod
@@ -43,6 +45,7 @@ class KeyUpdate(BaseModel):
     rate_limit: RateLimitConfig | None = None
     token_limit: TokenLimitConfig | None = None
     cache: bool | None = None
+    log_content: bool | None = None
 
 
 def require_admin(services: Services, request: Request) -> None:
@@ -67,14 +70,22 @@ def parse(model: type[BaseModel], body: bytes) -> Any:
 
 async def create_key(services: Services, request: Request, send: Send) -> Response:
     require_admin(services, request)
-    spec: KeyCreate = parse(KeyCreate, await request.body(1 << 16))
+    record, plaintext = await create_from_spec(services, parse(KeyCreate, await request.body(1 << 16)))
+    return json_response({"data": await key_object(services, record), "key": plaintext}, status=201)
+
+
+async def create_from_spec(services: Services, spec: KeyCreate) -> tuple[KeyRecord, str]:
+    """Create a key as the provisioning API and the dashboard both do; returns it and its plaintext."""
     record, plaintext = await services.keys.create(
         spec.name, limit_usd=spec.limit, limit_reset=spec.limit_reset,
         rate_limit=(spec.rate_limit.requests, spec.rate_limit.interval) if spec.rate_limit else None,
         token_limit=(spec.token_limit.tokens, spec.token_limit.interval) if spec.token_limit else None,
         expires_at_ms=int(spec.expires_at.timestamp() * 1000) if spec.expires_at else None, cache=spec.cache,
     )
-    return json_response({"data": await key_object(services, record), "key": plaintext}, status=201)
+    if spec.log_content:
+        await services.store.update_key(record.hash, {"log_content": True})
+        record = dataclasses.replace(record, log_content=True)
+    return record, plaintext
 
 
 async def list_keys(services: Services, request: Request, send: Send) -> Response:
@@ -95,10 +106,15 @@ async def get_key(services: Services, request: Request, send: Send) -> Response:
 async def update_key(services: Services, request: Request, send: Send) -> Response:
     require_admin(services, request)
     record = await _record(services, request)
-    spec: KeyUpdate = parse(KeyUpdate, await request.body(1 << 16))
+    await apply_update(services, record, parse(KeyUpdate, await request.body(1 << 16)))
+    return json_response({"data": await key_object(services, await _record(services, request))})
+
+
+async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate) -> None:
+    """Apply the fields given in `spec` to the key (the provisioning API and the dashboard)."""
     values: dict[str, Any] = {}
     given = spec.model_fields_set
-    for name in ("name", "disabled", "limit_reset", "cache"):
+    for name in ("name", "disabled", "limit_reset", "cache", "log_content"):
         if name in given and (getattr(spec, name) is not None or name == "limit_reset"):
             values[name] = getattr(spec, name)
     if "limit" in given:
@@ -112,7 +128,6 @@ async def update_key(services: Services, request: Request, send: Send) -> Respon
     if values:
         await services.store.update_key(record.hash, values)
         services.keys.forget(record.hash)
-    return json_response({"data": await key_object(services, await _record(services, request))})
 
 
 async def delete_key(services: Services, request: Request, send: Send) -> Response:

@@ -8,7 +8,8 @@ from typing import Any
 
 from ..config import Config
 from ..errors import NotFoundError, SwitchpointError
-from . import admin, chat, info
+from ..observability.context import end_scope, request_id_for, start_scope
+from . import admin, chat, dashboard, info
 from .http import Receive, Request, Response, Send, Streamed
 from .metrics import metrics_endpoint
 from .render import error_body
@@ -62,7 +63,7 @@ class App:
     def __init__(self, config: Config, services: Services | None = None) -> None:
         self.config = config
         self.services = services
-        self.extra_routes: dict[tuple[str, str], Handler] = {}
+        self.extra_routes: dict[tuple[str, str], Handler] = dict(dashboard.ROUTES)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -77,6 +78,9 @@ class App:
         sub, params = path, {}
         if handler is None:
             handler, sub, params = match(method, path)
+        request_id, traceparent = _request_headers(scope["headers"])
+        token = start_scope(request_id, traceparent)
+        send = _with_request_id(send, request_id.encode())
         try:
             if handler is None:
                 raise NotFoundError(f"No route for {method} {path}")
@@ -87,6 +91,8 @@ class App:
         except Exception:
             log.exception("unhandled error on %s %s", method, path)
             response = error_response(SwitchpointError("Internal Server Error"))
+        finally:
+            end_scope(token)
         await response.send(send)
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
@@ -107,6 +113,27 @@ class App:
                     await stop_services(self.services)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _request_headers(headers: list[tuple[bytes, bytes]]) -> tuple[str, str | None]:
+    """The request id (the client's, or a new one) and the W3C traceparent, in one pass."""
+    given = traceparent = None
+    for name, value in headers:
+        if name == b"x-request-id":
+            given = value
+        elif name == b"traceparent":
+            traceparent = value.decode("latin-1")
+    return request_id_for(given), traceparent
+
+
+def _with_request_id(send: Send, request_id: bytes) -> Send:
+    """Every response carries x-request-id, whoever writes it (handlers stream SSE themselves)."""
+    async def wrapped(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
+        await send(message)
+
+    return wrapped
 
 
 def error_response(err: SwitchpointError) -> Response:

@@ -7,6 +7,8 @@ import time
 from ..engine import RequestContext
 from ..generation import GenerationRecord
 from ..ids import generation_id
+from ..observability.context import current_scope
+from ..types import hide_reasoning
 from .cache import StreamTape, status_headers
 from .http import STREAMED, Request, Response, Send, Streamed
 from .render import completion_body, embeddings_body
@@ -19,6 +21,10 @@ async def chat_completions(services: Services, request: Request, send: Send) -> 
     key = await services.keys.authenticate(request.header(b"authorization"))
     body = await request.body(services.config.server.max_body_bytes)
     chat = parse_chat(body, request.headers, legacy=request.path == "/completions")
+    if key.log_content:
+        scope = current_scope()
+        if scope is not None:
+            scope.capture_content(chat.messages)
     now = time.time()
     ctx = RequestContext(key, generation_id(now), time.monotonic(), len(body), chat.params.get("user"))
     cache = services.cache
@@ -49,6 +55,9 @@ async def chat_completions(services: Services, request: Request, send: Send) -> 
     headers = [(b"x-generation-id", ctx.generation_id.encode()),
                (b"x-switchpoint-attempts", str(len(result.record.attempts)).encode()),
                (b"x-switchpoint-overhead-ms", overhead_header(result.record, ctx)), *extra]
+    if chat.hides_reasoning:
+        for choice in result.completion.choices:
+            hide_reasoning(choice)
     rendered = completion_body(result.completion, result.record, result.usage, created=int(now),
                                legacy=chat.legacy_prompt)
     if plan is not None:

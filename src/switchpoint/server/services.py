@@ -14,6 +14,7 @@ from ..accounting.pricing import Pricer
 from ..config import Config
 from ..config.catalogue import Catalogue, build_catalogue
 from ..engine import Engine
+from ..observability.setup import Observer, build_observers
 from ..providers.base import Connection, Provider
 from ..providers.registry import PROVIDER_TYPES
 from ..routing.health import Health
@@ -44,6 +45,7 @@ class Services:
     metrics: Metrics
     started_at: float = field(default_factory=time.time)
     warnings: list[str] = field(default_factory=list)
+    observers: list[Observer] = field(default_factory=list)  # generation log, tracing
 
 
 def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:
@@ -81,7 +83,7 @@ def build_services(config: Config) -> Services:
     metrics = Metrics(set(catalogue.models))
     ledger.observers.append(metrics.observe)
     return Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
-                    health, cache, metrics, warnings=warnings)
+                    health, cache, metrics, warnings=warnings, observers=build_observers(config))
 
 
 async def start_services(services: Services) -> None:
@@ -95,11 +97,16 @@ async def start_services(services: Services) -> None:
         )
         await services.store.upsert_config_key(row)
     services.ledger.start()
+    for observer in services.observers:
+        services.ledger.listeners.append(observer.observe)
+        observer.start()
 
 
 async def stop_services(services: Services) -> None:
     await services.engine.drain()
     await services.ledger.drain()
+    for observer in services.observers:
+        await observer.drain()
     await services.transport.close()
     await services.state.close()
     await services.store.close()

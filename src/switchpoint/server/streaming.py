@@ -98,7 +98,10 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
                            (b"x-switchpoint-overhead-ms", f"{overhead:.3f}".encode())])
         writer.relaying = True
         try:
+            hide = chat.hides_reasoning
             async for delta in stream.deltas():
+                if hide and (delta := delta.without_reasoning()) is None:
+                    continue
                 data = renderer.delta(delta)
                 if tape is not None:
                     tape.chunks.append(data)

@@ -6,10 +6,11 @@ import time
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import case, delete, event, func, insert, select, update
+from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from . import migrate
+from .rollup import add_rollups
 from .tables import generations, keys
 
 
@@ -114,6 +115,7 @@ class Store:
         sql, order = self._ledger_insert
         async with self.engine.begin() as conn:
             await conn.exec_driver_sql(sql, [tuple(row[k] for k in order) for row in rows])
+            await add_rollups(conn, rows)
 
     async def existing_generation_ids(self, ids: list[str]) -> set[str]:
         async with self.engine.connect() as conn:
@@ -139,41 +141,14 @@ class Store:
     async def activity(self, dims: Sequence[str], *, since_ms: int = 0, until_ms: int | None = None,
                        key_hash: str | None = None) -> list[dict[str, Any]]:
         """Requests, tokens and cost grouped by any of day (UTC, as days since the epoch), model,
-        provider and key; most expensive first."""
-        g = generations.c
-        columns = {"day": g.created_at_ms // 86_400_000, "model": g.model, "provider": g.provider, "key": g.key_hash}
-        groups = [columns[d].label(d) for d in dims]
-        query = (
-            select(
-                *groups,
-                func.count().label("requests"),
-                _total(case((g.status != "success", 1), else_=0)).label("errors"),
-                _total(case((g.cache_hit.is_(True), 1), else_=0)).label("cache_hits"),
-                _total(g.prompt_tokens).label("prompt_tokens"),
-                _total(g.completion_tokens).label("completion_tokens"),
-                _total(g.reasoning_tokens).label("reasoning_tokens"),
-                _total(g.cost_nanos).label("cost_nanos"),
-                _total(g.markup_nanos).label("markup_nanos"),
-            )
-            .where(g.created_at_ms >= since_ms)
-            .group_by(*groups)
-            .order_by(func.sum(g.cost_nanos).desc(), *groups)
-        )
-        if until_ms is not None:
-            query = query.where(g.created_at_ms < until_ms)
-        if key_hash is not None:
-            query = query.where(g.key_hash == key_hash)
-        async with self.engine.connect() as conn:
-            return [{k: (int(v) if k not in ("model", "provider", "key") and v is not None else v)
-                     for k, v in r.items()} for r in (await conn.execute(query)).mappings()]
+        provider and key; most expensive first. Read from the usage rollups (storage/reports.py)."""
+        from .reports import activity_rows  # noqa: PLC0415 - reports builds on this module
+
+        return await activity_rows(self, list(dims), since_ms=since_ms, until_ms=until_ms, key_hash=key_hash)
 
     async def count_generations(self) -> int:
         async with self.engine.connect() as conn:
             return int((await conn.execute(select(func.count()).select_from(generations))).scalar_one())
-
-
-def _total(column: Any) -> Any:
-    return func.coalesce(func.sum(column), 0)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -74,3 +74,37 @@ generations = Table(
 Index("ix_generations_key_time", generations.c.key_hash, generations.c.created_at_ms)
 Index("ix_generations_time", generations.c.created_at_ms)
 Index("ix_generations_model_time", generations.c.model, generations.c.created_at_ms)
+# Covers the dashboard's per-endpoint latency samples (an index-only range scan).
+Index("ix_generations_endpoint_time", generations.c.provider, generations.c.model, generations.c.created_at_ms,
+      generations.c.latency_ms, generations.c.ttft_ms)
+
+
+def _usage_table(name: str) -> Table:
+    """Totals per (time bucket, key, model, provider), kept in step with the ledger by the same
+    transaction that inserts generations, so reports read thousands of rows instead of millions
+    (storage/rollup.py). `start_ms` is the start of the hour or UTC day."""
+    return Table(
+        name, metadata,
+        Column("start_ms", BigInteger, primary_key=True),
+        Column("key_hash", String(64), primary_key=True),
+        Column("model", String(200), primary_key=True),
+        Column("provider", String(100), primary_key=True),     # '' when no provider served
+        Column("requests", BigInteger, nullable=False, default=0),
+        Column("errors", BigInteger, nullable=False, default=0),
+        Column("cancelled", BigInteger, nullable=False, default=0),
+        Column("cache_hits", BigInteger, nullable=False, default=0),
+        Column("prompt_tokens", BigInteger, nullable=False, default=0),
+        Column("completion_tokens", BigInteger, nullable=False, default=0),
+        Column("reasoning_tokens", BigInteger, nullable=False, default=0),
+        Column("cached_tokens", BigInteger, nullable=False, default=0),
+        Column("cost_nanos", BigInteger, nullable=False, default=0),
+        Column("markup_nanos", BigInteger, nullable=False, default=0),
+        Column("latency_ms_sum", Float, nullable=False, default=0.0),
+        Column("latency_count", BigInteger, nullable=False, default=0),
+        Column("ttft_ms_sum", Float, nullable=False, default=0.0),
+        Column("ttft_count", BigInteger, nullable=False, default=0),
+    )
+
+
+usage_hourly = _usage_table("usage_hourly")
+usage_daily = _usage_table("usage_daily")

@@ -1,0 +1,23 @@
+"""The operator dashboard at /dashboard: login, charts and tables over the ledger, key management."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import api, keys, pages
+
+ROUTES: dict[tuple[str, str], Any] = {
+    ("GET", "/dashboard"): pages.dashboard,
+    ("GET", "/dashboard/"): pages.dashboard,
+    ("GET", "/dashboard/login"): pages.login_form,
+    ("POST", "/dashboard/login"): pages.login,
+    ("POST", "/dashboard/logout"): pages.logout,
+    ("GET", "/dashboard/api/overview"): api.overview,
+    ("GET", "/dashboard/api/endpoints"): api.endpoints,
+    ("GET", "/dashboard/api/generations"): api.generations,
+    ("GET", "/dashboard/api/keys"): api.keys,
+    ("POST", "/dashboard/api/keys"): keys.create,
+    ("POST", "/dashboard/api/keys/update"): keys.update,
+    ("POST", "/dashboard/api/keys/revoke"): keys.revoke,
+    **{("GET", f"/dashboard/static/{name}"): pages.static_handler(name) for name in pages.STATIC_FILES},
+}

@@ -1,0 +1,131 @@
+"""JSON behind the dashboard's charts and tables. Every figure comes from storage/reports.py (the same
+queries the command line uses) or from the live routing health; nothing walks the ledger row by row."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ...accounting.budget import period_start
+from ...accounting.pricing import from_nanos
+from ...errors import BadRequestError
+from ...storage import reports
+from ..http import Request, Response, Send, json_response
+from ..services import Services
+from . import session
+from .health import endpoint_rows
+
+WINDOWS = {"24h": (24, "hour"), "7d": (24 * 7, "hour"), "30d": (30, "day"), "90d": (90, "day")}
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    name: str
+    since_ms: int
+    bucket: str
+
+
+def parse_window(name: str | None, now_ms: int | None = None) -> Window:
+    """The last N whole buckets up to and including the current one."""
+    name = name or "24h"
+    if name not in WINDOWS:
+        raise BadRequestError(f"window: use one of {', '.join(WINDOWS)}")
+    count, bucket = WINDOWS[name]
+    size = reports.BUCKETS[bucket]
+    now_ms = now_ms or reports.now_ms()
+    return Window(name, now_ms // size * size - (count - 1) * size, bucket)
+
+
+def money(row: dict[str, Any]) -> dict[str, Any]:
+    """A report row for the browser: cost in USD, error rate as a fraction."""
+    out = {k: v for k, v in row.items() if k != "cost_nanos"}
+    out["cost"] = from_nanos(row["cost_nanos"])
+    out["error_rate"] = row["errors"] / row["requests"] if row["requests"] else 0.0
+    return out
+
+
+async def key_names(services: Services) -> dict[str, str]:
+    return {row["hash"]: row["name"] for row in await services.store.list_keys(limit=100_000)}
+
+
+async def overview(services: Services, request: Request, send: Send) -> Response:
+    await session.require(services, request)
+    window = parse_window(request.query.get("window"))
+    store, since = services.store, window.since_ms
+    names = await key_names(services)
+    by_key = [money(r) | {"name": names.get(r["group"], r["group"][:12])}
+              for r in await reports.usage_by(store, "key", since, limit=25)]
+    return json_response({
+        "window": window.name, "bucket": window.bucket, "since": since, "generated_at": reports.now_ms(),
+        "totals": money(await reports.totals(store, since)),
+        "series": [money(r) for r in await reports.series(store, since, window.bucket)],
+        "by_model": [money(r) for r in await reports.usage_by(store, "model", since, limit=25)],
+        "by_provider": [money(r) for r in await reports.usage_by(store, "provider", since, limit=25)],
+        "by_key": by_key,
+    })
+
+
+async def endpoints(services: Services, request: Request, send: Send) -> Response:
+    await session.require(services, request)
+    window = parse_window(request.query.get("window"))
+    usage = await reports.usage_by(services.store, "endpoint", window.since_ms)
+    busiest = [(r["provider"], r["model"]) for r in usage if r["provider"]][:30]
+    latency = await reports.endpoint_latency(services.store, busiest, window.since_ms)
+    rows = endpoint_rows(services, [money(r) for r in usage], latency)
+    return json_response({"window": window.name, "endpoints": rows})
+
+
+async def generations(services: Services, request: Request, send: Send) -> Response:
+    await session.require(services, request)
+    query = request.query
+    limit = query.get("limit", "50")
+    if not limit.isdigit() or not 0 < int(limit) <= 500:
+        raise BadRequestError("limit: a number from 1 to 500")
+    before = query.get("before")
+    rows = await reports.recent_generations(
+        services.store, limit=int(limit), before_ms=int(before) if before and before.isdigit() else None,
+        key_hash=query.get("key") or None, model=query.get("model") or None, status=query.get("status") or None)
+    names = await key_names(services)
+    out = []
+    for row in rows:
+        attempts = row.pop("attempts")
+        out.append(money({**row, "requests": 1, "errors": int(row["status"] == "error")})
+                   | {"key_name": names.get(row["key_hash"], row["key_hash"][:12]),
+                      "attempts": orjson.loads(attempts) if attempts else []})
+    return json_response({"generations": out})
+
+
+async def keys(services: Services, request: Request, send: Send) -> Response:
+    await session.require(services, request)
+    return json_response({"keys": await key_views(services)})
+
+
+async def key_views(services: Services) -> list[dict[str, Any]]:
+    """Every key with its spend in its current limit period and in total (one query per period kind)."""
+    rows = await services.store.list_keys(limit=10_000)
+    now = dt.datetime.now(dt.UTC)
+    spend: dict[str | None, dict[str, int]] = {}
+    for reset in {row["limit_reset"] for row in rows} | {None}:
+        start = period_start(reset, now)
+        spend[reset] = await reports.spend_by_key(services.store, int(start.timestamp() * 1000) if start else 0)
+    views = []
+    for row in rows:
+        limit = from_nanos(row["limit_nanos"]) if row["limit_nanos"] is not None else None
+        expired = row["expires_at_ms"] is not None and row["expires_at_ms"] <= time.time() * 1000
+        views.append({
+            "hash": row["hash"], "name": row["name"], "label": row["label"], "disabled": row["disabled"],
+            "expired": expired, "source": row["source"], "log_content": row["log_content"],
+            "limit": limit, "limit_reset": row["limit_reset"],
+            "usage": from_nanos(spend[row["limit_reset"]].get(row["hash"], 0)),
+            "usage_total": from_nanos(spend[None].get(row["hash"], 0)),
+            "rate_limit": ({"requests": row["rate_limit_requests"], "interval": row["rate_limit_interval"]}
+                           if row["rate_limit_requests"] else None),
+            "token_limit": ({"tokens": row["token_limit_tokens"], "interval": row["token_limit_interval"]}
+                            if row["token_limit_tokens"] else None),
+            "created_at": row["created_at_ms"], "expires_at": row["expires_at_ms"],
+        })
+    return views

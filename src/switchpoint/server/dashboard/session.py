@@ -1,0 +1,128 @@
+"""Dashboard sessions: the admin key is typed once into a login form; the browser then holds a signed,
+HTTP-only, SameSite=Strict, Secure cookie. The signing secret is derived from the admin key, so every
+replica accepts the same cookie and rotating the admin key ends every session. Logout marks the
+session revoked in the shared state for the rest of its lifetime."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+import orjson
+
+from ...errors import AuthenticationError, ForbiddenError
+from ..http import Request
+from ..services import Services
+
+COOKIE = "sp_session"
+LIFETIME = 12 * 3600
+_CONTEXT = b"switchpoint dashboard session v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    nonce: str
+    expires: int
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _secret(admin_key: str) -> bytes:
+    return hmac.new(admin_key.encode(), _CONTEXT, hashlib.sha256).digest()
+
+
+def issue(admin_key: str, now: float | None = None) -> str:
+    payload = orjson.dumps({"exp": int((now or time.time()) + LIFETIME), "n": secrets.token_urlsafe(16)})
+    signature = hmac.new(_secret(admin_key), payload, hashlib.sha256).digest()
+    return f"{_b64(payload)}.{_b64(signature)}"
+
+
+def verify(admin_key: str, token: str, now: float | None = None) -> Session | None:
+    """The session a cookie value stands for, or None if it is forged, malformed or expired."""
+    body, _, signature = token.partition(".")
+    try:
+        payload, given = _unb64(body), _unb64(signature)
+    except ValueError:
+        return None
+    expected = hmac.new(_secret(admin_key), payload, hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, given):
+        return None
+    data = orjson.loads(payload)
+    if data["exp"] <= (now or time.time()):
+        return None
+    return Session(nonce=data["n"], expires=data["exp"])
+
+
+def cookie_value(request: Request) -> str | None:
+    header = request.header(b"cookie")
+    if not header:
+        return None
+    for part in header.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == COOKIE:
+            return value
+    return None
+
+
+def set_cookie(token: str) -> tuple[bytes, bytes]:
+    return (b"set-cookie", f"{COOKIE}={token}; Path=/dashboard; Max-Age={LIFETIME}; HttpOnly; Secure; "
+                           "SameSite=Strict".encode())
+
+
+def clear_cookie() -> tuple[bytes, bytes]:
+    return (b"set-cookie", f"{COOKIE}=; Path=/dashboard; Max-Age=0; HttpOnly; Secure; SameSite=Strict".encode())
+
+
+def _revocation(session: Session) -> str:
+    return f"dashboard-session-revoked:{session.nonce}"
+
+
+async def current(services: Services, request: Request) -> Session | None:
+    admin_key = services.config.admin_key
+    token = cookie_value(request)
+    if admin_key is None or token is None:
+        return None
+    session = verify(admin_key, token)
+    if session is None or await services.state.spent(_revocation(session)) is not None:
+        return None
+    return session
+
+
+async def revoke(services: Services, session: Session) -> None:
+    await services.state.seed(_revocation(session), 1, ttl=max(1.0, session.expires - time.time()))
+
+
+async def require(services: Services, request: Request) -> None:
+    """A dashboard session or the admin key as a bearer token; state-changing requests must also come
+    from the dashboard's own origin."""
+    if services.config.admin_key is None:
+        raise ForbiddenError("No admin key is configured: set admin_key in switchpoint.yaml or SWITCHPOINT_ADMIN_KEY")
+    if not services.keys.is_admin(request.header(b"authorization")):
+        if await current(services, request) is None:
+            raise AuthenticationError("Log in to the dashboard first")
+        if request.method != "GET" and not same_origin(request):
+            raise ForbiddenError("Cross-origin request refused")
+
+
+def same_origin(request: Request) -> bool:
+    origin = request.header(b"origin")
+    if origin is None:
+        return True  # not sent by a browser for this request; the SameSite cookie still applies
+    host = request.header(b"host") or ""
+    return origin.partition("://")[2] == host
+
+
+def login_key(body: bytes) -> str:
+    form = parse_qs(body.decode("utf-8", "replace"))
+    return (form.get("key") or [""])[-1].strip()

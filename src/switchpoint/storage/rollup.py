@@ -1,0 +1,108 @@
+"""Hourly and daily usage totals, kept in step with the ledger.
+
+Each batch of generations the ledger writer inserts also adds its totals to `usage_hourly` and
+`usage_daily` in the same transaction (an upsert that increments), so the totals are exact on SQLite
+and PostgreSQL alike and reports scan thousands of rollup rows instead of millions of generations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Integer, Table, case, func, insert, literal, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .tables import generations, usage_daily, usage_hourly
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+ROLLUPS: tuple[tuple[Table, int], ...] = ((usage_hourly, HOUR_MS), (usage_daily, DAY_MS))
+GROUP = ("start_ms", "key_hash", "model", "provider")
+SUMS = ("requests", "errors", "cancelled", "cache_hits", "prompt_tokens", "completion_tokens", "reasoning_tokens",
+        "cached_tokens", "cost_nanos", "markup_nanos", "latency_ms_sum", "latency_count", "ttft_ms_sum",
+        "ttft_count")
+_TOKENS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cost_nanos", "markup_nanos")
+
+
+def rollup_deltas(rows: Iterable[dict[str, Any]], size: int) -> list[dict[str, Any]]:
+    """Totals of one ledger batch per (bucket of `size` ms, key, model, provider), sorted so that
+    concurrent writers take row locks in the same order."""
+    totals: dict[tuple[int, str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        group = (row["created_at_ms"] // size * size, row["key_hash"], row["model"], row["provider"] or "")
+        total = totals.get(group)
+        if total is None:
+            total = totals[group] = dict.fromkeys(SUMS, 0)
+        total["requests"] += 1
+        status = row["status"]
+        total["errors"] += status == "error"
+        total["cancelled"] += status == "cancelled"
+        total["cache_hits"] += bool(row.get("cache_hit"))
+        for name in _TOKENS:
+            total[name] += row.get(name) or 0
+        latency, ttft = row.get("latency_ms"), row.get("ttft_ms")
+        if latency is not None:
+            total["latency_ms_sum"] += latency
+            total["latency_count"] += 1
+        if ttft is not None:
+            total["ttft_ms_sum"] += ttft
+            total["ttft_count"] += 1
+    return [{**dict(zip(GROUP, group, strict=True)), **total} for group, total in sorted(totals.items())]
+
+
+async def add_rollups(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Add a batch of ledger rows to every rollup (inserting the groups not seen before)."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert  # noqa: PLC0415 - dialect-specific
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert  # noqa: PLC0415
+    for table, size in ROLLUPS:
+        stmt = upsert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c[name] for name in GROUP],
+            set_={name: table.c[name] + stmt.excluded[name] for name in SUMS},
+        )
+        await conn.execute(stmt, rollup_deltas(rows, size))
+
+
+def per_generation(size: int, since_ms: int, until_ms: int | None = None) -> Any:
+    """Generations in [since, until) shaped like rollup rows of bucket `size` (one row each): the
+    exact edge of a report that starts inside a bucket, and the source of a rebuild."""
+    g = generations.c
+    latency_known = case((g.latency_ms.is_(None), 0), else_=1)
+    ttft_known = case((g.ttft_ms.is_(None), 0), else_=1)
+    query = select(
+        ((g.created_at_ms // size) * size).label("start_ms"), g.key_hash.label("key_hash"),
+        g.model.label("model"), func.coalesce(g.provider, "").label("provider"),
+        literal(1, Integer).label("requests"),
+        case((g.status == "error", 1), else_=0).label("errors"),
+        case((g.status == "cancelled", 1), else_=0).label("cancelled"),
+        case((g.cache_hit.is_(True), 1), else_=0).label("cache_hits"),
+        g.prompt_tokens.label("prompt_tokens"), g.completion_tokens.label("completion_tokens"),
+        g.reasoning_tokens.label("reasoning_tokens"), g.cached_tokens.label("cached_tokens"),
+        g.cost_nanos.label("cost_nanos"), g.markup_nanos.label("markup_nanos"),
+        func.coalesce(g.latency_ms, 0.0).label("latency_ms_sum"), latency_known.label("latency_count"),
+        func.coalesce(g.ttft_ms, 0.0).label("ttft_ms_sum"), ttft_known.label("ttft_count"),
+    ).where(g.created_at_ms >= since_ms)
+    if until_ms is not None:
+        query = query.where(g.created_at_ms < until_ms)
+    return query
+
+
+def rebuild_statements() -> list[Any]:
+    """Statements that recompute every total from the ledger (for databases written before the rollups
+    existed, and for data loaded in bulk). Run them in one transaction."""
+    statements: list[Any] = []
+    for table, size in ROLLUPS:
+        rows = per_generation(size, 0).subquery()
+        grouped = select(*(rows.c[name] for name in GROUP), *(func.sum(rows.c[name]) for name in SUMS)).group_by(
+            *(rows.c[name] for name in GROUP))
+        statements += [table.delete(), insert(table).from_select([*GROUP, *SUMS], grouped)]
+    return statements
+
+
+async def rebuild_rollups(conn: AsyncConnection) -> None:
+    for statement in rebuild_statements():
+        await conn.execute(statement)
