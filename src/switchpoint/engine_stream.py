@@ -110,6 +110,8 @@ class ChatStream:
                     ended = True
                     break
                 deltas = parser.feed(data)
+                if parser.pending_error is not None:  # nothing was sent yet: fail over instead
+                    raise parser.pending_error
                 pending.extend(deltas)
                 if any(d.has_output() or d.finish_reason for d in deltas):
                     break

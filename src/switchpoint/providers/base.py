@@ -64,6 +64,9 @@ class StreamParser:
     upstream_id: str | None = None
     upstream_model: str | None = None
     done: bool = False
+    # An error event that arrived in the same read as output: the output is returned first and this
+    # is raised by the next feed() or close(), so the client keeps what it was sent.
+    pending_error: UpstreamError | None = None
 
     def feed(self, data: bytes) -> list[Delta]:
         raise NotImplementedError

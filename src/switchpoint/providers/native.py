@@ -308,22 +308,22 @@ class FramedStreamParser(StreamParser):
         self.upstream_id = None
         self.upstream_model = None
         self.done = False
-        self._pending: UpstreamError | None = None
+        self.pending_error = None
 
     def feed(self, data: bytes) -> list[Delta]:
         return self._run(self.decoder.feed(data))
 
     def close(self) -> list[Delta]:
         out = self._run(self.decoder.close())
-        if self._pending is not None:
-            raise self._pending
+        if self.pending_error is not None:
+            raise self.pending_error
         if not self.done:
             raise UpstreamError(SERVER, f"upstream stream ended before {self.terminal}", status=200)
         return out
 
     def _run(self, items: list[Any]) -> list[Delta]:
-        if self._pending is not None:
-            raise self._pending
+        if self.pending_error is not None:
+            raise self.pending_error
         out: list[Delta] = []
         try:
             for item in items:
@@ -331,7 +331,7 @@ class FramedStreamParser(StreamParser):
         except UpstreamError as err:
             if not out:
                 raise
-            self._pending = err
+            self.pending_error = err
         return out
 
     def item(self, item: Any, out: list[Delta]) -> None:

@@ -149,7 +149,7 @@ class OpenAIProvider(Provider):
 
 
 class OpenAIStreamParser(StreamParser):
-    __slots__ = ("provider", "decoder", "usage", "upstream_id", "upstream_model", "done")
+    __slots__ = ("provider", "decoder", "usage", "upstream_id", "upstream_model", "done", "pending_error")
 
     def __init__(self, provider: OpenAIProvider) -> None:
         self.provider = provider
@@ -158,17 +158,22 @@ class OpenAIStreamParser(StreamParser):
         self.upstream_id = None
         self.upstream_model = None
         self.done = False
+        self.pending_error = None
 
     def feed(self, data: bytes) -> list[Delta]:
         return self._events(self.decoder.feed(data))
 
     def close(self) -> list[Delta]:
         out = self._events(self.decoder.close())
+        if self.pending_error is not None:
+            raise self.pending_error
         if not self.done:
             raise UpstreamError(SERVER, "upstream stream ended before [DONE]", status=200)
         return out
 
     def _events(self, events: list[tuple[str | None, bytes]]) -> list[Delta]:
+        if self.pending_error is not None:
+            raise self.pending_error
         out: list[Delta] = []
         for _event, data in events:
             if data == b"[DONE]":
@@ -176,7 +181,11 @@ class OpenAIStreamParser(StreamParser):
                 continue
             chunk = load_json(data)
             if "error" in chunk:
-                raise self.provider.error_object(chunk["error"], data)
+                error = self.provider.error_object(chunk["error"], data)
+                if not out:
+                    raise error
+                self.pending_error = error
+                return out
             if self.upstream_id is None:
                 self.upstream_id = chunk.get("id")
                 self.upstream_model = chunk.get("model")
