@@ -39,7 +39,7 @@ from .routing import BreakerSettings, BreakerStore, Candidate, Decision, Live, M
 from .routing.auto import AUTO_MODEL, AutoChoice, AutoRouter, build_auto
 from .routing.health import Health
 from .transport import Transport
-from .types import ChatRequest, Completion, EmbeddingRequest, Embeddings, Usage
+from .types import ChatRequest, Completion, EmbeddingRequest, Embeddings, UpstreamRequest, Usage
 
 if TYPE_CHECKING:
     from .engine_stream import ChatStream
@@ -188,7 +188,10 @@ class Engine:
 
     async def _complete_once(self, request: ChatRequest, provider: Provider, cand: Candidate,
                              timeout: float) -> Completion:
-        upstream = provider.build_chat(request, target(cand))
+        return provider.parse_chat(await self.exchange(provider, provider.build_chat(request, target(cand)), timeout))
+
+    async def exchange(self, provider: Provider, upstream: UpstreamRequest, timeout: float) -> bytes:
+        """Send one non-streaming request; the body of a 2xx answer, else the provider's error."""
         response = await self.transport.send(upstream, first_byte_timeout=timeout)
         try:
             body = await response.read()
@@ -196,7 +199,7 @@ class Engine:
             response.release()
         if response.status >= 400:
             raise provider.parse_error(response.status, response.headers, body)
-        return provider.parse_chat(body)
+        return body
 
     # -- streaming chat ----------------------------------------------------------------------
 
@@ -220,14 +223,7 @@ class Engine:
         record.api_type = "embeddings"
 
         async def once(_req: ChatRequest, provider: Provider, cand: Candidate, timeout: float) -> Embeddings:
-            upstream = provider.build_embeddings(request, target(cand))
-            response = await self.transport.send(upstream, first_byte_timeout=timeout)
-            try:
-                body = await response.read()
-            finally:
-                response.release()
-            if response.status >= 400:
-                raise provider.parse_error(response.status, response.headers, body)
+            body = await self.exchange(provider, provider.build_embeddings(request, target(cand)), timeout)
             return provider.parse_embeddings(body)
 
         try:
