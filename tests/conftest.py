@@ -159,6 +159,8 @@ def base_config(upstream: Upstream, tmp: Path, **overrides: Any) -> dict[str, An
         ],
         "keys": [{"name": "test", "key": TEST_KEY}],
         "server": {"keepalive_interval": 0.3, "ledger_flush_interval": 0.05},
+        # In-process gateways share the test's stdout; tests that read the log point it at a file.
+        "telemetry": {"generation_log": "off"},
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(config.get(key), dict):

@@ -55,7 +55,7 @@ def test_query_and_models_against_a_running_gateway(gateway, upstream):
     assert as_json["provider"] == "up" and as_json["id"].startswith("gen-")
 
     models = json.loads(run(["models", "--json"], env).stdout)
-    assert {m["id"] for m in models} == {"test/gpt", "test/fallback", "test/routed", "test/embed"}
+    assert {m["id"] for m in models} == {"test/gpt", "test/fallback", "test/routed", "test/embed", "switchpoint/auto"}
     table = run(["models"], env).stdout
     assert "test/gpt" in table and "0.15" in table and "0.60" in table
 

@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import routing
 from .accounting import pricing
@@ -28,16 +28,18 @@ from .errors import (
     NotFoundError,
     PaymentRequiredError,
     RequestTimeoutError,
+    ServiceUnavailableError,
     SwitchpointError,
     UpstreamError,
 )
 from .generation import GenerationRecord, new_record
 from .observability.context import capture_output
 from .providers.base import Provider, Target
-from .routing import Candidate, Decision
+from .routing import BreakerSettings, BreakerStore, Candidate, Decision, Live, MemoryBreakers, Preferences
+from .routing.auto import AUTO_MODEL, AutoChoice, AutoRouter, build_auto
 from .routing.health import Health
 from .transport import Transport
-from .types import ChatRequest, Completion, EmbeddingRequest, Embeddings, Usage
+from .types import ChatRequest, Completion, EmbeddingRequest, Embeddings, UpstreamRequest, Usage
 
 if TYPE_CHECKING:
     from .engine_stream import ChatStream
@@ -60,6 +62,29 @@ class RequestContext:
 
 
 @dataclass(slots=True)
+class Route:
+    """A planned request: candidates in order, whether it is for free models, the parsed preferences
+    and, for `switchpoint/auto`, the tier it chose."""
+
+    candidates: list[Candidate]
+    free: bool
+    prefs: Preferences
+    auto: AutoChoice | None = None
+
+
+@dataclass(slots=True)
+class Outcome(Generic[T]):
+    """How trying one endpoint ended: served (`ok`), failed there, or never sent."""
+
+    ok: bool = False
+    result: T | None = None
+    reservation: Reservation | None = None
+    failure: UpstreamError | None = None
+    budget_error: SwitchpointError | None = None
+    attempt: int | None = None  # index of the served attempt in the record's attempts
+
+
+@dataclass(slots=True)
 class ChatResult:
     completion: Completion
     record: GenerationRecord
@@ -76,7 +101,8 @@ class Engine:
     def __init__(self, *, config: Config, catalogue: Catalogue, providers: dict[str, Provider],
                  transport: Transport, budget: Budget, limiter: RateLimiter, ledger: LedgerWriter,
                  health: Health | None = None, rng: random.Random | None = None,
-                 clock: Callable[[], float] = time.monotonic, pricer: Pricer | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, pricer: Pricer | None = None,
+                 breakers: BreakerStore | None = None) -> None:
         self.config = config
         self.catalogue = catalogue
         self.providers = providers
@@ -88,6 +114,10 @@ class Engine:
         self.health = health or Health()
         self.rng = rng or random.Random()
         self.clock = clock
+        self.breakers: BreakerStore = breakers or MemoryBreakers(
+            BreakerSettings(**config.routing.breaker.model_dump()))
+        self.routes = routing.RouteTable(catalogue)
+        self.auto: AutoRouter | None = build_auto(config, catalogue)
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- planning -------------------------------------------------------------------------------
@@ -102,28 +132,46 @@ class Engine:
             resolved.append((model, variant))
         return resolved
 
-    def plan(self, request: ChatRequest) -> tuple[list[Candidate], bool]:
-        """Ordered candidates, and whether the request is for free models (own rate limits)."""
-        ids = [request.model, *(m for m in request.models if m != request.model)]
+    def live(self) -> Live:
+        return Live(self.health, self.breakers, self.clock(), self.config.routing.healthy_window)
+
+    def route(self, request: ChatRequest) -> Route:
+        """Resolve the requested model(s) (expanding `switchpoint/auto`) and order their endpoints."""
+        prefs = routing.parse_preferences(request.provider)
+        ids = list(dict.fromkeys([request.model, *request.models])) if request.models else [request.model]
+        auto = None
+        if AUTO_MODEL in ids:
+            auto = self.auto.choose(request) if self.auto is not None else None
+            if auto is None:
+                raise BadRequestError(f"{AUTO_MODEL} is not enabled or has no models to choose from",
+                                      metadata={"model": AUTO_MODEL})
+            at = ids.index(AUTO_MODEL)
+            ids = list(dict.fromkeys([*ids[:at], *auto.models, *ids[at + 1:]]))
         models = self.resolve(ids)
         for model, _ in models:
             if model.is_embedding:
                 raise BadRequestError(f"{model.id} is an embedding model: use /api/v1/embeddings",
                                       metadata={"error_type": "wrong_endpoint"})
-        candidates = routing.plan(models, request, self.rng)
+        live = self.live()
+        candidates = routing.plan(models, request, self.rng, prefs=prefs, table=self.routes, live=live)
         if not candidates:
-            raise NotFoundError(f"No endpoints found for {request.model}.", metadata={"model": request.model})
-        free = all(c.endpoint.price.is_free for c in candidates) or any(v == "free" for _, v in models)
-        return candidates, free
+            raise routing.explain(models, request, prefs, live, self.routes)
+        free = all(c.free for c in candidates) or any(v == "free" for _, v in models)
+        return Route(candidates, free, prefs, auto)
+
+    def plan(self, request: ChatRequest) -> tuple[list[Candidate], bool]:
+        """Ordered candidates, and whether the request is for free models (own rate limits)."""
+        planned = self.route(request)
+        return planned.candidates, planned.free
 
     # -- non-streaming chat ------------------------------------------------------------------
 
     async def complete(self, request: ChatRequest, ctx: RequestContext) -> ChatResult:
-        candidates, free = self.plan(request)
-        await self.limiter.admit(ctx.key, free=free)
+        planned = self.route(request)
+        await self.limiter.admit(ctx.key, free=planned.free)
         record = self.new_record(ctx, request.model, streamed=False)
         try:
-            completion, cand, reservation = await self.attempt_all(request, ctx, candidates, record,
+            completion, cand, reservation = await self.attempt_all(request, ctx, planned.candidates, record,
                                                                    self._complete_once)
         except SwitchpointError as err:
             self.finish_failed(record, err, ctx.started)
@@ -131,7 +179,7 @@ class Engine:
         record.latency_ms = (self.clock() - ctx.started) * 1000
         first = completion.choices[0] if completion.choices else None
         usage = completion.usage or self.estimate_usage(ctx, sum(len(c.content or "") for c in completion.choices))
-        self.served(record, cand, completion.upstream_id, completion.upstream_model)
+        self.served(record, cand, completion.upstream_id, completion.upstream_model, planned.auto)
         capture_output(first.content if first else None)
         record.finish_reason = first.finish_reason if first else None
         record.native_finish_reason = first.native_finish_reason if first else None
@@ -140,7 +188,10 @@ class Engine:
 
     async def _complete_once(self, request: ChatRequest, provider: Provider, cand: Candidate,
                              timeout: float) -> Completion:
-        upstream = provider.build_chat(request, target(cand))
+        return provider.parse_chat(await self.exchange(provider, provider.build_chat(request, target(cand)), timeout))
+
+    async def exchange(self, provider: Provider, upstream: UpstreamRequest, timeout: float) -> bytes:
+        """Send one non-streaming request; the body of a 2xx answer, else the provider's error."""
         response = await self.transport.send(upstream, first_byte_timeout=timeout)
         try:
             body = await response.read()
@@ -148,7 +199,7 @@ class Engine:
             response.release()
         if response.status >= 400:
             raise provider.parse_error(response.status, response.headers, body)
-        return provider.parse_chat(body)
+        return body
 
     # -- streaming chat ----------------------------------------------------------------------
 
@@ -162,22 +213,17 @@ class Engine:
     async def embed(self, request: EmbeddingRequest, ctx: RequestContext) -> EmbeddingResult:
         models = self.resolve([request.model])
         chat_like = ChatRequest(model=request.model, messages=[], provider=request.provider)
-        candidates = routing.plan(models, chat_like, self.rng)
+        prefs = routing.parse_preferences(request.provider)
+        live = self.live()
+        candidates = routing.plan(models, chat_like, self.rng, prefs=prefs, table=self.routes, live=live)
         if not candidates:
-            raise NotFoundError(f"No endpoints found for {request.model}.", metadata={"model": request.model})
+            raise routing.explain(models, chat_like, prefs, live, self.routes)
         await self.limiter.admit(ctx.key)
         record = self.new_record(ctx, request.model, streamed=False)
         record.api_type = "embeddings"
 
         async def once(_req: ChatRequest, provider: Provider, cand: Candidate, timeout: float) -> Embeddings:
-            upstream = provider.build_embeddings(request, target(cand))
-            response = await self.transport.send(upstream, first_byte_timeout=timeout)
-            try:
-                body = await response.read()
-            finally:
-                response.release()
-            if response.status >= 400:
-                raise provider.parse_error(response.status, response.headers, body)
+            body = await self.exchange(provider, provider.build_embeddings(request, target(cand)), timeout)
             return provider.parse_embeddings(body)
 
         try:
@@ -199,56 +245,95 @@ class Engine:
         self, request: ChatRequest, ctx: RequestContext, candidates: list[Candidate], record: GenerationRecord,
         once: Callable[[ChatRequest, Provider, Candidate, float], Awaitable[T]],
     ) -> tuple[T, Candidate, Reservation | None]:
-        failures: list[tuple[UpstreamError, Candidate]] = []
-        budget_error: SwitchpointError | None = None
+        """Try each candidate in turn (with retries on the same endpoint) until one serves."""
         deadline = ctx.started + self.config.server.request_deadline
+        outcomes: list[tuple[Outcome[T], Candidate]] = []
         for cand in candidates:
-            provider = self.providers[cand.endpoint.provider]
-            retries = 0
-            while True:
-                remaining = deadline - self.clock()
-                if remaining <= 0:
-                    raise RequestTimeoutError("Operation timed out. Please try again later.",
-                                              metadata={"attempts": record.attempts})
-                try:
-                    reservation = await self.reserve(ctx, request, cand)
-                except InsufficientBudgetError as exc:
-                    budget_error = budget_error or self.payment_error(exc, request, ctx, cand)
-                    record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, 402, 0.0,
-                                       "the key's remaining budget cannot cover this endpoint", "budget")
-                    break
-                started = self.clock()
-                try:
-                    result = await once(request, provider, cand, min(provider.connection.timeout, remaining))
-                except UpstreamError as err:
-                    await self.budget.settle(reservation, 0)
-                    elapsed = (self.clock() - started) * 1000
-                    record.upstream_ms += elapsed
-                    record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, err.status,
-                                       elapsed, err.message, err.kind)
-                    self.health.observe(cand.endpoint.key, False, self.clock())
-                    decision = routing.decide(err, retries, provider.connection.max_retries)
-                    if decision is Decision.RETRY:
-                        await asyncio.sleep(routing.backoff(retries, self.rng, retry_after=err.retry_after))
-                        retries += 1
-                        continue
-                    failures.append((err, cand))
-                    if decision is Decision.STOP:
-                        raise err.to_client_error(cand.endpoint.provider, record.attempts) from None
-                    break
-                except BaseException:
-                    self.spawn(self.budget.settle(reservation, 0))
-                    raise
-                elapsed = (self.clock() - started) * 1000
+            outcome = await self.attempt_endpoint(request, ctx, cand, record, once, deadline)
+            if outcome.ok:
+                return outcome.result, cand, outcome.reservation  # type: ignore[return-value]
+            outcomes.append((outcome, cand))
+        raise self.final_error(request, record, outcomes)
+
+    async def attempt_endpoint(
+        self, request: ChatRequest, ctx: RequestContext, cand: Candidate, record: GenerationRecord,
+        once: Callable[[ChatRequest, Provider, Candidate, float], Awaitable[T]], deadline: float,
+    ) -> Outcome[T]:
+        """One endpoint, retried under the policy. Raises the client's error when the upstream
+        rejected the request (never retried elsewhere) or the deadline passed."""
+        provider = self.providers[cand.endpoint.provider]
+        retry = self.config.routing.retry
+        retries = 0
+        while True:
+            now = self.clock()
+            if deadline - now <= 0:
+                raise RequestTimeoutError("Operation timed out. Please try again later.",
+                                          metadata={"attempts": record.attempts})
+            if not self.breakers.admit(cand.key, now):
+                return Outcome()  # its breaker opened (or another request holds the probe) since planning
+            try:
+                reservation = await self.reserve(ctx, request, cand)
+            except InsufficientBudgetError as exc:
+                self.breakers.record(cand.key, None, now)
+                record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, 402, 0.0,
+                                   "the key's remaining budget cannot cover this endpoint", "budget")
+                return Outcome(budget_error=self.payment_error(exc, request, ctx, cand))
+            started = self.clock()
+            try:
+                result = await once(request, provider, cand, min(provider.connection.timeout, deadline - started))
+            except UpstreamError as err:
+                await self.budget.settle(reservation, 0)
+                now = self.clock()
+                elapsed = (now - started) * 1000
                 record.upstream_ms += elapsed
-                record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, 200, elapsed)
-                return result, cand, reservation
+                record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, err.status,
+                                   elapsed, err.message, err.kind)
+                self.observe_failure(cand, err, now)
+                decision, delay = routing.next_step(err, retries, provider.connection.max_retries, self.rng,
+                                                    remaining=deadline - now, base=retry.base_delay,
+                                                    cap=retry.max_delay)
+                if decision is Decision.RETRY:
+                    await asyncio.sleep(delay)
+                    retries += 1
+                    continue
+                if decision is Decision.STOP:
+                    raise err.to_client_error(cand.endpoint.provider, record.attempts) from None
+                return Outcome(failure=err)
+            except BaseException:
+                self.breakers.record(cand.key, None, self.clock())  # frees a half-open probe slot
+                self.spawn(self.budget.settle(reservation, 0))
+                raise
+            now = self.clock()
+            elapsed = (now - started) * 1000
+            record.upstream_ms += elapsed
+            record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, 200, elapsed)
+            self.breakers.record(cand.key, True, now)
+            return Outcome(True, result, reservation, attempt=len(record.attempts) - 1)
+
+    def observe_failure(self, cand: Candidate, err: UpstreamError, now: float) -> None:
+        outcome = routing.breaker_outcome(err)
+        self.breakers.record(cand.key, outcome, now)
+        if outcome is None:
+            self.health.observe(cand.key, False, now, counted=False, retry_after=err.retry_after)
+        else:
+            self.health.observe(cand.key, outcome, now)
+
+    def final_error(self, request: ChatRequest, record: GenerationRecord,
+                    outcomes: list[tuple[Outcome[Any], Candidate]]) -> SwitchpointError:
+        """Every candidate failed: the most informative failure, listing every attempt."""
+        failures = [(o.failure, c) for o, c in outcomes if o.failure is not None]
         if failures:
             err, cand = max(reversed(failures), key=lambda f: _ERROR_RANK.get(f[0].kind, 0))
-            raise err.to_client_error(cand.endpoint.provider, record.attempts)
+            return err.to_client_error(cand.endpoint.provider, record.attempts)
+        budget_error = next((o.budget_error for o, _ in outcomes if o.budget_error is not None), None)
         if budget_error is not None:
-            raise budget_error
-        raise NotFoundError(f"No endpoints found for {request.model}.")
+            return budget_error
+        if outcomes:
+            err503 = ServiceUnavailableError(f"No healthy endpoints for {request.model}: every provider is "
+                                             "failing; retry shortly.", metadata={"model": request.model})
+            err503.headers["Retry-After"] = "1"
+            return err503
+        return NotFoundError(f"No endpoints found for {request.model}.")
 
     # -- accounting --------------------------------------------------------------------------
 
@@ -297,9 +382,31 @@ class Engine:
                         "request's bounds)", record.id, charge.cost_nanos, reservation.amount)
         await self.budget.settle(reservation, record.cost_nanos)
         await self.limiter.consume_tokens(ctx.key, usage.total_tokens)
-        self.health.observe(cand.endpoint.key, record.status != "error", self.clock(),
-                            latency_ms=record.latency_ms, ttft_ms=record.ttft_ms)
+        self.observe_served(record, cand, usage)
         self.ledger.record(record.row())
+
+    def observe_served(self, record: GenerationRecord, cand: Candidate, usage: Usage) -> None:
+        """Statistics of the endpoint that served: its own time to first token / latency (not the
+        request's, which includes earlier failed attempts) and the generation speed."""
+        now = self.clock()
+        if record.status == "error":  # failed mid-stream
+            self.health.observe(cand.key, False, now)
+            self.breakers.record(cand.key, False, now)
+            return
+        if record.status != "success":
+            return
+        attempt_ms = next((a["latency"] for a in reversed(record.attempts)
+                           if a["status"] == 200 and a["kind"] is None), None)
+        if record.streamed:
+            generating = record.generation_ms
+            ttft = attempt_ms
+            latency = None if attempt_ms is None or generating is None else attempt_ms + generating
+        else:
+            ttft, latency, generating = None, attempt_ms, attempt_ms
+        tps = None
+        if generating and generating > 0 and usage.completion_tokens > 0:
+            tps = usage.completion_tokens / (generating / 1000)
+        self.health.observe(cand.key, True, now, latency_ms=latency, ttft_ms=ttft, tokens_per_second=tps)
 
     def finish_failed(self, record: GenerationRecord, err: SwitchpointError, started: float | None = None) -> None:
         record.status = "error"
@@ -318,11 +425,13 @@ class Engine:
 
     @staticmethod
     def served(record: GenerationRecord, cand: Candidate, upstream_id: str | None,
-               upstream_model: str | None) -> None:
+               upstream_model: str | None, auto: AutoChoice | None = None) -> None:
         record.model = cand.model.id
         record.provider = cand.endpoint.provider
         record.upstream_model = upstream_model or cand.endpoint.model
         record.upstream_id = upstream_id
+        if auto is not None:
+            record.router = auto.describe(cand.model.id)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -7,18 +7,35 @@ The server drives it: `await start()` (may raise the client's error: nothing was
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .accounting.budget import Reservation
 from .errors import SwitchpointError, UpstreamError
+from .hedging import race
 from .observability.context import current_scope
 from .providers.base import Provider, StreamParser
 from .routing import Candidate
+from .routing.hedge import hedge_delay
 from .transport import UpstreamResponse
 from .types import ChatRequest, Delta, Usage
 
 if TYPE_CHECKING:
-    from .engine import Engine, RequestContext
+    from .engine import Engine, RequestContext, Route
+
+
+@dataclass(slots=True)
+class Opened:
+    """An upstream stream read up to its first output (or its end)."""
+
+    response: UpstreamResponse
+    parser: StreamParser
+    chunks: AsyncIterator[bytes]
+    pending: list[Delta]
+    ended: bool
+
+    def discard(self) -> None:
+        self.response.close()
 
 
 class ChatStream:
@@ -42,21 +59,34 @@ class ChatStream:
 
     async def start(self) -> None:
         engine = self.engine
-        candidates, free = engine.plan(self.request)
-        await engine.limiter.admit(self.ctx.key, free=free)
+        planned = engine.route(self.request)
+        await engine.limiter.admit(self.ctx.key, free=planned.free)
         try:
-            _, cand, reservation = await engine.attempt_all(self.request, self.ctx, candidates, self.record,
-                                                            self._open)
+            delay = self.hedge_delay(planned)
+            if delay is not None and len(planned.candidates) > 1:
+                opened, cand, reservation = await race(engine, self.request, self.ctx, planned.candidates,
+                                                       self.record, self._open, delay, Opened.discard)
+            else:
+                opened, cand, reservation = await engine.attempt_all(self.request, self.ctx, planned.candidates,
+                                                                     self.record, self._open)
         except SwitchpointError as err:
             self._finished = True
             engine.finish_failed(self.record, err, self.ctx.started)
             raise
         self.candidate, self.reservation = cand, reservation
+        self.response, self.parser, self._chunks = opened.response, opened.parser, opened.chunks
+        self._pending, self._ended = opened.pending, opened.ended
         self.record.ttft_ms = (engine.clock() - self.ctx.started) * 1000
-        assert self.parser is not None
-        engine.served(self.record, cand, self.parser.upstream_id, self.parser.upstream_model)
+        engine.served(self.record, cand, opened.parser.upstream_id, opened.parser.upstream_model, planned.auto)
 
-    async def _open(self, request: ChatRequest, provider: Provider, cand: Candidate, timeout: float) -> None:
+    def hedge_delay(self, planned: Route) -> float | None:
+        """Seconds before a second endpoint is started, or None when this stream is not hedged."""
+        first = planned.candidates[0]
+        engine = self.engine
+        return hedge_delay(planned.prefs.hedge, first.model.id, engine.health.endpoints.get(first.key),
+                           engine.config.routing.hedge)
+
+    async def _open(self, request: ChatRequest, provider: Provider, cand: Candidate, timeout: float) -> Opened:
         from .engine import target  # noqa: PLC0415 - avoid an import cycle
 
         upstream = provider.build_chat(request, target(cand))
@@ -80,44 +110,50 @@ class ChatStream:
                     ended = True
                     break
                 deltas = parser.feed(data)
+                if parser.pending_error is not None:  # nothing was sent yet: fail over instead
+                    raise parser.pending_error
                 pending.extend(deltas)
                 if any(d.has_output() or d.finish_reason for d in deltas):
                     break
         except BaseException:
             response.close()
             raise
-        self.response, self.parser, self._chunks = response, parser, chunks
-        self._pending, self._ended = pending, ended
+        return Opened(response, parser, chunks, pending, ended)
 
-    async def deltas(self) -> AsyncIterator[Delta]:
+    async def batches(self) -> AsyncIterator[list[Delta]]:
+        """Deltas grouped as they arrived: one list per upstream read, so the server writes each
+        group to the client at once instead of one write per delta."""
         pending, self._pending = self._pending, []
-        for delta in pending:
-            self._track(delta)
-            yield delta
+        if pending:
+            self._track(pending)
+            yield pending
         if self._ended or self._chunks is None or self.parser is None:
             return
         parser = self.parser
         async for data in self._chunks:
-            for delta in parser.feed(data):
-                self._track(delta)
-                yield delta
-        for delta in parser.close():
-            self._track(delta)
-            yield delta
+            batch = parser.feed(data)
+            if batch:
+                self._track(batch)
+                yield batch
+        batch = parser.close()
+        if batch:
+            self._track(batch)
+            yield batch
         self._ended = True
 
-    def _track(self, delta: Delta) -> None:
-        if delta.content:
-            self.output_chars += len(delta.content)
-            if self.capture is not None:
-                self.capture.append(delta.content)
-        if delta.reasoning:
-            self.output_chars += len(delta.reasoning)
-        if delta.tool_calls:
-            self.output_chars += sum(len(tc.arguments) for tc in delta.tool_calls)
-        if delta.finish_reason and delta.index == 0:
-            self.record.finish_reason = delta.finish_reason
-            self.record.native_finish_reason = delta.native_finish_reason
+    def _track(self, batch: list[Delta]) -> None:
+        for delta in batch:
+            if delta.content:
+                self.output_chars += len(delta.content)
+                if self.capture is not None:
+                    self.capture.append(delta.content)
+            if delta.reasoning:
+                self.output_chars += len(delta.reasoning)
+            if delta.tool_calls:
+                self.output_chars += sum(len(tc.arguments) for tc in delta.tool_calls)
+            if delta.finish_reason and delta.index == 0:
+                self.record.finish_reason = delta.finish_reason
+                self.record.native_finish_reason = delta.native_finish_reason
 
     async def finish(self, *, error: SwitchpointError | UpstreamError | None = None,
                      cancelled: bool = False) -> Usage:

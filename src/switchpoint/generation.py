@@ -36,6 +36,7 @@ class GenerationRecord:
     external_user: str | None = None
     error: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    router: dict[str, Any] | None = None  # switchpoint/auto: {router, model, tier, reason}
     upstream_ms: float = 0.0   # time spent waiting on upstream attempts (to the first output, for streams)
 
     def overhead_ms(self, now_ms: float) -> float:
@@ -46,7 +47,7 @@ class GenerationRecord:
                     latency_ms: float, error: str | None = None, kind: str | None = None) -> None:
         self.attempts.append({
             "provider": provider, "model": model, "upstream_model": upstream_model, "status": status,
-            "latency_ms": round(latency_ms, 2), "error": error, "kind": kind,
+            "latency": round(latency_ms, 2), "error": error, "kind": kind,
         })
 
     def row(self) -> dict[str, Any]:
@@ -64,6 +65,7 @@ class GenerationRecord:
             "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms, "generation_ms": self.generation_ms,
             "external_user": self.external_user, "error": self.error,
             "attempts": orjson.dumps(self.attempts).decode() if self.attempts else None,
+            "router": orjson.dumps(self.router).decode() if self.router else None,
             "upstream_ms": self.upstream_ms,
             "overhead_ms": self.overhead_ms(self.ttft_ms if self.streamed and self.ttft_ms else self.latency_ms or 0.0),
         }

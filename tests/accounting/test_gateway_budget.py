@@ -130,8 +130,8 @@ def test_failed_attempts_release_their_reservations(make_gateway: Any, upstream:
     gateway = make_gateway(keys=key_config(limit=0.01))
     upstream.always("/v1/chat/completions", Reply.json({"error": {"message": "boom"}}, status=500))
     upstream.always("/backup/v1/chat/completions", replies.chat(20, 100))
-    for _ in range(3):
-        assert chat(gateway, model="test/fallback", max_tokens=100).status_code == 200
+    for _ in range(3):  # sorted by price: up first every time, though it just failed
+        assert chat(gateway, model="test/fallback", max_tokens=100, provider={"sort": "price"}).status_code == 200
     rows = gateway.ledger()
     assert len(rows) == 3 and all([a["status"] for a in json.loads(r["attempts"])] == [500, 200] for r in rows)
     spent = spent_counter(gateway)

@@ -9,11 +9,12 @@ PRICE_IN, PRICE_OUT = 0.00000015, 0.0000006
 
 def test_compare_json_runs_models_concurrently(invoke, upstream) -> None:
     answer_everywhere(upstream, pause=0.05)  # ~1.5 s per stream: sequential would take 3x longer
-    result = invoke("compare", "Capital of the UK?", "-m", "test/gpt", "-m", "test/routed", "-m", "test/fallback",
-                    "--json")
+    # `:floor` orders by price, so up (the cheaper) serves: default routing is a price-weighted draw
+    result = invoke("compare", "Capital of the UK?", "-m", "test/gpt", "-m", "test/routed", "-m",
+                    "test/fallback:floor", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert [a["model"] for a in data["answers"]] == ["test/gpt", "test/routed", "test/fallback"]
+    assert [a["model"] for a in data["answers"]] == ["test/gpt", "test/routed", "test/fallback:floor"]
     for answer in data["answers"]:
         assert answer["text"] == "The capital of the UK is London."
         assert answer["error"] is None

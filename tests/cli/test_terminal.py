@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,19 +25,27 @@ def spawn(gateway, *args: str, cwd: Path | None = None, env: dict[str, str] | No
                          encoding="utf-8", timeout=30, dimensions=(40, 120))
 
 
+def at_prompt(child, pattern: str) -> None:
+    """Wait for the prompt, then for line editing to take over the terminal: keys typed while it
+    switches the terminal's mode can be discarded."""
+    child.expect(pattern)
+    time.sleep(0.3)
+
+
 def test_chat_in_a_terminal(gateway, upstream) -> None:
     answer_everywhere(upstream)
     child = spawn(gateway, "chat", "-m", "test/gpt")
-    child.expect("test/gpt.*›")
+    at_prompt(child, "test/gpt.*›")
     child.sendline("Capital of the UK?")
     child.expect("The capital of the UK is London.")
     child.expect(r"\$0\.000017 this turn")
+    at_prompt(child, "test/gpt.*›")
     child.sendline("/model test/routed")
     child.expect("now talking to")
-    child.expect("test/routed.*›")
+    at_prompt(child, "test/routed.*›")
     child.sendline("And France?")
     child.expect("via router")
-    child.expect("test/routed.*›")  # wait for the prompt: an early Ctrl-D would reach the tty before readline
+    at_prompt(child, "test/routed.*›")  # an early Ctrl-D would reach the tty before readline
     child.sendeof()
     child.expect(r"2 turns · \$0\.000034")
     child.expect(pexpect.EOF)

@@ -26,7 +26,8 @@ def test_models_are_openrouter_shaped(gateway):
     status, body = get(gateway, "/api/v1/models", key=None)
     assert status == 200
     ids = [m["id"] for m in body["data"]]
-    assert ids == ["test/gpt", "test/fallback", "test/routed"]  # servable text models; embeddings hidden
+    # servable text models, then the switchpoint/auto router; embeddings hidden
+    assert ids == ["test/gpt", "test/fallback", "test/routed", "switchpoint/auto"]
     model = body["data"][0]
     for field in ("id", "canonical_slug", "name", "created", "context_length", "architecture", "pricing",
                   "top_provider", "per_request_limits", "supported_parameters", "links"):

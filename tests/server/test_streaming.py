@@ -177,3 +177,19 @@ def test_reasoning_exclude_in_streams(gateway, upstream):
     deltas = [c["choices"][0]["delta"] for c in hidden if c["choices"]]
     assert all("reasoning" not in d for d in deltas)
     assert deltas[0] == {"role": "assistant"} and "".join(d.get("content", "") for d in deltas) == "Answer"
+
+
+def test_output_in_the_same_read_as_a_later_error_reaches_the_client(gateway, upstream):
+    events = open_fixture("openai/chat_stream_midstream_error.sse").split(b"\n\n")
+    content = [e + b"\n\n" for e in events
+               if e.startswith(b"data: {") and b'"error"' not in e
+               and (json.loads(e[6:])["choices"] or [{}])[0].get("delta", {}).get("content")]
+    first, rest = content[0], b"".join(content[1:])
+    error = next(e for e in events if b'"error"' in e) + b"\n\n"
+    # The first output arrives alone (the stream is committed), then more output and the error together.
+    upstream.queue(CHAT, Reply(chunks=[first, 0.05, rest + error], content_type="text/event-stream"))
+    chunks = data_events(raw_stream(gateway, {"model": "test/gpt", "messages": [{"role": "user", "content": "hi"}]}))
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    expected = "".join(json.loads(e[6:])["choices"][0]["delta"].get("content") or "" for e in content)
+    assert text == expected and text
+    assert chunks[-1]["choices"][0]["finish_reason"] == "error"

@@ -21,7 +21,7 @@ def generation(i: int, **fields: Any) -> dict[str, Any]:
         "native_finish_reason": "stop", "prompt_tokens": 10, "completion_tokens": 5, "cached_tokens": 0,
         "cache_write_tokens": 0, "reasoning_tokens": 0, "usage_estimated": False, "cost_nanos": 1_000,
         "markup_nanos": 0, "latency_ms": 1.5, "ttft_ms": None, "generation_ms": None, "external_user": None,
-        "error": None, "attempts": None,
+        "error": None, "attempts": None, "router": None,
     }
     row.update(fields)
     return row

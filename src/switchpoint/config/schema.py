@@ -164,6 +164,77 @@ class ServerConfig(Strict):
                                                                 "died before settling it")
 
 
+class BreakerConfig(Strict):
+    """Per-endpoint circuit breaker: open after `consecutive_failures` in a row, or when more than
+    `error_rate` of at least `min_requests` attempts in the last `window` seconds failed; after
+    `cooldown` seconds one probe request is let through (half-open)."""
+
+    consecutive_failures: int = Field(5, ge=1)
+    error_rate: float = Field(0.5, gt=0, le=1)
+    min_requests: int = Field(20, ge=1)
+    window: float = 60.0
+    cooldown: float = 30.0
+
+    @field_validator("window", "cooldown", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float:
+        return parse_duration(value)
+
+
+class RetryConfig(Strict):
+    """Backoff between tries on the same endpoint: full jitter up to base * 2^n, capped at max_delay.
+    A Retry-After longer than max_delay moves on to the next endpoint instead of waiting."""
+
+    base_delay: float = Field(0.2, gt=0)
+    max_delay: float = Field(5.0, gt=0)
+
+
+class HedgeModelConfig(Strict):
+    after_ms: float | None = Field(None, gt=0)
+
+
+class HedgeConfig(Strict):
+    """Hedged streaming: start a second endpoint when the first has produced no token after its
+    observed p95 time to first token (never sooner than `min_delay_ms`; `default_delay_ms` until
+    `min_samples` streams were measured)."""
+
+    models: dict[str, HedgeModelConfig | None] = Field(default_factory=dict)
+    min_delay_ms: float = Field(300.0, gt=0)
+    default_delay_ms: float = Field(2000.0, gt=0)
+    min_samples: int = Field(20, ge=1)
+
+
+class RoutingConfig(Strict):
+    healthy_window: float = Field(30.0, description="seconds a failure keeps an endpoint behind healthy ones")
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    hedge: HedgeConfig = Field(default_factory=HedgeConfig)
+
+    @field_validator("healthy_window", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float:
+        return parse_duration(value)
+
+
+AutoTierName = Literal["simple", "standard", "complex", "reasoning"]
+
+
+class AutoTierConfig(Strict):
+    models: list[str] = Field(min_length=1)
+
+
+class AutoConfig(Strict):
+    """`switchpoint/auto`: picks a tier by the prompt, then the tier's models in order (model fallback).
+    A tier left out borrows the nearest configured one; with no tiers at all they are derived from the
+    catalogue (cheapest models for `simple`, dearest for `complex`)."""
+
+    enabled: bool = True
+    tiers: dict[AutoTierName, AutoTierConfig] = Field(default_factory=dict)
+    short_prompt_tokens: int = Field(300, ge=0, description="at most this many tokens (and no code) is simple")
+    long_prompt_tokens: int = Field(6000, gt=0, description="at least this many tokens is complex")
+    code_lines: int = Field(6, gt=0, description="this many code-looking lines make a prompt code-heavy")
+
+
 class TelemetryConfig(Strict):
     """Logs and traces. Traces are sent only when `otlp_endpoint` is set."""
 
@@ -186,6 +257,8 @@ class Config(Strict):
     models: list[ModelConfig] = Field(default_factory=list)
     keys: list[KeyConfig] = Field(default_factory=list)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    auto: AutoConfig = Field(default_factory=AutoConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     # Internal: warnings found while loading (e.g. providers skipped for a missing key).
     warnings: tuple[str, ...] = ()

@@ -12,9 +12,8 @@ from typing import Any
 
 from ..types import Delta, ToolCallDelta
 from .anthropic_response import error_event, finish_reason, parse_usage, reasoning_detail, refusal
-from .base import load_json
+from .base import FramedStreamParser, load_json
 from .framing import SSEDecoder
-from .native import FramedStreamParser
 
 
 @dataclass(slots=True)

@@ -64,11 +64,60 @@ class StreamParser:
     upstream_id: str | None = None
     upstream_model: str | None = None
     done: bool = False
+    # An error event that arrived in the same read as output: the output is returned first and this
+    # is raised by the next feed() or close(), so the client keeps what it was sent.
+    pending_error: UpstreamError | None = None
 
     def feed(self, data: bytes) -> list[Delta]:
         raise NotImplementedError
 
     def close(self) -> list[Delta]:
+        raise NotImplementedError
+
+
+class FramedStreamParser(StreamParser):
+    """A stream parser over a framing decoder (SSE or NDJSON). Subclasses turn decoded items into
+    deltas and set `done` on the provider's terminal event.
+
+    An error event raises UpstreamError; when output came before it in the same read, that output is
+    returned first and the error is raised by the next feed() or close(), so the client keeps it."""
+
+    terminal = "its terminal event"
+
+    def __init__(self, decoder: Any) -> None:
+        self.decoder = decoder
+        self.usage = None
+        self.upstream_id = None
+        self.upstream_model = None
+        self.done = False
+        self.pending_error = None
+
+    def feed(self, data: bytes) -> list[Delta]:
+        return self._run(self.decoder.feed(data))
+
+    def close(self) -> list[Delta]:
+        out = self._run(self.decoder.close())
+        if self.pending_error is not None:
+            raise self.pending_error
+        if not self.done:
+            raise UpstreamError(SERVER, f"upstream stream ended before {self.terminal}", status=200)
+        return out
+
+    def _run(self, items: list[Any]) -> list[Delta]:
+        if self.pending_error is not None:
+            raise self.pending_error
+        out: list[Delta] = []
+        try:
+            for item in items:
+                self.item(item, out)
+        except UpstreamError as err:
+            if not out:
+                raise
+            self.pending_error = err
+        return out
+
+    def item(self, item: Any, out: list[Delta]) -> None:
+        """Turn one decoded item into deltas appended to `out`; raise UpstreamError for an error event."""
         raise NotImplementedError
 
 

@@ -15,6 +15,26 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[tuple[str | None, bytes]]:
         buf = self._buf + chunk if self._buf else chunk
+        if b"\r" not in buf and not self._data and self._event is None:
+            return self._feed_plain(buf)
+        return self._feed_lines(buf)
+
+    def _feed_plain(self, buf: bytes) -> list[tuple[str | None, bytes]]:
+        """Fast path for LF-framed streams: whole events are split at once; an event that is one
+        `data: ...` line (nearly all of them) needs no line-by-line parsing."""
+        events = buf.split(b"\n\n")
+        self._buf = events.pop()
+        out: list[tuple[str | None, bytes]] = []
+        for block in events:
+            if block.startswith(b"data: ") and b"\n" not in block:
+                out.append((None, block[6:]))
+            elif block:
+                out.extend(self._feed_lines(block + b"\n\n", keep_rest=False))
+        if self._buf.startswith(b"\n"):  # a lone blank line ends nothing; keep framing exact
+            self._buf = self._buf[1:]
+        return out
+
+    def _feed_lines(self, buf: bytes, keep_rest: bool = True) -> list[tuple[str | None, bytes]]:
         out: list[tuple[str | None, bytes]] = []
         start = 0
         while True:
@@ -26,14 +46,14 @@ class SSEDecoder:
             if line.endswith(b"\r"):
                 line = line[:-1]
             self._line(line, out)
-        self._buf = buf[start:]
+        if keep_rest:
+            self._buf = buf[start:]
         return out
 
     def close(self) -> list[tuple[str | None, bytes]]:
-        out: list[tuple[str | None, bytes]] = []
-        if self._buf:
-            self._line(self._buf.rstrip(b"\r"), out)
-            self._buf = b""
+        """End of body: what is left may be several lines of an event with no closing blank line."""
+        rest, self._buf = self._buf, b""
+        out = self._feed_lines(rest + b"\n", keep_rest=False) if rest else []
         self._line(b"", out)
         return out
 

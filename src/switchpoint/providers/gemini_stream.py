@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..types import Delta, ToolCallDelta
-from .base import load_json
+from .base import FramedStreamParser, load_json
 from .framing import SSEDecoder
 from .gemini_response import blocked_prompt, finish_reason, parse_usage, read_parts, status_error
-from .native import FramedStreamParser
 
 
 @dataclass(slots=True)

@@ -15,9 +15,8 @@ from typing import Any
 
 import orjson
 
-from ..errors import SERVER, BadRequestError, UpstreamError
-from ..types import Delta
-from .base import Connection, StreamParser
+from ..errors import BadRequestError
+from .base import Connection
 
 # OpenRouter's effort -> share of max_tokens spent on reasoning (openrouter-api.md §11.5).
 EFFORT_RATIO = {"max": 0.95, "xhigh": 0.95, "high": 0.8, "medium": 0.5, "low": 0.2, "minimal": 0.1}
@@ -291,48 +290,3 @@ def error_json(body: bytes) -> dict[str, Any] | None:
     if isinstance(data, list):
         data = data[0] if data else None
     return data if isinstance(data, dict) else None
-
-
-class FramedStreamParser(StreamParser):
-    """A stream parser over a framing decoder (SSE or NDJSON). Subclasses turn decoded items into
-    deltas and set `done` on the provider's terminal event.
-
-    An error event raises UpstreamError; when output came before it in the same read, that output is
-    returned first and the error is raised by the next feed() or close(), so the client keeps it."""
-
-    terminal = "its terminal event"
-
-    def __init__(self, decoder: Any) -> None:
-        self.decoder = decoder
-        self.usage = None
-        self.upstream_id = None
-        self.upstream_model = None
-        self.done = False
-        self._pending: UpstreamError | None = None
-
-    def feed(self, data: bytes) -> list[Delta]:
-        return self._run(self.decoder.feed(data))
-
-    def close(self) -> list[Delta]:
-        out = self._run(self.decoder.close())
-        if self._pending is not None:
-            raise self._pending
-        if not self.done:
-            raise UpstreamError(SERVER, f"upstream stream ended before {self.terminal}", status=200)
-        return out
-
-    def _run(self, items: list[Any]) -> list[Delta]:
-        if self._pending is not None:
-            raise self._pending
-        out: list[Delta] = []
-        try:
-            for item in items:
-                self.item(item, out)
-        except UpstreamError as err:
-            if not out:
-                raise
-            self._pending = err
-        return out
-
-    def item(self, item: Any, out: list[Delta]) -> None:
-        raise NotImplementedError

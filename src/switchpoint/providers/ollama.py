@@ -21,10 +21,9 @@ from ..types import (
     UpstreamRequest,
     Usage,
 )
-from .base import Provider, StreamParser, Target, error_from_status, load_json
+from .base import FramedStreamParser, Provider, StreamParser, Target, error_from_status, load_json
 from .framing import NDJSONDecoder
 from .native import (
-    FramedStreamParser,
     check_common,
     content_parts,
     dump_arguments,

@@ -26,7 +26,7 @@ from ..types import (
     UpstreamRequest,
     Usage,
 )
-from .base import Provider, StreamParser, Target, error_from_status, load_json
+from .base import FramedStreamParser, Provider, StreamParser, Target, error_from_status, load_json
 from .framing import SSEDecoder
 from .native import dump_arguments
 
@@ -148,46 +148,31 @@ class OpenAIProvider(Provider):
         return err
 
 
-class OpenAIStreamParser(StreamParser):
-    __slots__ = ("provider", "decoder", "usage", "upstream_id", "upstream_model", "done")
+class OpenAIStreamParser(FramedStreamParser):
+    terminal = "[DONE]"
 
     def __init__(self, provider: OpenAIProvider) -> None:
+        super().__init__(SSEDecoder())
         self.provider = provider
-        self.decoder = SSEDecoder()
-        self.usage = None
-        self.upstream_id = None
-        self.upstream_model = None
-        self.done = False
 
-    def feed(self, data: bytes) -> list[Delta]:
-        return self._events(self.decoder.feed(data))
-
-    def close(self) -> list[Delta]:
-        out = self._events(self.decoder.close())
-        if not self.done:
-            raise UpstreamError(SERVER, "upstream stream ended before [DONE]", status=200)
-        return out
-
-    def _events(self, events: list[tuple[str | None, bytes]]) -> list[Delta]:
-        out: list[Delta] = []
-        for _event, data in events:
-            if data == b"[DONE]":
-                self.done = True
-                continue
-            chunk = load_json(data)
-            if "error" in chunk:
-                raise self.provider.error_object(chunk["error"], data)
-            if self.upstream_id is None:
-                self.upstream_id = chunk.get("id")
-                self.upstream_model = chunk.get("model")
-            usage = chunk.get("usage")
-            if usage:
-                self.usage = parse_usage(usage)
-            for choice in chunk.get("choices") or ():
-                delta = parse_delta(choice)
-                if delta is not None:
-                    out.append(delta)
-        return out
+    def item(self, item: tuple[str | None, bytes], out: list[Delta]) -> None:
+        data = item[1]
+        if data == b"[DONE]":
+            self.done = True
+            return
+        chunk = load_json(data)
+        if "error" in chunk:
+            raise self.provider.error_object(chunk["error"], data)
+        if self.upstream_id is None:
+            self.upstream_id = chunk.get("id")
+            self.upstream_model = chunk.get("model")
+        usage = chunk.get("usage")
+        if usage:
+            self.usage = parse_usage(usage)
+        for choice in chunk.get("choices") or ():
+            delta = parse_delta(choice)
+            if delta is not None:
+                out.append(delta)
 
 
 # -- shared part parsing (non-streaming and streaming) ------------------------------------------

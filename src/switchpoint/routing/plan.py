@@ -1,37 +1,104 @@
-"""Candidate planning: (request, resolved models, health) -> ordered endpoints."""
+"""Candidate planning: (resolved models, request, preferences, live state) -> ordered endpoints.
+
+Per model (model fallback order): hard filters, then the ordering `arrange` picks. With
+`sort.partition: "none"` the endpoints of every requested model are ordered together. When nothing
+is left, `explain` names the constraint that emptied the list."""
 
 from __future__ import annotations
 
+import math
 import random
-from dataclasses import dataclass
 
-from ..config.catalogue import Endpoint, Model
+from ..config.catalogue import Model
+from ..errors import NotFoundError, ServiceUnavailableError, SwitchpointError
 from ..types import ChatRequest
+from .candidate import Candidate, RouteTable
+from .filters import Filter, apply, first_emptying, free_filter, request_filters
+from .order import Live, arrange
+from .preferences import Preferences, parse_preferences
+
+VARIANT_SORTS = {"nitro": "throughput", "floor": "price"}
+ResolvedModels = list[tuple[Model, str | None]]
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    model: Model
-    endpoint: Endpoint
-
-
-def plan(models: list[tuple[Model, str | None]], request: ChatRequest, rng: random.Random) -> list[Candidate]:
-    """Every usable endpoint of each model in turn (model fallback order), cheapest first within a model."""
-    prefs = request.provider or {}
-    order = [p.lower() for p in prefs.get("order") or []]
-    only = {p.lower() for p in prefs.get("only") or []}
-    ignore = {p.lower() for p in prefs.get("ignore") or []}
+def plan(models: ResolvedModels, request: ChatRequest, rng: random.Random, *, prefs: Preferences | None = None,
+         table: RouteTable | None = None, live: Live | None = None) -> list[Candidate]:
+    """Every usable endpoint of each model in turn, in the order they will be tried."""
+    prefs = parse_preferences(request.provider) if prefs is None else prefs
+    live = Live() if live is None else live
+    table = RouteTable() if table is None else table
+    filters = request_filters(request, prefs)
+    pooled = prefs.partition == "none" and len(models) > 1
     out: list[Candidate] = []
     for model, variant in models:
-        endpoints = [
-            e for e in model.endpoints
-            if (not only or e.provider.lower() in only) and e.provider.lower() not in ignore
-            and (variant != "free" or e.price.is_free)
-        ]
-        endpoints.sort(key=lambda e: (e.price.prompt + e.price.completion, e.provider))
-        if order:
-            ranked = [e for name in order for e in endpoints if e.provider.lower() == name]
-            rest = [e for e in endpoints if e not in ranked]
-            endpoints = ranked + ([] if prefs.get("allow_fallbacks") is False else rest)
-        out.extend(Candidate(model, e) for e in endpoints)
+        usable = apply(table.candidates(model), _model_filters(filters, variant, live))
+        if pooled:
+            out.extend(usable)
+        else:
+            out.extend(arrange(usable, prefs, prefs.sort or VARIANT_SORTS.get(variant or ""), live, rng))
+    if pooled:
+        out.sort(key=lambda c: c.price)
+        out = arrange(out, prefs, prefs.sort, live, rng)
     return out
+
+
+def _model_filters(filters: list[Filter], variant: str | None, live: Live) -> list[Filter]:
+    if variant == "free":
+        filters = [("free", free_filter), *filters]
+    if live.breakers is not None and live.breakers.tripped():
+        filters = [*filters, ("health", live.available)]
+    return filters
+
+
+def explain(models: ResolvedModels, request: ChatRequest, prefs: Preferences, live: Live,
+            table: RouteTable | None = None) -> SwitchpointError:
+    """The client's error when `plan` left nothing: what emptied the list, for the first model."""
+    table = RouteTable() if table is None else table
+    filters = request_filters(request, prefs)
+    model, variant = models[0]
+    reason = None
+    for m, v in models:
+        candidates = list(table.candidates(m))
+        if not candidates:
+            continue
+        found = first_emptying(candidates, _model_filters(filters, v, live))
+        if reason is None or m is model:
+            reason = found
+        if m is model:
+            break
+    name = model.id if variant is None else f"{model.id}:{variant}"
+    metadata = {"model": name, "excluded_by": [reason] if reason else []}
+    if reason == "health":
+        retry = _cooldown_left(models, live, table)
+        err: SwitchpointError = ServiceUnavailableError(
+            f"No healthy endpoints for {name}: every provider is failing; retry in {retry} s.", metadata=metadata)
+        err.headers["Retry-After"] = str(retry)
+        return err
+    message = _MESSAGES.get(reason or "", "No endpoints found for {name}.").format(
+        name=name, max_tokens=request.max_tokens)
+    return NotFoundError(message, metadata=metadata)
+
+
+_MESSAGES = {
+    "free": "No free endpoints found for {name}.",
+    "allowed_providers": "No endpoints found for {name} among the allowed providers (provider.only / ignore).",
+    "tools": "No endpoints found that support tool use.",
+    "max_tokens": "No endpoints found for {name} that can return {max_tokens} tokens.",
+    "max_price": "No endpoints found for {name} within provider.max_price.",
+    "data_policy": "No endpoints found matching your data policy (provider.data_collection).",
+    "quantization": "No endpoints found for {name} with the requested quantizations.",
+    "require_parameters": "No endpoints found for {name} that support all the parameters in the request.",
+}
+
+
+def _cooldown_left(models: ResolvedModels, live: Live, table: RouteTable) -> int:
+    if live.breakers is None:
+        return 1
+    cooldown = live.breakers.settings.cooldown
+    left = []
+    for model, _ in models:
+        for c in table.candidates(model):
+            state = live.breakers.get(c.key)
+            if state is not None:
+                left.append(state.opened_at + cooldown - live.now)
+    return max(1, math.ceil(min(left, default=1.0)))

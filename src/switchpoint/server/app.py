@@ -80,12 +80,12 @@ class App:
             handler, sub, params = match(method, path)
         request_id, traceparent = _request_headers(scope["headers"])
         token = start_scope(request_id, traceparent)
-        send = _with_request_id(send, request_id.encode())
+        sender = ResponseSender(send, request_id.encode())
         try:
             if handler is None:
                 raise NotFoundError(f"No route for {method} {path}")
             assert self.services is not None, "the gateway has not started"
-            response = await handler(self.services, Request(scope, receive, sub, params), send)
+            response = await handler(self.services, Request(scope, receive, sub, params), sender)
         except SwitchpointError as err:
             response = error_response(err)
         except Exception:
@@ -93,7 +93,8 @@ class App:
             response = error_response(SwitchpointError("Internal Server Error"))
         finally:
             end_scope(token)
-        await response.send(send)
+        if not sender.started:  # a stream that failed after its headers went out has already ended
+            await response.send(sender)
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -126,14 +127,22 @@ def _request_headers(headers: list[tuple[bytes, bytes]]) -> tuple[str, str | Non
     return request_id_for(given), traceparent
 
 
-def _with_request_id(send: Send, request_id: bytes) -> Send:
-    """Every response carries x-request-id, whoever writes it (handlers stream SSE themselves)."""
-    async def wrapped(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
-        await send(message)
+class ResponseSender:
+    """Wraps ASGI `send`: every response carries x-request-id, whoever writes it (handlers stream SSE
+    themselves), and the app knows whether a response has started."""
 
-    return wrapped
+    __slots__ = ("send", "request_id", "started")
+
+    def __init__(self, send: Send, request_id: bytes) -> None:
+        self.send = send
+        self.request_id = request_id
+        self.started = False
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            message["headers"] = [*message.get("headers", ()), (b"x-request-id", self.request_id)]
+        await self.send(message)
 
 
 def error_response(err: SwitchpointError) -> Response:

@@ -166,8 +166,9 @@ class ResponseCache:
     def replay_stream(hit: Hit, generation_id: str, created: int, legacy: bool) -> list[bytes]:
         """The stored chunks under the new id, then a usage chunk billed 0, then [DONE]."""
         entry = hit.entry
-        old_id, new_id = entry["id"].encode(), generation_id.encode()
-        chunks = [c.encode().replace(old_id, new_id, 1) for c in entry["chunks"]]
+        # A stored chunk may hold several events (one upstream read each): rename the id in all of them.
+        old_id, new_id = b'"id":"' + entry["id"].encode() + b'"', b'"id":"' + generation_id.encode() + b'"'
+        chunks = [c.encode().replace(old_id, new_id) for c in entry["chunks"]]
         tail = {"id": generation_id, "object": "text_completion" if legacy else "chat.completion.chunk",
                 "created": created, "model": entry["model"], "provider": entry["provider"], "choices": [],
                 "usage": usage_dict(hit.usage, 0), "cache_hit": True}

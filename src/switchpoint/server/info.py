@@ -12,6 +12,8 @@ from ..accounting.keys import KeyRecord
 from ..accounting.pricing import from_nanos
 from ..config.catalogue import Endpoint, Model
 from ..errors import BadRequestError, NotFoundError, ServiceUnavailableError
+from ..routing.auto import AUTO_MODEL
+from ..routing.breaker import CLOSED
 from .http import Request, Response, Send, json_response
 from .services import Services
 
@@ -47,10 +49,13 @@ def model_object(model: Model) -> dict[str, Any]:
 
 
 def endpoint_object(services: Services, model: Model, endpoint: Endpoint) -> dict[str, Any]:
+    engine = services.engine
+    now = engine.clock()
     health = services.health.endpoints.get(endpoint.key)
-    uptime = None
-    if health and health.requests:
-        uptime = round(100 * (1 - health.failures / health.requests), 2)
+    breaker = engine.breakers.get(endpoint.key)
+    circuit = breaker.state if breaker is not None else CLOSED
+    degraded = circuit != CLOSED or (
+        health is not None and health.recently_failed(now, services.config.routing.healthy_window))
     return {
         "name": f"{endpoint.provider}: {model.name}",
         "model_id": model.id,
@@ -63,13 +68,38 @@ def endpoint_object(services: Services, model: Model, endpoint: Endpoint) -> dic
         "max_completion_tokens": endpoint.max_output_tokens,
         "max_prompt_tokens": None,
         "supported_parameters": sorted(endpoint.supported_parameters),
-        "status": 0,
-        "uptime_last_30m": uptime,
-        "latency_last_30m": {"p50": health.ttft_ms} if health and health.ttft_ms is not None else None,
-        "throughput_last_30m": ({"p50": health.tokens_per_second}
-                                if health and health.tokens_per_second is not None else None),
+        "status": -1 if degraded else 0,
+        "circuit": circuit,
+        "uptime_last_5m": health.uptime(now, 300) if health else None,
+        "uptime_last_30m": health.uptime(now, 1800) if health else None,
+        "uptime_last_1d": health.uptime(now, 86400) if health else None,
+        # time to first token (streams) else whole-response latency, in milliseconds
+        "latency_last_30m": (health.percentiles(now, 2) or health.percentiles(now, 1)) if health else None,
+        "throughput_last_30m": health.percentiles(now, 3) if health else None,
         "supports_implicit_caching": endpoint.price.cache_read is not None,
         "data_collection": endpoint.data_collection,
+    }
+
+
+def auto_model_object(services: Services) -> dict[str, Any] | None:
+    """`switchpoint/auto` in the model list: a router, priced per the model it picks ("-1")."""
+    auto = services.engine.auto
+    if auto is None or not auto.tiers:
+        return None
+    return {
+        "id": AUTO_MODEL, "canonical_slug": AUTO_MODEL, "hugging_face_id": None, "name": "Switchpoint: Auto Router",
+        "created": 0,
+        "description": "Picks a model by the prompt: fast models for simple prompts, strong models for long, "
+                       "code-heavy or reasoning prompts. Tiers: " + "; ".join(
+                           f"{tier}: {', '.join(models)}" for tier, models in auto.tiers.items()),
+        "context_length": None,
+        "architecture": {"modality": "text->text", "input_modalities": ["text"], "output_modalities": ["text"],
+                         "tokenizer": "Router", "instruct_type": None},
+        "pricing": {"prompt": "-1", "completion": "-1"},
+        "top_provider": {"context_length": None, "max_completion_tokens": None, "is_moderated": False},
+        "per_request_limits": None, "supported_parameters": [], "default_parameters": None,
+        "supported_voices": None, "links": {"details": f"/api/v1/models/{AUTO_MODEL}/endpoints"},
+        "endpoints": 0, "router": {"tiers": {tier: list(models) for tier, models in auto.tiers.items()}},
     }
 
 
@@ -81,12 +111,19 @@ async def list_models(services: Services, request: Request, send: Send) -> Respo
         kinds = set(wanted.split(","))
         models = [m for m in models if kinds & set(m.output_modalities)]
     data = [model_object(m) for m in models]
+    auto = auto_model_object(services) if wanted == "all" or "text" in wanted.split(",") else None
+    if auto is not None:
+        data.append(auto)
     return Response(orjson.dumps({"data": data, "total_count": len(data), "links": {"next": None}}))
 
 
 async def model_endpoints(services: Services, request: Request, send: Send) -> Response:
     model_id = f"{request.params['author']}/{request.params['slug']}"
     model = services.catalogue.get(services.catalogue.split_variant(model_id)[0])
+    auto = auto_model_object(services) if model_id == AUTO_MODEL else None
+    if auto is not None:
+        data = {key: auto[key] for key in ("id", "name", "created", "description", "architecture")}
+        return json_response({"data": {**data, "endpoints": []}})
     if model is None:
         raise NotFoundError(f"Model {model_id} not found")
     data = {
@@ -131,8 +168,15 @@ def generation_object(row: dict[str, Any]) -> dict[str, Any]:
         "native_tokens_reasoning": row["reasoning_tokens"], "native_tokens_cached": row["cached_tokens"],
         "native_tokens_cache_write": row["cache_write_tokens"], "usage_estimated": row["usage_estimated"],
         "cache_hit": row["cache_hit"], "is_byok": False, "external_user": row["external_user"],
-        "error": row["error"], "provider_responses": attempts or [],
+        "error": row["error"], "provider_responses": [provider_response(a) for a in attempts or ()],
+        "router": orjson.loads(row["router"]) if row.get("router") else None,
     }
+
+
+def provider_response(attempt: dict[str, Any]) -> dict[str, Any]:
+    """One attempt, with OpenRouter's field names alongside ours."""
+    return {**attempt, "provider_name": attempt.get("provider"), "model_permaslug": attempt.get("model"),
+            "endpoint_id": f"{attempt.get('provider')}:{attempt.get('upstream_model')}", "is_byok": False}
 
 
 async def key_info(services: Services, request: Request, send: Send) -> Response:

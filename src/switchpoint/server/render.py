@@ -86,6 +86,8 @@ def completion_body(completion: Completion, record: GenerationRecord, usage: Usa
     }
     if completion.service_tier:
         body["service_tier"] = completion.service_tier
+    if record.router:
+        body["router"] = record.router
     return orjson.dumps(body)
 
 
@@ -142,8 +144,11 @@ class ChunkRenderer:
             choice["logprobs"] = delta.logprobs
         return choice
 
-    def usage(self, usage: Usage, cost_nanos: int, markup_nanos: int = 0) -> bytes:
+    def usage(self, usage: Usage, cost_nanos: int, markup_nanos: int = 0,
+              router: dict[str, Any] | None = None) -> bytes:
         body = {**self._envelope, "choices": [], "usage": usage_dict(usage, cost_nanos, markup_nanos)}
+        if router:
+            body["router"] = router
         return b"data: " + orjson.dumps(body) + b"\n\n"
 
     def error(self, err: SwitchpointError) -> bytes:

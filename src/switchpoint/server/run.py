@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 
 import uvicorn
 
@@ -30,11 +31,24 @@ def banner(config: Config, host: str, port: int) -> None:
     print("Create an API key with: switchpoint keys create my-app")
 
 
+def raise_file_limit() -> None:
+    """Each held stream needs two sockets (client and upstream): lift the soft limit on open files
+    to the hard limit, since the usual soft default (1024) caps a gateway at ~500 concurrent streams."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-file limit from %d: %s", soft, exc)
+
+
 def serve(config: Config, config_path: str | None, *, host: str | None, port: int | None, workers: int) -> None:
     logging.basicConfig(level=os.environ.get("SWITCHPOINT_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     host = host or config.host
     port = port or config.port
+    raise_file_limit()
     banner(config, host, port)
     common = dict(host=host, port=port, loop="uvloop", http="httptools", lifespan="on", access_log=False,
                   log_level="warning", timeout_graceful_shutdown=int(config.server.shutdown_grace) or None,

@@ -4,6 +4,7 @@ an error chunk for failures after the first byte, and upstream cancellation on c
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from .cache import StreamTape
 from .http import Receive, Send
 from .render import DONE, KEEPALIVE, ChunkRenderer
 
+log = logging.getLogger("switchpoint.server")
 SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
                (b"x-accel-buffering", b"no")]
 
@@ -99,10 +101,12 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
         writer.relaying = True
         try:
             hide = chat.hides_reasoning
-            async for delta in stream.deltas():
-                if hide and (delta := delta.without_reasoning()) is None:
+            async for batch in stream.batches():
+                if hide:
+                    batch = [d for d in (delta.without_reasoning() for delta in batch) if d is not None]
+                data = b"".join([renderer.delta(delta) for delta in batch])
+                if not data:
                     continue
-                data = renderer.delta(delta)
                 if tape is not None:
                     tape.chunks.append(data)
                 await writer.write(data)
@@ -111,10 +115,16 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
             await stream.finish(error=err)
             await writer.close(renderer.error(err) + DONE)
             return None
+        except Exception:  # a bug must still end the stream properly and be recorded
+            log.exception("stream relay failed for %s", ctx.generation_id)
+            err = SwitchpointError("Internal Server Error")
+            await stream.finish(error=err)
+            await writer.close(renderer.error(err) + DONE)
+            return None
         usage = await stream.finish()
         if tape is not None:
             tape.finished(record, usage)
-        await writer.close(renderer.usage(usage, record.cost_nanos, record.markup_nanos) + DONE)
+        await writer.close(renderer.usage(usage, record.cost_nanos, record.markup_nanos, record.router) + DONE)
         return None
     except asyncio.CancelledError:
         engine.spawn(stream.finish(cancelled=True))

@@ -68,6 +68,7 @@ generations = Table(
     Column("external_user", String(256), nullable=True),
     Column("error", Text, nullable=True),
     Column("attempts", Text, nullable=True),                 # JSON list of attempts
+    Column("router", Text, nullable=True),                   # JSON: switchpoint/auto's choice
 )
 
 Index("ix_generations_key_time", generations.c.key_hash, generations.c.created_at_ms)

@@ -1,0 +1,139 @@
+"""Ordering the endpoints that passed the filters: deterministic sorts, OpenRouter's default
+price-weighted load balancing, `order`, and the soft throughput / latency preferences."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .breaker import BreakerStore
+from .candidate import Candidate
+from .health import EndpointHealth, Health
+from .preferences import Preferences
+
+UNKNOWN = float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    """The live state routing reads: endpoint statistics, breakers and the time."""
+
+    health: Health | None = None
+    breakers: BreakerStore | None = None
+    now: float = 0.0
+    healthy_window: float = 30.0
+
+    def stats(self, c: Candidate) -> EndpointHealth | None:
+        return self.health.endpoints.get(c.key) if self.health is not None else None
+
+    def healthy(self, c: Candidate) -> bool:
+        h = self.stats(c)
+        return h is None or not h.recently_failed(self.now, self.healthy_window)
+
+    def available(self, c: Candidate) -> bool:
+        return self.breakers is None or self.breakers.available(c.key, self.now)
+
+
+def arrange(candidates: list[Candidate], prefs: Preferences, sort: str | None, live: Live,
+            rng: random.Random) -> list[Candidate]:
+    """Candidates (cheapest first) in the order they will be tried."""
+    if sort is not None:
+        ranked = sorted(candidates, key=sort_key(sort, live))
+    elif prefs.order:
+        ranked = candidates  # `order` disables load balancing; the rest stay cheapest first
+    else:
+        ranked = balanced(candidates, live, rng)
+    if prefs.min_throughput or prefs.max_latency:
+        ranked = _soft(ranked, prefs, live)
+    if prefs.order:
+        front = [c for name in prefs.order for c in ranked if c.provider == name]
+        if not prefs.allow_fallbacks:
+            return front
+        listed = set(prefs.order)
+        return front + [c for c in ranked if c.provider not in listed]
+    if not prefs.allow_fallbacks:
+        return ranked[:1]
+    return ranked
+
+
+def balanced(candidates: list[Candidate], live: Live, rng: random.Random) -> list[Candidate]:
+    """OpenRouter's default: among endpoints without a failure in the healthy window, one picked at
+    random with weight 1/price²; then the other healthy ones and then the unhealthy ones, cheapest first.
+    Free endpoints outweigh any priced one, so the pick is uniform among the free."""
+    if live.health is None or live.health.all_healthy(live.now, live.healthy_window):
+        healthy, unhealthy = candidates, []
+    else:
+        healthy, unhealthy = [], []
+        for c in candidates:
+            (healthy if live.healthy(c) else unhealthy).append(c)
+    if len(healthy) > 1:
+        pick = weighted_pick(healthy, rng)
+        if pick:
+            healthy = [healthy[pick], *healthy[:pick], *healthy[pick + 1:]]
+    return healthy + unhealthy if unhealthy else healthy
+
+
+def weighted_pick(candidates: list[Candidate], rng: random.Random) -> int:
+    """Index drawn with probability proportional to 1/price² (prices in USD per million tokens)."""
+    if candidates[0].price <= 0:  # cheapest first: free endpoints lead
+        free = sum(1 for c in candidates if c.price <= 0)
+        return int(rng.random() * free)
+    weights = [1.0 / (c.price * 1e6) ** 2 for c in candidates]
+    target = rng.random() * sum(weights)
+    for index, weight in enumerate(weights):
+        target -= weight
+        if target < 0:
+            return index
+    return len(candidates) - 1
+
+
+def sort_key(sort: str, live: Live) -> Callable[[Candidate], tuple[float, ...]]:
+    """Keys for `sort`; endpoints never measured go after measured ones, cheapest first."""
+    if sort == "price":
+        return lambda c: (c.price,)
+
+    def key(c: Candidate) -> tuple[float, ...]:
+        h = live.stats(c)
+        if sort == "throughput":
+            value = -h.tokens_per_second if h is not None and h.tokens_per_second is not None else UNKNOWN
+        elif sort == "latency":
+            value = _latency(h)
+        else:  # exacto: most reliable first
+            value = h.error_rate if h is not None and h.requests else UNKNOWN
+        return (value, c.price)
+
+    return key
+
+
+def _latency(h: EndpointHealth | None) -> float:
+    if h is None:
+        return UNKNOWN
+    if h.ttft_ms is not None:
+        return h.ttft_ms
+    return h.latency_ms if h.latency_ms is not None else UNKNOWN
+
+
+def _soft(ranked: list[Candidate], prefs: Preferences, live: Live) -> list[Candidate]:
+    """preferred_min_throughput / preferred_max_latency: endpoints measured below the bar move to the
+    back (never excluded). Percentiles over the last 5 minutes; unmeasured endpoints stay put."""
+    keep: list[Candidate] = []
+    back: list[Candidate] = []
+    for c in ranked:
+        (back if _below_bar(c, prefs, live) else keep).append(c)
+    return keep + back
+
+
+def _below_bar(c: Candidate, prefs: Preferences, live: Live) -> bool:
+    h = live.stats(c)
+    if h is None:
+        return False
+    if prefs.min_throughput:
+        measured = h.percentiles(live.now, 3, 300.0)
+        if measured and any(measured[p] < bar for p, bar in prefs.min_throughput.items()):
+            return True
+    if prefs.max_latency:
+        measured = h.percentiles(live.now, 2, 300.0) or h.percentiles(live.now, 1, 300.0)
+        if measured and any(measured[p] > bar * 1000 for p, bar in prefs.max_latency.items()):
+            return True
+    return False
