@@ -6,7 +6,9 @@ response in each system's own terms. A system returns None from `target` for a c
 
 from __future__ import annotations
 
+import os
 import string
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,7 +206,14 @@ class Switchpoint(System):
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         env = {"BENCH_UPSTREAM": ctx.upstream, "BENCH_DB": str(db), "BENCH_KEY": self.key}
-        cmd = [str(CACHE / "venv/bin/switchpoint"), "serve", "--config", str(self.config), "--host", "127.0.0.1",
+        # Migrate first, as docs/cluster.md deploys do: workers starting together on a new SQLite file
+        # otherwise race to create the tables.
+        switchpoint = str(CACHE / "venv/bin/switchpoint")
+        migrate = subprocess.run([switchpoint, "db", "upgrade", "--config", str(self.config)], capture_output=True,
+                                 text=True, env={**os.environ, **env})
+        if migrate.returncode:
+            raise RuntimeError(f"switchpoint db upgrade failed: {(migrate.stdout + migrate.stderr)[-500:]}")
+        cmd = [switchpoint, "serve", "--config", str(self.config), "--host", "127.0.0.1",
                "--port", str(self.port), "--workers", str(self.workers)]
         cpus = ctx.all_cpus if self.workers > 1 else ctx.gateway_cpus
         self.processes.append(serve(self.name, cmd, self.port, cpus, ctx.logs, env, timeout=self.startup_timeout))
