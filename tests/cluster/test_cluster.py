@@ -167,3 +167,25 @@ def test_redis_outage_fails_closed_or_falls_back_to_bounded_local_limits(
         assert sum(r["cost_nanos"] for r in rows if r["key_hash"] == hash_key(OPEN_KEY)) <= 300_000
     finally:
         outage.stop()
+
+
+def test_an_endpoint_failing_on_one_replica_is_avoided_by_all(upstream: Any, postgres_url: str, redis_url: str,
+                                                              start_replicas: Any, load: Any) -> None:
+    upstream.always("/v1/chat/completions", Reply.file("openai/error_500_server_error.json", status=500))
+    upstream.always("/backup/v1/chat/completions", replies.chat())
+    config = cluster_config(upstream, postgres_url, redis_url, [{"name": "rate", "key": RATE_KEY}],
+                            routing={"breaker": {"consecutive_failures": 3, "cooldown": 30}})
+    config["providers"]["backup"] = {**config["providers"]["up"], "base_url": f"{upstream.url}/backup/v1"}
+    config["models"][0]["endpoints"].append({**config["models"][0]["endpoints"][0], "provider": "backup"})
+    first, second = start_replicas(config)
+    body = {**BODY, "provider": {"order": ["up", "backup"]}}
+
+    async def requests(session: aiohttp.ClientSession, url: str, count: int) -> list[int]:
+        return [(await post(session, url, RATE_KEY, body))[0] for _ in range(count)]
+
+    assert load(lambda s: requests(s, first.url, 3)) == [200] * 3  # each failed over from `up` to `backup`
+    assert len(upstream.hits("/v1/chat/completions")) == 3          # and `up`'s breaker opened on `first`
+    time.sleep(2.5)  # both replicas sync their breakers with Redis once a second
+    assert load(lambda s: requests(s, second.url, 5)) == [200] * 5
+    assert len(upstream.hits("/v1/chat/completions")) == 3        # `second` never tried the open endpoint
+    assert len(upstream.hits("/backup/v1/chat/completions")) == 8

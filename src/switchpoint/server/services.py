@@ -17,8 +17,10 @@ from ..engine import Engine
 from ..observability.setup import Observer, build_observers
 from ..providers.base import Connection, Provider
 from ..providers.registry import PROVIDER_TYPES
+from ..routing import BreakerSettings
 from ..routing.health import Health
 from ..state import State, open_state
+from ..state.breakers import SharedBreakers
 from ..storage import Store
 from ..transport import Transport
 from .cache import ResponseCache
@@ -62,6 +64,13 @@ def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:
     return providers
 
 
+def shared_breakers(config: Config, state: State) -> SharedBreakers | None:
+    """In a cluster (shared state), circuit breakers are shared by every replica."""
+    if config.state == "memory":
+        return None
+    return SharedBreakers(state, BreakerSettings(**config.routing.breaker.model_dump()))
+
+
 def build_services(config: Config) -> Services:
     warnings = list(config.warnings)
     store = Store(config.database)
@@ -77,7 +86,7 @@ def build_services(config: Config) -> Services:
     transport = Transport()
     health = Health()
     engine = Engine(config=config, catalogue=catalogue, providers=providers, transport=transport, budget=budget,
-                    limiter=limiter, ledger=ledger, health=health,
+                    limiter=limiter, ledger=ledger, health=health, breakers=shared_breakers(config, state),
                     pricer=Pricer(config.markup, {name: p.markup for name, p in config.providers.items()}))
     cache = ResponseCache(state, ledger, config.response_cache)
     metrics = Metrics(set(catalogue.models))
@@ -97,12 +106,16 @@ async def start_services(services: Services) -> None:
         )
         await services.store.upsert_config_key(row)
     services.ledger.start()
+    if isinstance(services.engine.breakers, SharedBreakers):
+        services.engine.breakers.start()
     for observer in services.observers:
         services.ledger.listeners.append(observer.observe)
         observer.start()
 
 
 async def stop_services(services: Services) -> None:
+    if isinstance(services.engine.breakers, SharedBreakers):
+        await services.engine.breakers.stop()
     await services.engine.drain()
     await services.ledger.drain()
     for observer in services.observers:
