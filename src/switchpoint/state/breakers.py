@@ -63,10 +63,10 @@ class SharedBreakers(MemoryBreakers):
                         local = self._states[key] = BreakerState(window_start=now)
                     local.state, local.opened_at, local.probe_at = OPEN, opened_at, None
                     self._track(key, local)
-            elif kind == "closed" and local is not None and local.state != CLOSED:
-                if wall - at < self.interval * 3 and self._opened_wall(local, now, wall) < at:
-                    local.state, local.probe_at, local.consecutive_failures = CLOSED, None, 0
-                    self._track(key, local)
+            elif (kind == "closed" and local is not None and local.state != CLOSED
+                  and wall - at < self.interval * 3 and self._opened_wall(local, now, wall) < at):
+                local.state, local.probe_at, local.consecutive_failures = CLOSED, None, 0
+                self._track(key, local)
 
     @staticmethod
     def _opened_wall(local: BreakerState, now: float, wall: float) -> float:
