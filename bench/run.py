@@ -99,8 +99,13 @@ def measure(system: System, case: Case, args: argparse.Namespace, workdir: Path)
     if args.warmup > 0:
         run_wrk(load, args.load_cpus)
     load.duration = args.duration
+    before = system.cpu_seconds()
     result = run_wrk(load, args.load_cpus)
+    after = system.cpu_seconds()
     result["rss_mb"] = round(system.rss_mb(), 1)
+    # Cores each process kept busy: shows a starved gateway or workers sharing the load unevenly.
+    result["cores"] = [round((after[pid] - before.get(pid, 0)) / args.duration, 2) for pid in sorted(after)
+                       if after[pid] - before.get(pid, 0) > 0.05 * args.duration]
     return result
 
 

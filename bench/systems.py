@@ -107,6 +107,9 @@ class System:
     def rss_mb(self) -> float:
         return sum(p.rss_mb() for p in self.processes)
 
+    def cpu_seconds(self) -> dict[int, float]:
+        return {pid: used for p in self.processes for pid, used in p.cpu_seconds().items()}
+
     def stop(self) -> None:
         for proc in self.processes:
             proc.stop()
