@@ -137,6 +137,16 @@ def markdown(data: dict) -> str:
     out += lines
     if notes:
         out += ["", "Notes (errors, unavailable systems, how multi-process systems shared the load):", ""] + [n.replace("\n", " ").replace("|", "\\|") for n in notes]
+    out += ["", "Cores the system kept busy during each cell (all its processes; the median round). A gateway "
+            "below 1 under load either waits on something or lost its core to other work on the machine.", ""]
+    out += ["| system | " + " | ".join(c["name"] for c in cases) + " |", "|" + "---|" * (len(cases) + 1)]
+    for name in data["systems"]:
+        cells = []
+        for case in cases:
+            runs = (data["results"][name].get(case["name"]) or {}).get("runs") or []
+            busy = sorted(sum(r["cores"]) for r in runs if r.get("cores"))
+            cells.append(f"{busy[len(busy) // 2]:.2f}" if busy else "-")
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
     out += ["", "Switchpoint (1 worker) against each system: throughput ratio, and p50 ratio (theirs / ours); "
             "above 1 means Switchpoint is better.", ""]
     ratio_head = ["vs"] + [c["name"] for c in cases]
