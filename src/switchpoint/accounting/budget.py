@@ -77,7 +77,7 @@ class Budget:
         self.lease = lease
         self.ledger = ledger
 
-    async def ledger_spend(self, key_hash: str, since_ms: int) -> int:
+    async def ledger_spend(self, key_hash: str | None, since_ms: int) -> int:
         """Spend in the ledger, counting this process's rows not written yet exactly once: they are
         taken first, and left out of the stored sum even if they are written meanwhile."""
         pending = self.ledger.pending_costs(key_hash, since_ms) if self.ledger is not None else {}

@@ -44,10 +44,10 @@ class LedgerWriter:
     def pending(self, generation_id: str) -> dict[str, Any] | None:
         return self._pending.get(generation_id)
 
-    def pending_costs(self, key_hash: str, since_ms: int = 0) -> dict[str, int]:
-        """Cost of each of the key's rows not written yet, by generation id."""
+    def pending_costs(self, key_hash: str | None, since_ms: int = 0) -> dict[str, int]:
+        """Cost of each row not written yet (of one key, or of all), by generation id."""
         return {gid: r["cost_nanos"] for gid, r in self._pending.items()
-                if r["key_hash"] == key_hash and r["created_at_ms"] >= since_ms}
+                if (key_hash is None or r["key_hash"] == key_hash) and r["created_at_ms"] >= since_ms}
 
     @property
     def backlog(self) -> int:

@@ -208,7 +208,7 @@ async def credits(services: Services, request: Request, send: Send) -> Response:
     current period, so total_credits - total_usage is what it can still spend."""
     authorization = request.header(b"authorization")
     if services.keys.is_admin(authorization):
-        data = {"total_credits": None, "total_usage": from_nanos(await services.store.spend_nanos(None))}
+        data = {"total_credits": None, "total_usage": from_nanos(await services.budget.ledger_spend(None, 0))}
     else:
         key = await services.keys.authenticate(authorization)
         usage = await services.budget.spent(key, key.limit_reset)

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Integer, Table, case, func, insert, literal, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import generations, usage_daily, usage_hourly
@@ -50,21 +51,35 @@ def rollup_deltas(rows: Iterable[dict[str, Any]], size: int) -> list[dict[str, A
     return [{**dict(zip(GROUP, group, strict=True)), **total} for group, total in sorted(totals.items())]
 
 
-async def add_rollups(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    """Add a batch of ledger rows to every rollup (inserting the groups not seen before)."""
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
+def rollup_statements(dialect: str) -> list[tuple[Any, int]]:
+    """For each rollup table, an upsert that adds a batch's totals, and the bucket size it sums over."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as upsert  # noqa: PLC0415 - dialect-specific
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert  # noqa: PLC0415
+    statements = []
     for table, size in ROLLUPS:
         stmt = upsert(table)
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c[name] for name in GROUP],
             set_={name: table.c[name] + stmt.excluded[name] for name in SUMS},
         )
-        await conn.execute(stmt, rollup_deltas(rows, size))
+        statements.append((stmt, size))
+    return statements
+
+
+async def add_rollups(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Add a batch of ledger rows to every rollup (inserting the groups not seen before)."""
+    if rows:
+        for stmt, size in rollup_statements(conn.dialect.name):
+            await conn.execute(stmt, rollup_deltas(rows, size))
+
+
+def add_rollups_sync(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """The same, on a synchronous connection (the SQLite writer process)."""
+    if rows:
+        for stmt, size in rollup_statements(conn.dialect.name):
+            conn.execute(stmt, rollup_deltas(rows, size))
 
 
 def per_generation(size: int, since_ms: int, until_ms: int | None = None) -> Any:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from . import migrate
 from .rollup import add_rollups
+from .sqlite_writer import SQLiteWriterProcess, ledger_insert_sql
 from .tables import generations, keys
 
 
@@ -37,8 +38,11 @@ class Store:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
         self._ledger_insert: tuple[str, list[str]] | None = None
+        self._writer: SQLiteWriterProcess | None = None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            if ":memory:" not in url and "mode=memory" not in url:
+                self._writer = SQLiteWriterProcess(url.replace("sqlite+aiosqlite://", "sqlite://"))
 
     async def create_schema(self) -> bool:
         """Bring the schema to the newest migration (a no-op when it is current); True if it changed."""
@@ -49,6 +53,8 @@ class Store:
             await conn.execute(select(1))
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
         await self.engine.dispose()
 
     # -- keys ---------------------------------------------------------------------------------
@@ -102,16 +108,16 @@ class Store:
     # -- ledger -------------------------------------------------------------------------------
 
     async def insert_generations(self, rows: Iterable[dict[str, Any]]) -> None:
-        """Batch insert with the statement compiled once: the ledger writes thousands of rows a second
-        and per-row parameter processing would cost more than the database itself."""
+        """Batch insert with the statement compiled once, plus the rollups, in one transaction. An
+        SQLite file is written by a child process (see sqlite_writer) to keep the event loop's GIL free."""
         rows = list(rows)
         if not rows:
             return
+        if self._writer is not None:
+            await self._writer.insert(rows)
+            return
         if self._ledger_insert is None:
-            compiled = insert(generations).compile(dialect=self.engine.dialect,
-                                                   column_keys=[c.name for c in generations.columns])
-            order = compiled.positiontup or [c.name for c in generations.columns]
-            self._ledger_insert = (str(compiled), list(order))
+            self._ledger_insert = ledger_insert_sql(self.engine.dialect)
         sql, order = self._ledger_insert
         async with self.engine.begin() as conn:
             await conn.exec_driver_sql(sql, [tuple(row[k] for k in order) for row in rows])
