@@ -68,6 +68,18 @@ class Process:
                 continue
         return total_kb / 1024
 
+    def cpu_seconds(self) -> dict[int, float]:
+        """User + system CPU seconds used so far by each process of the group."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        used = {}
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+                used[pid] = (int(fields[11]) + int(fields[12])) / ticks
+            except OSError:
+                continue
+        return used
+
     def stop(self, grace: float = 10.0) -> None:
         if not self.alive():
             return

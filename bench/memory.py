@@ -20,12 +20,11 @@ import os
 import resource
 import sys
 import time
-from pathlib import Path
 
 import aiohttp
 import nginx_upstream
 from harness import BENCH, Load, env_float, exit_on_sigterm, run_wrk, serve
-from systems import CASES, Context, System, make_systems
+from systems import CASES, Context, System, add_common_args, make_systems
 
 STREAM_CASE = next(c for c in CASES if c.name == "stream")
 CHAT_CASE = next(c for c in CASES if c.name == "chat")
@@ -41,17 +40,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between upstream stream events")
     parser.add_argument("--total", type=int, default=int(env_float("BENCH_GROWTH_TOTAL", 500_000)))
     parser.add_argument("--step", type=int, default=int(env_float("BENCH_GROWTH_STEP", 100_000)))
-    parser.add_argument("--port-base", type=int, default=int(env_float("BENCH_PORT_BASE", 28400)))
-    parser.add_argument("--gateway-cpus", default=os.environ.get("BENCH_GATEWAY_CPUS", "0"))
-    parser.add_argument("--load-cpus", default=os.environ.get("BENCH_LOAD_CPUS", "1"))
-    parser.add_argument("--out", type=Path, default=BENCH / "out")
+    add_common_args(parser)
     return parser.parse_args()
 
 
 def launch(args: argparse.Namespace, upstream_url: str) -> System:
-    workdir = (args.out / "memory").resolve()
-    ctx = Context(upstream=upstream_url, workdir=workdir, gateway_cpus=args.gateway_cpus,
-                  all_cpus=f"{args.gateway_cpus},{args.load_cpus}")
+    ctx = Context.from_args(args, args.out / "memory", upstream_url)
     system = make_systems([args.system], args.port_base, ctx)[0]
     reason = system.unavailable()
     if reason:

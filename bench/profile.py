@@ -11,24 +11,20 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
 
 import nginx_upstream
-from harness import BENCH, Load, env_float, exit_on_sigterm, run_wrk
-from systems import CACHE, CASES, Context, Switchpoint
+from harness import Load, env_float, exit_on_sigterm, run_wrk
+from systems import CACHE, CASES, Context, Switchpoint, add_common_args
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", default="chat", choices=[c.name for c in CASES])
     parser.add_argument("--duration", type=float, default=env_float("BENCH_DURATION", 15))
-    parser.add_argument("--port-base", type=int, default=int(env_float("BENCH_PORT_BASE", 28400)))
-    parser.add_argument("--gateway-cpus", default=os.environ.get("BENCH_GATEWAY_CPUS", "0"))
-    parser.add_argument("--load-cpus", default=os.environ.get("BENCH_LOAD_CPUS", "1"))
-    parser.add_argument("--out", type=Path, default=BENCH / "out")
+    add_common_args(parser)
     return parser.parse_args()
 
 
@@ -54,10 +50,8 @@ def main() -> None:
     args = parse_args()
     exit_on_sigterm()
     case = next(c for c in CASES if c.name == args.case)
-    workdir = (args.out / "profile").resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    ctx = Context(upstream=f"http://127.0.0.1:{args.port_base}", workdir=workdir, gateway_cpus=args.gateway_cpus,
-                  all_cpus=f"{args.gateway_cpus},{args.load_cpus}")
+    ctx = Context.from_args(args, args.out / "profile")
+    workdir = ctx.workdir
     nginx = nginx_upstream.start_nginx(args.port_base, workdir, args.load_cpus)
     gateway = Switchpoint(args.port_base + 70, ctx)
     try:

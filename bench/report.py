@@ -41,6 +41,8 @@ def cpu_model() -> str:
 def one_line(run: dict) -> str:
     text = (f"{run['req_per_s']:,.0f} req/s  p50 {run['p50_us'] / 1000:.2f} ms  p99 {run['p99_us'] / 1000:.2f} ms"
             f"  {run['requests']:,} responses")
+    if run.get("cores"):
+        text += f"  cores busy {'+'.join(str(c) for c in run['cores'])}"
     if run["errors"]:
         text += f"  ERRORS {run['errors']:,}: {run['sample'][:160]}"
     return text
@@ -82,9 +84,12 @@ def describe(data: dict, system: str, case: str) -> str:
 
 
 def brief(text: str) -> str:
-    """First and last line of a multi-line message (a traceback's cause is at its end)."""
+    """First line of a multi-line message, and the last line naming an error (else the last line)."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[0] if len(lines) < 2 else f"{lines[0]} ... {lines[-1]}"
+    if len(lines) < 2:
+        return lines[0] if lines else ""
+    cause = next((line for line in reversed(lines) if "Error" in line), lines[-1])
+    return f"{lines[0]} ... {cause}"
 
 
 def cell_text(cell: dict | None, measure: str) -> str:
@@ -115,6 +120,10 @@ def markdown(data: dict) -> str:
             row.append(cell_text(cell, "latency" if case["metric"] == "latency" else "rps"))
             if cell and cell.get("runs"):
                 rss += [r["rss_mb"] for r in cell["runs"] if r.get("rss_mb")]
+            cores = [r.get("cores", []) for r in (cell or {}).get("runs", [])]
+            if any(len(c) > 1 for c in cores):
+                split = ", ".join("+".join(str(x) for x in c) for c in cores)
+                notes.append(f"- {name} / {case['name']}: cores busy per process {split}")
             if cell and cell.get("sample"):
                 notes.append(f"- {name} / {case['name']}: {brief(cell['sample'])[:300]}")
         row.append(f"{max(rss):.0f}" if rss else "-")
@@ -127,7 +136,17 @@ def markdown(data: dict) -> str:
            f"{meta['rounds']} round(s); load average {' '.join(meta['loadavg_start'])} at start.", ""]
     out += lines
     if notes:
-        out += ["", "Errors and unavailable systems:", ""] + [n.replace("\n", " ").replace("|", "\\|") for n in notes]
+        out += ["", "Notes (errors, unavailable systems, how multi-process systems shared the load):", ""] + [n.replace("\n", " ").replace("|", "\\|") for n in notes]
+    out += ["", "Cores the system kept busy during each cell (all its processes; the median round). A gateway "
+            "below 1 under load either waits on something or lost its core to other work on the machine.", ""]
+    out += ["| system | " + " | ".join(c["name"] for c in cases) + " |", "|" + "---|" * (len(cases) + 1)]
+    for name in data["systems"]:
+        cells = []
+        for case in cases:
+            runs = (data["results"][name].get(case["name"]) or {}).get("runs") or []
+            busy = sorted(sum(r["cores"]) for r in runs if r.get("cores"))
+            cells.append(f"{busy[len(busy) // 2]:.2f}" if busy else "-")
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
     out += ["", "Switchpoint (1 worker) against each system: throughput ratio, and p50 ratio (theirs / ours); "
             "above 1 means Switchpoint is better.", ""]
     ratio_head = ["vs"] + [c["name"] for c in cases]
@@ -184,7 +203,8 @@ def chart(data: dict, path: Path) -> Path | None:
                 else:
                     text = f"{height:,.0f}" if measure == "rps" else f"{height:.2f}"
                     ax.annotate(text, (x, height), ha="center", va="bottom", fontsize=7, rotation=90)
-        ax.set_yscale("log")
+        if any(patch.get_height() > 0 for patch in ax.patches):
+            ax.set_yscale("log")
         ax.set_title(title)
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=30, ha="right")

@@ -24,7 +24,7 @@ from pathlib import Path
 import nginx_upstream
 import report
 from harness import BENCH, Load, check_once, env_float, exit_on_sigterm, run_wrk
-from systems import CACHE, CASES, Case, Context, System, make_systems
+from systems import CACHE, CASES, Case, Context, System, add_common_args, make_systems
 
 
 def parse_args() -> argparse.Namespace:
@@ -39,11 +39,7 @@ def parse_args() -> argparse.Namespace:
                         help="comma-separated subset of systems (env BENCH_SYSTEMS)")
     parser.add_argument("--cases", default=os.environ.get("BENCH_CASES", ""),
                         help="comma-separated subset of " + ",".join(c.name for c in CASES))
-    parser.add_argument("--port-base", type=int, default=int(env_float("BENCH_PORT_BASE", 28400)))
-    parser.add_argument("--gateway-cpus", default=os.environ.get("BENCH_GATEWAY_CPUS", "0"))
-    parser.add_argument("--load-cpus", default=os.environ.get("BENCH_LOAD_CPUS", "1"),
-                        help="cores for nginx and wrk")
-    parser.add_argument("--out", type=Path, default=BENCH / "out")
+    add_common_args(parser)
     return parser.parse_args()
 
 
@@ -99,8 +95,13 @@ def measure(system: System, case: Case, args: argparse.Namespace, workdir: Path)
     if args.warmup > 0:
         run_wrk(load, args.load_cpus)
     load.duration = args.duration
+    before = system.cpu_seconds()
     result = run_wrk(load, args.load_cpus)
+    after = system.cpu_seconds()
     result["rss_mb"] = round(system.rss_mb(), 1)
+    # Cores each process kept busy: shows a starved gateway or workers sharing the load unevenly.
+    result["cores"] = [round((after[pid] - before.get(pid, 0)) / args.duration, 2) for pid in sorted(after)
+                       if after[pid] - before.get(pid, 0) > 0.05 * args.duration]
     return result
 
 
@@ -127,10 +128,8 @@ def main() -> None:
     args = parse_args()
     exit_on_sigterm()
     cases = [c for c in CASES if not args.cases or c.name in args.cases.split(",")]
-    workdir = args.out / "run"
-    workdir.mkdir(parents=True, exist_ok=True)
-    ctx = Context(upstream=f"http://127.0.0.1:{args.port_base}", workdir=workdir.resolve(),
-                  gateway_cpus=args.gateway_cpus, all_cpus=f"{args.gateway_cpus},{args.load_cpus}")
+    ctx = Context.from_args(args, args.out / "run")
+    workdir = ctx.workdir
     systems = make_systems([s for s in args.systems.split(",") if s], args.port_base, ctx)
     meta = {"started": time.strftime("%Y-%m-%d %H:%M:%S %z"), "duration_s": args.duration, "warmup_s": args.warmup,
             "rounds": args.rounds, "gateway_cpus": ctx.gateway_cpus, "load_cpus": args.load_cpus,

@@ -17,13 +17,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import time
-from pathlib import Path
 
 import nginx_upstream
-from harness import BENCH, Load, check_once, env_float, exit_on_sigterm, run_wrk
-from systems import CASES, Context, Switchpoint, expectations
+from harness import Load, check_once, env_float, exit_on_sigterm, run_wrk
+from systems import CASES, Context, Switchpoint, add_common_args, expectations
 
 LATENCY = next(c for c in CASES if c.name == "latency")
 
@@ -37,10 +35,7 @@ def parse_args() -> argparse.Namespace:
                         help="seconds a generated config may take to start")
     parser.add_argument("--duration", type=float, default=env_float("BENCH_DURATION", 10))
     parser.add_argument("--warmup", type=float, default=env_float("BENCH_WARMUP", 2))
-    parser.add_argument("--port-base", type=int, default=int(env_float("BENCH_PORT_BASE", 28400)))
-    parser.add_argument("--gateway-cpus", default=os.environ.get("BENCH_GATEWAY_CPUS", "0"))
-    parser.add_argument("--load-cpus", default=os.environ.get("BENCH_LOAD_CPUS", "1"))
-    parser.add_argument("--out", type=Path, default=BENCH / "out")
+    add_common_args(parser)
     return parser.parse_args()
 
 
@@ -107,10 +102,8 @@ def measure(name: str, config: dict, args: argparse.Namespace, ctx: Context) -> 
 def main() -> None:
     args = parse_args()
     exit_on_sigterm()
-    workdir = (args.out / "scale").resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    ctx = Context(upstream=f"http://127.0.0.1:{args.port_base}", workdir=workdir, gateway_cpus=args.gateway_cpus,
-                  all_cpus=f"{args.gateway_cpus},{args.load_cpus}")
+    ctx = Context.from_args(args, args.out / "scale")
+    workdir = ctx.workdir
     shapes = {"small": (1, 1), "catalogue": (args.models, 1), "keys": (1, args.keys)}
     nginx = nginx_upstream.start_nginx(args.port_base, workdir, args.load_cpus)
     results = {}

@@ -6,13 +6,14 @@ response in each system's own terms. A system returns None from `target` for a c
 
 from __future__ import annotations
 
+import argparse
 import os
 import string
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import BENCH, Process, serve, start, wait_log_line
+from harness import BENCH, Process, env_float, serve, start, wait_log_line
 
 CACHE = BENCH / ".cache"
 PEERS = BENCH / "peers"
@@ -65,6 +66,23 @@ class Context:
     def logs(self) -> Path:
         return self.workdir / "logs"
 
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, workdir: Path, upstream: str | None = None) -> Context:
+        """For a script parsed with `add_common_args`; the upstream defaults to nginx at the port base."""
+        workdir = workdir.resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
+        return cls(upstream or f"http://127.0.0.1:{args.port_base}", workdir, args.gateway_cpus,
+                   f"{args.gateway_cpus},{args.load_cpus}")
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """Ports, pinning and output folder, shared by every benchmark script."""
+    parser.add_argument("--port-base", type=int, default=int(env_float("BENCH_PORT_BASE", 28400)),
+                        help="nginx listens here, the systems just above (env BENCH_PORT_BASE)")
+    parser.add_argument("--gateway-cpus", default=os.environ.get("BENCH_GATEWAY_CPUS", "0"))
+    parser.add_argument("--load-cpus", default=os.environ.get("BENCH_LOAD_CPUS", "1"), help="cores for nginx and wrk")
+    parser.add_argument("--out", type=Path, default=BENCH / "out")
+
 
 @dataclass
 class Target:
@@ -106,6 +124,9 @@ class System:
 
     def rss_mb(self) -> float:
         return sum(p.rss_mb() for p in self.processes)
+
+    def cpu_seconds(self) -> dict[int, float]:
+        return {pid: used for p in self.processes for pid, used in p.cpu_seconds().items()}
 
     def stop(self) -> None:
         for proc in self.processes:
