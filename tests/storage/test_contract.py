@@ -60,10 +60,12 @@ async def test_key_updates_listing_and_deletion(store: Store) -> None:
 
 async def test_config_keys_are_upserted(store: Store) -> None:
     row = new_key_row("sk-sp-v1-" + "c" * 64, "ci", limit_usd=1.0, source="config")
-    await store.upsert_config_key(row)
-    await store.upsert_config_key({**row, "limit_nanos": 7, "created_at_ms": 1})
+    await store.upsert_config_keys([row])
+    others = [new_key_row(f"sk-sp-v1-{i:064d}", f"k{i}", source="config") for i in range(1200)]
+    await store.upsert_config_keys([{**row, "limit_nanos": 7, "created_at_ms": 1}, *others])
     got = await store.get_key(row["hash"])
     assert got is not None and got["limit_nanos"] == 7 and got["created_at_ms"] == row["created_at_ms"]
+    assert len(await store.list_keys(limit=5000)) == 1201
 
 
 async def test_generations_and_spend(store: Store) -> None:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from ..errors import ConfigError
 from .schema import Config
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser when libyaml is there
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 # Providers enabled from the environment when no config file names any (design.md §2).
@@ -91,7 +92,7 @@ def parse_yaml(text: str) -> Any:
         references.append(match.group(0))
         return f"__switchpoint_ref_{len(references) - 1}__"
 
-    loaded = yaml.safe_load(_VAR.sub(protect, text)) or {}
+    loaded = yaml.load(_VAR.sub(protect, text), Loader=_LOADER) or {}
     return _restore(loaded, references) if references else loaded
 
 

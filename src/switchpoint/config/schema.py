@@ -271,10 +271,11 @@ class Config(Strict):
                 if endpoint.provider not in self.providers:
                     problems.append(f"models[{i}].endpoints[{j}].provider: unknown provider "
                                     f"'{endpoint.provider}' (configured: {', '.join(self.providers) or 'none'})")
-        names = [k.name for k in self.keys]
-        for i, name in enumerate(names):
-            if names.index(name) != i:
-                problems.append(f"keys[{i}].name: duplicate key name '{name}'")
+        seen: set[str] = set()
+        for i, key in enumerate(self.keys):
+            if key.name in seen:
+                problems.append(f"keys[{i}].name: duplicate key name '{key.name}'")
+            seen.add(key.name)
         if self.database.split(":", 1)[0] not in ("sqlite", "sqlite+aiosqlite", "postgresql", "postgres",
                                                    "postgresql+asyncpg"):
             problems.append("database: use sqlite:///path or postgresql://user@host:port/db")

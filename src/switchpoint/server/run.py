@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import resource
@@ -10,6 +11,7 @@ import uvicorn
 
 from ..config import Config, find_config_path, load_config
 from .app import App
+from .services import prepare_database
 
 log = logging.getLogger("switchpoint")
 
@@ -54,6 +56,7 @@ def serve(config: Config, config_path: str | None, *, host: str | None, port: in
                   log_level="warning", timeout_graceful_shutdown=int(config.server.shutdown_grace) or None,
                   timeout_keep_alive=30)
     if workers > 1:
+        asyncio.run(prepare_database(config))  # once, here: the workers would race on a fresh database
         path = find_config_path(config_path)
         if path is not None:
             os.environ["SWITCHPOINT_CONFIG"] = str(path.resolve())

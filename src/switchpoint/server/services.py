@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..accounting.budget import Budget
 from ..accounting.keys import KeyService, new_key_row
@@ -95,16 +96,31 @@ def build_services(config: Config) -> Services:
                     health, cache, metrics, warnings=warnings, observers=build_observers(config))
 
 
-async def start_services(services: Services) -> None:
-    await services.store.create_schema()
-    for key in services.config.keys:
-        row = new_key_row(
+async def prepare_database(config: Config) -> None:
+    """Migrate and store the static keys once, before worker processes start, so they do not race."""
+    store = Store(config.database)
+    try:
+        await store.create_schema()
+        await store.upsert_config_keys(config_key_rows(config))
+    finally:
+        await store.close()
+
+
+def config_key_rows(config: Config) -> list[dict[str, Any]]:
+    return [
+        new_key_row(
             key.key, key.name, limit_usd=key.limit, limit_reset=key.limit_reset,
             rate_limit=(key.rate_limit.requests, key.rate_limit.interval) if key.rate_limit else None,
             token_limit=(key.token_limit.tokens, key.token_limit.interval) if key.token_limit else None,
             cache=key.cache, source="config",
         )
-        await services.store.upsert_config_key(row)
+        for key in config.keys
+    ]
+
+
+async def start_services(services: Services) -> None:
+    await services.store.create_schema()
+    await services.store.upsert_config_keys(config_key_rows(services.config))
     services.ledger.start()
     if isinstance(services.engine.breakers, SharedBreakers):
         services.engine.breakers.start()

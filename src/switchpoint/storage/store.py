@@ -63,15 +63,24 @@ class Store:
         async with self.engine.begin() as conn:
             await conn.execute(insert(keys).values(**row))
 
-    async def upsert_config_key(self, row: dict[str, Any]) -> None:
-        """Static keys from switchpoint.yaml: insert, or refresh their settings."""
+    async def upsert_config_keys(self, rows: list[dict[str, Any]]) -> None:
+        """Static keys from switchpoint.yaml, in one transaction: insert the new ones, refresh the
+        settings of those already stored (their creation time and usage stay)."""
+        if not rows:
+            return
         async with self.engine.begin() as conn:
-            existing = (await conn.execute(select(keys.c.hash).where(keys.c.hash == row["hash"]))).first()
-            if existing:
-                values = {k: v for k, v in row.items() if k not in ("hash", "created_at_ms")}
-                await conn.execute(update(keys).where(keys.c.hash == row["hash"]).values(**values))
-            else:
-                await conn.execute(insert(keys).values(**row))
+            existing: set[str] = set()
+            hashes = [row["hash"] for row in rows]
+            for start in range(0, len(hashes), 500):
+                chunk = hashes[start:start + 500]
+                existing.update(h for (h,) in await conn.execute(select(keys.c.hash).where(keys.c.hash.in_(chunk))))
+            new = [row for row in rows if row["hash"] not in existing]
+            if new:
+                await conn.execute(insert(keys), new)
+            for row in rows:
+                if row["hash"] in existing:
+                    values = {k: v for k, v in row.items() if k not in ("hash", "created_at_ms")}
+                    await conn.execute(update(keys).where(keys.c.hash == row["hash"]).values(**values))
 
     async def get_key(self, key_hash: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:
