@@ -6,49 +6,15 @@ and PostgreSQL alike and reports scan thousands of rollup rows instead of millio
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Integer, Table, case, func, insert, literal, select
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..usage_totals import DAY_MS, GROUP, HOUR_MS, SUMS, rollup_deltas
 from .tables import generations, usage_daily, usage_hourly
 
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
 ROLLUPS: tuple[tuple[Table, int], ...] = ((usage_hourly, HOUR_MS), (usage_daily, DAY_MS))
-GROUP = ("start_ms", "key_hash", "model", "provider")
-SUMS = ("requests", "errors", "cancelled", "cache_hits", "prompt_tokens", "completion_tokens", "reasoning_tokens",
-        "cached_tokens", "cost_nanos", "markup_nanos", "latency_ms_sum", "latency_count", "ttft_ms_sum",
-        "ttft_count")
-_TOKENS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cost_nanos", "markup_nanos")
-
-
-def rollup_deltas(rows: Iterable[dict[str, Any]], size: int) -> list[dict[str, Any]]:
-    """Totals of one ledger batch per (bucket of `size` ms, key, model, provider), sorted so that
-    concurrent writers take row locks in the same order."""
-    totals: dict[tuple[int, str, str, str], dict[str, Any]] = {}
-    for row in rows:
-        group = (row["created_at_ms"] // size * size, row["key_hash"], row["model"], row["provider"] or "")
-        total = totals.get(group)
-        if total is None:
-            total = totals[group] = dict.fromkeys(SUMS, 0)
-        total["requests"] += 1
-        status = row["status"]
-        total["errors"] += status == "error"
-        total["cancelled"] += status == "cancelled"
-        total["cache_hits"] += bool(row.get("cache_hit"))
-        for name in _TOKENS:
-            total[name] += row.get(name) or 0
-        latency, ttft = row.get("latency_ms"), row.get("ttft_ms")
-        if latency is not None:
-            total["latency_ms_sum"] += latency
-            total["latency_count"] += 1
-        if ttft is not None:
-            total["ttft_ms_sum"] += ttft
-            total["ttft_count"] += 1
-    return [{**dict(zip(GROUP, group, strict=True)), **total} for group, total in sorted(totals.items())]
 
 
 def rollup_statements(dialect: str) -> list[tuple[Any, int]]:
@@ -73,13 +39,6 @@ async def add_rollups(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None
     if rows:
         for stmt, size in rollup_statements(conn.dialect.name):
             await conn.execute(stmt, rollup_deltas(rows, size))
-
-
-def add_rollups_sync(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """The same, on a synchronous connection (the SQLite writer process)."""
-    if rows:
-        for stmt, size in rollup_statements(conn.dialect.name):
-            conn.execute(stmt, rollup_deltas(rows, size))
 
 
 def per_generation(size: int, since_ms: int, until_ms: int | None = None) -> Any:

@@ -1,9 +1,10 @@
-"""Ledger writes for SQLite in a child process.
+"""Ledger writes for SQLite in a child process (the parent side).
 
 SQLite work (binding parameters, b-tree updates, rollups) would otherwise run in a thread of the
 gateway process and take its GIL away from the event loop thousands of times a second, which costs
-every request latency. The child receives batches as length-prefixed JSON frames on stdin, writes
-each in one transaction, and answers `ok` or the error on stdout."""
+every request latency. The child (switchpoint/sqlite_ledger.py) imports no database library: this side
+compiles the statements once and sends them first, then each batch as a length-prefixed JSON frame;
+the child answers `ok` or the error."""
 
 from __future__ import annotations
 
@@ -12,11 +13,16 @@ import sys
 from typing import Any
 
 import orjson
-from sqlalchemy import create_engine, event, insert
+from sqlalchemy import insert
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
-from .rollup import add_rollups_sync
+from ..sqlite_ledger import frame
+from ..usage_totals import GROUP, SUMS
+from .rollup import rollup_statements
 from .tables import generations
+
+CHILD = "import sys; from switchpoint.sqlite_ledger import main; main(sys.argv[1])"
 
 
 def ledger_insert_sql(dialect: Any) -> tuple[str, list[str]]:
@@ -25,18 +31,26 @@ def ledger_insert_sql(dialect: Any) -> tuple[str, list[str]]:
     return str(compiled), list(compiled.positiontup or [c.name for c in generations.columns])
 
 
-CHILD = "import sys; from switchpoint.storage.sqlite_writer import main; main(sys.argv[1])"
+def child_setup() -> bytes:
+    """The statements the child runs, compiled for SQLite with positional parameters."""
+    dialect = sqlite.dialect()
+    rollups = []
+    for stmt, size in rollup_statements("sqlite"):
+        compiled = stmt.compile(dialect=dialect, column_keys=[*GROUP, *SUMS])
+        rollups.append([str(compiled), size, list(compiled.positiontup or [])])
+    return orjson.dumps({"insert": list(ledger_insert_sql(dialect)), "rollups": rollups})
 
 
-def _frame(payload: bytes) -> bytes:
-    return len(payload).to_bytes(4, "big") + payload
+def database_path(url: str) -> str:
+    """sqlite:///relative.db -> relative.db; sqlite:////abs/path.db -> /abs/path.db."""
+    return url.split(":///", 1)[1].split("?", 1)[0]
 
 
 class SQLiteWriterProcess:
-    """The gateway's side: starts the child on first use and restarts it if it died."""
+    """Starts the child on first use and restarts it if it died."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
+        self.path = database_path(url)
         self._process: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
 
@@ -45,7 +59,7 @@ class SQLiteWriterProcess:
             process = await self._running()
             assert process.stdin is not None and process.stdout is not None
             try:
-                process.stdin.write(_frame(orjson.dumps(rows)))
+                process.stdin.write(frame(orjson.dumps(rows)))
                 await process.stdin.drain()
                 size = int.from_bytes(await process.stdout.readexactly(4), "big")
                 reply = await process.stdout.readexactly(size)
@@ -61,8 +75,9 @@ class SQLiteWriterProcess:
     async def _running(self) -> asyncio.subprocess.Process:
         if self._process is None or self._process.returncode is not None:
             self._process = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", CHILD, self.url,
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+                sys.executable, "-c", CHILD, self.path, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            assert self._process.stdin is not None
+            self._process.stdin.write(frame(child_setup()))
         return self._process
 
     async def close(self) -> None:
@@ -76,24 +91,3 @@ class SQLiteWriterProcess:
         except TimeoutError:
             process.kill()
             await process.wait()
-
-
-def main(url: str) -> None:
-    from .store import _sqlite_pragmas  # noqa: PLC0415 - shared connection settings
-
-    engine = create_engine(url)
-    event.listen(engine, "connect", _sqlite_pragmas)
-    sql, order = ledger_insert_sql(engine.dialect)
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    while header := stdin.read(4):
-        rows = orjson.loads(stdin.read(int.from_bytes(header, "big")))
-        try:
-            with engine.begin() as conn:
-                conn.exec_driver_sql(sql, [tuple(row[k] for k in order) for row in rows])
-                add_rollups_sync(conn, rows)
-            reply = b"ok"
-        except Exception as exc:  # reported to the gateway, which keeps the rows and retries
-            reply = f"{exc.__class__.__name__}: {exc}".encode()
-        stdout.write(_frame(reply))
-        stdout.flush()
-    engine.dispose()

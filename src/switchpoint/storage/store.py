@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from ..sqlite_ledger import PRAGMAS
 from . import migrate
 from .rollup import add_rollups
 from .sqlite_writer import SQLiteWriterProcess, ledger_insert_sql
@@ -42,7 +43,7 @@ class Store:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             if ":memory:" not in url and "mode=memory" not in url:
-                self._writer = SQLiteWriterProcess(url.replace("sqlite+aiosqlite://", "sqlite://"))
+                self._writer = SQLiteWriterProcess(url)
 
     async def create_schema(self) -> bool:
         """Bring the schema to the newest migration (a no-op when it is current); True if it changed."""
@@ -168,7 +169,6 @@ class Store:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    for pragma in PRAGMAS:
+        cursor.execute(pragma)
     cursor.close()
