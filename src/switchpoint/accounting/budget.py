@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass
 
 from ..errors import ForbiddenError
+from ..singleflight import SingleFlight
 from ..state import State
 from ..storage import Store
 from .keys import KeyRecord
@@ -76,6 +77,10 @@ class Budget:
         self.store = store
         self.lease = lease
         self.ledger = ledger
+        self._seeding: SingleFlight[None] = SingleFlight()
+
+    async def _seed(self, counter: str, key_hash: str, since_ms: int, ttl: float) -> None:
+        await self.state.seed(counter, await self.ledger_spend(key_hash, since_ms), ttl=ttl)
 
     async def ledger_spend(self, key_hash: str | None, since_ms: int) -> int:
         """Spend in the ledger, counting this process's rows not written yet exactly once: they are
@@ -100,7 +105,7 @@ class Budget:
         token = secrets.token_hex(8)
         result = await self.state.reserve(counter, token, key.limit_nanos, amount, ttl=ttl, lease=self.lease)
         if result is None:  # first use of this period's counter (or state restarted): seed from the ledger
-            await self.state.seed(counter, await self.ledger_spend(key.hash, since_ms), ttl=ttl)
+            await self._seeding.run(counter, lambda: self._seed(counter, key.hash, since_ms, ttl))
             result = await self.state.reserve(counter, token, key.limit_nanos, amount, ttl=ttl, lease=self.lease)
             assert result is not None, "a seeded counter answers"
         ok, remaining = result

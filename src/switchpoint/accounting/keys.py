@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import AuthenticationError, ForbiddenError
+from ..singleflight import SingleFlight
 from ..storage import Store
 from ..storage.store import now_ms
 
@@ -64,6 +65,7 @@ class KeyService:
         self._admin_hash = hash_key(admin_key) if admin_key else None
         self._cache: dict[str, tuple[KeyRecord | None, float]] = {}
         self._refreshing: set[str] = set()
+        self._loading: SingleFlight[KeyRecord | None] = SingleFlight()
 
     async def authenticate(self, authorization: str | None) -> KeyRecord:
         token = bearer(authorization)
@@ -90,7 +92,7 @@ class KeyService:
         costs one database read per `ttl`, not one per request in flight."""
         cached = self._cache.get(key_hash)
         if cached is None:
-            return await self._load(key_hash)
+            return await self._loading.run(key_hash, lambda: self._load(key_hash))
         if time.monotonic() - cached[1] >= self.ttl and key_hash not in self._refreshing:
             self._refreshing.add(key_hash)
             task = asyncio.ensure_future(self._load(key_hash))
