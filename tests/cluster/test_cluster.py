@@ -63,8 +63,15 @@ def test_budget_is_exact_across_replicas(upstream: Any, postgres_url: str, redis
     upstream.always("/v1/chat/completions", Reply.json(orjson.loads(replies.chat(10, 60).body), delay=0.02))
     keys = [{"name": "budget", "key": BUDGET_KEY, "limit": LIMIT_USD}]
     replicas = start_replicas(cluster_config(upstream, postgres_url, redis_url, keys))
+    # ten rounds of 40 concurrent requests, alternating replicas: the first rounds are served by both, the later
+    # ones race for the last of the budget across the two replicas
+    async def rounds(session: aiohttp.ClientSession) -> list[Any]:
+        done: list[Any] = []
+        for _ in range(10):
+            done += await gather(*(post(session, replicas[i % 2].url, BUDGET_KEY) for i in range(40)))
+        return done
 
-    results = load(lambda s: gather(*(post(s, replicas[i % 2].url, BUDGET_KEY) for i in range(400))))
+    results = load(rounds)
     statuses = [status for status, _, _ in results]
     served_ids = {body["id"] for status, body, _ in results if status == 200}
     assert set(statuses) <= {200, 402, 403}, statuses
@@ -78,8 +85,9 @@ def test_budget_is_exact_across_replicas(upstream: Any, postgres_url: str, redis
     assert spent <= LIMIT_USD * 1e9
     counter = [k for k in redis.Redis.from_url(redis_url).scan_iter("sp:*") if not k.endswith((b":h", b":l"))]
     assert [int(redis.Redis.from_url(redis_url).hget(k, "spent")) for k in counter] == [spent]
-    # both replicas served (the test balances the load: every other request goes to each)
+    # both replicas served and both were refused: the budget they enforce is one
     assert 200 in statuses[0::2] and 200 in statuses[1::2]
+    assert 402 in statuses[0::2] and 402 in statuses[1::2]
 
 
 def test_rate_limit_is_shared_by_replicas(upstream: Any, postgres_url: str, redis_url: str, start_replicas: Any,
