@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -60,9 +61,10 @@ def match(method: str, path: str) -> tuple[Handler | None, str, dict[str, str]]:
 
 
 class App:
-    def __init__(self, config: Config, services: Services | None = None) -> None:
+    def __init__(self, config: Config, services: Services | None = None, *, tune_gc: bool = False) -> None:
         self.config = config
         self.services = services
+        self.tune_gc = tune_gc
         self.extra_routes: dict[tuple[str, str], Handler] = dict(dashboard.ROUTES)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -108,12 +110,24 @@ class App:
                     log.exception("startup failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                if self.tune_gc:
+                    tune_garbage_collector()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.services is not None:
                     await stop_services(self.services)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def tune_garbage_collector() -> None:
+    """Everything built at startup (config, catalogue, routes, imported modules) lives as long as the
+    process: move it out of the collector's sight, and collect the young generation less often. A
+    request allocates a few hundred objects, nearly all freed by reference counting; with the default
+    threshold (700) the collector ran several times a request and cost a fifth of the CPU under load."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
 
 
 def _request_headers(headers: list[tuple[bytes, bytes]]) -> tuple[str, str | None]:
