@@ -4,6 +4,7 @@ configured provider names only, so their cardinality is bounded by the configura
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -16,6 +17,17 @@ OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 
 _ERROR_TYPES = {400: "bad_request", 401: "auth", 402: "payment", 403: "forbidden", 404: "no_endpoint",
                 408: "timeout", 413: "too_large", 429: "rate_limited", 499: "cancelled", 502: "provider",
                 503: "unavailable"}
+
+
+@dataclass(slots=True)
+class Series:
+    requests: Any
+    prompt_tokens: Any
+    completion_tokens: Any
+    cost: Any
+    latency: Any
+    upstream: Any
+    ttft: Any
 
 
 class Metrics:
@@ -38,30 +50,44 @@ class Metrics:
         self.overhead = Histogram("switchpoint_overhead_seconds",
                                   "The gateway's own time: total minus time waiting on upstreams",
                                   buckets=OVERHEAD_BUCKETS, registry=self.registry)
+        self._series: dict[tuple[str, str | None, str], Series] = {}
         self.backlog = Gauge("switchpoint_ledger_backlog", "Ledger rows queued, not yet written",
                              registry=self.registry)
 
     def observe(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
             model = row["model"] if row["model"] in self.known_models else "other"
-            provider = row["provider"] or "none"
-            self.requests.labels(model, provider, row["status"]).inc()
+            series = self._series.get((model, row["provider"], row["status"]))
+            if series is None:
+                series = self._new_series(model, row["provider"], row["status"])
+            series.requests.inc()
             if row["status"] != "success":
                 self.errors.labels(_ERROR_TYPES.get(row["http_status"], str(row["http_status"]))).inc()
             if row["prompt_tokens"]:
-                self.tokens.labels(model, provider, "prompt").inc(row["prompt_tokens"])
+                series.prompt_tokens.inc(row["prompt_tokens"])
             if row["completion_tokens"]:
-                self.tokens.labels(model, provider, "completion").inc(row["completion_tokens"])
+                series.completion_tokens.inc(row["completion_tokens"])
             if row["cost_nanos"]:
-                self.cost.labels(model, provider).inc(row["cost_nanos"] / 1e9)
+                series.cost.inc(row["cost_nanos"] / 1e9)
             if row["latency_ms"] is not None:
-                self.latency.labels(model, provider).observe(row["latency_ms"] / 1000)
+                series.latency.observe(row["latency_ms"] / 1000)
                 self.overhead.observe(row.get("overhead_ms", 0.0) / 1000)
             if row.get("ttft_ms") is not None and row["streamed"]:
-                self.ttft.labels(model, provider).observe(row["ttft_ms"] / 1000)
+                series.ttft.observe(row["ttft_ms"] / 1000)
             attempts_ms = row.get("upstream_ms")
             if attempts_ms:
-                self.upstream.labels(model, provider).observe(attempts_ms / 1000)
+                series.upstream.observe(attempts_ms / 1000)
+
+    def _new_series(self, model: str, provider: str | None, status: str) -> Series:
+        """The labelled children for one (model, provider, status), looked up once: `labels()` costs
+        more than the increment it leads to."""
+        name = provider or "none"
+        series = Series(
+            self.requests.labels(model, name, status), self.tokens.labels(model, name, "prompt"),
+            self.tokens.labels(model, name, "completion"), self.cost.labels(model, name),
+            self.latency.labels(model, name), self.upstream.labels(model, name), self.ttft.labels(model, name))
+        self._series[(model, provider, status)] = series
+        return series
 
     def render(self, backlog: int) -> bytes:
         self.backlog.set(backlog)
