@@ -28,7 +28,7 @@ def log_entry(row: dict[str, Any], request_id: str | None, content: dict[str, An
         "event": "generation", "request_id": request_id, "generation_id": row["id"],
         "key": row["key_hash"][:12], **{name: row.get(name) for name in FIELDS},
         "cost_usd": row["cost_nanos"] / 1e9,
-        "attempts": orjson.loads(row["attempts"]) if row.get("attempts") else [],
+        "attempts": orjson.Fragment(row["attempts"]) if row.get("attempts") else [],  # already JSON
     }
     if content is not None:
         entry.update(content)
