@@ -17,6 +17,7 @@ import yaml
 
 from switchpoint.config import load_config
 from switchpoint.server.app import App
+from switchpoint.server.run import HTTP_PROTOCOL
 
 from .upstream import Upstream
 
@@ -57,7 +58,8 @@ class Gateway:
         self.app = App(self.config)
         self.port = free_port()
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, lifespan="on",
-                                                    log_level="warning", access_log=False, loop="asyncio"))
+                                                    log_level="warning", access_log=False, loop="asyncio",
+                                                    http=HTTP_PROTOCOL))
         self.task: asyncio.Task[None] | None = None
 
     @property

@@ -16,6 +16,9 @@ from .services import prepare_database
 log = logging.getLogger("switchpoint")
 
 
+HTTP_PROTOCOL = "switchpoint.server.protocol:CorkedHttpToolsProtocol"  # httptools, one send per loop turn
+
+
 def banner(config: Config, host: str, port: int) -> None:
     from .services import build_providers  # noqa: PLC0415
 
@@ -52,9 +55,9 @@ def serve(config: Config, config_path: str | None, *, host: str | None, port: in
     port = port or config.port
     raise_file_limit()
     banner(config, host, port)
-    common = dict(host=host, port=port, loop="uvloop", http="httptools", lifespan="on", access_log=False,
+    common = dict(host=host, port=port, loop="uvloop", http=HTTP_PROTOCOL, lifespan="on", access_log=False,
                   log_level="warning", timeout_graceful_shutdown=int(config.server.shutdown_grace) or None,
-                  timeout_keep_alive=30)
+                  timeout_keep_alive=30, proxy_headers=False)
     if workers > 1:
         asyncio.run(prepare_database(config))  # once, here: the workers would race on a fresh database
         path = find_config_path(config_path)
@@ -62,9 +65,9 @@ def serve(config: Config, config_path: str | None, *, host: str | None, port: in
             os.environ["SWITCHPOINT_CONFIG"] = str(path.resolve())
         uvicorn.run("switchpoint.server.run:app_from_env", factory=True, workers=workers, **common)
     else:
-        uvicorn.run(App(config), **common)
+        uvicorn.run(App(config, tune_gc=True), **common)
 
 
 def app_from_env() -> App:
     """Factory for worker processes: each loads the same config."""
-    return App(load_config(find_config_path()))
+    return App(load_config(find_config_path()), tune_gc=True)
