@@ -4,10 +4,10 @@ Counters live in `state` (shared across replicas) and are seeded from the ledger
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from dataclasses import dataclass
 
 from ..errors import ForbiddenError
+from ..ids import random_hex
 from ..singleflight import SingleFlight
 from ..state import State
 from ..storage import Store
@@ -102,7 +102,7 @@ class Budget:
             return None
         now = now or dt.datetime.now(dt.UTC)
         counter, since_ms, ttl = self._counter(key, now)
-        token = secrets.token_hex(8)
+        token = random_hex(8)
         result = await self.state.reserve(counter, token, key.limit_nanos, amount, ttl=ttl, lease=self.lease)
         if result is None:  # first use of this period's counter (or state restarted): seed from the ledger
             await self._seeding.run(counter, lambda: self._seed(counter, key.hash, since_ms, ttl))

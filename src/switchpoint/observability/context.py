@@ -4,10 +4,11 @@ transport and the generation log see it without threading it through every call.
 
 from __future__ import annotations
 
-import secrets
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
+
+from ..ids import random_hex
 
 _SCOPE: ContextVar[RequestScope | None] = ContextVar("switchpoint_request_scope", default=None)
 _ALLOWED = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/+=@")
@@ -29,7 +30,7 @@ def request_id_for(header: bytes | None) -> str:
     """The client's request id when it is a sane token (at most 128 safe characters), else a new one."""
     if header and len(header) <= 128 and all(c in _ALLOWED for c in header):
         return header.decode("ascii")
-    return "req-" + secrets.token_hex(12)
+    return "req-" + random_hex(12)
 
 
 def start_scope(request_id: str, traceparent: str | None = None) -> Token[RequestScope | None]:
