@@ -98,6 +98,18 @@ def test_keepalive_comments_while_upstream_is_silent(gateway, upstream):
     assert events[-1] == "data: [DONE]"
 
 
+def test_keepalive_comments_when_upstream_pauses_mid_stream(gateway, upstream):
+    # the test gateway sends a keep-alive after 0.3 s of silence: a 1 s pause after "The" gets three
+    parts = [p + b"\n\n" for p in open_fixture("openai/chat_stream_text_usage.sse").split(b"\n\n") if p]
+    upstream.queue(CHAT, Reply(chunks=[*parts[:2], 1.0, *parts[2:]], content_type="text/event-stream"))
+    events = raw_stream(gateway, {"model": "test/gpt", "messages": [{"role": "user", "content": "hi"}]})
+    comments = [i for i, e in enumerate(events) if e == ": SWITCHPOINT PROCESSING"]
+    assert len(comments) == 3 and events[-1] == "data: [DONE]"
+    before = [e for e in events[:comments[0]] if e.startswith("data:")]
+    assert '"content":"The"' in before[-1]  # the comments came during the pause, after the data before it
+    assert comments == list(range(comments[0], comments[0] + 3))
+
+
 def test_upstream_error_before_anything_was_sent_is_a_plain_error(gateway, upstream, client):
     # Content and error arrive in one read: nothing reached the client yet, so it gets a real status.
     upstream.queue(CHAT, Reply(chunks=[open_fixture("openai/chat_stream_midstream_error.sse")],

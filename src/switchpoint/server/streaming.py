@@ -21,7 +21,7 @@ SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-
 
 
 class SSEWriter:
-    __slots__ = ("send", "headers", "opened", "busy", "last", "relaying", "closed")
+    __slots__ = ("send", "headers", "opened", "busy", "last", "closed")
 
     def __init__(self, send: Send, headers: list[tuple[bytes, bytes]]) -> None:
         self.send = send
@@ -29,7 +29,6 @@ class SSEWriter:
         self.opened = False
         self.busy = False
         self.last = time.monotonic()
-        self.relaying = False
         self.closed = False
 
     async def open(self, extra: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -48,6 +47,10 @@ class SSEWriter:
             self.busy = False
             self.last = time.monotonic()
 
+    async def keepalive(self) -> None:
+        if not self.closed and not self.busy:
+            await self.write(KEEPALIVE)
+
     async def close(self, data: bytes = b"") -> None:
         if not self.opened:
             await self.open()
@@ -60,35 +63,66 @@ async def stream_chat(engine: Engine, chat: ChatRequest, ctx: RequestContext, re
                       tape: StreamTape | None = None) -> SwitchpointError | None:
     """Relay a streamed generation. Returns an error to render as a normal response when the
     generation failed before anything was sent; otherwise writes the whole response itself.
-    A `tape` keeps the chunks sent and, once the generation completed, its record and usage."""
+    A `tape` keeps the chunks sent and, once the generation completed, its record and usage.
+
+    The relay runs in the request's own task; one more task waits for the client to go away (and then
+    cancels the relay), and a timer sends keep-alive comments while the upstream is silent. A held
+    stream costs two tasks and a timer, not a task per keep-alive interval."""
     writer = SSEWriter(send, [(b"x-generation-id", ctx.generation_id.encode()), *(headers or ())])
-    work = asyncio.ensure_future(_relay(engine, chat, ctx, writer, created, interval, tape))
-    watcher = asyncio.ensure_future(_watch(receive, work, writer, interval))
+    relay = asyncio.current_task()
+    assert relay is not None
+    watcher = asyncio.ensure_future(_watch(receive, relay, writer))
+    keepalive = KeepAlive(writer, interval)
     try:
-        return await work
+        return await _relay(engine, chat, ctx, writer, created, tape)
     except asyncio.CancelledError:
-        if watcher.done() and not watcher.cancelled():
+        if watcher.done() and not watcher.cancelled() and watcher.result():
+            relay.uncancel()
             return None  # the client disconnected; the generation was recorded as cancelled
         raise
     finally:
+        keepalive.stop()
         watcher.cancel()
 
 
+class KeepAlive:
+    """Writes `: SWITCHPOINT PROCESSING` whenever nothing was written for `interval` seconds, from a
+    loop timer re-armed each interval (a task is made only for a comment actually sent)."""
+
+    __slots__ = ("writer", "interval", "handle", "pending")
+
+    def __init__(self, writer: SSEWriter, interval: float) -> None:
+        self.writer = writer
+        self.interval = interval
+        self.pending: asyncio.Future[None] | None = None
+        self.handle: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(interval, self.check)
+
+    def check(self) -> None:
+        writer = self.writer
+        if writer.closed:
+            self.handle = None
+            return
+        silent = time.monotonic() - writer.last
+        if silent >= self.interval and not writer.busy and (self.pending is None or self.pending.done()):
+            self.pending = asyncio.ensure_future(writer.keepalive())
+            silent = 0.0
+        self.handle = asyncio.get_running_loop().call_later(max(self.interval - silent, 0.01), self.check)
+
+    def stop(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
+
 async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer: SSEWriter, created: int,
-                 interval: float, tape: StreamTape | None) -> SwitchpointError | None:
+                 tape: StreamTape | None) -> SwitchpointError | None:
     stream = engine.stream(chat, ctx)
     try:
-        start = asyncio.ensure_future(stream.start())
         try:
-            while not (await asyncio.wait((start,), timeout=interval))[0]:
-                await writer.write(KEEPALIVE)  # commits to 200: later failures become error chunks
-        except asyncio.CancelledError:
-            start.cancel()
-            raise
-        try:
-            start.result()
+            await stream.start()  # meanwhile keep-alives commit the response to 200: later failures are chunks
         except SwitchpointError as err:
             if not writer.opened:
+                writer.closed = True  # the error goes out as a normal response; no keep-alive may follow
                 return err
             renderer = ChunkRenderer(ctx.generation_id, created, chat.model, None, chat.legacy_prompt)
             await writer.close(renderer.error(err) + DONE)
@@ -98,7 +132,6 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
         overhead = record.overhead_ms((time.monotonic() - ctx.started) * 1000)
         await writer.open([(b"x-switchpoint-attempts", str(len(record.attempts)).encode()),
                            (b"x-switchpoint-overhead-ms", f"{overhead:.3f}".encode())])
-        writer.relaying = True
         try:
             hide = chat.hides_reasoning
             async for batch in stream.batches():
@@ -131,19 +164,12 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
         raise
 
 
-async def _watch(receive: Receive, work: asyncio.Future[Any], writer: SSEWriter, interval: float) -> None:
-    """Cancel the relay when the client disconnects; send keep-alives while the upstream is silent."""
-    while not work.done():
-        try:
-            message = await asyncio.wait_for(receive(), interval)
-        except TimeoutError:
-            if (writer.relaying and not writer.busy and not writer.closed
-                    and time.monotonic() - writer.last >= interval):
-                await writer.write(KEEPALIVE)
-            continue
+async def _watch(receive: Receive, relay: asyncio.Task[Any], writer: SSEWriter) -> bool:
+    """Wait for the client to go away; True (and the relay cancelled) when it left mid-stream."""
+    while True:
+        message = await receive()
         if message["type"] == "http.disconnect":
-            if not work.done() and not writer.closed:
-                work.cancel()
-                return
-            break
-    raise asyncio.CancelledError  # normal end: mark the watcher as not having seen a disconnect
+            if writer.closed or relay.done():
+                return False
+            relay.cancel()
+            return True
