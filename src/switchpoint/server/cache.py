@@ -24,6 +24,7 @@ from ..types import ChatRequest, Usage
 from .render import DONE, usage_dict
 
 PREFIXES = ("x-switchpoint-cache", "x-openrouter-cache")
+CACHE_HEADERS = tuple(prefix + suffix for prefix in PREFIXES for suffix in ("", "-clear", "-ttl"))
 TRUE, FALSE = frozenset({"true", "1", "yes", "on"}), frozenset({"false", "0", "no", "off"})
 # Body fields that say who asks or how to report, not what to generate.
 IGNORED = frozenset({"user", "metadata", "session_id", "stream_options", "usage"})

@@ -9,18 +9,22 @@ from ..generation import GenerationRecord
 from ..ids import generation_id
 from ..observability.context import current_scope
 from ..types import hide_reasoning
-from .cache import StreamTape, status_headers
+from .cache import CACHE_HEADERS, StreamTape, status_headers
 from .http import STREAMED, Request, Response, Send, Streamed
 from .render import completion_body, embeddings_body
 from .services import Services
 from .streaming import SSE_HEADERS, stream_chat
-from .validate import parse_chat, parse_embeddings
+from .validate import ATTRIBUTION, parse_chat, parse_embeddings
+
+# The request headers a generation reads: attribution passed upstream, and the cache controls.
+CHAT_HEADERS = frozenset(name.encode() for name in (*ATTRIBUTION, *CACHE_HEADERS))
 
 
 async def chat_completions(services: Services, request: Request, send: Send) -> Response | Streamed:
     key = await services.keys.authenticate(request.header(b"authorization"))
     body = await request.body(services.config.server.max_body_bytes)
-    chat = parse_chat(body, request.headers, legacy=request.path == "/completions")
+    headers = request.pick(CHAT_HEADERS)
+    chat = parse_chat(body, headers, legacy=request.path == "/completions")
     if key.log_content:
         scope = current_scope()
         if scope is not None:
@@ -28,7 +32,7 @@ async def chat_completions(services: Services, request: Request, send: Send) -> 
     now = time.time()
     ctx = RequestContext(key, generation_id(now), time.monotonic(), len(body), chat.params.get("user"))
     cache = services.cache
-    plan = cache.plan(key, request.headers, request.path, chat)
+    plan = cache.plan(key, headers, request.path, chat)
     hit = await cache.lookup(plan) if plan is not None else None
     if hit is not None:
         await services.limiter.admit(key, free=services.engine.plan(chat)[1])

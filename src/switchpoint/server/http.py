@@ -33,6 +33,11 @@ class Request:
             self._headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.scope["headers"]}
         return self._headers
 
+    def pick(self, names: frozenset[bytes]) -> dict[str, str]:
+        """Only the named headers, decoded: cheaper than `headers`, and nothing more is kept alive
+        for a long stream."""
+        return {k.decode("latin-1"): v.decode("latin-1") for k, v in self.scope["headers"] if k in names}
+
     def header(self, name: bytes) -> str | None:
         for key, value in self.scope["headers"]:
             if key == name:
