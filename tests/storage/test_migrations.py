@@ -46,3 +46,7 @@ async def test_downgrade_and_upgrade_again(database_url: str) -> None:
         assert await migrate.upgrade(store.engine) == (None, migrate.head())
     finally:
         await store.close()
+
+
+def test_head_names_the_newest_migration() -> None:
+    assert migrate.alembic_head() == migrate.HEAD

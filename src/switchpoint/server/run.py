@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import resource
 
@@ -58,14 +59,36 @@ def serve(config: Config, config_path: str | None, *, host: str | None, port: in
     common = dict(host=host, port=port, loop="uvloop", http=HTTP_PROTOCOL, lifespan="on", access_log=False,
                   log_level="warning", timeout_graceful_shutdown=int(config.server.shutdown_grace) or None,
                   timeout_keep_alive=30, proxy_headers=False)
+    prepare_in_child(config)
     if workers > 1:
-        asyncio.run(prepare_database(config))  # once, here: the workers would race on a fresh database
         path = find_config_path(config_path)
         if path is not None:
             os.environ["SWITCHPOINT_CONFIG"] = str(path.resolve())
         uvicorn.run("switchpoint.server.run:app_from_env", factory=True, workers=workers, **common)
     else:
         uvicorn.run(App(config, tune_gc=True), **common)
+
+
+def prepare_in_child(config: Config) -> None:
+    """Migrate and store the static keys once, in a short-lived forked process, before serving: workers
+    would race on a fresh database, and the serving process never loads the migration tooling (Alembic
+    and its templates, 10 MB of RSS)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        asyncio.run(prepare_database(config))
+        return
+    child = multiprocessing.get_context("fork").Process(target=_prepare, args=(config,), name="switchpoint-prepare")
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit("switchpoint: could not prepare the database (the error is above)")
+
+
+def _prepare(config: Config) -> None:
+    try:
+        asyncio.run(prepare_database(config))
+    except Exception as exc:
+        log.error("preparing the database failed: %s: %s", exc.__class__.__name__, exc)
+        raise SystemExit(1) from None
 
 
 def app_from_env() -> App:
