@@ -103,7 +103,9 @@ class KeepAlive:
             self.handle = None
             return
         silent = time.monotonic() - writer.last
-        if silent >= self.interval and not writer.busy and (self.pending is None or self.pending.done()):
+        if self.pending is not None and self.pending.done():
+            self.pending = None
+        if silent >= self.interval and not writer.busy and self.pending is None:
             self.pending = asyncio.ensure_future(writer.keepalive())
             silent = 0.0
         self.handle = asyncio.get_running_loop().call_later(max(self.interval - silent, 0.01), self.check)
