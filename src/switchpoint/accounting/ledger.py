@@ -82,7 +82,7 @@ class LedgerWriter:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.flush_interval)
                 self._wake.clear()
-            self._observe()
+            await self._observe_in_slices()
             if not self._queue:
                 continue
             try:
@@ -93,11 +93,23 @@ class LedgerWriter:
                 log.exception("ledger write failed (attempt %d); %d rows kept for retry", failures, len(self._queue))
                 await asyncio.sleep(min(5.0, 0.1 * 2 ** failures))
 
+    async def _observe_in_slices(self, size: int = 64) -> None:
+        """As `_observe`, yielding to requests between slices: a whole flush interval's rows at once
+        would hold the event loop for milliseconds (a latency spike every interval)."""
+        while len(self._unobserved) > size:
+            rows, self._unobserved = self._unobserved[:size], self._unobserved[size:]
+            self._notify(rows)
+            await asyncio.sleep(0)
+        self._observe()
+
     def _observe(self) -> None:
         """Hand new rows to the observers off the request path (metrics are derived from the ledger)."""
         if not self._unobserved:
             return
         rows, self._unobserved = self._unobserved, []
+        self._notify(rows)
+
+    def _notify(self, rows: list[dict[str, Any]]) -> None:
         for observer in self.observers:
             try:
                 observer(rows)

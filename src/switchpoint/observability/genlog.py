@@ -16,6 +16,7 @@ import orjson
 from .context import current_scope
 
 log = logging.getLogger("switchpoint.observability")
+SLICE = 128  # lines serialised and written at a time
 FIELDS = ("model", "provider", "upstream_model", "api_type", "status", "http_status", "streamed", "cache_hit",
           "finish_reason", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens",
           "usage_estimated", "latency_ms", "ttft_ms", "generation_ms", "error")
@@ -72,10 +73,16 @@ class GenerationLog:
     async def _run(self) -> None:
         while not self._closing:
             await asyncio.sleep(self.flush_interval)
+            while len(self._queue) > SLICE:  # in slices, yielding to requests between them
+                self.flush(SLICE)
+                await asyncio.sleep(0)
             self.flush()
 
-    def flush(self) -> None:
-        batch, self._queue = self._queue, []
+    def flush(self, limit: int | None = None) -> None:
+        if limit is None:
+            batch, self._queue = self._queue, []
+        else:
+            batch, self._queue = self._queue[:limit], self._queue[limit:]
         if not batch:
             return
         lines = b"".join(orjson.dumps(log_entry(*item), default=str) + b"\n" for item in batch)
