@@ -58,7 +58,7 @@ def serve(config: Config, config_path: str | None, *, host: str | None, port: in
     banner(config, host, port)
     common = dict(host=host, port=port, loop="uvloop", http=HTTP_PROTOCOL, lifespan="on", access_log=False,
                   log_level="warning", timeout_graceful_shutdown=int(config.server.shutdown_grace) or None,
-                  timeout_keep_alive=30, proxy_headers=False)
+                  timeout_keep_alive=30, proxy_headers=False, server_header=False)
     prepare_in_child(config)
     if workers > 1:
         path = find_config_path(config_path)
