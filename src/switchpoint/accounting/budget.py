@@ -47,6 +47,9 @@ def limit_exceeded(key: KeyRecord) -> ForbiddenError:
     return ForbiddenError(f"Key limit exceeded ({period} limit). {advice}", metadata={"limit_reset": key.limit_reset})
 
 
+LIFETIME_TTL = 400 * 86400.0  # seconds a lifetime limit's counter lives unused (re-seeded from the ledger)
+
+
 def period_start(reset: str | None, now: dt.datetime) -> dt.datetime | None:
     """Start of the current limit period, in UTC (weeks run Monday to Sunday)."""
     day = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -89,10 +92,12 @@ class Budget:
         return sum(pending.values()) + await self.store.spend_nanos(key_hash, since_ms, exclude=pending.keys())
 
     def _counter(self, key: KeyRecord, now: dt.datetime) -> tuple[str, int, float]:
+        if key.limit_reset is None:  # a lifetime limit: one counter for ever
+            return f"spend:{key.hash}:0", 0, LIFETIME_TTL
         start = period_start(key.limit_reset, now)
         since_ms = int(start.timestamp() * 1000) if start else 0
         end = period_end(key.limit_reset, start)
-        ttl = (end - now).total_seconds() + 3600 if end else 400 * 86400
+        ttl = (end - now).total_seconds() + 3600 if end else LIFETIME_TTL
         return f"spend:{key.hash}:{since_ms}", since_ms, ttl
 
     async def reserve(self, key: KeyRecord, amount: int, now: dt.datetime | None = None) -> Reservation | None:

@@ -3,6 +3,7 @@ each method is atomic)."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Sequence
@@ -31,8 +32,21 @@ class _Counter:
 
 @dataclass(slots=True)
 class _Window:
+    """A sliding log of (time, cost). Events within the same millisecond share one entry stamped at
+    the millisecond's end, so a busy key's log stays a few times smaller and every event expires no
+    earlier than it should."""
+
     events: deque[tuple[float, int]] = field(default_factory=deque)
     total: int = 0
+
+    def add(self, now: float, cost: int) -> None:
+        stamp = math.ceil(now * 1000) / 1000
+        events = self.events
+        if events and events[-1][0] == stamp:
+            events[-1] = (stamp, events[-1][1] + cost)
+        else:
+            events.append((stamp, cost))
+        self.total += cost
 
     def trim(self, now: float, seconds: float) -> None:
         horizon = now - seconds
@@ -116,8 +130,7 @@ class MemoryState:
         if refused < 0:
             for spec, w in zip(windows, found, strict=True):
                 if spec.cost:
-                    w.events.append((now, spec.cost))
-                    w.total += spec.cost
+                    w.add(now, spec.cost)
         return WindowCheck(refused, tuple(max(0, s.limit - w.total) for s, w in zip(windows, found, strict=True)),
                            tuple(w.reset(now, s.seconds) for s, w in zip(windows, found, strict=True)))
 
