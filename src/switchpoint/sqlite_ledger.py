@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from .usage_totals import rollup_deltas
+from .usage_totals import rollup_deltas_by_size
 
 PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=5000")
 
@@ -33,8 +33,9 @@ def write_batch(conn: sqlite3.Connection, setup: dict[str, Any], rows: list[dict
     sql, order = setup["insert"]
     with conn:  # one transaction: the rows and their totals land together or not at all
         conn.executemany(sql, [tuple(row[k] for k in order) for row in rows])
+        deltas = rollup_deltas_by_size(rows, [size for _, size, _ in setup["rollups"]])
         for rollup_sql, size, rollup_order in setup["rollups"]:
-            conn.executemany(rollup_sql, [tuple(d[k] for k in rollup_order) for d in rollup_deltas(rows, size)])
+            conn.executemany(rollup_sql, [tuple(d[k] for k in rollup_order) for d in deltas[size]])
 
 
 def main(path: str) -> None:

@@ -40,3 +40,28 @@ def rollup_deltas(rows: Iterable[dict[str, Any]], size: int) -> list[dict[str, A
             total["ttft_ms_sum"] += ttft
             total["ttft_count"] += 1
     return [{**dict(zip(GROUP, group, strict=True)), **total} for group, total in sorted(totals.items())]
+
+
+def rollup_deltas_by_size(rows: list[dict[str, Any]], sizes: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+    """`rollup_deltas` for several bucket sizes, each a multiple of the one before: the ledger rows are
+    summed once, for the smallest size, and the larger buckets from those sums."""
+    by_size: dict[int, list[dict[str, Any]]] = {}
+    previous: list[dict[str, Any]] | None = None
+    for size in sorted(set(sizes)):
+        previous = rollup_deltas(rows, size) if previous is None else coarsen(previous, size)
+        by_size[size] = previous
+    return by_size
+
+
+def coarsen(deltas: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
+    """Totals of smaller aligned buckets summed into buckets of `size` ms."""
+    totals: dict[tuple[int, str, str, str], dict[str, Any]] = {}
+    for delta in deltas:
+        group = (delta["start_ms"] // size * size, delta["key_hash"], delta["model"], delta["provider"])
+        total = totals.get(group)
+        if total is None:
+            totals[group] = {name: delta[name] for name in SUMS}
+        else:
+            for name in SUMS:
+                total[name] += delta[name]
+    return [{**dict(zip(GROUP, group, strict=True)), **total} for group, total in sorted(totals.items())]

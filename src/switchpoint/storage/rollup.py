@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Integer, Table, case, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..usage_totals import DAY_MS, GROUP, HOUR_MS, SUMS, rollup_deltas
+from ..usage_totals import DAY_MS, GROUP, HOUR_MS, SUMS, rollup_deltas_by_size
 from .tables import generations, usage_daily, usage_hourly
 
 ROLLUPS: tuple[tuple[Table, int], ...] = ((usage_hourly, HOUR_MS), (usage_daily, DAY_MS))
@@ -37,8 +37,10 @@ def rollup_statements(dialect: str) -> list[tuple[Any, int]]:
 async def add_rollups(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """Add a batch of ledger rows to every rollup (inserting the groups not seen before)."""
     if rows:
-        for stmt, size in rollup_statements(conn.dialect.name):
-            await conn.execute(stmt, rollup_deltas(rows, size))
+        statements = rollup_statements(conn.dialect.name)
+        deltas = rollup_deltas_by_size(rows, [size for _, size in statements])
+        for stmt, size in statements:
+            await conn.execute(stmt, deltas[size])
 
 
 def per_generation(size: int, since_ms: int, until_ms: int | None = None) -> Any:
