@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import sys
 from collections.abc import Callable
@@ -22,10 +23,20 @@ FIELDS = ("model", "provider", "upstream_model", "api_type", "status", "http_sta
           "usage_estimated", "latency_ms", "ttft_ms", "generation_ms", "error")
 
 
+@functools.lru_cache(maxsize=4)
+def _second(seconds: int) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def timestamp(ms: int) -> str:
+    """ISO 8601 UTC with milliseconds; the formatted second is reused by the rows within it."""
+    seconds, millis = divmod(ms, 1000)
+    return f"{_second(seconds)}.{millis:03d}Z"
+
+
 def log_entry(row: dict[str, Any], request_id: str | None, content: dict[str, Any] | None) -> dict[str, Any]:
-    created = dt.datetime.fromtimestamp(row["created_at_ms"] / 1000, dt.UTC)
     entry: dict[str, Any] = {
-        "ts": created.isoformat(timespec="milliseconds").replace("+00:00", "Z"), "level": "info",
+        "ts": timestamp(row["created_at_ms"]), "level": "info",
         "event": "generation", "request_id": request_id, "generation_id": row["id"],
         "key": row["key_hash"][:12], **{name: row.get(name) for name in FIELDS},
         "cost_usd": row["cost_nanos"] / 1e9,
