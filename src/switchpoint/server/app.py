@@ -61,10 +61,12 @@ def match(method: str, path: str) -> tuple[Handler | None, str, dict[str, str]]:
 
 
 class App:
-    def __init__(self, config: Config, services: Services | None = None, *, tune_gc: bool = False) -> None:
+    def __init__(self, config: Config, services: Services | None = None, *, tune_gc: bool = False,
+                 prepared: bool = False) -> None:
         self.config = config
         self.services = services
         self.tune_gc = tune_gc
+        self.prepared = prepared  # the database was migrated and the config's keys stored before start
         self.extra_routes: dict[tuple[str, str], Handler] = dict(dashboard.ROUTES)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -105,7 +107,7 @@ class App:
                 try:
                     if self.services is None:
                         self.services = build_services(self.config)
-                    await start_services(self.services)
+                    await start_services(self.services, prepared=self.prepared)
                 except Exception as exc:
                     log.exception("startup failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})

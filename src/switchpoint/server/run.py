@@ -66,7 +66,7 @@ def serve(config: Config, config_path: str | None, *, host: str | None, port: in
             os.environ["SWITCHPOINT_CONFIG"] = str(path.resolve())
         uvicorn.run("switchpoint.server.run:app_from_env", factory=True, workers=workers, **common)
     else:
-        uvicorn.run(App(config, tune_gc=True), **common)
+        uvicorn.run(App(config, tune_gc=True, prepared=True), **common)
 
 
 def prepare_in_child(config: Config) -> None:
@@ -93,4 +93,4 @@ def _prepare(config: Config) -> None:
 
 def app_from_env() -> App:
     """Factory for worker processes: each loads the same config."""
-    return App(load_config(find_config_path()), tune_gc=True)
+    return App(load_config(find_config_path()), tune_gc=True, prepared=True)

@@ -118,9 +118,11 @@ def config_key_rows(config: Config) -> list[dict[str, Any]]:
     ]
 
 
-async def start_services(services: Services) -> None:
-    await services.store.create_schema()
-    await services.store.upsert_config_keys(config_key_rows(services.config))
+async def start_services(services: Services, *, prepared: bool = False) -> None:
+    """`prepared`: `prepare_database` already ran for this config (serve does it before starting)."""
+    if not prepared:
+        await services.store.create_schema()
+        await services.store.upsert_config_keys(config_key_rows(services.config))
     services.ledger.start()
     if isinstance(services.engine.breakers, SharedBreakers):
         services.engine.breakers.start()
