@@ -99,15 +99,15 @@ def test_keepalive_comments_while_upstream_is_silent(gateway, upstream):
 
 
 def test_keepalive_comments_when_upstream_pauses_mid_stream(gateway, upstream):
-    # the test gateway sends a keep-alive after 0.3 s of silence: a 1 s pause after "The" gets three
+    # the test gateway sends a keep-alive after 0.3 s of silence: a 1 s pause after "The" gets about three
     parts = [p + b"\n\n" for p in open_fixture("openai/chat_stream_text_usage.sse").split(b"\n\n") if p]
     upstream.queue(CHAT, Reply(chunks=[*parts[:2], 1.0, *parts[2:]], content_type="text/event-stream"))
     events = raw_stream(gateway, {"model": "test/gpt", "messages": [{"role": "user", "content": "hi"}]})
     comments = [i for i, e in enumerate(events) if e == ": SWITCHPOINT PROCESSING"]
-    assert len(comments) == 3 and events[-1] == "data: [DONE]"
+    assert 2 <= len(comments) <= 4 and events[-1] == "data: [DONE]"
     before = [e for e in events[:comments[0]] if e.startswith("data:")]
     assert '"content":"The"' in before[-1]  # the comments came during the pause, after the data before it
-    assert comments == list(range(comments[0], comments[0] + 3))
+    assert comments == list(range(comments[0], comments[0] + len(comments)))  # and none once data flowed
 
 
 def test_upstream_error_before_anything_was_sent_is_a_plain_error(gateway, upstream, client):
