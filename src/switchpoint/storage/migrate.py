@@ -4,6 +4,7 @@ lock; the one that waited finds the schema current and does nothing."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 FIRST = "0001"
 HEAD = "0003"
 LOCK_ID = 0x5350_0001  # any constant shared by every replica
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # else a line per plugin on import
 
 
 def alembic_config(connection: Connection | None = None) -> AlembicConfig:
