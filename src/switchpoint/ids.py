@@ -36,10 +36,6 @@ _pool = _RandomPool()
 os.register_at_fork(after_in_child=_pool.reset)  # a forked worker never repeats its parent's ids
 
 
-def random_bytes(n: int) -> bytes:
-    return _pool.take(n)
-
-
 def random_hex(n_bytes: int) -> str:
     return _pool.take(n_bytes).hex()
 

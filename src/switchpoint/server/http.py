@@ -16,7 +16,7 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 class Request:
-    __slots__ = ("scope", "receive", "method", "path", "params", "_headers", "_query")
+    __slots__ = ("scope", "receive", "method", "path", "params", "_query")
 
     def __init__(self, scope: dict[str, Any], receive: Receive, path: str, params: dict[str, str]) -> None:
         self.scope = scope
@@ -24,18 +24,10 @@ class Request:
         self.method: str = scope["method"]
         self.path = path
         self.params = params
-        self._headers: dict[str, str] | None = None
         self._query: dict[str, str] | None = None
 
-    @property
-    def headers(self) -> dict[str, str]:
-        if self._headers is None:
-            self._headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.scope["headers"]}
-        return self._headers
-
     def pick(self, names: frozenset[bytes]) -> dict[str, str]:
-        """Only the named headers, decoded: cheaper than `headers`, and nothing more is kept alive
-        for a long stream."""
+        """Only the named headers, decoded (a long stream keeps nothing more alive)."""
         return {k.decode("latin-1"): v.decode("latin-1") for k, v in self.scope["headers"] if k in names}
 
     def header(self, name: bytes) -> str | None:
