@@ -15,7 +15,7 @@ async def test_migrated_schema_matches_the_tables(database_url: str) -> None:
         assert await migrate.current(store.engine) is None
         assert await store.create_schema() is True
         assert await store.create_schema() is False
-        assert await migrate.current(store.engine) == migrate.head()
+        assert await migrate.current(store.engine) == migrate.HEAD
         async with store.engine.connect() as conn:
             diff = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c), metadata))
         assert diff == []
@@ -30,7 +30,7 @@ async def test_a_database_made_before_migrations_is_adopted(database_url: str) -
             await conn.run_sync(metadata.create_all)
         await store.insert_generations([])
         before, after = await migrate.upgrade(store.engine)
-        assert (before, after) == (None, migrate.head())
+        assert (before, after) == (None, migrate.HEAD)
         async with store.engine.connect() as conn:
             tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         assert {"keys", "generations", "alembic_version"} <= tables
@@ -42,8 +42,8 @@ async def test_downgrade_and_upgrade_again(database_url: str) -> None:
     store = Store(database_url)
     try:
         await migrate.upgrade(store.engine)
-        assert await migrate.downgrade(store.engine, "base") == (migrate.head(), None)
-        assert await migrate.upgrade(store.engine) == (None, migrate.head())
+        assert await migrate.downgrade(store.engine, "base") == (migrate.HEAD, None)
+        assert await migrate.upgrade(store.engine) == (None, migrate.HEAD)
     finally:
         await store.close()
 

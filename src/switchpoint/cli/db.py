@@ -48,5 +48,5 @@ def current(config_path: str | None) -> None:
             await store.close()
 
     revision = run(go())
-    state = "current" if revision == migrate.head() else "behind: run `switchpoint db upgrade`"
-    console.print(f"database revision {revision or 'none'} (newest {migrate.head()}; {state})", highlight=False)
+    state = "current" if revision == migrate.HEAD else "behind: run `switchpoint db upgrade`"
+    console.print(f"database revision {revision or 'none'} (newest {migrate.HEAD}; {state})", highlight=False)

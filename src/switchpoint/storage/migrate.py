@@ -34,10 +34,6 @@ def alembic_config(connection: Connection | None = None) -> AlembicConfig:
     return config
 
 
-def head() -> str:
-    return HEAD
-
-
 def alembic_head() -> str | None:
     from alembic.script import ScriptDirectory  # noqa: PLC0415
 
@@ -94,7 +90,7 @@ async def _migrate(engine: AsyncEngine, step: Callable[[Connection, str], None],
 
 async def ensure_current(engine: AsyncEngine) -> bool:
     """Upgrade when the database is behind the code; True when it did."""
-    if await current(engine) == head():
+    if await current(engine) == HEAD:
         return False
     await upgrade(engine)
     return True
