@@ -39,7 +39,7 @@ def rollup_deltas(rows: Iterable[dict[str, Any]], size: int) -> list[dict[str, A
         if ttft is not None:
             total["ttft_ms_sum"] += ttft
             total["ttft_count"] += 1
-    return [{**dict(zip(GROUP, group, strict=True)), **total} for group, total in sorted(totals.items())]
+    return _rows(totals)
 
 
 def rollup_deltas_by_size(rows: list[dict[str, Any]], sizes: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
@@ -64,4 +64,9 @@ def coarsen(deltas: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
         else:
             for name in SUMS:
                 total[name] += delta[name]
+    return _rows(totals)
+
+
+def _rows(totals: dict[tuple[int, str, str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+    """One rollup row per group, sorted so that concurrent writers take row locks in the same order."""
     return [{**dict(zip(GROUP, group, strict=True)), **total} for group, total in sorted(totals.items())]
