@@ -7,12 +7,15 @@ import logging
 import multiprocessing
 import os
 import resource
+from functools import partial
 
 import uvicorn
 
 from ..config import Config, find_config_path, load_config
 from .app import App
 from .services import prepare_database
+from .workers import serve_workers
+from .workers import supported as workers_supported
 
 log = logging.getLogger("switchpoint")
 
@@ -60,7 +63,10 @@ def serve(config: Config, config_path: str | None, *, host: str | None, port: in
                   log_level="warning", timeout_graceful_shutdown=int(config.server.shutdown_grace) or None,
                   timeout_keep_alive=30, proxy_headers=False, server_header=False)
     prepare_in_child(config)
-    if workers > 1:
+    if workers > 1 and workers_supported():
+        serve_workers(partial(App, config, tune_gc=True, prepared=True), host, port, workers, common,
+                      grace=config.server.shutdown_grace)
+    elif workers > 1:  # no SO_REUSEPORT balancing here: uvicorn's workers, sharing one socket
         path = find_config_path(config_path)
         if path is not None:
             os.environ["SWITCHPOINT_CONFIG"] = str(path.resolve())
