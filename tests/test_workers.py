@@ -125,6 +125,7 @@ def test_connections_spread_over_workers_and_sigterm_drains_both(config_path: Pa
     finally:
         output = stop(process)
     assert process.returncode == 0, output
+    assert "each worker counts rate limits, budgets and the response cache on its own" in output
     with sqlite3.connect(tmp_path / "ledger.db") as db:
         stored = {row[0] for row in db.execute("select id from generations")}
     assert stored == set(ids) and len(ids) == 64  # each worker drained its queued rows on SIGTERM

@@ -23,10 +23,14 @@ log = logging.getLogger("switchpoint")
 HTTP_PROTOCOL = "switchpoint.server.protocol:CorkedHttpToolsProtocol"  # httptools, one send per loop turn
 
 
-def banner(config: Config, host: str, port: int) -> None:
+def banner(config: Config, host: str, port: int, workers: int = 1) -> None:
     from .services import build_providers  # noqa: PLC0415
 
     warnings: list[str] = list(config.warnings)
+    if workers > 1 and config.state == "memory":
+        warnings.append(f"--workers {workers} with state: memory: each worker counts rate limits, budgets and "
+                        f"the response cache on its own, so a key can get up to {workers}x its limits. "
+                        "Set state: redis://... to share them exactly.")
     providers = build_providers(config, warnings)
     for warning in warnings:
         print(f"warning: {warning}")
@@ -58,7 +62,7 @@ def serve(config: Config, config_path: str | None, *, host: str | None, port: in
     host = host or config.host
     port = port or config.port
     raise_file_limit()
-    banner(config, host, port)
+    banner(config, host, port, workers)
     common = dict(host=host, port=port, loop="uvloop", http=HTTP_PROTOCOL, lifespan="on", access_log=False,
                   log_level="warning", timeout_graceful_shutdown=int(config.server.shutdown_grace) or None,
                   timeout_keep_alive=30, proxy_headers=False, server_header=False)
