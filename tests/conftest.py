@@ -50,7 +50,7 @@ def free_port() -> int:
 class Gateway:
     """A real gateway (uvicorn + the Switchpoint app) on a loopback port."""
 
-    def __init__(self, loop: LoopThread, config_dict: dict[str, Any], tmp: Path, http: str = HTTP_PROTOCOL) -> None:
+    def __init__(self, loop: LoopThread, config_dict: dict[str, Any], tmp: Path) -> None:
         self.loop = loop
         path = tmp / "switchpoint.yaml"
         path.write_text(yaml.safe_dump(config_dict))
@@ -59,7 +59,7 @@ class Gateway:
         self.port = free_port()
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, lifespan="on",
                                                     log_level="warning", access_log=False, loop="asyncio",
-                                                    http=http))
+                                                    http=HTTP_PROTOCOL))
         self.task: asyncio.Task[None] | None = None
 
     @property
@@ -176,11 +176,10 @@ def base_config(upstream: Upstream, tmp: Path, **overrides: Any) -> dict[str, An
 def make_gateway(loop_thread: LoopThread, upstream: Upstream, tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
     started: list[Gateway] = []
 
-    def make(*, http: str = HTTP_PROTOCOL, **overrides: Any) -> Gateway:
-        """A started gateway; `http` picks uvicorn's HTTP protocol (Switchpoint's by default)."""
+    def make(**overrides: Any) -> Gateway:
         directory = tmp_path / f"gw{len(started)}"
         directory.mkdir()
-        gateway = Gateway(loop_thread, base_config(upstream, directory, **overrides), directory, http).start()
+        gateway = Gateway(loop_thread, base_config(upstream, directory, **overrides), directory).start()
         started.append(gateway)
         return gateway
 

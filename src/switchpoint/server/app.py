@@ -70,10 +70,13 @@ class App:
         self.extra_routes: dict[tuple[str, str], Handler] = dict(dashboard.ROUTES)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":  # handled inline: a held stream keeps one coroutine fewer alive
-            if scope["type"] == "lifespan":
-                await self.lifespan(receive, send)
-            return
+        kind = scope["type"]
+        if kind == "http":
+            await self.http(scope, receive, send)
+        elif kind == "lifespan":
+            await self.lifespan(receive, send)
+
+    async def http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
         handler = self.extra_routes.get((method, path))
         sub, params = path, {}

@@ -49,8 +49,7 @@ async def chat_completions(services: Services, request: Request, send: Send) -> 
     if chat.stream:
         tape = StreamTape() if plan is not None else None
         error = await stream_chat(services.engine, chat, ctx, request.receive, send, created=int(now),
-                                  interval=services.config.server.keepalive_interval, headers=extra, tape=tape,
-                                  watch=request.watch_disconnect)
+                                  interval=services.config.server.keepalive_interval, headers=extra, tape=tape)
         if error is not None:
             raise error
         if plan is not None and tape is not None and tape.record is not None and tape.usage is not None:

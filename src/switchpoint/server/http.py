@@ -12,8 +12,6 @@ from ..errors import PayloadTooLargeError
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
-Watch = Callable[[Callable[[], None] | None], None]  # the server's `switchpoint.disconnect` extension
-DISCONNECT = "switchpoint.disconnect"
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -31,12 +29,6 @@ class Request:
     def pick(self, names: frozenset[bytes]) -> dict[str, str]:
         """Only the named headers, decoded (a long stream keeps nothing more alive)."""
         return {k.decode("latin-1"): v.decode("latin-1") for k, v in self.scope["headers"] if k in names}
-
-    @property
-    def watch_disconnect(self) -> Watch | None:
-        """`watch(callback)`: the callback runs if the client goes away; `watch(None)` stops it."""
-        extensions = self.scope.get("extensions")
-        return extensions.get(DISCONNECT) if extensions else None
 
     def header(self, name: bytes) -> str | None:
         for key, value in self.scope["headers"]:

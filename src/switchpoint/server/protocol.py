@@ -4,23 +4,14 @@ uvicorn writes a response's status line and headers, then its body, as two write
 each at once: two system calls (and two wake-ups of the client) for every response. On loopback a send
 costs more than most of a request's own logic, so writes made in the same turn of the loop are
 gathered and leave in one send at the end of that turn. Streams benefit the same way: the chunks
-relayed in one turn go out together.
-
-Two more savings for connections that are held open (5,000 streams):
-- the ASGI extension `switchpoint.disconnect`: `watch(callback)` has the callback run once if the client
-  goes away, `watch(None)` stops watching. A stream learns of a disconnect this way instead of from a
-  task waiting on `receive()` (a task, three coroutines and a future for each held stream);
-- the queue of pipelined requests is a list until used, not a deque (760 bytes for every connection)."""
+relayed in one turn go out together."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-from .http import DISCONNECT
 
 
 class CorkedTransport:
@@ -63,32 +54,6 @@ class CorkedTransport:
         return getattr(self._transport, name)
 
 
-class Pipeline(list):  # type: ignore[type-arg]
-    """The two deque operations uvicorn uses on its queue of pipelined requests, on a list."""
-
-    def appendleft(self, item: Any) -> None:
-        self.insert(0, item)
-
-
 class CorkedHttpToolsProtocol(HttpToolsProtocol):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.pipeline = Pipeline()  # type: ignore[assignment]
-        self.on_lost: Callable[[], None] | None = None
-        self.extensions = {DISCONNECT: self.watch}  # one per connection, shared by its requests' scopes
-
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CorkedTransport(transport, self.loop))  # type: ignore[arg-type]
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self.scope["extensions"] = self.extensions  # type: ignore[typeddict-unknown-key]
-
-    def watch(self, callback: Callable[[], None] | None) -> None:
-        self.on_lost = callback
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        callback, self.on_lost = self.on_lost, None
-        super().connection_lost(exc)
-        if callback is not None:
-            callback()

@@ -12,7 +12,7 @@ from ..engine import Engine, RequestContext
 from ..errors import SwitchpointError, UpstreamError
 from ..types import ChatRequest
 from .cache import StreamTape
-from .http import Receive, Send, Watch
+from .http import Receive, Send
 from .render import DONE, KEEPALIVE, ChunkRenderer
 
 log = logging.getLogger("switchpoint.server")
@@ -21,23 +21,15 @@ SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-
 
 
 class SSEWriter:
-    __slots__ = ("send", "headers", "opened", "busy", "last", "closed", "relay", "gone")
+    __slots__ = ("send", "headers", "opened", "busy", "last", "closed")
 
-    def __init__(self, send: Send, headers: list[tuple[bytes, bytes]], relay: asyncio.Task[Any]) -> None:
+    def __init__(self, send: Send, headers: list[tuple[bytes, bytes]]) -> None:
         self.send = send
         self.headers = headers
         self.opened = False
         self.busy = False
         self.last = time.monotonic()
         self.closed = False
-        self.relay = relay
-        self.gone = False
-
-    def client_left(self) -> None:
-        """The client went away: stop relaying, unless the stream had already ended."""
-        if not self.closed and not self.relay.done():
-            self.gone = True
-            self.relay.cancel()
 
     async def open(self, extra: list[tuple[bytes, bytes]] | None = None) -> None:
         if not self.opened:
@@ -68,37 +60,29 @@ class SSEWriter:
 
 async def stream_chat(engine: Engine, chat: ChatRequest, ctx: RequestContext, receive: Receive, send: Send,
                       *, created: int, interval: float, headers: list[tuple[bytes, bytes]] | None = None,
-                      tape: StreamTape | None = None, watch: Watch | None = None) -> SwitchpointError | None:
+                      tape: StreamTape | None = None) -> SwitchpointError | None:
     """Relay a streamed generation. Returns an error to render as a normal response when the
     generation failed before anything was sent; otherwise writes the whole response itself.
     A `tape` keeps the chunks sent and, once the generation completed, its record and usage.
 
-    The relay runs in the request's own task, and a timer sends keep-alive comments while the upstream
-    is silent. The server's `watch` (the `switchpoint.disconnect` extension) cancels the relay if the
-    client goes away; without it, one more task waits on `receive()` for the disconnect. A held stream
-    costs one task and a timer, not a task per keep-alive interval."""
+    The relay runs in the request's own task; one more task waits for the client to go away (and then
+    cancels the relay), and a timer sends keep-alive comments while the upstream is silent. A held
+    stream costs two tasks and a timer, not a task per keep-alive interval."""
+    writer = SSEWriter(send, [(b"x-generation-id", ctx.generation_id.encode()), *(headers or ())])
     relay = asyncio.current_task()
     assert relay is not None
-    writer = SSEWriter(send, [(b"x-generation-id", ctx.generation_id.encode()), *(headers or ())], relay)
-    watcher = None
-    if watch is not None:
-        watch(writer.client_left)
-    else:
-        watcher = asyncio.ensure_future(_watch(receive, writer))
+    watcher = asyncio.ensure_future(_watch(receive, relay, writer))
     keepalive = KeepAlive(writer, interval)
     try:
         return await _relay(engine, chat, ctx, writer, created, tape)
     except asyncio.CancelledError:
-        if writer.gone:
+        if watcher.done() and not watcher.cancelled() and watcher.result():
             relay.uncancel()
             return None  # the client disconnected; the generation was recorded as cancelled
         raise
     finally:
         keepalive.stop()
-        if watch is not None:
-            watch(None)
-        if watcher is not None:
-            watcher.cancel()
+        watcher.cancel()
 
 
 class KeepAlive:
@@ -182,10 +166,12 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
         raise
 
 
-async def _watch(receive: Receive, writer: SSEWriter) -> None:
-    """Wait for the client to go away (for servers without the `switchpoint.disconnect` extension)."""
+async def _watch(receive: Receive, relay: asyncio.Task[Any], writer: SSEWriter) -> bool:
+    """Wait for the client to go away; True (and the relay cancelled) when it left mid-stream."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            writer.client_left()
-            return
+            if writer.closed or relay.done():
+                return False
+            relay.cancel()
+            return True
