@@ -26,9 +26,9 @@ BODY = json.dumps({"model": "test/gpt", "messages": [{"role": "user", "content":
 HEADERS = {"authorization": f"Bearer {TEST_KEY}", "content-type": "application/json"}
 
 
-def serve(config_path: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
+def serve(config_path: Path, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "switchpoint.cli.main", "serve", "--config", str(config_path),
-                             "--port", str(port), "--workers", "2", *extra],
+                             "--port", str(port), "--workers", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
 
 

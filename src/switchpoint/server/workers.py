@@ -37,34 +37,35 @@ def supported() -> bool:
         and "fork" in multiprocessing.get_all_start_methods()
 
 
-def family_of(host: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
+def bound_socket(host: str, port: int, *, share: bool) -> socket.socket:
+    """A TCP socket bound to host:port; `share` lets the other workers bind the same port (SO_REUSEPORT)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if share:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def reserve_port(host: str, port: int) -> int:
     """Check the port is free (an exclusive bind, closed at once) and resolve port 0 to a real one."""
-    with socket.socket(family_of(host), socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise SystemExit(f"switchpoint: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        probe = bound_socket(host, port, share=False)
+    except OSError as exc:
+        raise SystemExit(f"switchpoint: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    with probe:
         return int(probe.getsockname()[1])
-
-
-def worker_socket(host: str, port: int) -> socket.socket:
-    sock = socket.socket(family_of(host), socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    return sock
 
 
 def run_worker(make_app: Callable[[], Any], host: str, port: int, options: dict[str, Any]) -> None:
     for signum in STOP_SIGNALS:  # the supervisor's handlers were copied by fork; uvicorn installs its own
         signal.signal(signum, signal.SIG_DFL)
     try:
-        sock = worker_socket(host, port)
+        sock = bound_socket(host, port, share=True)
         app = make_app()
     except Exception as exc:
         log.error("worker could not start: %s: %s", exc.__class__.__name__, exc)
@@ -126,7 +127,7 @@ class Supervisor:
     def stop(self) -> None:
         processes = [process for process, _ in self.workers.values()]
         for process in processes:
-            if process.is_alive() and process.pid is not None:
+            if process.is_alive():
                 process.terminate()  # SIGTERM: finish in-flight requests, drain the ledger
         deadline = time.monotonic() + self.grace + 10
         for process in processes:
