@@ -6,12 +6,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import orjson
 
 from .common import api_key, gateway_url
+
+if TYPE_CHECKING:
+    import aiohttp
+
+
+def _aiohttp() -> Any:
+    """aiohttp, imported on first use: the CLI loads this module, and `switchpoint serve` never needs it."""
+    import aiohttp  # noqa: PLC0415
+
+    return aiohttp
 
 
 @dataclass(slots=True)
@@ -51,6 +60,7 @@ class Gateway:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Gateway:
+        aiohttp = _aiohttp()
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         return self
 
@@ -69,7 +79,7 @@ class Gateway:
         try:
             async with self._session.get(self.url + path, headers=self.headers(key)) as response:
                 body = await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (_aiohttp().ClientError, TimeoutError) as exc:
             raise GatewayError(0, f"cannot reach the gateway at {self.url}: {exc}. Is `switchpoint serve` "
                                   "running? (set SWITCHPOINT_URL)") from None
         if response.status >= 400:
@@ -91,7 +101,7 @@ class Gateway:
                 else:
                     answer.generation_id = response.headers.get("x-generation-id")
                     await self._read_stream(response, answer, started, on_text)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (_aiohttp().ClientError, TimeoutError) as exc:
             answer.error = f"cannot reach the gateway at {self.url}: {exc.__class__.__name__}: {exc}"
         answer.latency_s = time.perf_counter() - started
         return answer
