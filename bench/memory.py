@@ -116,6 +116,11 @@ def streams(args: argparse.Namespace) -> dict:
     system = None
     try:
         system = launch(args, f"http://127.0.0.1:{port}")
+        # One stream first, so that everything a serving gateway runs (e.g. the ledger writer process,
+        # started by the first generation) is running and counted before the streams are opened.
+        warm = asyncio.run(hold_streams(system, 1, 0.0))
+        if warm["failed"]:
+            raise SystemExit(f"{args.system}: the warm-up stream failed: {warm['sample']}")
         time.sleep(2)
         idle = system.rss_mb()
         log(f"{args.system} idle RSS {idle:.1f} MB; opening {args.streams} streams over {args.ramp:g} s")
