@@ -15,6 +15,7 @@ import httptools
 from .errors import CONNECT, MALFORMED, UpstreamError
 
 HIGH_WATER = 1 << 18  # buffered body bytes at which reading from the socket pauses until the reader catches up
+TICK = 0.05  # seconds between checks of the read deadlines: a timeout fires up to this much late
 
 
 class Headers(dict[str, str]):
@@ -32,15 +33,44 @@ class Headers(dict[str, str]):
         return dict.__contains__(self, name.lower()) if isinstance(name, str) else False
 
 
+class Deadlines:
+    """The read deadlines of every waiting connection, checked by one loop timer every TICK seconds.
+    A timer per wait would cost ~700 bytes for as long as a stream is held, and a timer's creation and
+    cancellation for every read."""
+
+    __slots__ = ("loop", "waiting", "handle")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.waiting: dict[Connection, float] = {}
+        self.handle: asyncio.TimerHandle | None = None
+
+    def add(self, conn: Connection, timeout: float) -> None:
+        self.waiting[conn] = self.loop.time() + timeout
+        if self.handle is None:
+            self.handle = self.loop.call_later(TICK, self.check)
+
+    def discard(self, conn: Connection) -> None:
+        self.waiting.pop(conn, None)
+
+    def check(self) -> None:
+        now = self.loop.time()
+        for conn in [c for c, deadline in self.waiting.items() if deadline <= now]:
+            del self.waiting[conn]
+            conn.expire()
+        self.handle = self.loop.call_later(TICK, self.check) if self.waiting else None
+
+
 class Connection(asyncio.Protocol):
-    __slots__ = ("loop", "key", "transport", "parser", "on_lost", "status", "headers", "chunks", "buffered",
+    __slots__ = ("loop", "key", "deadlines", "transport", "parser", "on_lost", "status", "headers", "chunks", "buffered",
                  "waiter", "head_done", "framed", "complete", "keep_alive", "error", "closed", "paused",
                  "busy", "idle_since")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int],
+    def __init__(self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int], deadlines: Deadlines,
                  on_lost: Callable[[Connection], None]) -> None:
         self.loop = loop
         self.key = key
+        self.deadlines = deadlines
         self.on_lost = on_lost
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
@@ -144,14 +174,19 @@ class Connection(asyncio.Protocol):
         if self.error is not None:
             raise self.error
         self.waiter = waiter = self.loop.create_future()
-        timer = self.loop.call_later(timeout, _expire, waiter)
+        self.deadlines.add(self, timeout)
         try:
             await waiter
         finally:
-            timer.cancel()
+            self.deadlines.discard(self)
             self.waiter = None
         if self.error is not None:
             raise self.error
+
+    def expire(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(TimeoutError())
 
     def take(self) -> bytes:
         """The body bytes received so far, resuming the socket if it was paused."""
@@ -172,8 +207,3 @@ class Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.abort()
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())

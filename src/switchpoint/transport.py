@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .errors import CONNECT, TIMEOUT, UpstreamError
-from .http1 import Connection
+from .http1 import Connection, Deadlines
 from .observability.context import current_scope
 from .types import UpstreamRequest
 
@@ -131,6 +131,7 @@ class Transport:
         self._dns: dict[tuple[str, int], tuple[float, list[tuple[int, tuple]]]] = {}
         self._ssl: ssl.SSLContext | None = None
         self._swept = 0.0
+        self._deadlines: Deadlines | None = None
 
     async def send(self, request: UpstreamRequest, *, first_byte_timeout: float,
                    read_timeout: float | None = None) -> UpstreamResponse:
@@ -207,6 +208,9 @@ class Transport:
 
     async def _connect(self, origin: Origin, timeout: float, first_byte_timeout: float) -> Connection:
         loop = asyncio.get_running_loop()
+        if self._deadlines is None or self._deadlines.loop is not loop:
+            self._deadlines = Deadlines(loop)
+        deadlines = self._deadlines
         try:
             async with asyncio.timeout(timeout):
                 addresses = [(0, (origin.host, origin.port))] if origin.literal else await self._resolve(origin)
@@ -215,7 +219,7 @@ class Transport:
                 for family, address in addresses:
                     try:
                         _, conn = await loop.create_connection(
-                            lambda: Connection(loop, origin.key, self._lost), address[0], address[1],
+                            lambda: Connection(loop, origin.key, deadlines, self._lost), address[0], address[1],
                             family=family, ssl=tls, server_hostname=origin.host if tls else None)
                         return conn
                     except OSError as exc:

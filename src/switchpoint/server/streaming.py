@@ -66,13 +66,14 @@ async def stream_chat(engine: Engine, chat: ChatRequest, ctx: RequestContext, re
     A `tape` keeps the chunks sent and, once the generation completed, its record and usage.
 
     The relay runs in the request's own task; one more task waits for the client to go away (and then
-    cancels the relay), and a timer sends keep-alive comments while the upstream is silent. A held
-    stream costs two tasks and a timer, not a task per keep-alive interval."""
+    cancels the relay), and the loop's keep-alive timer sends comments while the upstream is silent. A held
+    stream costs two tasks, not a timer or a task per keep-alive interval."""
     writer = SSEWriter(send, [(b"x-generation-id", ctx.generation_id.encode()), *(headers or ())])
     relay = asyncio.current_task()
     assert relay is not None
     watcher = asyncio.ensure_future(_watch(receive, relay, writer))
-    keepalive = KeepAlive(writer, interval)
+    keepalive = keepalive_for(interval)
+    keepalive.add(writer)
     try:
         return await _relay(engine, chat, ctx, writer, created, tape)
     except asyncio.CancelledError:
@@ -81,39 +82,55 @@ async def stream_chat(engine: Engine, chat: ChatRequest, ctx: RequestContext, re
             return None  # the client disconnected; the generation was recorded as cancelled
         raise
     finally:
-        keepalive.stop()
+        keepalive.discard(writer)
         watcher.cancel()
 
 
 class KeepAlive:
-    """Writes `: SWITCHPOINT PROCESSING` whenever nothing was written for `interval` seconds, from a
-    loop timer re-armed each interval (a task is made only for a comment actually sent)."""
+    """Writes `: SWITCHPOINT PROCESSING` to every open stream that wrote nothing for `interval`
+    seconds, from one loop timer every half interval for all streams (a task is made only for a
+    comment actually sent). A timer per stream, re-armed each interval, cost ~1 KB a held stream."""
 
-    __slots__ = ("writer", "interval", "handle", "pending")
+    __slots__ = ("loop", "interval", "writers", "handle")
 
-    def __init__(self, writer: SSEWriter, interval: float) -> None:
-        self.writer = writer
+    def __init__(self, loop: asyncio.AbstractEventLoop, interval: float) -> None:
+        self.loop = loop
         self.interval = interval
-        self.pending: asyncio.Future[None] | None = None
-        self.handle: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(interval, self.check)
+        self.writers: dict[SSEWriter, asyncio.Future[None] | None] = {}  # and the comment being written
+        self.handle: asyncio.TimerHandle | None = None
 
-    def check(self) -> None:
-        writer = self.writer
-        if writer.closed:
-            self.handle = None
-            return
-        silent = time.monotonic() - writer.last
-        if self.pending is not None and self.pending.done():
-            self.pending = None
-        if silent >= self.interval and not writer.busy and self.pending is None:
-            self.pending = asyncio.ensure_future(writer.keepalive())
-            silent = 0.0
-        self.handle = asyncio.get_running_loop().call_later(max(self.interval - silent, 0.01), self.check)
+    def add(self, writer: SSEWriter) -> None:
+        self.writers[writer] = None
+        if self.handle is None:
+            self.handle = self.loop.call_later(self.interval / 2, self.tick)
 
-    def stop(self) -> None:
-        if self.handle is not None:
-            self.handle.cancel()
-            self.handle = None
+    def discard(self, writer: SSEWriter) -> None:
+        self.writers.pop(writer, None)
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        writers = self.writers
+        for writer, pending in list(writers.items()):
+            if writer.closed:
+                del writers[writer]
+            elif pending is None or pending.done():
+                due = now - writer.last >= self.interval and not writer.busy
+                writers[writer] = asyncio.ensure_future(writer.keepalive()) if due else None
+        self.handle = self.loop.call_later(self.interval / 2, self.tick) if writers else None
+
+
+_keepalives: dict[tuple[asyncio.AbstractEventLoop, float], KeepAlive] = {}
+
+
+def keepalive_for(interval: float) -> KeepAlive:
+    """The keep-alive timer of this event loop for streams with this interval."""
+    loop = asyncio.get_running_loop()
+    keepalive = _keepalives.get((loop, interval))
+    if keepalive is None:
+        for key in [k for k in _keepalives if k[0].is_closed()]:
+            del _keepalives[key]
+        keepalive = _keepalives[(loop, interval)] = KeepAlive(loop, interval)
+    return keepalive
 
 
 async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer: SSEWriter, created: int,
