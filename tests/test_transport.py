@@ -348,3 +348,15 @@ async def test_https_verifies_the_certificate(tmp_path: Path, monkeypatch: pytes
         await trusted.close()
     finally:
         server.close()
+
+
+async def test_a_large_request_body_arrives_whole() -> None:
+    body = b'{"pad":"' + b"x" * (200 << 10) + b'"}'
+    transport = Transport()
+    async with RawServer(ok) as server:
+        response = await transport.send(request(server.url(), body=body), first_byte_timeout=5)
+        assert await response.read() == b'{"ok":true}'
+        response.release()
+        assert server.requests[0].endswith(b"\r\n\r\n" + body)
+        assert b"Content-Length: %d\r\n" % len(body) in server.requests[0]
+    await transport.close()

@@ -64,7 +64,7 @@ class UpstreamResponse:
         except UpstreamError as err:
             raise UpstreamError(CONNECT, f"connection lost while reading the response: {err.message}") from None
         body = conn.take()
-        wbits = _DECODERS.get(self.headers.get("content-encoding", "").strip().lower())
+        wbits = self._wbits()
         if wbits is not None and body:
             try:
                 body = zlib.decompress(body, wbits)
@@ -75,7 +75,7 @@ class UpstreamResponse:
     async def chunks(self) -> AsyncIterator[bytes]:
         """Body bytes as they arrive."""
         conn = self._live()
-        wbits = _DECODERS.get(self.headers.get("content-encoding", "").strip().lower())
+        wbits = self._wbits()
         decoder = zlib.decompressobj(wbits) if wbits is not None else None
         timeout = self._timeout
         while True:
@@ -98,6 +98,11 @@ class UpstreamResponse:
             tail = decoder.flush()
             if tail:
                 yield tail
+
+    def _wbits(self) -> int | None:
+        """zlib's window bits for the body's Content-Encoding; None when it is not compressed."""
+        encoding = self.headers.get("content-encoding")
+        return _DECODERS.get(encoding.strip().lower()) if encoding else None
 
     @staticmethod
     def _inflate(decoder: zlib._Decompress, data: bytes) -> bytes:
@@ -142,16 +147,15 @@ class Transport:
         if scope is not None:
             headers = {**headers, "x-request-id": scope.request_id}
         body = request.body or b""
-        if isinstance(body, str):
-            body = body.encode()
         head = _head(request.method, origin, headers, len(body))
         conn = self._take_idle(origin.key)
         if conn is None:
             conn = await self._connect(origin, min(first_byte_timeout, MAX_CONNECT), first_byte_timeout)
         try:
-            conn.transport.write(head + body if len(body) < 65536 else head)  # type: ignore[union-attr]
-            if len(body) >= 65536:
-                conn.transport.write(body)  # type: ignore[union-attr]
+            if len(body) < 65536:  # one send for the usual request; a large body is not copied
+                conn.transport.write(head + body)  # type: ignore[union-attr]
+            else:
+                conn.transport.writelines((head, body))  # type: ignore[union-attr]
             while not conn.head_done:
                 await conn.wait(first_byte_timeout)
         except TimeoutError:
