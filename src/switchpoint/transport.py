@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from .errors import CONNECT, TIMEOUT, UpstreamError
 from .http1 import Connection, Deadlines
 from .observability.context import current_scope
+from .outbox import Outbox, outbox_for
 from .types import UpstreamRequest
 
 KEEPALIVE = 30.0   # seconds an idle connection is kept for reuse
@@ -137,6 +138,7 @@ class Transport:
         self._ssl: ssl.SSLContext | None = None
         self._swept = 0.0
         self._deadlines: Deadlines | None = None
+        self._outbox: Outbox | None = None
 
     async def send(self, request: UpstreamRequest, *, first_byte_timeout: float,
                    read_timeout: float | None = None) -> UpstreamResponse:
@@ -152,8 +154,11 @@ class Transport:
         if conn is None:
             conn = await self._connect(origin, min(first_byte_timeout, MAX_CONNECT), first_byte_timeout)
         try:
-            if len(body) < 65536:  # one send for the usual request; a large body is not copied
-                conn.transport.write(head + body)  # type: ignore[union-attr]
+            if len(body) < 65536:  # sent at the end of the loop's turn (outbox.py); a large body
+                outbox = self._outbox  # is not copied
+                if outbox is None or outbox.loop is not conn.loop:
+                    outbox = self._outbox = outbox_for(conn.loop)
+                outbox.write(conn.transport, head + body)
             else:
                 conn.transport.writelines((head, body))  # type: ignore[union-attr]
             while not conn.head_done:
