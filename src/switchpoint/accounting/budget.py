@@ -91,9 +91,10 @@ class Budget:
         pending = self.ledger.pending_costs(key_hash, since_ms) if self.ledger is not None else {}
         return sum(pending.values()) + await self.store.spend_nanos(key_hash, since_ms, exclude=pending.keys())
 
-    def _counter(self, key: KeyRecord, now: dt.datetime) -> tuple[str, int, float]:
+    def _counter(self, key: KeyRecord, now: dt.datetime | None) -> tuple[str, int, float]:
         if key.limit_reset is None:  # a lifetime limit: one counter for ever
             return f"spend:{key.hash}:0", 0, LIFETIME_TTL
+        now = now or dt.datetime.now(dt.UTC)
         start = period_start(key.limit_reset, now)
         since_ms = int(start.timestamp() * 1000) if start else 0
         end = period_end(key.limit_reset, start)
@@ -105,7 +106,6 @@ class Budget:
         InsufficientBudgetError when what is left cannot cover `amount`."""
         if key.limit_nanos is None:
             return None
-        now = now or dt.datetime.now(dt.UTC)
         counter, since_ms, ttl = self._counter(key, now)
         token = random_hex(8)
         result = await self.state.reserve(counter, token, key.limit_nanos, amount, ttl=ttl, lease=self.lease)

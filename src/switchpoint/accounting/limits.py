@@ -15,7 +15,7 @@ FREE_REQUESTS_PER_DAY = 1000
 UNBOUNDED = 1 << 62
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RateHeaders:
     limit: int
     remaining: int
@@ -32,9 +32,22 @@ class RateLimiter:
         self.state = state
         self.free_per_minute = free_per_minute
         self.free_per_day = free_per_day
+        # (key hash, free) -> (the key record they were made for, its windows); rebuilt when the key
+        # record is reloaded, so a changed limit applies as soon as the key cache sees it
+        self._windows: dict[tuple[str, bool], tuple[KeyRecord, list[tuple[Window, str]]]] = {}
 
     def windows(self, key: KeyRecord, free: bool) -> list[tuple[Window, str]]:
         """The windows one request counts against, each with the name a 429 gives it."""
+        cached = self._windows.get((key.hash, free))
+        if cached is not None and cached[0] is key:
+            return cached[1]
+        windows = self._build_windows(key, free)
+        if len(self._windows) >= 10_000:
+            self._windows.clear()
+        self._windows[(key.hash, free)] = (key, windows)
+        return windows
+
+    def _build_windows(self, key: KeyRecord, free: bool) -> list[tuple[Window, str]]:
         windows = []
         if key.rate_limit_requests:
             windows.append((Window(f"rq:{key.hash}", key.rate_limit_requests, key.rate_limit_interval or 60.0),

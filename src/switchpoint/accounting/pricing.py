@@ -13,6 +13,7 @@ from ..types import Usage
 
 NANO = Decimal("1e9")
 HUNDRED = Decimal(100)
+EXACT_FLOAT = 2**53
 TEXT_PARTS = frozenset({"text", "input_text"})
 
 
@@ -40,6 +41,10 @@ def to_nanos(usd: Decimal) -> int:
 
 
 def from_nanos(nanos: int) -> float:
+    """USD as a float, correctly rounded. Below 2**53 both operands are exact doubles and IEEE division
+    rounds the exact quotient once, as the Decimal path does (which is 3x slower)."""
+    if -EXACT_FLOAT < nanos < EXACT_FLOAT:
+        return nanos / 1e9
     return float(Decimal(nanos) / NANO)
 
 
@@ -67,7 +72,7 @@ def has_media(messages: list[dict[str, Any]]) -> bool:
     return False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made for every generation: not frozen, which costs 3x to make
 class Charge:
     cost_nanos: int      # what the key pays: upstream cost plus markup
     markup_nanos: int

@@ -45,7 +45,7 @@ class Connection:
     options: Mapping[str, Any] = field(default_factory=dict)  # type-specific (e.g. azure api_version)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made for every attempt: not frozen, which costs 3x to make
 class Target:
     """The endpoint an attempt goes to: the provider's own model name and its output limit."""
 

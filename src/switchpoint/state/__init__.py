@@ -28,7 +28,7 @@ class Window:
     cost: int = 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WindowCheck:
     refused: int                  # index of the first window that refused, -1 when all admitted
     remaining: tuple[int, ...]    # units left in each window after this hit

@@ -131,8 +131,8 @@ class MemoryState:
             for spec, w in zip(windows, found, strict=True):
                 if spec.cost:
                     w.add(now, spec.cost)
-        return WindowCheck(refused, tuple(max(0, s.limit - w.total) for s, w in zip(windows, found, strict=True)),
-                           tuple(w.reset(now, s.seconds) for s, w in zip(windows, found, strict=True)))
+        return WindowCheck(refused, tuple([max(0, s.limit - w.total) for s, w in zip(windows, found, strict=True)]),
+                           tuple([w.reset(now, s.seconds) for s, w in zip(windows, found, strict=True)]))
 
     # -- shared hashes ---------------------------------------------------------------------------
 
