@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict, deque
+from array import array
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -30,32 +31,51 @@ class _Counter:
         self.next_lease_end = min((end for _, end in self.holds.values()), default=float("inf"))
 
 
-@dataclass(slots=True)
 class _Window:
     """A sliding log of (time, cost). Events within the same millisecond share one entry stamped at
-    the millisecond's end, so a busy key's log stays a few times smaller and every event expires no
-    earlier than it should."""
+    the millisecond's end, so every event expires no earlier than it should. A key busy every
+    millisecond keeps 60,000 entries for a one-minute window: they are kept in two flat arrays
+    (16 bytes an entry; a deque of tuples took ~100), read from `head`, compacted as it advances."""
 
-    events: deque[tuple[float, int]] = field(default_factory=deque)
-    total: int = 0
+    __slots__ = ("stamps", "costs", "head", "total")
+
+    def __init__(self) -> None:
+        self.stamps = array("d")
+        self.costs = array("q")
+        self.head = 0
+        self.total = 0
 
     def add(self, now: float, cost: int) -> None:
         stamp = math.ceil(now * 1000) / 1000
-        events = self.events
-        if events and events[-1][0] == stamp:
-            events[-1] = (stamp, events[-1][1] + cost)
+        stamps = self.stamps
+        if len(stamps) > self.head and stamps[-1] == stamp:
+            self.costs[-1] += cost
         else:
-            events.append((stamp, cost))
+            stamps.append(stamp)
+            self.costs.append(cost)
         self.total += cost
 
     def trim(self, now: float, seconds: float) -> None:
         horizon = now - seconds
-        events = self.events
-        while events and events[0][0] <= horizon:
-            self.total -= events.popleft()[1]
+        stamps, head, end = self.stamps, self.head, len(self.stamps)
+        if head == end or stamps[head] > horizon:
+            return
+        costs = self.costs
+        while head < end and stamps[head] <= horizon:
+            self.total -= costs[head]
+            head += 1
+        if head == end:
+            del stamps[:], costs[:]
+            head = 0
+        elif head >= 1024 and head * 2 >= end:  # drop the expired front, amortised over many trims
+            del stamps[:head], costs[:head]
+            head = 0
+        self.head = head
 
     def reset(self, now: float, seconds: float) -> float:
-        return max(self.events[0][0] + seconds - now, 0.001) if self.events else seconds
+        if self.head == len(self.stamps):
+            return seconds
+        return max(self.stamps[self.head] + seconds - now, 0.001)
 
 
 class MemoryState:
