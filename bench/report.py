@@ -131,8 +131,10 @@ def markdown(data: dict) -> str:
             notes.append(f"- {name}: {brief(info['status'])}")
         lines.append("| " + " | ".join(row) + " |")
 
+    workers = meta.get("workers_cpus") or f"{meta['gateway_cpus']},{meta['load_cpus']}"
     out = [f"Measured {meta['started']} on {meta['cpu']}: gateway on core {meta['gateway_cpus']}, nginx and wrk "
-           f"on core {meta['load_cpus']}; {meta['duration_s']:g} s per cell after {meta['warmup_s']:g} s warm-up, "
+           f"on core {meta['load_cpus']}, Switchpoint --workers 2 on cores {workers}; "
+           f"{meta['duration_s']:g} s per cell after {meta['warmup_s']:g} s warm-up, "
            f"{meta['rounds']} round(s); load average {' '.join(meta['loadavg_start'])} at start.", ""]
     out += lines
     if notes:

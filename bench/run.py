@@ -133,6 +133,7 @@ def main() -> None:
     systems = make_systems([s for s in args.systems.split(",") if s], args.port_base, ctx)
     meta = {"started": time.strftime("%Y-%m-%d %H:%M:%S %z"), "duration_s": args.duration, "warmup_s": args.warmup,
             "rounds": args.rounds, "gateway_cpus": ctx.gateway_cpus, "load_cpus": args.load_cpus,
+            "workers_cpus": ctx.all_cpus,
             "cpu": report.cpu_model(), "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
             "versions": versions()}
     status: dict[str, str] = {}

@@ -72,7 +72,7 @@ class Context:
         workdir = workdir.resolve()
         workdir.mkdir(parents=True, exist_ok=True)
         return cls(upstream or f"http://127.0.0.1:{args.port_base}", workdir, args.gateway_cpus,
-                   f"{args.gateway_cpus},{args.load_cpus}")
+                   args.workers_cpus or f"{args.gateway_cpus},{args.load_cpus}")
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -81,6 +81,9 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         help="nginx listens here, the systems just above (env BENCH_PORT_BASE)")
     parser.add_argument("--gateway-cpus", default=os.environ.get("BENCH_GATEWAY_CPUS", "0"))
     parser.add_argument("--load-cpus", default=os.environ.get("BENCH_LOAD_CPUS", "1"), help="cores for nginx and wrk")
+    parser.add_argument("--workers-cpus", default=os.environ.get("BENCH_WORKERS_CPUS"),
+                        help="cores for Switchpoint --workers 2 (default: the gateway's and the load's, which it then "
+                             "shares with nginx and wrk; on a machine with 4 cores, e.g. 0,1 with --load-cpus 2,3)")
     parser.add_argument("--out", type=Path, default=BENCH / "out")
 
 
