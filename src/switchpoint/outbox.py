@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from .loops import PerLoop
+
 
 class Outbox:
     __slots__ = ("loop", "pending")
@@ -46,14 +48,9 @@ class Outbox:
         self.pending.pop(transport, None)
 
 
-_outboxes: dict[asyncio.AbstractEventLoop, Outbox] = {}
+_outboxes: PerLoop[Outbox] = PerLoop(lambda loop, _: Outbox(loop))
 
 
 def outbox_for(loop: asyncio.AbstractEventLoop) -> Outbox:
     """The outbox of this event loop."""
-    outbox = _outboxes.get(loop)
-    if outbox is None:
-        for closed in [other for other in _outboxes if other.is_closed()]:
-            del _outboxes[closed]
-        outbox = _outboxes[loop] = Outbox(loop)
-    return outbox
+    return _outboxes.get(loop)

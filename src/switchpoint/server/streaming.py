@@ -10,6 +10,7 @@ from typing import Any
 
 from ..engine import Engine, RequestContext
 from ..errors import SwitchpointError, UpstreamError
+from ..loops import PerLoop
 from ..types import ChatRequest
 from .cache import StreamTape
 from .http import Receive, Send
@@ -119,18 +120,12 @@ class KeepAlive:
         self.handle = self.loop.call_later(self.interval / 2, self.tick) if writers else None
 
 
-_keepalives: dict[tuple[asyncio.AbstractEventLoop, float], KeepAlive] = {}
+_keepalives: PerLoop[KeepAlive] = PerLoop(KeepAlive)  # type: ignore[arg-type]
 
 
 def keepalive_for(interval: float) -> KeepAlive:
     """The keep-alive timer of this event loop for streams with this interval."""
-    loop = asyncio.get_running_loop()
-    keepalive = _keepalives.get((loop, interval))
-    if keepalive is None:
-        for key in [k for k in _keepalives if k[0].is_closed()]:
-            del _keepalives[key]
-        keepalive = _keepalives[(loop, interval)] = KeepAlive(loop, interval)
-    return keepalive
+    return _keepalives.get(asyncio.get_running_loop(), interval)
 
 
 async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer: SSEWriter, created: int,
