@@ -7,6 +7,7 @@ import random
 import time
 
 from switchpoint.state import State, Window
+from switchpoint.state.redis import RedisState
 
 TTL = 60.0
 LEASE = 60.0
@@ -94,6 +95,20 @@ async def test_sliding_window_admits_exactly_the_limit(state: State) -> None:
     # the first unit leaves the window 10 s after it entered
     later = await state.hit([Window("rl:a", 3, 10.0)], now + 10.001)
     assert later.admitted and later.remaining == (0,)
+
+
+async def test_hits_in_one_millisecond_count_one_by_one_and_leave_together(state: State) -> None:
+    now = float(int(time.time())) + 0.0004  # inside a millisecond, away from its end
+    bucket = f"same-ms-{now}"
+    checks = [await state.hit([Window(bucket, 10, 1.0)], now + i * 0.0001) for i in range(5)]
+    assert [c.remaining[0] for c in checks] == [9, 8, 7, 6, 5]
+    assert (await state.hit([Window(bucket, 10, 1.0, cost=0)], now + 1.0)).remaining == (5,)  # still in
+    assert (await state.hit([Window(bucket, 10, 1.0, cost=0)], now + 1.0016)).remaining == (10,)  # all gone
+    if isinstance(state, RedisState):  # the shared log keeps one member for the millisecond
+        assert await state.client.zcard(f"rl:{{{bucket}}}") == 0  # trimmed by the last hit
+        await state.hit([Window(bucket, 10, 1.0)], now + 2)
+        await state.hit([Window(bucket, 10, 1.0)], now + 2.0001)
+        assert await state.client.zcard(f"rl:{{{bucket}}}") == 1
 
 
 async def test_hit_is_all_or_nothing(state: State) -> None:

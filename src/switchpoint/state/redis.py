@@ -12,7 +12,6 @@ Layout (all keys of one counter share a hash tag, so they live in one Redis Clus
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -74,14 +73,17 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return redis.call('HGET', KEYS[1], 'spent')
 """
 
-# KEYS: per window, the log and its total. ARGV: now, then per window: limit, seconds, cost, member.
+# KEYS: per window, the log and its total. ARGV: now, then per window: limit, seconds, cost.
+# The log holds one member per millisecond, "<stamp>:<cost>", scored at the millisecond's end (as the
+# in-process log does): a key busy every millisecond keeps 60,000 members for a one-minute window, not
+# one per request, and every hit still leaves no earlier than it should.
 HIT = """
 local now = tonumber(ARGV[1])
 local n = #KEYS / 2
 local totals, refused = {}, -1
 for i = 1, n do
   local log, total = KEYS[2 * i - 1], KEYS[2 * i]
-  local base = 4 * (i - 1) + 1
+  local base = 3 * (i - 1) + 1
   local limit, seconds, cost = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
   local horizon = now - seconds
   local old = redis.call('ZRANGEBYSCORE', log, '-inf', horizon)
@@ -98,10 +100,17 @@ end
 local out = {refused}
 for i = 1, n do
   local log, total = KEYS[2 * i - 1], KEYS[2 * i]
-  local base = 4 * (i - 1) + 1
+  local base = 3 * (i - 1) + 1
   local limit, seconds, cost = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
   if refused < 0 and cost > 0 then
-    redis.call('ZADD', log, now, ARGV[base + 4] .. ':' .. cost)
+    local stamp = math.ceil(now * 1000)
+    local merged = cost
+    local same = redis.call('ZRANGEBYSCORE', log, stamp / 1000, stamp / 1000)
+    if #same > 0 then
+      merged = merged + tonumber(string.match(same[1], ':(%d+)$'))
+      redis.call('ZREM', log, same[1])
+    end
+    redis.call('ZADD', log, stamp / 1000, stamp .. ':' .. merged)
     totals[i] = totals[i] + cost
     redis.call('SET', total, totals[i])
   end
@@ -191,7 +200,7 @@ class RedisState:
         args: list[Any] = [repr(now)]
         for w in windows:
             keys += [f"rl:{{{w.bucket}}}", f"rl:{{{w.bucket}}}:t"]
-            args += [w.limit, repr(w.seconds), w.cost, secrets.token_hex(6)]
+            args += [w.limit, repr(w.seconds), w.cost]
         out = await self._script(self._hit, keys, args)
         values = [int(v) for v in out[1:]]
         return WindowCheck(int(out[0]), tuple(values[0::2]), tuple(v / 1000 for v in values[1::2]))
