@@ -34,7 +34,12 @@ class Replica:
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen([SWITCHPOINT, "serve", "--config", str(self.config_path),
                                           "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT, env=env)
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:  # a replica that never became ready must not outlive the test
+            self.proc.kill()
+            self.proc.wait(5)
+            raise
 
     @property
     def url(self) -> str:
