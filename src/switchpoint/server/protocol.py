@@ -78,7 +78,8 @@ _idle: PerLoop[IdleConnections] = PerLoop(IdleConnections)  # type: ignore[arg-t
 
 class DefaultHeaders:
     """uvicorn's default response headers (the Date header), replaced by the server once a second,
-    encoded once per replacement."""
+    encoded once per replacement. One for the process: a second server's list is told apart by
+    identity and encoded in its turn."""
 
     __slots__ = ("source", "encoded")
 
@@ -91,6 +92,9 @@ class DefaultHeaders:
             self.source = headers
             self.encoded = b"".join(b"%s: %s\r\n" % (name, value) for name, value in headers)
         return self.encoded
+
+
+DEFAULT_HEADERS = DefaultHeaders()
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -107,7 +111,7 @@ class HttpProtocol(asyncio.Protocol):
         self.root_path: str = config.root_path
         self.limit_concurrency: int | None = config.limit_concurrency
         self.idle = _idle.get(self.loop, float(config.timeout_keep_alive))
-        self.defaults = DefaultHeaders()
+        self.defaults = DEFAULT_HEADERS
         self.outbox = outbox_for(self.loop)
         self.parser = httptools.HttpRequestParser(self)
         # answer the first of several pipelined requests even when the client closes after sending
