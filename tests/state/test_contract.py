@@ -97,6 +97,15 @@ async def test_sliding_window_admits_exactly_the_limit(state: State) -> None:
     assert later.admitted and later.remaining == (0,)
 
 
+async def test_reset_never_exceeds_the_window(state: State) -> None:
+    now = float(int(time.time())) + 0.0004  # the entry is stamped at the millisecond's end, 0.6 ms on
+    bucket = f"reset-{now}"
+    for _ in range(2):
+        assert (await state.hit([Window(bucket, 2, 60.0)], now)).admitted
+    refused = await state.hit([Window(bucket, 2, 60.0)], now)
+    assert not refused.admitted and 59.99 < refused.reset[0] <= 60.0  # Retry-After: 60, never 61
+
+
 async def test_hits_in_one_millisecond_count_one_by_one_and_leave_together(state: State) -> None:
     now = float(int(time.time())) + 0.0004  # inside a millisecond, away from its end
     bucket = f"same-ms-{now}"

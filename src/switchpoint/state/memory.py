@@ -75,7 +75,8 @@ class _Window:
     def reset(self, now: float, seconds: float) -> float:
         if self.head == len(self.stamps):
             return seconds
-        return max(self.stamps[self.head] + seconds - now, 0.001)
+        # the stamp is rounded up to its millisecond; a client is never told to wait past the window
+        return min(max(self.stamps[self.head] + seconds - now, 0.001), seconds)
 
 
 class MemoryState:

@@ -119,7 +119,7 @@ for i = 1, n do
   redis.call('PEXPIRE', total, ttl)
   local reset = seconds
   local first = redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')
-  if #first > 0 then reset = math.max(tonumber(first[2]) + seconds - now, 0.001) end
+  if #first > 0 then reset = math.min(math.max(tonumber(first[2]) + seconds - now, 0.001), seconds) end
   out[#out + 1] = math.max(limit - totals[i], 0)
   out[#out + 1] = math.ceil(reset * 1000)
 end
