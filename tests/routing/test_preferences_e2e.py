@@ -58,6 +58,27 @@ def test_preferences_pick_the_endpoint(routed: Gateway, model: str, provider: di
     assert served(routed, model, provider, **params) == expected
 
 
+@pytest.mark.parametrize(("provider", "route", "expected"), [
+    ({"sort": "price"}, None, "third"),                                       # rt/other's endpoints first
+    ({"sort": "price"}, "fallback", "third"),
+    ({"sort": "price"}, "sort", "up"),                                        # both models' endpoints together
+    ({"sort": {"by": "price", "partition": "model"}}, "sort", "third"),     # an explicit partition wins
+])
+def test_deprecated_route_is_the_sort_partition(routed: Gateway, provider: dict[str, Any] | None,
+                                                route: str | None, expected: str) -> None:
+    extra: dict[str, Any] = {"models": ["rt/other", "rt/trio"]}
+    if route is not None:
+        extra["route"] = route
+    assert served(routed, "rt/other", provider, **extra) == expected
+
+
+def test_unknown_route_is_a_400(routed: Gateway, upstream: Upstream) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        served(routed, "rt/trio", None, route="random")
+    assert info.value.body["metadata"]["param"] == "route"
+    assert tried(upstream) == []
+
+
 def test_floor_variant_fails_over_in_price_order(routed: Gateway, upstream: Upstream) -> None:
     upstream.queue("/v1" + CHAT, Reply.file("openai/error_500_server_error.json", status=500))
     upstream.queue("/backup/v1" + CHAT, Reply.file("openai/error_500_server_error.json", status=500))

@@ -73,10 +73,35 @@ def parse_chat(body: bytes, headers: dict[str, str], *, legacy: bool = False) ->
             raise bad(name, "must be true or false")
     params = {k: v for k, v in data.items() if k not in ROUTING_KEYS and k != "prompt"}
     return ChatRequest(
-        model=model, messages=messages, stream=stream, models=models, provider=data.get("provider"),
+        model=model, messages=messages, stream=stream, models=models, provider=_route(data),
         reasoning=_reasoning(data), params=params, legacy_prompt=legacy,
         headers={k: v for k, v in headers.items() if k in ATTRIBUTION},
     )
+
+
+def _route(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The deprecated `route` is an alias for `provider.sort.partition` ("fallback" -> "model",
+    "sort" -> "none"); a partition given in `provider.sort` wins."""
+    provider, route = data.get("provider"), data.get("route")
+    if route is None:
+        return provider
+    if route not in _ROUTES:
+        raise bad("route", "must be 'fallback' or 'sort' (deprecated: use provider.sort.partition)")
+    sort = (provider or {}).get("sort")
+    if isinstance(sort, dict):
+        if sort.get("partition") is not None:
+            return provider
+        sort = {**sort, "partition": _ROUTES[route]}
+    elif isinstance(sort, str):
+        sort = {"by": sort, "partition": _ROUTES[route]}
+    elif sort is None:
+        sort = {"partition": _ROUTES[route]}
+    else:
+        return provider  # a malformed sort is reported by the provider preferences
+    return {**(provider or {}), "sort": sort}
+
+
+_ROUTES = {"fallback": "model", "sort": "none"}
 
 
 def parse_embeddings(body: bytes) -> EmbeddingRequest:
