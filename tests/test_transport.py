@@ -290,6 +290,55 @@ async def test_broken_connections_are_connect_errors() -> None:
     await transport.close()
 
 
+async def test_a_pooled_connection_closed_as_its_keep_alive_ends_sends_the_request_again() -> None:
+    answered: dict[asyncio.StreamWriter, int] = {}
+
+    async def one_per_connection(_request: bytes, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if answered.get(writer):  # keep-alive over: the server closes as the next request arrives
+            writer.close()
+            return
+        answered[writer] = 1
+        await ok(_request, _reader, writer)
+
+    async def half_a_head(_request: bytes, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if answered.get(writer):
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-")
+            await writer.drain()
+            writer.close()
+            return
+        answered[writer] = 1
+        await ok(_request, _reader, writer)
+
+    transport = Transport(resend_after_idle=0)
+    async with RawServer(one_per_connection) as server:
+        for _ in range(3):
+            response = await transport.send(request(server.url()), first_byte_timeout=5)
+            assert await response.read() == b'{"ok":true}'
+            response.release()
+        # each later request went out on the pooled connection, was dropped unanswered, and went again
+        assert server.connections == 3 and len(server.requests) == 5
+    await transport.close()
+    transport = Transport()  # pooled for less than a second: the upstream failed, it is not resent
+    async with RawServer(one_per_connection) as server:
+        response = await transport.send(request(server.url()), first_byte_timeout=5)
+        await response.read()
+        response.release()
+        with pytest.raises(UpstreamError) as caught:
+            await transport.send(request(server.url()), first_byte_timeout=5)
+        assert caught.value.kind == CONNECT and server.connections == 1 and len(server.requests) == 2
+    await transport.close()
+    transport = Transport(resend_after_idle=0)
+    async with RawServer(half_a_head) as server:
+        response = await transport.send(request(server.url()), first_byte_timeout=5)
+        await response.read()
+        response.release()
+        with pytest.raises(UpstreamError) as caught:  # something was answered: it is not sent again
+            await transport.send(request(server.url()), first_byte_timeout=5)
+        assert caught.value.kind == CONNECT and "closed the connection" in caught.value.message
+        assert server.connections == 1 and len(server.requests) == 2
+    await transport.close()
+
+
 async def test_a_header_with_a_line_break_is_never_sent() -> None:
     transport = Transport()
     async with RawServer(ok) as server:

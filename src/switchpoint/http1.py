@@ -63,7 +63,7 @@ class Deadlines:
 
 class Connection(asyncio.Protocol):
     __slots__ = ("loop", "key", "deadlines", "transport", "parser", "on_lost", "status", "headers", "chunks", "buffered",
-                 "waiter", "head_done", "framed", "complete", "keep_alive", "error", "closed", "paused",
+                 "waiter", "received", "head_done", "framed", "complete", "keep_alive", "error", "closed", "paused",
                  "busy", "idle_since")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int], deadlines: Deadlines,
@@ -87,6 +87,7 @@ class Connection(asyncio.Protocol):
         self.chunks: list[bytes] = []
         self.buffered = 0
         self.waiter: asyncio.Future[None] | None = None
+        self.received = False  # any byte of this response arrived
         self.head_done = False
         self.framed = False  # the response says where its body ends (Content-Length or chunked)
         self.complete = False
@@ -102,6 +103,7 @@ class Connection(asyncio.Protocol):
         if not self.busy:  # bytes on an idle connection: nothing can be read from it reliably any more
             self.abort()
             return
+        self.received = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:

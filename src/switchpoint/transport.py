@@ -25,6 +25,7 @@ from .types import UpstreamRequest
 KEEPALIVE = 30.0   # seconds an idle connection is kept for reuse
 DNS_TTL = 300.0    # seconds a resolved host name is reused
 MAX_CONNECT = 10.0  # the longest wait for a TCP (and TLS) connection, whatever the attempt's timeout
+RESEND_AFTER_IDLE = 1.0  # seconds a pooled connection sat idle before its loss may be a keep-alive ending
 _OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 _DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
@@ -131,7 +132,8 @@ class UpstreamResponse:
 
 
 class Transport:
-    def __init__(self) -> None:
+    def __init__(self, *, resend_after_idle: float = RESEND_AFTER_IDLE) -> None:
+        self.resend_after_idle = resend_after_idle
         self._idle: dict[tuple[str, str, int], dict[Connection, None]] = {}
         self._origins: dict[str, Origin] = {}
         self._dns: dict[tuple[str, int], tuple[float, list[tuple[int, tuple]]]] = {}
@@ -150,29 +152,40 @@ class Transport:
             headers = {**headers, "x-request-id": scope.request_id}
         body = request.body or b""
         head = _head(request.method, origin, headers, len(body))
-        conn = self._take_idle(origin.key)
-        if conn is None:
-            conn = await self._connect(origin, min(first_byte_timeout, MAX_CONNECT), first_byte_timeout)
-        try:
-            if len(body) < 65536:  # sent at the end of the loop's turn (outbox.py); a large body
-                outbox = self._outbox  # is not copied
-                if outbox is None or outbox.loop is not conn.loop:
-                    outbox = self._outbox = outbox_for(conn.loop)
-                outbox.write(conn.transport, head + body)
-            else:
-                conn.transport.writelines((head, body))  # type: ignore[union-attr]
-            while not conn.head_done:
-                await conn.wait(first_byte_timeout)
-        except TimeoutError:
-            conn.abort()
-            raise UpstreamError(TIMEOUT, f"no response within {first_byte_timeout:g}s") from None
-        except UpstreamError as err:
-            conn.abort()
-            raise UpstreamError(CONNECT, f"could not reach the provider: {err.message}") from None
-        except BaseException:
-            conn.abort()
-            raise
-        return UpstreamResponse(conn, self, read_timeout or first_byte_timeout)
+        while True:
+            conn = self._take_idle(origin.key)
+            resendable = conn is not None and conn.loop.time() - conn.idle_since >= self.resend_after_idle
+            if conn is None:
+                conn = await self._connect(origin, min(first_byte_timeout, MAX_CONNECT), first_byte_timeout)
+            try:
+                self._write(conn, head, body)
+                while not conn.head_done:
+                    await conn.wait(first_byte_timeout)
+            except TimeoutError:
+                conn.abort()
+                raise UpstreamError(TIMEOUT, f"no response within {first_byte_timeout:g}s") from None
+            except UpstreamError as err:
+                conn.abort()
+                if resendable and not conn.received and err.kind == CONNECT:
+                    # The upstream closed a pooled connection as the request went out: its keep-alive
+                    # ended (seconds: vLLM's and Node's are 5 s). Nothing was answered, so the request
+                    # goes again on another connection. A connection idle for less, or a fresh one, is
+                    # a failure of the upstream and is not resent.
+                    continue
+                raise UpstreamError(CONNECT, f"could not reach the provider: {err.message}") from None
+            except BaseException:
+                conn.abort()
+                raise
+            return UpstreamResponse(conn, self, read_timeout or first_byte_timeout)
+
+    def _write(self, conn: Connection, head: bytes, body: bytes) -> None:
+        if len(body) < 65536:  # sent at the end of the loop's turn (outbox.py); a large body is not copied
+            outbox = self._outbox
+            if outbox is None or outbox.loop is not conn.loop:
+                outbox = self._outbox = outbox_for(conn.loop)
+            outbox.write(conn.transport, head + body)
+        else:
+            conn.transport.writelines((head, body))  # type: ignore[union-attr]
 
     # -- the pool ----------------------------------------------------------------------------------
 
