@@ -293,6 +293,9 @@ async def test_broken_connections_are_connect_errors() -> None:
 async def test_a_pooled_connection_closed_as_its_keep_alive_ends_sends_the_request_again() -> None:
     answered: dict[asyncio.StreamWriter, int] = {}
 
+    async def hang_up(_request: bytes, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
     async def one_per_connection(_request: bytes, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if answered.get(writer):  # keep-alive over: the server closes as the next request arrives
             writer.close()
@@ -309,7 +312,7 @@ async def test_a_pooled_connection_closed_as_its_keep_alive_ends_sends_the_reque
         answered[writer] = 1
         await ok(_request, _reader, writer)
 
-    transport = Transport(resend_after_idle=0)
+    transport = Transport()
     async with RawServer(one_per_connection) as server:
         for _ in range(3):
             response = await transport.send(request(server.url()), first_byte_timeout=5)
@@ -317,17 +320,18 @@ async def test_a_pooled_connection_closed_as_its_keep_alive_ends_sends_the_reque
             response.release()
         # each later request went out on the pooled connection, was dropped unanswered, and went again
         assert server.connections == 3 and len(server.requests) == 5
-    await transport.close()
-    transport = Transport()  # pooled for less than a second: the upstream failed, it is not resent
-    async with RawServer(one_per_connection) as server:
-        response = await transport.send(request(server.url()), first_byte_timeout=5)
-        await response.read()
-        response.release()
+        # once only, and on a new connection: with two pooled connections, an upstream that drops
+        # everything costs one resend, not one per pooled connection
+        first = await transport.send(request(server.url()), first_byte_timeout=5)   # resent: 2 requests
+        second = await transport.send(request(server.url()), first_byte_timeout=5)  # a new connection
+        for response in (first, second):
+            await response.read()
+            response.release()
+        assert server.connections == 5 and len(server.requests) == 8
+        server.script = hang_up
         with pytest.raises(UpstreamError) as caught:
             await transport.send(request(server.url()), first_byte_timeout=5)
-        assert caught.value.kind == CONNECT and server.connections == 1 and len(server.requests) == 2
-    await transport.close()
-    transport = Transport(resend_after_idle=0)
+        assert caught.value.kind == CONNECT and server.connections == 6 and len(server.requests) == 10
     async with RawServer(half_a_head) as server:
         response = await transport.send(request(server.url()), first_byte_timeout=5)
         await response.read()

@@ -25,7 +25,6 @@ from .types import UpstreamRequest
 KEEPALIVE = 30.0   # seconds an idle connection is kept for reuse
 DNS_TTL = 300.0    # seconds a resolved host name is reused
 MAX_CONNECT = 10.0  # the longest wait for a TCP (and TLS) connection, whatever the attempt's timeout
-RESEND_AFTER_IDLE = 1.0  # seconds a pooled connection sat idle before its loss may be a keep-alive ending
 _OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 _DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
@@ -132,8 +131,7 @@ class UpstreamResponse:
 
 
 class Transport:
-    def __init__(self, *, resend_after_idle: float = RESEND_AFTER_IDLE) -> None:
-        self.resend_after_idle = resend_after_idle
+    def __init__(self) -> None:
         self._idle: dict[tuple[str, str, int], dict[Connection, None]] = {}
         self._origins: dict[str, Origin] = {}
         self._dns: dict[tuple[str, int], tuple[float, list[tuple[int, tuple]]]] = {}
@@ -152,9 +150,10 @@ class Transport:
             headers = {**headers, "x-request-id": scope.request_id}
         body = request.body or b""
         head = _head(request.method, origin, headers, len(body))
+        pooled = True
         while True:
-            conn = self._take_idle(origin.key)
-            resendable = conn is not None and conn.loop.time() - conn.idle_since >= self.resend_after_idle
+            conn = self._take_idle(origin.key) if pooled else None
+            resendable = conn is not None
             if conn is None:
                 conn = await self._connect(origin, min(first_byte_timeout, MAX_CONNECT), first_byte_timeout)
             try:
@@ -167,10 +166,11 @@ class Transport:
             except UpstreamError as err:
                 conn.abort()
                 if resendable and not conn.received and err.kind == CONNECT:
-                    # The upstream closed a pooled connection as the request went out: its keep-alive
-                    # ended (seconds: vLLM's and Node's are 5 s). Nothing was answered, so the request
-                    # goes again on another connection. A connection idle for less, or a fresh one, is
-                    # a failure of the upstream and is not resent.
+                    # The upstream closed a pooled connection as the request went out, before answering
+                    # anything: its keep-alive ended (5 s for vLLM and Node servers), or it closes after
+                    # every response without saying so (some proxies). The request goes again, once,
+                    # on a new connection, as curl and Go's client do.
+                    pooled = False
                     continue
                 raise UpstreamError(CONNECT, f"could not reach the provider: {err.message}") from None
             except BaseException:
