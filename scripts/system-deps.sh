@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Debian packages the test suite needs (real servers for the cluster backends and browser tests).
+# Debian packages the test suite needs (real servers for the cluster backends, browser and proxy tests).
 # Installs only what is missing; needs root (CI and the development machines run as root).
 set -euo pipefail
 
@@ -8,6 +8,7 @@ need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
 
 need redis-server redis-server
 need chromium chromium        # dashboard tests drive it with Playwright (no browser download)
+need tinyproxy tinyproxy      # a real forward proxy for the egress-proxy tests
 # PostgreSQL's server binaries live outside PATH on Debian (/usr/lib/postgresql/<version>/bin).
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need initdb postgresql
 

@@ -66,7 +66,7 @@ class Connection(asyncio.Protocol):
                  "waiter", "received", "head_done", "framed", "complete", "keep_alive", "error", "closed", "paused",
                  "busy", "idle_since")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int], deadlines: Deadlines,
+    def __init__(self, loop: asyncio.AbstractEventLoop, key: tuple, deadlines: Deadlines,
                  on_lost: Callable[[Connection], None]) -> None:
         self.loop = loop
         self.key = key

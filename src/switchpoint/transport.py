@@ -13,19 +13,20 @@ import socket
 import ssl
 import zlib
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from .errors import CONNECT, TIMEOUT, UpstreamError
 from .http1 import Connection, Deadlines
 from .observability.context import current_scope
 from .outbox import Outbox, outbox_for
+from .proxy import Proxies, Proxy, Tunnel, connect_head
 from .types import UpstreamRequest
 
 KEEPALIVE = 30.0   # seconds an idle connection is kept for reuse
 DNS_TTL = 300.0    # seconds a resolved host name is reused
 MAX_CONNECT = 10.0  # the longest wait for a TCP (and TLS) connection, whatever the attempt's timeout
-_OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "proxy-authorization"})
 _DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
@@ -33,13 +34,15 @@ _DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflat
 class Origin:
     """Where a URL's requests go, parsed once per URL."""
 
-    key: tuple[str, str, int]   # scheme, host, port: connections are pooled per origin
+    key: tuple                  # scheme, host, port (and the proxy): connections are pooled per key
     host: str
     port: int
     tls: bool
     literal: bool               # the host is an IP address (no DNS)
     host_header: str
-    target: str                 # path and query
+    target: str                 # path and query (the whole URL when sent to a proxy)
+    proxy: Proxy | None = None
+    extra_head: str = ""        # head lines every request carries (Proxy-Authorization)
 
 
 class UpstreamResponse:
@@ -131,8 +134,9 @@ class UpstreamResponse:
 
 
 class Transport:
-    def __init__(self) -> None:
-        self._idle: dict[tuple[str, str, int], dict[Connection, None]] = {}
+    def __init__(self, *, proxies: Proxies | None = None) -> None:
+        self.proxies = proxies if proxies else None
+        self._idle: dict[tuple, dict[Connection, None]] = {}
         self._origins: dict[str, Origin] = {}
         self._dns: dict[tuple[str, int], tuple[float, list[tuple[int, tuple]]]] = {}
         self._ssl: ssl.SSLContext | None = None
@@ -160,6 +164,8 @@ class Transport:
                 self._write(conn, head, body)
                 while not conn.head_done:
                     await conn.wait(first_byte_timeout)
+                if conn.status == 407 and origin.proxy is not None:
+                    raise UpstreamError(CONNECT, f"the proxy at {origin.proxy.shown} wants credentials (407)")
             except TimeoutError:
                 conn.abort()
                 raise UpstreamError(TIMEOUT, f"no response within {first_byte_timeout:g}s") from None
@@ -189,7 +195,7 @@ class Transport:
 
     # -- the pool ----------------------------------------------------------------------------------
 
-    def _take_idle(self, key: tuple[str, str, int]) -> Connection | None:
+    def _take_idle(self, key: tuple) -> Connection | None:
         idle = self._idle.get(key)
         if not idle:
             return None
@@ -233,35 +239,60 @@ class Transport:
         if self._deadlines is None or self._deadlines.loop is not loop:
             self._deadlines = Deadlines(loop)
         deadlines = self._deadlines
+        proxy = origin.proxy
+        host, port, literal = (proxy.host, proxy.port, proxy.literal) if proxy else (origin.host, origin.port,
+                                                                                      origin.literal)
         try:
             async with asyncio.timeout(timeout):
-                addresses = [(0, (origin.host, origin.port))] if origin.literal else await self._resolve(origin)
-                tls = self._tls() if origin.tls else None
+                addresses = [(0, (host, port))] if literal else await self._resolve(host, port)
                 last: OSError | None = None
                 for family, address in addresses:
                     try:
+                        if proxy is not None and origin.tls:
+                            return await self._tunnel(loop, origin, proxy, family, address, deadlines)
+                        tls = self._tls() if origin.tls else None
                         _, conn = await loop.create_connection(
                             lambda: Connection(loop, origin.key, deadlines, self._lost), address[0], address[1],
                             family=family, ssl=tls, server_hostname=origin.host if tls else None)
                         return conn
                     except OSError as exc:
                         last = exc
-                raise last or OSError(f"no address for {origin.host}")
+                raise last or OSError(f"no address for {host}")
         except TimeoutError:
             raise UpstreamError(TIMEOUT, f"no response within {first_byte_timeout:g}s") from None
         except OSError as exc:
-            raise UpstreamError(CONNECT, f"could not reach the provider: {exc.__class__.__name__}: {exc}") from None
+            via = f" through the proxy at {proxy.shown}" if proxy else ""
+            raise UpstreamError(CONNECT, f"could not reach the provider{via}: {exc.__class__.__name__}: {exc}") from None
 
-    async def _resolve(self, origin: Origin) -> list[tuple[int, tuple]]:
+    async def _tunnel(self, loop: asyncio.AbstractEventLoop, origin: Origin, proxy: Proxy, family: int,
+                      address: tuple, deadlines: Deadlines) -> Connection:
+        """A CONNECT tunnel through the proxy, then TLS with the upstream inside it."""
+        target, head = connect_head(proxy, origin.host, origin.port)
+        raw, tunnel = await loop.create_connection(lambda: Tunnel(loop, proxy, target), address[0], address[1],
+                                                   family=family)
+        try:
+            raw.write(head)
+            await tunnel.opened
+            conn = Connection(loop, origin.key, deadlines, self._lost)
+            secured = await loop.start_tls(raw, conn, self._tls(), server_hostname=origin.host)
+            if secured is None:
+                raise OSError("the tunnel closed during the TLS handshake")
+            conn.connection_made(secured)
+            return conn
+        except BaseException:
+            raw.abort()
+            raise
+
+    async def _resolve(self, host: str, port: int) -> list[tuple[int, tuple]]:
         loop = asyncio.get_running_loop()
-        cached = self._dns.get((origin.host, origin.port))
+        cached = self._dns.get((host, port))
         if cached is not None and cached[0] > loop.time():
             return cached[1]
-        infos = await loop.getaddrinfo(origin.host, origin.port, type=socket.SOCK_STREAM)
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         addresses = list(dict.fromkeys((family, address[:2]) for family, _, _, _, address in infos))
         if len(self._dns) > 1000:
             self._dns.clear()
-        self._dns[(origin.host, origin.port)] = (loop.time() + DNS_TTL, addresses)
+        self._dns[(host, port)] = (loop.time() + DNS_TTL, addresses)
         return addresses
 
     def _tls(self) -> ssl.SSLContext:
@@ -276,7 +307,11 @@ class Transport:
         if origin is None:
             if len(self._origins) > 10_000:
                 self._origins.clear()
-            origin = self._origins[url] = parse_origin(url)
+            origin = parse_origin(url)
+            proxy = self.proxies.for_url(url, *origin.key) if self.proxies is not None else None
+            if proxy is not None:
+                origin = via_proxy(origin, proxy)
+            self._origins[url] = origin
         return origin
 
     async def close(self) -> None:
@@ -308,8 +343,19 @@ def parse_origin(url: str) -> Origin:
                   shown if default else f"{shown}:{port}", target)
 
 
+def via_proxy(origin: Origin, proxy: Proxy) -> Origin:
+    """The origin reached through `proxy`: plain HTTP is sent to the proxy in absolute form, with the
+    proxy's credentials; HTTPS goes through a tunnel and keeps its requests as they are."""
+    key = (*origin.key, proxy)
+    if origin.tls:
+        return replace(origin, key=key, proxy=proxy)
+    absolute = f"http://{origin.host_header}{origin.target}"
+    auth = f"Proxy-Authorization: {proxy.authorization}\r\n" if proxy.authorization else ""
+    return replace(origin, key=key, proxy=proxy, target=absolute, extra_head=auth)
+
+
 def _head(method: str, origin: Origin, headers: Mapping[str, str], length: int) -> bytes:
-    lines = [f"{method} {origin.target} HTTP/1.1\r\nHost: {origin.host_header}\r\n"]
+    lines = [f"{method} {origin.target} HTTP/1.1\r\nHost: {origin.host_header}\r\n{origin.extra_head}"]
     encoding = False
     for name, value in headers.items():
         lowered = name.lower()

@@ -184,6 +184,29 @@ def _apply_defaults(data: dict[str, Any], env: Mapping[str, str], warnings: list
             data[key] = env[var]
     if "admin_key" in data and data["admin_key"] is None:
         del data["admin_key"]
+    _proxy_defaults(data, env)
+
+
+# The `proxy` settings' environment variables, in the order they are looked up (lower case first, as
+# curl and Python's urllib read them).
+PROXY_VARS = {
+    "https": ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"),
+    "http": ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"),
+    "no_proxy": ("no_proxy", "NO_PROXY"),
+}
+
+
+def _proxy_defaults(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    proxy = data.get("proxy")
+    if proxy is None:
+        proxy = data["proxy"] = {}
+    if not isinstance(proxy, dict):
+        return  # reported by the schema
+    for key, names in PROXY_VARS.items():
+        if key not in proxy:
+            value = next((env[name] for name in names if env.get(name)), None)
+            if value is not None:
+                proxy[key] = value
 
 
 def _problems(exc: ValidationError) -> list[tuple[str, str]]:

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..proxy import DIRECT, parse_proxy
+
 ProviderType = Literal["openai", "anthropic", "gemini", "ollama", "azure", "openrouter"]
 LimitReset = Literal["daily", "weekly", "monthly"]
 MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-:]+$")
@@ -39,6 +41,8 @@ class ProviderConfig(Strict):
     type: ProviderType
     base_url: str | None = None
     api_key: str | None = None
+    proxy: str | None = Field(None, description="http://[user:password@]host:port for this provider, or 'none' "
+                                                "to connect directly (default: the `proxy` settings)")
     timeout: float = Field(60.0, gt=0, description="seconds per attempt (time to first byte, then between chunks)")
     max_retries: int = Field(1, ge=0, le=10, description="extra tries on the same endpoint for 5xx/connect errors")
     headers: dict[str, str] = Field(default_factory=dict)
@@ -46,6 +50,13 @@ class ProviderConfig(Strict):
     data_collection: Literal["allow", "deny"] = "allow"
     markup: float | None = Field(None, ge=0, description="percent added to this provider's prices (overrides "
                                                         "the global markup)")
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, value: str | None) -> str | None:
+        if value and value.strip().lower() != DIRECT:
+            parse_proxy(value)
+        return value.strip().lower() if value and value.strip().lower() == DIRECT else value or None
 
 
 class Pricing(Strict):
@@ -235,6 +246,25 @@ class AutoConfig(Strict):
     code_lines: int = Field(6, gt=0, description="this many code-looking lines make a prompt code-heavy")
 
 
+class ProxyConfig(Strict):
+    """Egress to the providers through an HTTP proxy. Each setting defaults to its environment variable
+    (lower or upper case), as curl and the provider SDKs read them."""
+
+    https: str | None = Field(None, description="proxy for https:// providers (default: $HTTPS_PROXY, "
+                                                "then $ALL_PROXY); they are tunnelled with CONNECT")
+    http: str | None = Field(None, description="proxy for http:// providers (default: $HTTP_PROXY, "
+                                               "then $ALL_PROXY)")
+    no_proxy: str = Field("", description="hosts reached directly: names (with their subdomains), IPs, "
+                                          "CIDR ranges, or * (default: $NO_PROXY)")
+
+    @field_validator("https", "http")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value:
+            parse_proxy(value)
+        return value or None
+
+
 class TelemetryConfig(Strict):
     """Logs and traces. Traces are sent only when `otlp_endpoint` is set."""
 
@@ -260,6 +290,7 @@ class Config(Strict):
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     auto: AutoConfig = Field(default_factory=AutoConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    proxy: ProxyConfig = Field(default_factory=ProxyConfig)
     # Internal: warnings found while loading (e.g. providers skipped for a missing key).
     warnings: tuple[str, ...] = ()
 

@@ -18,6 +18,7 @@ from ..engine import Engine
 from ..observability.setup import Observer, build_observers
 from ..providers.base import Connection, Provider
 from ..providers.registry import PROVIDER_TYPES
+from ..proxy import Proxies
 from ..routing import BreakerSettings
 from ..routing.health import Health
 from ..state import State, open_state
@@ -72,6 +73,13 @@ def shared_breakers(config: Config, state: State) -> SharedBreakers | None:
     return SharedBreakers(state, BreakerSettings(**config.routing.breaker.model_dump()))
 
 
+def build_proxies(config: Config) -> Proxies:
+    """The `proxy` settings, and each provider's own `proxy` for the URLs under its base URL."""
+    overrides = {p.base_url: p.proxy for p in config.providers.values() if p.proxy and p.base_url}
+    return Proxies(http=config.proxy.http, https=config.proxy.https, no_proxy=config.proxy.no_proxy,
+                   overrides=overrides)
+
+
 def build_services(config: Config) -> Services:
     warnings = list(config.warnings)
     store = Store(config.database)
@@ -84,7 +92,7 @@ def build_services(config: Config) -> Services:
     budget = Budget(state, store, lease=config.server.reservation_lease, ledger=ledger)
     limiter = RateLimiter(state, free_per_minute=config.free_models.requests_per_minute,
                           free_per_day=config.free_models.requests_per_day)
-    transport = Transport()
+    transport = Transport(proxies=build_proxies(config))
     health = Health()
     engine = Engine(config=config, catalogue=catalogue, providers=providers, transport=transport, budget=budget,
                     limiter=limiter, ledger=ledger, health=health, breakers=shared_breakers(config, state),
