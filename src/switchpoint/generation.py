@@ -30,6 +30,7 @@ class GenerationRecord:
     usage: Usage = field(default_factory=Usage)
     cost_nanos: int = 0
     markup_nanos: int = 0
+    completion_nanos: int = 0  # the completion tokens' share of the upstream cost (not stored)
     latency_ms: float | None = None
     ttft_ms: float | None = None
     generation_ms: float | None = None

@@ -33,7 +33,11 @@ def test_usage_cost_generation_and_ledger_agree(gateway: Any, client: openai.Ope
     expected = nanos(1200, 345)
     usage: Any = response.usage
     assert usage.cost == expected / 1e9
-    assert usage.cost_details == {"upstream_inference_cost": expected / 1e9, "markup": 0.0}
+    prompt_side, completion_side = nanos(1200, 0), nanos(0, 345)
+    assert usage.cost_details == {"upstream_inference_cost": expected / 1e9,
+                                  "upstream_inference_prompt_cost": prompt_side / 1e9,
+                                  "upstream_inference_completions_cost": completion_side / 1e9, "markup": 0.0}
+    assert prompt_side + completion_side == expected
     assert usage.completion_tokens_details.reasoning_tokens == 100
     [row] = gateway.ledger()
     assert (row["cost_nanos"], row["markup_nanos"], row["reasoning_tokens"]) == (expected, 0, 100)
@@ -50,6 +54,8 @@ def test_markup_is_charged_and_shown_apart(make_gateway: Any, upstream: Any) -> 
                                                           messages=[{"role": "user", "content": "hi"}])
     upstream_nanos = nanos(1000, 1000)
     assert response.usage.cost_details == {"upstream_inference_cost": upstream_nanos / 1e9,
+                                           "upstream_inference_prompt_cost": nanos(1000, 0) / 1e9,
+                                           "upstream_inference_completions_cost": nanos(0, 1000) / 1e9,
                                            "markup": upstream_nanos / 10 / 1e9}
     assert response.usage.cost == pytest.approx(upstream_nanos * 1.1 / 1e9)
     [row] = gateway.ledger()

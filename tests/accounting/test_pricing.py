@@ -38,11 +38,13 @@ def test_markup_global_and_per_provider() -> None:
     pricer = Pricer(10, {"groq": 2.5, "local": None})
     usage = Usage(prompt_tokens=1000, completion_tokens=1000)
     price = Price(prompt=Decimal("0.000001"), completion=Decimal("0.000002"))
-    assert pricer.charge(price, usage, "openai") == Charge(3_300_000, 300_000)
-    assert pricer.charge(price, usage, "groq") == Charge(3_075_000, 75_000)
-    assert pricer.charge(price, usage, "local") == Charge(3_300_000, 300_000)  # unset = the global markup
+    assert pricer.charge(price, usage, "openai") == Charge(3_300_000, 300_000, 2_000_000)
+    assert pricer.charge(price, usage, "groq") == Charge(3_075_000, 75_000, 2_000_000)
+    assert pricer.charge(price, usage, "local") == Charge(3_300_000, 300_000, 2_000_000)  # unset = the global markup
     assert pricer.charge(price, usage, "groq").upstream_nanos == 3_000_000
-    assert Pricer().charge(price, usage, "openai") == Charge(3_000_000, 0)
+    assert Pricer().charge(price, usage, "openai") == Charge(3_000_000, 0, 2_000_000)
+    # the completion's share of the upstream cost (shown in usage.cost_details); none without completion tokens
+    assert Pricer().charge(price, Usage(prompt_tokens=7), "openai") == Charge(7000, 0, 0)
 
 
 def test_worst_case_covers_every_charge_within_its_bounds() -> None:

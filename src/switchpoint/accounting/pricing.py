@@ -76,6 +76,7 @@ def has_media(messages: list[dict[str, Any]]) -> bool:
 class Charge:
     cost_nanos: int      # what the key pays: upstream cost plus markup
     markup_nanos: int
+    completion_nanos: int = 0  # the completion tokens' share of the upstream cost
 
     @property
     def upstream_nanos(self) -> int:
@@ -100,7 +101,10 @@ class Pricer:
         return Charge(base + markup, markup)
 
     def charge(self, price: Price, usage: Usage, provider: str) -> Charge:
-        return self._charge(cost(price, usage), provider)
+        charge = self._charge(cost(price, usage), provider)
+        if usage.completion_tokens and price.completion:
+            charge.completion_nanos = min(to_nanos(usage.completion_tokens * price.completion), charge.upstream_nanos)
+        return charge
 
     def worst_case(self, price: Price, prompt_tokens: int, max_output_tokens: int, provider: str) -> int:
         """Nano-USD to reserve: never less than what `charge` can return within these bounds."""

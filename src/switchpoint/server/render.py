@@ -23,7 +23,7 @@ def error_body(err: SwitchpointError) -> bytes:
     return orjson.dumps({"error": {"code": err.status, "message": err.message, "metadata": metadata}})
 
 
-def usage_dict(usage: Usage, cost_nanos: int, markup_nanos: int = 0) -> dict[str, Any]:
+def usage_dict(usage: Usage, cost_nanos: int, markup_nanos: int = 0, completion_nanos: int = 0) -> dict[str, Any]:
     cost = from_nanos(cost_nanos)
     return {
         "prompt_tokens": usage.prompt_tokens,
@@ -34,13 +34,18 @@ def usage_dict(usage: Usage, cost_nanos: int, markup_nanos: int = 0) -> dict[str
         "prompt_tokens_details": {"cached_tokens": usage.cached_tokens,
                                   "cache_write_tokens": usage.cache_write_tokens},
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
-        "cost_details": cost_details(cost_nanos, markup_nanos),
+        "cost_details": cost_details(cost_nanos, markup_nanos, completion_nanos),
     }
 
 
-def cost_details(cost_nanos: int, markup_nanos: int) -> dict[str, float]:
-    """`usage.cost` includes the operator's markup; this shows the provider's price and the markup apart."""
-    return {"upstream_inference_cost": from_nanos(cost_nanos - markup_nanos), "markup": from_nanos(markup_nanos)}
+def cost_details(cost_nanos: int, markup_nanos: int, completion_nanos: int = 0) -> dict[str, float]:
+    """`usage.cost` includes the operator's markup; this shows the provider's price, split into the
+    prompt's and the completion's shares as OpenRouter does, and the markup apart."""
+    upstream = cost_nanos - markup_nanos
+    return {"upstream_inference_cost": from_nanos(upstream),
+            "upstream_inference_prompt_cost": from_nanos(upstream - completion_nanos),
+            "upstream_inference_completions_cost": from_nanos(completion_nanos),
+            "markup": from_nanos(markup_nanos)}
 
 
 def tool_call_dict(tc: ToolCall, index: int | None = None) -> dict[str, Any]:
@@ -82,7 +87,7 @@ def completion_body(completion: Completion, record: GenerationRecord, usage: Usa
         "provider": record.provider,
         "system_fingerprint": completion.system_fingerprint,
         "choices": choices,
-        "usage": usage_dict(usage, record.cost_nanos, record.markup_nanos),
+        "usage": usage_dict(usage, record.cost_nanos, record.markup_nanos, record.completion_nanos),
     }
     if completion.service_tier:
         body["service_tier"] = completion.service_tier
@@ -144,9 +149,10 @@ class ChunkRenderer:
             choice["logprobs"] = delta.logprobs
         return choice
 
-    def usage(self, usage: Usage, cost_nanos: int, markup_nanos: int = 0,
+    def usage(self, usage: Usage, cost_nanos: int, markup_nanos: int = 0, completion_nanos: int = 0,
               router: dict[str, Any] | None = None) -> bytes:
-        body = {**self._envelope, "choices": [], "usage": usage_dict(usage, cost_nanos, markup_nanos)}
+        body = {**self._envelope, "choices": [], "usage": usage_dict(usage, cost_nanos, markup_nanos,
+                                                                      completion_nanos)}
         if router:
             body["router"] = router
         return b"data: " + orjson.dumps(body) + b"\n\n"

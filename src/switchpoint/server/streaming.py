@@ -171,7 +171,8 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
         usage = await stream.finish()
         if tape is not None:
             tape.finished(record, usage)
-        await writer.close(renderer.usage(usage, record.cost_nanos, record.markup_nanos, record.router) + DONE)
+        await writer.close(renderer.usage(usage, record.cost_nanos, record.markup_nanos, record.completion_nanos,
+                                          record.router) + DONE)
         return None
     except asyncio.CancelledError:
         engine.spawn(stream.finish(cancelled=True))
