@@ -24,7 +24,8 @@ def test_key_and_credits(make_gateway: Any, upstream: Any) -> None:
     assert data["limit"] == 1.5 and data["limit_reset"] == "weekly"
     assert data["usage"] == data["usage_daily"] == data["usage_weekly"] == data["usage_monthly"] == spent
     assert data["limit_remaining"] == 1.5 - spent
-    assert data["rate_limit"] == {"requests": 100, "interval": "60s"}
+    assert data["rate_limit"] == {"requests": 100, "interval": "60s",
+                                  "note": "Deprecated by OpenRouter; requests -1 means no limit."}
     assert data["label"].startswith("sk-sp-v1-") and data["is_management_key"] is False
     assert get(gateway, "/auth/key").json() == get(gateway, "/key").json()
     assert get(gateway, "/credits").json()["data"] == {"total_credits": 1.5, "total_usage": spent}

@@ -44,7 +44,7 @@ def test_simple_prompt_goes_to_the_simple_tier_and_says_why(auto: Gateway, upstr
                 "reason": "short prompt (~1 tokens)"}
     assert completion.model_extra["router"] == expected
     record = generation(auto, completion.id)
-    assert record["router"] == expected
+    assert record["router"] == "switchpoint/auto" and record["router_choice"] == expected
     assert record["model"] == "test/gpt"
 
 

@@ -6,6 +6,9 @@ import json
 import time
 import urllib.request
 
+import openai
+import pytest
+
 from ..conftest import TEST_KEY
 from ..upstream import Reply
 
@@ -36,6 +39,13 @@ def test_models_are_openrouter_shaped(gateway):
     assert model["architecture"]["output_modalities"] == ["text"]
     _, everything = get(gateway, "/api/v1/models?output_modalities=all", key=None)
     assert "test/embed" in [m["id"] for m in everything["data"]]
+
+
+def test_the_openai_sdk_retrieves_a_model(gateway, client):
+    model = client.models.retrieve("test/gpt")
+    assert (model.id, model.object, model.owned_by) == ("test/gpt", "model", "test")
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("no/such-model")
 
 
 def test_model_endpoints(gateway):

@@ -77,6 +77,11 @@ class RateLimiter:
                                  headers=headers.as_dict(), metadata={"limit": what})
         return headers if what == "requests" else None
 
+    async def free_requests_left(self, key: KeyRecord) -> int:
+        """Requests to free models the key has left in its sliding day (read, not counted)."""
+        window = Window(f"fd:{key.hash}", self.free_per_day, 86400.0, cost=0)
+        return (await self.state.hit([window], time.time())).remaining[0]
+
     async def consume_tokens(self, key: KeyRecord, tokens: int) -> None:
         if key.token_limit_tokens and tokens > 0:
             # Recorded even past the limit (the tokens were spent); later requests wait for the window.

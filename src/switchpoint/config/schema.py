@@ -166,6 +166,8 @@ class ServerConfig(Strict):
     """Tuning knobs with production defaults."""
 
     max_body_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"], description="browser origins allowed to call "
+                                    "the API (CORS): '*' for any, as OpenRouter; [] for none")
     keepalive_interval: float = Field(1.0, gt=0, description="seconds between ': SWITCHPOINT PROCESSING' comments")
     request_deadline: float = Field(300.0, gt=0, description="overall seconds for all attempts of a request")
     shutdown_grace: float = Field(30.0, ge=0, description="seconds in-flight streams get after SIGTERM")

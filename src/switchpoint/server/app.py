@@ -11,6 +11,7 @@ from ..config import Config
 from ..errors import NotFoundError, SwitchpointError
 from ..observability.context import end_scope, request_id_for, start_scope
 from . import admin, chat, dashboard, info
+from .cors import API_PREFIXES, Cors
 from .http import Receive, Request, Response, Send, Streamed
 from .metrics import metrics_endpoint
 from .render import error_body
@@ -24,6 +25,8 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/completions"): chat.chat_completions,
     ("POST", "/embeddings"): chat.embeddings,
     ("GET", "/models"): info.list_models,
+    ("GET", "/models/count"): info.count_models,
+    ("GET", "/embeddings/models"): info.list_embedding_models,
     ("GET", "/generation"): info.generation,
     ("GET", "/key"): info.key_info,
     ("GET", "/auth/key"): info.key_info,
@@ -55,6 +58,8 @@ def match(method: str, path: str) -> tuple[Handler | None, str, dict[str, str]]:
     parts = sub.split("/")
     if len(parts) == 5 and parts[1] == "models" and parts[4] == "endpoints" and method == "GET":
         return info.model_endpoints, sub, {"author": parts[2], "slug": parts[3]}
+    if len(parts) == 4 and parts[1] in ("model", "models") and method == "GET":
+        return info.get_model, sub, {"author": parts[2], "slug": parts[3]}
     if len(parts) == 3 and parts[1] == "keys":
         return KEY_ROUTES.get(method), sub, {"hash": parts[2]}
     return None, sub, {}
@@ -68,6 +73,7 @@ class App:
         self.tune_gc = tune_gc
         self.prepared = prepared  # the database was migrated and the config's keys stored before start
         self.extra_routes: dict[tuple[str, str], Handler] = dict(dashboard.ROUTES)
+        self.cors = Cors(config.server.cors_origins) if config.server.cors_origins else None
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -82,9 +88,13 @@ class App:
         sub, params = path, {}
         if handler is None:
             handler, sub, params = match(method, path)
-        request_id, traceparent = _request_headers(scope["headers"])
+        request_id, traceparent, origin = _request_headers(scope["headers"])
         token = start_scope(request_id, traceparent)
         sender = ResponseSender(send, request_id.encode())
+        if origin is not None and self.cors is not None and path.startswith(API_PREFIXES):
+            sender.extra = self.cors.headers(origin)
+            if method == "OPTIONS" and sender.extra:
+                handler = self.cors.preflight
         try:
             if handler is None:
                 raise NotFoundError(f"No route for {method} {path}")
@@ -132,32 +142,35 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(10_000, 20, 20)
 
 
-def _request_headers(headers: list[tuple[bytes, bytes]]) -> tuple[str, str | None]:
-    """The request id (the client's, or a new one) and the W3C traceparent, in one pass."""
-    given = traceparent = None
+def _request_headers(headers: list[tuple[bytes, bytes]]) -> tuple[str, str | None, bytes | None]:
+    """The request id (the client's, or a new one), the W3C traceparent and the Origin, in one pass."""
+    given = traceparent = origin = None
     for name, value in headers:
         if name == b"x-request-id":
             given = value
         elif name == b"traceparent":
             traceparent = value.decode("latin-1")
-    return request_id_for(given), traceparent
+        elif name == b"origin":
+            origin = value
+    return request_id_for(given), traceparent, origin
 
 
 class ResponseSender:
     """Wraps ASGI `send`: every response carries x-request-id, whoever writes it (handlers stream SSE
     themselves), and the app knows whether a response has started."""
 
-    __slots__ = ("send", "request_id", "started")
+    __slots__ = ("send", "request_id", "started", "extra")
 
     def __init__(self, send: Send, request_id: bytes) -> None:
         self.send = send
         self.request_id = request_id
         self.started = False
+        self.extra: list[tuple[bytes, bytes]] = []  # CORS headers for a browser's request
 
     async def __call__(self, message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             self.started = True
-            message["headers"] = [*message.get("headers", ()), (b"x-request-id", self.request_id)]
+            message["headers"] = [*message.get("headers", ()), (b"x-request-id", self.request_id), *self.extra]
         await self.send(message)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import orjson
 
 from ..accounting.activity import activity as report
 from ..accounting.activity import day_range, parse_since
+from ..accounting.budget import period_end, period_start
 from ..accounting.keys import KeyRecord
 from ..accounting.pricing import from_nanos
 from ..config.catalogue import Endpoint, Model
@@ -77,8 +79,17 @@ def endpoint_object(services: Services, model: Model, endpoint: Endpoint) -> dic
         "latency_last_30m": (health.percentiles(now, 2) or health.percentiles(now, 1)) if health else None,
         "throughput_last_30m": health.percentiles(now, 3) if health else None,
         "supports_implicit_caching": endpoint.price.cache_read is not None,
+        "supports_tool_choice": _tool_choice_support(endpoint.supported_parameters),
+        "supports_diarization": False,
+        "native_tools": {},
+        "service_tier": None,
         "data_collection": endpoint.data_collection,
     }
+
+
+def _tool_choice_support(parameters: frozenset[str] | set[str] | list[str]) -> dict[str, bool]:
+    supported = "tool_choice" in parameters
+    return {"auto": supported, "none": supported, "required": supported, "function": supported}
 
 
 def auto_model_object(services: Services) -> dict[str, Any] | None:
@@ -103,8 +114,10 @@ def auto_model_object(services: Services) -> dict[str, Any] | None:
     }
 
 
-async def list_models(services: Services, request: Request, send: Send) -> Response:
-    wanted = request.query.get("output_modalities", "text")
+def listed_models(services: Services, request: Request, default: str = "text") -> list[dict[str, Any]]:
+    """The model objects `GET /models` lists: `output_modalities` (default text; `all`), `all=true`
+    for models without a configured provider too."""
+    wanted = request.query.get("output_modalities", default)
     models = services.catalogue.servable() if request.query.get("all") != "true" else list(
         services.catalogue.models.values())
     if wanted != "all":
@@ -114,7 +127,37 @@ async def list_models(services: Services, request: Request, send: Send) -> Respo
     auto = auto_model_object(services) if wanted == "all" or "text" in wanted.split(",") else None
     if auto is not None:
         data.append(auto)
+    return data
+
+
+async def list_models(services: Services, request: Request, send: Send) -> Response:
+    data = listed_models(services, request)
     return Response(orjson.dumps({"data": data, "total_count": len(data), "links": {"next": None}}))
+
+
+async def list_embedding_models(services: Services, request: Request, send: Send) -> Response:
+    data = listed_models(services, request, "embeddings")
+    return Response(orjson.dumps({"data": data, "total_count": len(data), "links": {"next": None}}))
+
+
+async def count_models(services: Services, request: Request, send: Send) -> Response:
+    return json_response({"data": {"count": len(listed_models(services, request))}})
+
+
+async def get_model(services: Services, request: Request, send: Send) -> Response:
+    """`GET /model/{author}/{slug}` (OpenRouter's, wrapped in `data`) and `GET /models/{author}/{slug}`
+    (the OpenAI SDK's `models.retrieve`: the bare object, with OpenAI's `object` and `owned_by`)."""
+    model_id = f"{request.params['author']}/{request.params['slug']}"
+    if model_id == AUTO_MODEL:
+        found = auto_model_object(services)
+    else:
+        model = services.catalogue.get(services.catalogue.split_variant(model_id)[0])
+        found = model_object(model) if model is not None else None
+    if found is None:
+        raise NotFoundError(f"Model {model_id} not found")
+    if request.path.startswith("/model/"):
+        return json_response({"data": found})
+    return json_response({**found, "object": "model", "owned_by": request.params["author"]})
 
 
 async def model_endpoints(services: Services, request: Request, send: Send) -> Response:
@@ -149,8 +192,6 @@ def generation_object(row: dict[str, Any]) -> dict[str, Any]:
     attempts = row.get("attempts")
     if isinstance(attempts, str):
         attempts = orjson.loads(attempts)
-    import datetime as dt
-
     created = dt.datetime.fromtimestamp(row["created_at_ms"] / 1000, dt.UTC)
     return {
         "id": row["id"], "upstream_id": row["upstream_id"], "total_cost": from_nanos(row["cost_nanos"]),
@@ -169,7 +210,13 @@ def generation_object(row: dict[str, Any]) -> dict[str, Any]:
         "native_tokens_cache_write": row["cache_write_tokens"], "usage_estimated": row["usage_estimated"],
         "cache_hit": row["cache_hit"], "is_byok": False, "external_user": row["external_user"],
         "error": row["error"], "provider_responses": [provider_response(a) for a in attempts or ()],
-        "router": orjson.loads(row["router"]) if row.get("router") else None,
+        "router": AUTO_MODEL if row.get("router") else None,
+        "router_choice": orjson.loads(row["router"]) if row.get("router") else None,  # model, tier, reason
+        # OpenRouter's fields for what the gateway does not do (web search, presets, media, regions)
+        "origin": "", "app_id": None, "http_referer": None, "user_agent": None, "preset_id": None,
+        "workspace_id": None, "data_region": "global", "service_tier": None, "web_search_engine": None,
+        "num_search_results": None, "num_fetches": None, "num_media_prompt": None, "num_media_completion": None,
+        "num_input_audio_prompt": None, "native_tokens_completion_images": None,
     }
 
 
@@ -181,7 +228,10 @@ def provider_response(attempt: dict[str, Any]) -> dict[str, Any]:
 
 async def key_info(services: Services, request: Request, send: Send) -> Response:
     key = await services.keys.authenticate(request.header(b"authorization"))
-    return json_response({"data": await key_object(services, key)})
+    data = await key_object(services, key)
+    per_day, left = services.limiter.free_per_day, await services.limiter.free_requests_left(key)
+    data["free_model_daily_requests"] = {"limit": per_day, "remaining": left, "used": per_day - left}
+    return json_response({"data": data})
 
 
 async def key_object(services: Services, key: KeyRecord) -> dict[str, Any]:
@@ -190,17 +240,37 @@ async def key_object(services: Services, key: KeyRecord) -> dict[str, Any]:
              (("usage", None), ("usage_daily", "daily"), ("usage_weekly", "weekly"), ("usage_monthly", "monthly"))}
     limit = from_nanos(key.limit_nanos) if key.limit_nanos is not None else None
     current = usage["usage" if key.limit_reset is None else f"usage_{key.limit_reset}"]
+    remaining = max(0.0, limit - current) if limit is not None else None
+    budget_object = None
+    if limit is not None:  # the key's limit, as an OpenRouter budget
+        now = dt.datetime.now(dt.UTC)
+        resets = period_end(key.limit_reset, period_start(key.limit_reset, now))
+        budget_object = {"budget_id": None, "guardrail_id": None, "scope": "key_limit", "include_byok": False,
+                         "limit_usd": limit, "spend_usd": current, "remaining_usd": remaining,
+                         "reset_interval": key.limit_reset,
+                         "resets_at": _iso(int(resets.timestamp() * 1000)) if resets else None}
     return {
         "hash": key.hash, "name": key.name, "label": key.label, "disabled": key.disabled,
-        "limit": limit, "limit_remaining": max(0.0, limit - current) if limit is not None else None,
+        "limit": limit, "limit_remaining": remaining,
         "limit_reset": key.limit_reset, "include_byok_in_limit": False, **usage,
-        "byok_usage": 0, "is_free_tier": False, "is_management_key": False, "is_provisioning_key": False,
-        "rate_limit": ({"requests": key.rate_limit_requests, "interval": f"{key.rate_limit_interval:g}s"}
-                       if key.rate_limit_requests else None),
+        "byok_usage": 0, "byok_usage_daily": 0, "byok_usage_weekly": 0, "byok_usage_monthly": 0,
+        "is_free_tier": False, "is_management_key": False, "is_provisioning_key": False,
+        "budgets": [budget_object] if budget_object else [], "effective_budget": budget_object,
+        # OpenRouter's deprecated object; requests -1 = no request limit
+        "rate_limit": {"requests": key.rate_limit_requests or -1, "interval": f"{key.rate_limit_interval or 60:g}s",
+                       "note": "Deprecated by OpenRouter; requests -1 means no limit."},
         "token_limit": ({"tokens": key.token_limit_tokens, "interval": f"{key.token_limit_interval:g}s"}
                         if key.token_limit_tokens else None),
-        "created_at": key.created_at_ms, "expires_at": key.expires_at_ms,
+        "creator_user_id": None, "organization_id": None, "workspace_id": None,
+        "allowed_data_regions": ["global"],
+        "created_at": _iso(key.created_at_ms), "expires_at": _iso(key.expires_at_ms),
     }
+
+
+def _iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def credits(services: Services, request: Request, send: Send) -> Response:
