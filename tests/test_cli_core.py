@@ -77,3 +77,20 @@ def test_usage_report(gateway, upstream, client, tmp_path):
     by_key = json.loads(run(["usage", "--by", "key", "--json", "--config", str(config)]).stdout)
     assert by_key[0]["key"] == "test"
     assert "test/gpt" in run(["usage", "--config", str(config), "--since", "1d"]).stdout
+
+
+def test_the_cli_finds_the_gateway_at_the_configs_listen_address(tmp_path, monkeypatch):
+    from switchpoint.cli.common import gateway_url
+
+    monkeypatch.delenv("SWITCHPOINT_URL", raising=False)
+    monkeypatch.delenv("SWITCHPOINT_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert gateway_url() == "http://127.0.0.1:8080"  # no config: the default
+    (tmp_path / "switchpoint.yaml").write_text("listen: 127.0.0.1:18080\n")
+    assert gateway_url() == "http://127.0.0.1:18080"
+    other = tmp_path / "other.yaml"
+    other.write_text("listen: 0.0.0.0:9000\nproviders: {}\n")
+    monkeypatch.setenv("SWITCHPOINT_CONFIG", str(other))
+    assert gateway_url() == "http://127.0.0.1:9000"  # every interface: reached on loopback
+    monkeypatch.setenv("SWITCHPOINT_URL", "http://gw.internal:8080/")
+    assert gateway_url() == "http://gw.internal:8080"

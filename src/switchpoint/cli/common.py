@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 from rich.console import Console
 
 from ..config import Config, find_config_path, load_config
@@ -54,7 +55,29 @@ def run(coro: Any) -> Any:
 
 
 def gateway_url() -> str:
-    return os.environ.get("SWITCHPOINT_URL", "http://127.0.0.1:8080").rstrip("/")
+    """$SWITCHPOINT_URL, else the `listen` address of the config `serve` would read, else the default."""
+    url = os.environ.get("SWITCHPOINT_URL")
+    if url:
+        return url.rstrip("/")
+    return f"http://{_listen_address()}"
+
+
+def _listen_address() -> str:
+    default = "127.0.0.1:8080"
+    found = find_config_path()
+    if found is None or not found.is_file():
+        return default
+    try:
+        data = yaml.safe_load(found.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return default  # the command that needs the config reports its problems
+    listen = data.get("listen") if isinstance(data, dict) else None
+    if not isinstance(listen, str) or "${" in listen or ":" not in listen:
+        return default
+    host, _, port = listen.rpartition(":")
+    if host.strip("[]") in ("0.0.0.0", "::", ""):  # every interface: this machine is reached on loopback
+        host = "127.0.0.1"
+    return f"{host}:{port}"
 
 
 def api_key(required: bool = True) -> str | None:
