@@ -45,6 +45,8 @@ def test_markup_global_and_per_provider() -> None:
     assert Pricer().charge(price, usage, "openai") == Charge(3_000_000, 0, 2_000_000)
     # the completion's share of the upstream cost (shown in usage.cost_details); none without completion tokens
     assert Pricer().charge(price, Usage(prompt_tokens=7), "openai") == Charge(7000, 0, 0)
+    fine = Price(prompt=Decimal("0.000001"), completion=Decimal("0.0000000375"))  # 37.5 nano-USD a token
+    assert Pricer().charge(fine, Usage(completion_tokens=3), "openai") == Charge(113, 0, 113)  # rounded up
 
 
 def test_worst_case_covers_every_charge_within_its_bounds() -> None:
