@@ -86,6 +86,14 @@ async def ok(_request: bytes, _reader: asyncio.StreamReader, writer: asyncio.Str
     writer.write(reply(b'{"ok":true}', "Content-Type: application/json", "Retry-After: 3"))
 
 
+async def served_on_a_new_connection(transport: Transport, server: RawServer) -> None:
+    """The next request is answered, on a second connection: the first was not pooled."""
+    server.script = ok
+    response = await transport.send(request(server.url()), first_byte_timeout=5)
+    assert await response.read() == b'{"ok":true}'
+    assert server.connections == 2
+
+
 async def test_keep_alive_reuses_one_connection_and_sends_a_well_formed_request() -> None:
     transport = Transport()
     async with RawServer(ok) as server:
@@ -117,10 +125,7 @@ async def test_a_response_abandoned_before_its_end_is_not_reused() -> None:
         await chunks.aclose()
         response.release()  # the body never ended: the connection is dropped, not pooled
         await asyncio.wait_for(server.disconnected.wait(), 5)
-        server.script = ok
-        second = await transport.send(request(server.url()), first_byte_timeout=5)
-        assert await second.read() == b'{"ok":true}'
-        assert server.connections == 2
+        await served_on_a_new_connection(transport, server)
     await transport.close()
 
 
@@ -157,10 +162,7 @@ async def test_a_body_without_length_ends_with_the_connection() -> None:
         response = await transport.send(request(server.url()), first_byte_timeout=5)
         assert await response.read() == b"part one, part two"
         response.release()
-        server.script = ok
-        again = await transport.send(request(server.url()), first_byte_timeout=5)
-        assert await again.read() == b'{"ok":true}'
-        assert server.connections == 2
+        await served_on_a_new_connection(transport, server)
     await transport.close()
 
 

@@ -54,9 +54,12 @@ class ProviderConfig(Strict):
     @field_validator("proxy")
     @classmethod
     def _proxy(cls, value: str | None) -> str | None:
-        if value and value.strip().lower() != DIRECT:
-            parse_proxy(value)
-        return value.strip().lower() if value and value.strip().lower() == DIRECT else value or None
+        if not value:
+            return None
+        if value.strip().lower() == DIRECT:
+            return DIRECT
+        parse_proxy(value)
+        return value
 
 
 class Pricing(Strict):
