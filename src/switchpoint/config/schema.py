@@ -178,6 +178,7 @@ class ServerConfig(Strict):
     ledger_batch_size: int = Field(500, gt=0)
     reservation_lease: float = Field(3600.0, gt=0, description="seconds a budget hold outlives a replica that "
                                                                 "died before settling it")
+    access_log: bool = Field(True, description="one line per request on the 'switchpoint.access' logger")
 
 
 class BreakerConfig(Strict):

@@ -25,6 +25,7 @@ from ..state import State, open_state
 from ..state.breakers import SharedBreakers
 from ..storage import Store
 from ..transport import Transport
+from .access import AccessLog
 from .cache import ResponseCache
 from .metrics import Metrics
 
@@ -47,6 +48,7 @@ class Services:
     health: Health
     cache: ResponseCache
     metrics: Metrics
+    access: AccessLog
     started_at: float = field(default_factory=time.time)
     warnings: list[str] = field(default_factory=list)
     observers: list[Observer] = field(default_factory=list)  # generation log, tracing
@@ -100,8 +102,9 @@ def build_services(config: Config) -> Services:
     cache = ResponseCache(state, ledger, config.response_cache)
     metrics = Metrics(set(catalogue.models))
     ledger.observers.append(metrics.observe)
+    access = AccessLog(metrics.http, enabled=config.server.access_log)
     return Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
-                    health, cache, metrics, warnings=warnings, observers=build_observers(config))
+                    health, cache, metrics, access, warnings=warnings, observers=build_observers(config))
 
 
 async def prepare_database(config: Config) -> None:
