@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..storage import Store, migrate
-from .common import console, load_or_exit, run
+from .common import console, load_database_config, run
 
 
 @click.group()
@@ -18,7 +18,7 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True, help="Migrate to this revision.")
 def upgrade(config_path: str | None, revision: str) -> None:
     """Apply the migrations the database does not have yet (serve does this at start too)."""
-    config = load_or_exit(config_path)
+    config = load_database_config(config_path, create=True)
 
     async def go() -> tuple[str | None, str | None]:
         store = Store(config.database)
@@ -38,7 +38,7 @@ def upgrade(config_path: str | None, revision: str) -> None:
 @click.option("--config", "config_path", help="Path to switchpoint.yaml.")
 def current(config_path: str | None) -> None:
     """Print the database's revision and the newest one this version ships."""
-    config = load_or_exit(config_path)
+    config = load_database_config(config_path)
 
     async def go() -> str | None:
         store = Store(config.database)

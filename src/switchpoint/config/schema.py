@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -302,25 +302,7 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _cross_check(self) -> Config:
-        problems = []
-        for i, model in enumerate(self.models):
-            for j, endpoint in enumerate(model.endpoints):
-                if endpoint.provider not in self.providers:
-                    problems.append(f"models[{i}].endpoints[{j}].provider: unknown provider "
-                                    f"'{endpoint.provider}' (configured: {', '.join(self.providers) or 'none'})")
-        seen: set[str] = set()
-        for i, key in enumerate(self.keys):
-            if key.name in seen:
-                problems.append(f"keys[{i}].name: duplicate key name '{key.name}'")
-            seen.add(key.name)
-        if self.database.split(":", 1)[0] not in ("sqlite", "sqlite+aiosqlite", "postgresql", "postgres",
-                                                   "postgresql+asyncpg"):
-            problems.append("database: use sqlite:///path or postgresql://user@host:port/db")
-        if self.state != "memory" and not self.state.startswith(("redis://", "rediss://", "unix://")):
-            problems.append("state: use 'memory' or redis://host:port/db")
-        host, _, port = self.listen.rpartition(":")
-        if not host or not port.isdigit():
-            problems.append("listen: use host:port, e.g. 127.0.0.1:8080")
+        problems = cross_problems(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -332,3 +314,40 @@ class Config(Strict):
     @property
     def port(self) -> int:
         return int(self.listen.rpartition(":")[2])
+
+
+def cross_problems(config: Config | dict[str, Any]) -> list[str]:
+    """Checks across settings, as "path: message" lines. Also run on the raw settings when a field is
+    invalid (pydantic then skips the model's own check), so one run reports every problem."""
+    def get(node: Any, name: str, default: Any = None) -> Any:
+        value = node.get(name, default) if isinstance(node, dict) else getattr(node, name, default)
+        return default if value is None else value
+
+    providers = get(config, "providers", {})
+    names = list(providers) if isinstance(providers, dict) else []
+    problems = []
+    models = get(config, "models", [])
+    for i, model in enumerate(models if isinstance(models, list) else []):
+        endpoints = get(model, "endpoints", [])
+        for j, endpoint in enumerate(endpoints if isinstance(endpoints, list) else []):
+            provider = get(endpoint, "provider")
+            if isinstance(provider, str) and provider not in names:
+                problems.append(f"models[{i}].endpoints[{j}].provider: unknown provider "
+                                f"'{provider}' (configured: {', '.join(names) or 'none'})")
+    seen: set[str] = set()
+    keys = get(config, "keys", [])
+    for i, key in enumerate(keys if isinstance(keys, list) else []):
+        name = get(key, "name")
+        if isinstance(name, str) and name in seen:
+            problems.append(f"keys[{i}].name: duplicate key name '{name}'")
+        seen.add(name)
+    database, state, listen = get(config, "database", ""), get(config, "state", "memory"), get(config, "listen", ":0")
+    if isinstance(database, str) and database.split(":", 1)[0] not in (
+            "sqlite", "sqlite+aiosqlite", "postgresql", "postgres", "postgresql+asyncpg"):
+        problems.append("database: use sqlite:///path or postgresql://user@host:port/db")
+    if isinstance(state, str) and state != "memory" and not state.startswith(("redis://", "rediss://", "unix://")):
+        problems.append("state: use 'memory' or redis://host:port/db")
+    host, _, port = str(listen).rpartition(":") if isinstance(listen, str) else ("", "", "")
+    if isinstance(listen, str) and (not host or not port.isdigit()):
+        problems.append("listen: use host:port, e.g. 127.0.0.1:8080")
+    return problems
