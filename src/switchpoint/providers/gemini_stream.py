@@ -71,11 +71,20 @@ class _PartialCall:
 def _steps(path: str) -> list[str | int]:
     """A JSON path ($.a.b[0]['c d']) as keys and list indexes."""
     steps: list[str | int] = []
-    for match in _PATH_STEP.finditer(path.removeprefix("$")):
+    path = path.removeprefix("$")
+    if path and path[0] not in ".[":
+        path = "." + path  # a bare key ("city")
+    for match in _PATH_STEP.finditer(path):
         index = match.group(2)
         steps.append(int(index) if index is not None else next(g for g in (match.group(1), match.group(3),
                                                                             match.group(4), "") if g is not None))
     return steps
+
+
+def _continues(call: dict[str, Any]) -> bool:
+    """More pieces of this call follow: the call says so, or one of its arguments is unfinished."""
+    return bool(call.get("willContinue")) or any(
+        isinstance(p, dict) and p.get("willContinue") for p in call.get("partialArgs") or ())
 
 
 def _get(root: dict[str, Any], path: str) -> Any:
@@ -182,14 +191,13 @@ class GeminiStreamParser(FramedStreamParser):
         assembled: list[ToolCall] = []
         for part in parts:
             call = part.get("functionCall") if isinstance(part, dict) else None
-            if call is None or (state.partial is None and not call.get("willContinue")
-                                and not call.get("partialArgs")):
+            if call is None or (state.partial is None and not _continues(call) and not call.get("partialArgs")):
                 whole.append(part)
                 continue
             if state.partial is None:
                 state.partial = _PartialCall()
             state.partial.add(part)
-            if not call.get("willContinue"):
+            if not _continues(call):
                 assembled.append(state.partial.finish())
                 state.partial = None
         return whole, assembled
