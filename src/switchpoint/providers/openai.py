@@ -29,7 +29,7 @@ from ..types import (
 from .base import FramedStreamParser, Provider, StreamParser, Target, error_from_status, load_json
 from .framing import SSEDecoder
 from .native import dump_arguments
-from .openai_parts import error_status, parse_usage, read_content, reasoning_detail
+from .openai_parts import Parts, error_status, parse_usage, read_content, reasoning_detail
 
 FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls",
                   "content_filter": "content_filter", "function_call": "tool_calls", "error": "error"}
@@ -192,14 +192,10 @@ def parse_choice(raw: dict[str, Any]) -> Choice:
     content = parts.text
     if tool_calls and content == "":
         content = None
-    extra = _extras(message, ("annotations", "reasoning_details", "images", "audio"))
+    extra = _with_parts(_extras(message, ("annotations", "reasoning_details", "images", "audio")), parts)
     reasoning = message.get("reasoning") or message.get("reasoning_content")
     if parts.reasoning:  # thinking parts of a content array
         reasoning = (reasoning or "") + parts.reasoning
-        extra = {**(extra or {}), "reasoning_details": [*(extra or {}).get("reasoning_details", ()),
-                                                         reasoning_detail(parts.reasoning)]}
-    if parts.images:
-        extra = {**(extra or {}), "images": [*(extra or {}).get("images", ()), *parts.images]}
     return Choice(
         index=raw.get("index", 0),
         content=content,
@@ -233,10 +229,7 @@ def parse_delta(raw: dict[str, Any]) -> Delta | None:
         content = parts.text or None
         if parts.reasoning:
             reasoning = (reasoning or "") + parts.reasoning
-            extra = {**(extra or {}), "reasoning_details": [*(extra or {}).get("reasoning_details", ()),
-                                                             reasoning_detail(parts.reasoning)]}
-        if parts.images:
-            extra = {**(extra or {}), "images": [*(extra or {}).get("images", ()), *parts.images]}
+        extra = _with_parts(extra, parts)
         refusal = refusal or parts.refusal or None
     result = Delta(
         index=raw.get("index", 0),
@@ -294,6 +287,18 @@ def _finish(reason: str | None, has_tool_calls: bool) -> str | None:
 def _extras(source: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any] | None:
     found = {k: source[k] for k in keys if source.get(k)}
     return found or None
+
+
+def _with_parts(extra: dict[str, Any] | None, parts: Parts) -> dict[str, Any] | None:
+    """Message extras plus what typed content parts add: a reasoning_details item, images."""
+    if not parts.reasoning and not parts.images:
+        return extra
+    extra = dict(extra or {})
+    if parts.reasoning:
+        extra["reasoning_details"] = [*extra.get("reasoning_details", ()), reasoning_detail(parts.reasoning)]
+    if parts.images:
+        extra["images"] = [*extra.get("images", ()), *parts.images]
+    return extra
 
 
 def _needs_cleaning(message: dict[str, Any]) -> bool:
