@@ -180,7 +180,7 @@ class ChatStream:
             record.finish_reason = "error"
             code = error.metadata.get("provider_code") if isinstance(error, SwitchpointError) else None
             if code and record.attempts:  # the served attempt failed mid-stream: keep the provider's code
-                record.attempts[-1].update(status=record.http_status, error=error.message, code=code)
+                record.attempts[-1].update(error=error.message, code=code)
         parser_usage = self.parser.usage if self.parser is not None else None
         usage = parser_usage if parser_usage is not None and self._ended else None
         if usage is None:

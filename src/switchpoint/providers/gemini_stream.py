@@ -59,7 +59,8 @@ class _PartialCall:
             return
         value = None if key == "nullValue" else piece[key]
         if key == "stringValue" and path == self.open_path:
-            value = (_get(self.args, path) or "") + value
+            earlier = _get(self.args, path)
+            value = (earlier if isinstance(earlier, str) else "") + value
         _set(self.args, path, value)
         self.open_path = path if key == "stringValue" and piece.get("willContinue") else None
 
