@@ -49,3 +49,14 @@ def test_an_answer_past_the_providers_max_body_bytes_is_a_502_naming_the_limit(m
     upstream.always("/v1/embeddings", embeddings_answer(16))
     status, _, body = post(gateway, {"model": "test/embed", "input": ["a"] * INPUTS}, path="/api/v1/embeddings")
     assert status == 200 and len(body["data"]) == INPUTS
+
+
+def test_a_streamed_line_past_the_limit_is_a_502_not_memory(make_gateway, upstream):
+    """A broken upstream that streams one endless SSE line: refused at 16 MiB (providers/framing.py),
+    before anything was sent to the client, so it is a 502 in the envelope."""
+    gateway = make_gateway(server={"keepalive_interval": 30})
+    block = b"x" * (1 << 20)
+    upstream.always("/v1/chat/completions", Reply(chunks=[b"data: ", *[block] * 20], content_type="text/event-stream"))
+    status, _, body = post(gateway, {"model": "test/gpt", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    error = assert_envelope(status, body, 502)
+    assert "a line longer than 16777216 bytes" in error["message"]
