@@ -122,6 +122,8 @@ def test_config_check_command(tmp_path):
 
 
 def test_provider_body_limit_and_tls_settings(tmp_path):
+    from switchpoint.server.services import build_providers
+
     from .test_transport import _certificate
 
     cert, _ = _certificate(tmp_path)
@@ -136,6 +138,10 @@ providers:
     assert (a.tls.ca_file, a.tls.verify, a.max_body_bytes) == (str(cert), True, 1000)
     assert (b.tls.ca_file, b.tls.verify) == (None, False)
     assert (c.tls.ca_file, c.tls.verify, c.max_body_bytes) == (None, True, 64 * 1024 * 1024)
+    warnings: list[str] = []
+    build_providers(config, warnings)  # what `serve` prints at start
+    assert warnings == ["provider 'b': tls.verify is false: its certificate is not checked, so anyone on the "
+                        "network path can read and alter its traffic"]
     (tmp_path / "not.pem").write_text("not a certificate")
     text = f"""
 providers:

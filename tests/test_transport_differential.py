@@ -135,7 +135,7 @@ def test_a_certificate_from_an_unknown_ca_fails_on_both(site: Site) -> None:
     uvloop.run(run())
 
 
-@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("encoding", [*ENCODINGS, "gzip-members"])
 @pytest.mark.parametrize("framing", FRAMINGS)
 @pytest.mark.parametrize("size", SPLIT_SIZES, ids=lambda s: f"{s}B")
 def test_an_answer_written_one_byte_at_a_time(size: int, framing: str, encoding: str) -> None:
@@ -154,7 +154,8 @@ def test_an_answer_written_one_byte_at_a_time(size: int, framing: str, encoding:
             async with aiohttp.ClientSession() as session:
                 [(status, got, sent_as)] = await compare([("POST", server.url(), b"{}")], transport, session)
             await transport.close()
-        assert status == 200 and got == body(size) and sent_as == (None if encoding == "identity" else encoding)
+        assert status == 200 and got == body(size)
+        assert sent_as == (None if encoding == "identity" else encoding.removesuffix("-members"))
 
     uvloop.run(run())
 

@@ -34,6 +34,9 @@ def body(size: int) -> bytes:
 
 @cache
 def encoded(size: int, encoding: str) -> bytes:
+    if encoding == "gzip-members":  # two gzip members one after the other, as `cat a.gz b.gz` makes
+        half = size // 2
+        return gzip.compress(body(size)[:half], compresslevel=1) + gzip.compress(body(size)[half:], compresslevel=1)
     if encoding == "gzip":
         return gzip.compress(body(size), compresslevel=1)
     if encoding == "deflate":
@@ -57,7 +60,7 @@ def answer(size: int, framing: str, encoding: str) -> tuple[bytes, bool]:
     data = encoded(size, encoding)
     head = ["HTTP/1.1 200 OK", "Content-Type: application/json"]
     if encoding != "identity":
-        head.append(f"Content-Encoding: {encoding}")
+        head.append(f"Content-Encoding: {encoding.removesuffix('-members')}")
     if framing == "content-length":
         head.append(f"Content-Length: {len(data)}")
         payload = data

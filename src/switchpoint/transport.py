@@ -109,10 +109,15 @@ class UpstreamResponse:
                 data = conn.take()
                 if compressed:
                     if decoder is None:
-                        decoder = zlib.decompressobj(self._wbits(data))
+                        decoder = zlib.decompressobj(wbits := self._wbits(data))
                     while data:
                         piece = self._inflate(decoder, data)
-                        data = decoder.unconsumed_tail
+                        if decoder.eof:  # what follows the end of a compressed stream starts another
+                            data = decoder.unused_data
+                            if data:
+                                decoder = zlib.decompressobj(wbits)
+                        else:
+                            data = decoder.unconsumed_tail
                         if piece:
                             yield piece
                 elif data:
@@ -146,16 +151,25 @@ class UpstreamResponse:
         return _DECODERS[encoding]
 
     def _inflate_whole(self, body: bytes, limit: int) -> bytes:
-        decoder = zlib.decompressobj(self._wbits(body))
-        try:
-            out = decoder.decompress(body, limit + 1)
-        except zlib.error as exc:
-            raise UpstreamError(CONNECT, f"the provider's compressed body is corrupt: {exc}") from None
-        if len(out) > limit:
-            raise self._too_large(" once decompressed")
-        if not decoder.eof:
-            raise UpstreamError(CONNECT, "the provider's compressed body is truncated")
-        return out
+        """Inflated, at most `limit` bytes of it. Bytes after the end of a compressed stream start
+        another (a body of concatenated gzip members, as gzip itself and aiohttp read it)."""
+        wbits = self._wbits(body)
+        out: list[bytes] = []
+        size = 0
+        while body:
+            decoder = zlib.decompressobj(wbits)
+            try:
+                piece = decoder.decompress(body, limit + 1 - size)
+            except zlib.error as exc:
+                raise UpstreamError(CONNECT, f"the provider's compressed body is corrupt: {exc}") from None
+            size += len(piece)
+            if size > limit:
+                raise self._too_large(" once decompressed")
+            if not decoder.eof:
+                raise UpstreamError(CONNECT, "the provider's compressed body is truncated")
+            out.append(piece)
+            body = decoder.unused_data
+        return out[0] if len(out) == 1 else b"".join(out)
 
     @staticmethod
     def _inflate(decoder: zlib._Decompress, data: bytes) -> bytes:

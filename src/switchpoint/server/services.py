@@ -60,6 +60,9 @@ def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:
         if cls is None:
             warnings.append(f"provider '{name}': type '{pc.type}' is not available in this build; skipped")
             continue
+        if not pc.tls.verify:
+            warnings.append(f"provider '{name}': tls.verify is false: its certificate is not checked, so anyone "
+                            "on the network path can read and alter its traffic")
         options = {"api_version": pc.api_version} if pc.api_version else {}
         providers[name] = cls(Connection(name=name, type=pc.type, base_url=pc.base_url or "", api_key=pc.api_key,
                                          headers=dict(pc.headers), timeout=pc.timeout, max_retries=pc.max_retries,
