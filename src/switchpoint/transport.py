@@ -70,7 +70,7 @@ class UpstreamResponse:
         having held at most that much and one read-ahead."""
         conn = self._live()
         limit = self._max_body
-        declared = self.headers.get("content-length")
+        declared = dict.get(conn.headers, "content-length")  # names are stored lower-cased
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise self._too_large()
         parts: list[bytes] = []
