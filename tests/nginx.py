@@ -1,11 +1,14 @@
 """A real nginx on loopback (plain HTTP and TLS with a certificate from a test CA made at test time)
 serving files from a folder, and the test CA itself. nginx runs in the foreground without a master
-process, as the user running the tests, and is stopped by the fixture that started it.
+process, as the user running the tests, and is stopped by the fixture that started it (or by the
+kernel, should the test process die first).
 scripts/system-deps.sh installs it."""
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -35,6 +38,12 @@ class LocalCA:
         extensions.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
         openssl(["x509", "-req", "-in", str(request), "-CA", str(self.ca), "-CAkey", str(self.ca_key),
                  "-CAcreateserial", "-days", "2", "-extfile", str(extensions), "-out", str(self.cert)])
+
+
+def die_with_parent() -> None:
+    """In the child before exec: Linux sends it SIGTERM when the test process ends, however it ends."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def openssl(args: list[str]) -> None:
@@ -89,7 +98,7 @@ http {{
 """)
         self.log = folder / "error.log"
         self.proc = subprocess.Popen([binary, "-c", str(conf), "-p", str(folder), "-e", str(self.log)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
         wait_port(self.port, self.proc, "nginx")
         wait_port(self.tls_port, self.proc, "nginx")
 
