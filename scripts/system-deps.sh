@@ -9,6 +9,8 @@ need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
 need redis-server redis-server
 need chromium chromium        # dashboard tests drive it with Playwright (no browser download)
 need tinyproxy tinyproxy      # a real forward proxy for the egress-proxy tests
+need node nodejs              # OpenRouter's TypeScript SDK as a client (tests/sdk_ts)
+need npm npm
 # PostgreSQL's server binaries live outside PATH on Debian (/usr/lib/postgresql/<version>/bin).
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need initdb postgresql
 
@@ -21,5 +23,5 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "installing system packages: ${packages[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
