@@ -4,7 +4,7 @@
 // leaves out or types wrongly shows up here as a ResponseValidationError.
 //
 // Usage: node run.mjs '<plan JSON>'   plan = {url, key, limitedKey, adminKey, chatModel, embedModel,
-//                                             bareModel: [author, slug]}
+//                                             bareModel: [author, slug], externalKey}
 // Exit status: 0 when every call succeeded, 1 otherwise (the output says which failed and why).
 
 import { HTTPClient, OpenRouter } from "@openrouter/sdk";
@@ -127,6 +127,12 @@ await expectError("chat.send(wrong key)", () =>
 const created = await call("apiKeys.create", () =>
   admin.apiKeys.create({ requestBody: { name: "from the TypeScript SDK", limit: 3, limitReset: "weekly" } }));
 await call("apiKeys.create(no limit)", () => admin.apiKeys.create({ requestBody: { name: "unlimited" } }));
+await call("apiKeys.create(external)", () => admin.apiKeys.create({
+  requestBody: {
+    name: "for a partner's user", expiresAt: new Date(Date.now() + 86400000),
+    external: { user: "end-user-7", apiKey: plan.externalKey },
+  },
+}));
 await call("apiKeys.list", () => admin.apiKeys.list());
 if (created) {
   const hash = created.data.hash;

@@ -3,6 +3,7 @@ response against OpenRouter's published schema, so a field the gateway leaves ou
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import httpx
@@ -174,6 +175,13 @@ def test_every_method_of_the_python_sdk(make_gateway: Any, upstream: Upstream) -
     used = {k.name: k for k in admin.api_keys.list().data}["test"]
     assert used.last_used_at is not None and used.workspace_id == created.data.workspace_id
     assert admin.api_keys.create(name="no limit").data.limit is None
+    own = "partner-chosen-key-" + "0123456789abcdef" * 2
+    partner = admin.api_keys.create(name="partner", external={"user": "end-user-7", "api_key": own},
+                                    expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+    assert (partner.key, partner.data.external_user, partner.data.expires_at is not None) == (own, "end-user-7", True)
+    assert client(own).api_keys.get_current_key_metadata().data.label == partner.data.label
+    with pytest.raises(errors.BadRequestResponseError):  # a key already in use is never handed out twice
+        admin.api_keys.create(name="again", external={"user": "someone", "api_key": own})
     assert {k.name for k in admin.api_keys.list().data} >= {"test", "limited", "from the Python SDK", "no limit"}
     updated = admin.api_keys.update(hash=created.data.hash, name="renamed", disabled=True, limit=4).data
     assert (updated.name, updated.disabled, updated.limit) == ("renamed", True, 4) and updated.updated_at

@@ -17,6 +17,7 @@ from ..conftest import ADMIN_KEY, TEST_KEY
 from ..upstream import Upstream
 from .test_openrouter_sdk import LIMITED_KEY, sdk_gateway
 
+EXTERNAL_KEY = "partner-chosen-key-" + "5f3a9c" * 6
 SDK_DIR = Path(__file__).resolve().parent.parent / "sdk_ts"
 # The SDK's postinstall script fetches openrouter.ai's model list: scripts never run here
 # (--ignore-scripts, and .npmrc), and these variables turn the check off for anyone installing by hand.
@@ -49,7 +50,8 @@ def run_sdk(node: str, plan: dict[str, Any]) -> dict[str, Any]:
 def test_every_method_of_the_typescript_sdk(node: str, make_gateway: Any, upstream: Upstream) -> None:
     gateway = sdk_gateway(make_gateway, upstream)
     out = run_sdk(node, {"url": gateway.url, "key": TEST_KEY, "limitedKey": LIMITED_KEY, "adminKey": ADMIN_KEY,
-                         "chatModel": "test/gpt", "embedModel": "test/embed", "bareModel": ["test", "bare"]})
+                         "chatModel": "test/gpt", "embedModel": "test/embed", "bareModel": ["test", "bare"],
+                         "externalKey": EXTERNAL_KEY})
 
     assert out["chat.send"]["choices"][0]["message"]["content"]
     listed = [m["id"] for page in out["models.list"] for m in page["data"]]
@@ -74,4 +76,7 @@ def test_every_method_of_the_typescript_sdk(node: str, make_gateway: Any, upstre
     assert created["data"]["updatedAt"] is None
     assert out["apiKeys.update"]["data"]["name"] == "renamed" and out["apiKeys.update"]["data"]["updatedAt"]
     assert out["apiKeys.get(deleted)"]["status"] == 404
+    external = out["apiKeys.create(external)"]
+    assert (external["key"], external["data"]["externalUser"]) == (EXTERNAL_KEY, "end-user-7")
+    assert external["data"]["expiresAt"] and external["data"]["workspaceId"] == created["data"]["workspaceId"]
     assert out["apiKeys.getCurrentKeyMetadata"]["data"]["limit"] is None

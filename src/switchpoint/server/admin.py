@@ -7,13 +7,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..accounting.keys import KeyRecord, usd_to_nanos
+from ..accounting.keys import KeyRecord, hash_key, usd_to_nanos
 from ..config.schema import RateLimitConfig, TokenLimitConfig
 from ..errors import AuthenticationError, BadRequestError, ForbiddenError, NotFoundError
 from .http import Request, Response, Send, json_response
 from .info import WORKSPACE_ID, key_fields, key_object, last_used_times
 from .services import Services
 from .validate import load_object
+
+
+class External(BaseModel):
+    """OpenRouter's partner identity for a new key: the end user it is for, and optionally the key
+    itself (stored as a hash like every key, and never shown again)."""
+    model_config = ConfigDict(extra="ignore")
+    user: str = Field(min_length=1, max_length=256)
+    api_key: str | None = Field(None, min_length=32, max_length=512)
 
 
 class KeyCreate(BaseModel):
@@ -27,6 +35,7 @@ class KeyCreate(BaseModel):
     cache: bool = False
     log_content: bool = False  # write prompts and completions into the generation log
     workspace_id: str | None = None
+    external: External | None = None
 
     @field_validator("workspace_id")
     @classmethod
@@ -96,12 +105,15 @@ async def create_key(services: Services, request: Request, send: Send) -> Respon
 
 async def create_from_spec(services: Services, spec: KeyCreate) -> tuple[KeyRecord, str]:
     """Create a key as the provisioning API and the dashboard both do; returns it and its plaintext."""
+    own = spec.external.api_key if spec.external else None
+    if own is not None and (services.keys.is_admin(f"Bearer {own}") or await services.store.get_key(hash_key(own))):
+        raise BadRequestError("external.api_key: this key is already in use", metadata={"param": "external.api_key"})
     record, plaintext = await services.keys.create(
         spec.name, limit_usd=spec.limit, limit_reset=spec.limit_reset,
         rate_limit=(spec.rate_limit.requests, spec.rate_limit.interval) if spec.rate_limit else None,
         token_limit=(spec.token_limit.tokens, spec.token_limit.interval) if spec.token_limit else None,
         expires_at_ms=int(spec.expires_at.timestamp() * 1000) if spec.expires_at else None, cache=spec.cache,
-        log_content=spec.log_content,
+        log_content=spec.log_content, external_user=spec.external.user if spec.external else None, plaintext=own,
     )
     return record, plaintext
 

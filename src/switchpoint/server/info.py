@@ -343,7 +343,8 @@ def key_fields(key: KeyRecord, usage_nanos: dict[str, int], last_used_ms: int | 
                        "note": "Deprecated by OpenRouter; requests -1 means no limit."},
         "token_limit": ({"tokens": key.token_limit_tokens, "interval": f"{key.token_limit_interval:g}s"}
                         if key.token_limit_tokens else None),
-        "creator_user_id": None, "organization_id": None, "workspace_id": WORKSPACE_ID, "external_user": None,
+        "creator_user_id": None, "organization_id": None, "workspace_id": WORKSPACE_ID,
+        "external_user": key.external_user,
         "allowed_data_regions": ["global"],
         "created_at": _iso(key.created_at_ms), "updated_at": _iso(key.updated_at_ms),
         "last_used_at": _iso(last_used_ms), "expires_at": _iso(key.expires_at_ms),
