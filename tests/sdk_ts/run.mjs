@@ -4,7 +4,8 @@
 // leaves out or types wrongly shows up here as a ResponseValidationError.
 //
 // Usage: node run.mjs '<plan JSON>'   plan = {url, key, limitedKey, adminKey, chatModel, embedModel,
-//                                             bareModel: [author, slug], externalKey}
+//                                             bareModel: [author, slug], externalKey,
+//                                             failedGeneration}
 // Exit status: 0 when every call succeeded, 1 otherwise (the output says which failed and why).
 
 import { HTTPClient, OpenRouter } from "@openrouter/sdk";
@@ -111,6 +112,8 @@ await expectError("models.get(unknown)", () => user.models.get({ author: "no", s
 if (reply) {
   await call("generations.getGeneration", () => user.generations.getGeneration({ id: reply.id }));
 }
+await call("generations.getGeneration(no provider served)", () =>
+  user.generations.getGeneration({ id: plan.failedGeneration }));
 await call("apiKeys.getCurrentKeyMetadata", () => user.apiKeys.getCurrentKeyMetadata());
 await call("apiKeys.getCurrentKeyMetadata(limited)", () => limited.apiKeys.getCurrentKeyMetadata());
 await call("credits.getCredits", () => user.credits.getCredits());

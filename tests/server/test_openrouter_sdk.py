@@ -93,10 +93,10 @@ SDK_MODELS = [
 ]
 
 
-def sdk_gateway(make_gateway: Any, upstream: Upstream) -> Gateway:
+def sdk_gateway(make_gateway: Any, upstream: Upstream) -> tuple[Gateway, str]:
     """A gateway with an unlimited and a limited key, a model configured without a context length,
-    a ledger row that no provider served, and replies queued for one chat, one stream and one
-    embedding: the states each SDK method must accept."""
+    a generation that no provider served (its id is returned), and replies queued for one chat, one
+    stream and one embedding: the states each SDK method must accept."""
     gateway: Gateway = make_gateway(
         keys=[{"name": "test", "key": TEST_KEY},
               {"name": "limited", "key": LIMITED_KEY, "limit": 2.5, "limit_reset": "daily"}],
@@ -104,11 +104,11 @@ def sdk_gateway(make_gateway: Any, upstream: Upstream) -> Gateway:
     upstream.queue("/backup/v1/chat/completions", Reply.json({"error": {"message": "down"}}, status=500))
     with pytest.raises(errors.OpenRouterError):
         sdk(gateway).chat.send(model="test/bare", messages=USER)
+    (failed,) = [row["id"] for row in gateway.ledger() if row["model"] == "test/bare"]
     upstream.queue("/v1/chat/completions", Reply.file("openai/chat_text.response.json"),
                    Reply.sse("openai/chat_stream_text_usage.sse"))
     upstream.queue("/v1/embeddings", Reply.file("openai/embeddings_base64.response.json"))
-    gateway.flush()
-    return gateway
+    return gateway, failed
 
 
 def loopback_only(gateway: Gateway) -> httpx.Client:
@@ -132,7 +132,7 @@ def pages(first: Any) -> list[Any]:
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK warns on reading `rate_limit`
 def test_every_method_of_the_python_sdk(make_gateway: Any, upstream: Upstream) -> None:
     """Each SDK method that maps to a route the gateway serves; the SDK raises on any schema error."""
-    gateway = sdk_gateway(make_gateway, upstream)
+    gateway, failed = sdk_gateway(make_gateway, upstream)
     http = loopback_only(gateway)
 
     def client(key: str) -> OpenRouter:
@@ -156,6 +156,8 @@ def test_every_method_of_the_python_sdk(make_gateway: Any, upstream: Upstream) -
     assert {p.slug for p in user.providers.list().data} == {"up", "backup", "router"}
 
     assert user.generations.get_generation(id=reply.id).data.id == reply.id
+    unserved = user.generations.get_generation(id=failed).data
+    assert unserved.provider_name is None and unserved.provider_responses[0].provider_name == "backup"
     assert user.api_keys.get_current_key_metadata().data.limit is None
     assert limited.api_keys.get_current_key_metadata().data.limit == 2.5
     spend = user.credits.get_credits().data

@@ -75,7 +75,7 @@ def test_user_models_and_providers_under_both_prefixes(gateway: Any) -> None:
 
 
 def test_activity_filters(make_gateway: Any, upstream: Upstream) -> None:
-    gateway = sdk_gateway(make_gateway, upstream)
+    gateway, _ = sdk_gateway(make_gateway, upstream)
     upstream.queue("/v1/chat/completions", Reply.file("openai/chat_text.response.json"))
     limited = httpx.post(f"{gateway.url}/api/v1/chat/completions", headers={"Authorization": f"Bearer {LIMITED_KEY}"},
                          json={"model": "test/gpt", "messages": [{"role": "user", "content": "hi"}]}, timeout=10)

@@ -48,8 +48,9 @@ def run_sdk(node: str, plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_every_method_of_the_typescript_sdk(node: str, make_gateway: Any, upstream: Upstream) -> None:
-    gateway = sdk_gateway(make_gateway, upstream)
+    gateway, failed = sdk_gateway(make_gateway, upstream)
     out = run_sdk(node, {"url": gateway.url, "key": TEST_KEY, "limitedKey": LIMITED_KEY, "adminKey": ADMIN_KEY,
+                         "failedGeneration": failed,
                          "chatModel": "test/gpt", "embedModel": "test/embed", "bareModel": ["test", "bare"],
                          "externalKey": EXTERNAL_KEY})
 
