@@ -127,3 +127,14 @@ def test_a_config_key_is_updated_only_when_its_entry_changes(tmp_path: Path, cha
     row = asyncio.run(restart_twice())
     assert row["limit_nanos"] == (6 if change else 5) * 1_000_000_000
     assert (row["updated_at_ms"] is not None) == change
+
+
+def test_expired_keys_are_listed_only_when_asked(gateway: Any) -> None:
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    for name, expires in (("old", "2020-01-01T00:00:00Z"), ("current", "2999-01-01T00:00:00Z")):
+        assert httpx.post(f"{gateway.url}/api/v1/keys", headers=admin,
+                          json={"name": name, "expires_at": expires}).status_code == 201
+    names = {k["name"] for k in get(gateway, "/api/v1/keys", ADMIN_KEY).json()["data"]}
+    assert names == {"test", "current"}
+    names = {k["name"] for k in get(gateway, "/api/v1/keys?include_expired=true", ADMIN_KEY).json()["data"]}
+    assert names == {"test", "current", "old"}

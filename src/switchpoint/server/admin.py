@@ -123,10 +123,13 @@ async def list_keys(services: Services, request: Request, send: Send) -> Respons
     offset = request.query.get("offset", "0")
     if not offset.isdigit():
         raise BadRequestError("offset: must be a non-negative integer")
+    # OpenRouter's defaults: disabled keys listed, expired keys not
     include_disabled = request.query.get("include_disabled", "true").lower() != "false"
+    include_expired = request.query.get("include_expired", "false").lower() == "true"
     if request.query.get("workspace_id") not in (None, "", WORKSPACE_ID):
         return json_response({"data": []})
-    rows = await services.store.list_keys(offset=int(offset), limit=100, include_disabled=include_disabled)
+    rows = await services.store.list_keys(offset=int(offset), limit=100, include_disabled=include_disabled,
+                                          include_expired=include_expired)
     used = await last_used_times(services, [r["hash"] for r in rows])
     return json_response({"data": [await key_object(services, KeyRecord.from_row(r), used) for r in rows]})
 

@@ -104,10 +104,13 @@ class Store:
         async with self.engine.connect() as conn:
             return [dict(r) for r in (await conn.execute(query)).mappings()]
 
-    async def list_keys(self, *, offset: int = 0, limit: int = 100, include_disabled: bool = True) -> list[dict[str, Any]]:
+    async def list_keys(self, *, offset: int = 0, limit: int = 100, include_disabled: bool = True,
+                        include_expired: bool = True) -> list[dict[str, Any]]:
         query = select(keys).order_by(keys.c.created_at_ms.desc(), keys.c.hash).offset(offset).limit(limit)
         if not include_disabled:
             query = query.where(keys.c.disabled.is_(False))
+        if not include_expired:
+            query = query.where(keys.c.expires_at_ms.is_(None) | (keys.c.expires_at_ms > now_ms()))
         async with self.engine.connect() as conn:
             return [dict(r) for r in (await conn.execute(query)).mappings()]
 
