@@ -18,7 +18,17 @@ NO_RETRY = utils.RetryConfig("none", utils.BackoffStrategy(10, 10, 1.0, 10), Fal
 
 
 def sdk(gateway: Gateway, key: str = TEST_KEY) -> OpenRouter:
-    return OpenRouter(api_key=key, server_url=f"{gateway.url}/api/v1", retry_config=NO_RETRY)
+    return OpenRouter(api_key=key, server_url=f"{gateway.url}/api/v1", retry_config=NO_RETRY,
+                      client=loopback_only(gateway))
+
+
+def loopback_only(gateway: Gateway) -> httpx.Client:
+    """An HTTP client that fails any request not to the gateway (the SDK's default server is openrouter.ai)."""
+    def check(request: httpx.Request) -> None:
+        if f"{request.url.host}:{request.url.port}" != f"127.0.0.1:{gateway.port}":
+            raise AssertionError(f"the SDK tried to reach {request.url}")
+
+    return httpx.Client(event_hooks={"request": [check]}, timeout=20)
 
 
 def test_chat_and_stream_with_the_cost_split(gateway: Gateway, upstream: Upstream) -> None:
@@ -111,15 +121,6 @@ def sdk_gateway(make_gateway: Any, upstream: Upstream) -> tuple[Gateway, str]:
     return gateway, failed
 
 
-def loopback_only(gateway: Gateway) -> httpx.Client:
-    """An HTTP client that fails any request not to the gateway (the SDK's default server is openrouter.ai)."""
-    def check(request: httpx.Request) -> None:
-        if f"{request.url.host}:{request.url.port}" != f"127.0.0.1:{gateway.port}":
-            raise AssertionError(f"the SDK tried to reach {request.url}")
-
-    return httpx.Client(event_hooks={"request": [check]}, timeout=20)
-
-
 def pages(first: Any) -> list[Any]:
     out = []
     while first is not None:
@@ -133,10 +134,9 @@ def pages(first: Any) -> list[Any]:
 def test_every_method_of_the_python_sdk(make_gateway: Any, upstream: Upstream) -> None:
     """Each SDK method that maps to a route the gateway serves; the SDK raises on any schema error."""
     gateway, failed = sdk_gateway(make_gateway, upstream)
-    http = loopback_only(gateway)
 
     def client(key: str) -> OpenRouter:
-        return OpenRouter(api_key=key, server_url=f"{gateway.url}/api/v1", retry_config=NO_RETRY, client=http)
+        return sdk(gateway, key)
 
     user, limited, admin = client(TEST_KEY), client(LIMITED_KEY), client(ADMIN_KEY)
     reply = user.chat.send(model="test/gpt", messages=USER)
@@ -155,7 +155,8 @@ def test_every_method_of_the_python_sdk(make_gateway: Any, upstream: Upstream) -
     assert bare.context_length > 0 and bare.provider_name == "backup"
     assert {p.slug for p in user.providers.list().data} == {"up", "backup", "router"}
 
-    assert user.generations.get_generation(id=reply.id).data.id == reply.id
+    generation = user.generations.get_generation(id=reply.id).data
+    assert generation.id == reply.id and generation.workspace_id == user.api_keys.get_current_key_metadata().data.workspace_id
     unserved = user.generations.get_generation(id=failed).data
     assert unserved.provider_name is None and unserved.provider_responses[0].provider_name == "backup"
     assert user.api_keys.get_current_key_metadata().data.limit is None

@@ -1,4 +1,6 @@
-"""Read-only endpoints: models, endpoints of a model, generation stats, the calling key, credits, health."""
+"""Read-only endpoints: models, endpoints of a model, providers, generation stats, the calling key,
+credits, activity, health. Every answer carries each field OpenRouter's SDKs require (checked by
+tests/server/test_openrouter_sdk*.py with both official SDKs)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,10 @@ from ..routing.breaker import CLOSED
 from ..storage.reports import last_used
 from .http import Request, Response, Send, json_response
 from .services import Services
+
+# Switchpoint has one workspace, the gateway's own; OpenRouter's clients require a workspace id on
+# keys (a UUID there), so every key and generation names this one.
+WORKSPACE_ID = "00000000-0000-0000-0000-000000000000"
 
 
 def model_object(model: Model) -> dict[str, Any]:
@@ -272,7 +278,7 @@ def generation_object(row: dict[str, Any]) -> dict[str, Any]:
         "router_choice": orjson.loads(row["router"]) if row.get("router") else None,  # model, tier, reason
         # OpenRouter's fields for what the gateway does not do (web search, presets, media, regions)
         "origin": "", "app_id": None, "http_referer": None, "user_agent": None, "preset_id": None,
-        "workspace_id": None, "data_region": "global", "service_tier": None, "web_search_engine": None,
+        "workspace_id": WORKSPACE_ID, "data_region": "global", "service_tier": None, "web_search_engine": None,
         "num_search_results": None, "num_fetches": None, "num_media_prompt": None, "num_media_completion": None,
         "num_input_audio_prompt": None, "native_tokens_completion_images": None,
     }
@@ -292,9 +298,6 @@ async def key_info(services: Services, request: Request, send: Send) -> Response
     return json_response({"data": data})
 
 
-# Switchpoint has one workspace, the gateway's own; OpenRouter's clients require a workspace id on
-# keys (a UUID there), so every key names this one.
-WORKSPACE_ID = "00000000-0000-0000-0000-000000000000"
 USAGE_PERIODS = (("usage", None), ("usage_daily", "daily"), ("usage_weekly", "weekly"), ("usage_monthly", "monthly"))
 
 
