@@ -105,6 +105,11 @@ await call("models.listForUser", () => pages(user.models.listForUser({ bearer: p
 await call("embeddings.listModels", () => pages(user.embeddings.listModels()));
 await call("endpoints.list", () => user.endpoints.list({ author: plan.chatModel.split("/")[0], slug: plan.chatModel.split("/")[1] }));
 await call("endpoints.list(bare model)", () => user.endpoints.list({ author: plan.bareModel[0], slug: plan.bareModel[1] }));
+await call("endpoints.list(embedding model)", () =>
+  user.endpoints.list({ author: plan.embedModel.split("/")[0], slug: plan.embedModel.split("/")[1] }));
+// the router model (switchpoint/auto) has no endpoints of its own and is priced per the model it picks
+await call("models.get(router)", () => user.models.get({ author: "switchpoint", slug: "auto" }));
+await call("endpoints.list(router)", () => user.endpoints.list({ author: "switchpoint", slug: "auto" }));
 await call("providers.list", () => user.providers.list());
 await expectError("models.get(unknown)", () => user.models.get({ author: "no", slug: "such-model" }));
 

@@ -154,6 +154,9 @@ def test_every_method_of_the_python_sdk(make_gateway: Any, upstream: Upstream) -
     bare = user.endpoints.list(author="test", slug="bare").data.endpoints[0]
     assert bare.context_length > 0 and bare.provider_name == "backup"
     assert {p.slug for p in user.providers.list().data} == {"up", "backup", "router"}
+    assert user.endpoints.list(author="test", slug="embed").data.endpoints[0].context_length == 8192
+    assert user.models.get(author="switchpoint", slug="auto").data.pricing.prompt == "-1"
+    assert user.endpoints.list(author="switchpoint", slug="auto").data.endpoints == []
 
     generation = user.generations.get_generation(id=reply.id).data
     assert generation.id == reply.id and generation.workspace_id == user.api_keys.get_current_key_metadata().data.workspace_id

@@ -31,8 +31,10 @@ def node() -> str:
     if node is None or npm is None:
         pytest.fail("node and npm are needed for the TypeScript SDK tests (Debian: nodejs, npm)")
     if not (SDK_DIR / "node_modules" / "@openrouter" / "sdk").is_dir():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=SDK_DIR, check=True,
-                       env={**os.environ, **QUIET_ENV}, capture_output=True, timeout=300)
+        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=SDK_DIR,
+                              env={**os.environ, **QUIET_ENV}, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            pytest.fail(f"npm ci in {SDK_DIR} failed:\n{done.stdout}{done.stderr}")
     return node
 
 
