@@ -1,8 +1,8 @@
 """Upstream attempts per hour and endpoint, so the Endpoints view counts failed attempts (and a
 generation that no endpoint served) against the endpoints that failed them.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-04
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from switchpoint.storage.rollup import rebuild_attempts
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
