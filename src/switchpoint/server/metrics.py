@@ -1,7 +1,8 @@
 """Prometheus metrics. Every HTTP request is counted by route and status as it ends (server/access.py);
 the generation metrics are derived from ledger rows in the ledger writer's batches (off the request
-path, and always in agreement with the ledger). Labels are the catalogue's model ids and the
-configured provider names only, so their cardinality is bounded by the configuration."""
+path, and always in agreement with the ledger). Labels are the catalogue's model ids, the configured
+provider names, the routes' path templates, a fixed set of methods and the HTTP statuses, so their
+cardinality is bounded by the configuration and the code, never by what clients send."""
 
 from __future__ import annotations
 
