@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 import yaml
+from rich.color import ColorSystem
 from rich.console import Console, ConsoleDimensions
 
 from ..config import Config, find_config_path, load_config
@@ -23,9 +24,18 @@ PIPE_WIDTH = 1000  # lines written to a pipe or a file are not wrapped (tables k
 
 
 class CliConsole(Console):
-    """Rich's console, but output that is not a terminal (a pipe, a file, a test) is never wrapped at
-    a width Rich would take from $COLUMNS or from another stream's terminal, and has no colours: the
-    same command prints the same text wherever it runs."""
+    """Rich's console, deciding at each write whether its output is a terminal (a real one: not
+    $FORCE_COLOR, $TERM or another stream's terminal). Output that is not (a pipe, a file, a test) is
+    never wrapped at a width taken from $COLUMNS and has no colours, so the same command prints the
+    same text wherever it runs. In a terminal: its width, and colours unless $NO_COLOR."""
+
+    @property
+    def is_terminal(self) -> bool:
+        isatty = getattr(self.file, "isatty", None)
+        try:
+            return bool(isatty is not None and isatty())
+        except ValueError:  # a closed file
+            return False
 
     @property
     def size(self) -> ConsoleDimensions:
@@ -36,6 +46,19 @@ class CliConsole(Console):
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
         Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+    # Rich picks its colour system once, when the console is made (at import); here it applies only
+    # while the output is a terminal, and is detected as for one.
+    @property
+    def _color_system(self) -> ColorSystem | None:
+        return self._terminal_colors if self.is_terminal and not self.no_color else None
+
+    @_color_system.setter
+    def _color_system(self, value: ColorSystem | None) -> None:
+        if value is None and os.environ.get("TERM", "") not in ("dumb", "unknown"):  # made while not a terminal
+            truecolor = os.environ.get("COLORTERM") in ("truecolor", "24bit")
+            value = ColorSystem.TRUECOLOR if truecolor else ColorSystem.EIGHT_BIT
+        self._terminal_colors = value
 
 
 console = CliConsole()
