@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from .spool import DEAD_LETTERS
+from .spool import DEAD_LETTERS, encode
 
 
 class DeadLetters:
@@ -27,7 +27,7 @@ class DeadLetters:
         self.lock_path = directory / "dead-letter.lock"
 
     def add(self, row: dict[str, Any], error: str) -> None:
-        line = orjson.dumps({"error": error, "at_ms": int(time.time() * 1000), "row": row}, default=str) + b"\n"
+        line = encode({"error": error, "at_ms": int(time.time() * 1000), "row": row}) + b"\n"
         with self.locked():
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:

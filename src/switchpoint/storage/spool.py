@@ -80,11 +80,7 @@ class Spool:
 
     def append(self, row: dict[str, Any]) -> bool:
         """Write one row; False (and `broken` set) if it could not be written."""
-        try:
-            data = orjson.dumps(row, default=str) + b"\n"  # a value JSON cannot hold is kept as text
-        except orjson.JSONEncodeError as exc:  # e.g. a key that is not a string: the row stays in memory
-            log.error("ledger row %s cannot be spooled: %s", row.get("id"), exc)
-            return True
+        data = encode(row) + b"\n"
         try:
             segment = self._current()
             os.write(segment.fd, data)
@@ -176,6 +172,14 @@ class Spool:
         finally:
             os.close(segment.fd)
             self.segments.remove(segment)
+
+
+def encode(value: Any) -> bytes:
+    """JSON for a row, whatever it holds: a value JSON has no type for is kept as its text."""
+    try:
+        return orjson.dumps(value, default=str)
+    except orjson.JSONEncodeError:  # keys that are not exactly `str` (a subclass, a number)
+        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS)
 
 
 def read_rows(path: Path) -> Iterator[dict[str, Any]]:
