@@ -77,7 +77,8 @@ async def test_rows_a_stopped_process_left_are_written_once_at_the_next_start(st
     for i in range(20):
         first.record(generation(i))
     await store.insert_generations([generation(i) for i in range(5)])  # written before the process died
-    for segment in first.spool.segments:  # the process dies: its descriptors (and locks) go, its files stay
+    for segment in first.spool.segments:  # the process dies: its mappings, descriptors and locks go
+        segment.mm.close()
         os.close(segment.fd)
     assert len(segments(spool_dir)) == 1
 
