@@ -175,3 +175,31 @@ class Outage:
                 await conn.execute(sql)
         finally:
             await conn.close()
+
+
+async def test_a_spool_that_cannot_be_written_refuses_generations_until_it_can(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'ledger.db'}")
+    await store.create_schema()
+    spool_dir = tmp_path / "spool"
+    ledger = writer(store, spool_dir)
+    try:
+        ledger.start()
+        spool_dir.rmdir()
+        spool_dir.write_text("not a folder")      # the spool's folder is gone: no segment can be opened
+        ledger.record(generation(1))
+        with pytest.raises(LedgerBehindError) as refused:
+            ledger.admit()
+        assert "the ledger spool" in refused.value.message and "cannot be written" in refused.value.message
+        assert ledger.problem == refused.value.message
+        await until(lambda: ledger.backlog == 0)  # the row itself reaches the database
+        await asyncio.sleep(0.1)
+        assert ledger.problem is not None  # but until the spool works, nothing new is served
+        spool_dir.unlink()
+        spool_dir.mkdir()
+        await until(lambda: ledger.problem is None)
+        ledger.admit()
+        ledger.record(generation(2))
+        await ledger.drain()
+        assert await store.count_generations() == 2
+    finally:
+        await store.close()

@@ -209,6 +209,7 @@ class LedgerWriter:
         spool = self.spool
         if spool is None or spool.broken is None:
             return
+        spool.probe()
         for row in self._queue:
             if row["id"] not in spool.where and not spool.append(row):
                 return

@@ -28,7 +28,7 @@ class DeadLetters:
 
     def add(self, row: dict[str, Any], error: str) -> None:
         line = encode({"error": error, "at_ms": int(time.time() * 1000), "row": row}) + b"\n"
-        with self.locked():
+        with self.locked(wait=False):  # busy (a replay is running): BlockingIOError, and the row is retried later
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 os.write(fd, line)
@@ -57,10 +57,10 @@ class DeadLetters:
         os.replace(temporary, self.path)
 
     @contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self, *, wait: bool = True) -> Iterator[None]:
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
             yield
         finally:
             os.close(fd)

@@ -124,6 +124,18 @@ class Spool:
         self.where[row["id"]] = segment
         return True
 
+    def probe(self) -> None:
+        """While broken, try to open a segment again: the folder may be writable by now."""
+        if self.broken is None or (self.segments and not self.segments[-1].sealed):
+            return
+        try:
+            self._open(0)
+        except OSError as exc:
+            self.broken = f"the ledger spool {self.directory} cannot be written: {exc.strerror or exc}"
+            return
+        log.warning("the ledger spool %s is writable again", self.directory)
+        self.broken = None
+
     def done(self, rows: list[dict[str, Any]]) -> None:
         """These rows are in the database (or set aside): their segments may be reused or go."""
         for row in rows:
