@@ -260,13 +260,27 @@ class LedgerWriter:
 
     async def _write(self, batch: list[dict[str, Any]], done: list[dict[str, Any]]) -> None:
         """Write the batch; where the database refuses rows, halve until each refused row is alone and
-        set it aside. Rows written or set aside are appended to `done`; a failure that is not about the
-        rows (the database is unavailable) propagates, leaving the rest queued."""
-        chunks = [batch]
+        set it aside. Rows written, already stored or set aside are appended to `done`; a failure that is
+        not about the rows (the database is unavailable) propagates, leaving the rest queued."""
+        try:
+            await self.store.insert_generations(batch)
+        except Exception as exc:
+            # Rows already stored (a batch that landed before its answer was lost, rows replayed from the
+            # spool) are looked up once; each insert below is one transaction, so none lands partly.
+            existing = await self.store.existing_generation_ids([r["id"] for r in batch])
+            if not existing and not is_row_error(exc):
+                raise
+            done += [r for r in batch if r["id"] in existing]
+            rest = [r for r in batch if r["id"] not in existing]
+        else:
+            self.written += len(batch)
+            done += batch
+            return
+        chunks = [rest] if rest else []
         while chunks:
             chunk = chunks.pop()
             try:
-                await self.insert_new(chunk)
+                await self.store.insert_generations(chunk)
             except Exception as exc:
                 if not is_row_error(exc):
                     raise
@@ -280,17 +294,11 @@ class LedgerWriter:
             done += chunk
 
     async def insert_new(self, rows: list[dict[str, Any]]) -> None:
-        """Insert the rows, skipping those already stored: a batch that landed before its answer was lost,
-        or rows replayed from the spool, must not be written twice."""
-        try:
-            await self.store.insert_generations(rows)
-        except Exception:
-            existing = await self.store.existing_generation_ids([r["id"] for r in rows])
-            if not existing:
-                raise
-            rest = [r for r in rows if r["id"] not in existing]
-            if rest:
-                await self.store.insert_generations(rest)
+        """Insert the rows, skipping those already stored (for a replay)."""
+        existing = await self.store.existing_generation_ids([r["id"] for r in rows])
+        rest = [r for r in rows if r["id"] not in existing]
+        if rest:
+            await self.store.insert_generations(rest)
 
     def _set_aside(self, row: dict[str, Any], exc: BaseException) -> None:
         error = f"{exc.__class__.__name__}: {exc}"[:2000]
