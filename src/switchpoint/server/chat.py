@@ -96,8 +96,10 @@ async def embeddings(services: Services, request: Request, send: Send) -> Respon
 
 async def authenticate(services: Services, request: Request) -> RequestContext:
     """The calling key, and the context of the generation it asks for. A known key that may not be used
-    (disabled, expired) is refused with a ledger row, so its owner sees why in the activity."""
+    (disabled, expired) is refused with a ledger row, so its owner sees why in the activity. A 503 while
+    the ledger cannot take rows: nothing is served (or refused) unaccounted."""
     key = await services.keys.identify(request.header(b"authorization"))
+    services.ledger.admit()
     ctx = RequestContext(key, generation_id(time.time()), time.monotonic())
     refusal = refused(key)
     if refusal is not None:
