@@ -12,7 +12,8 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import ConfigError
-from .schema import Config
+from .provider_types import split_options
+from .schema import Config, ProviderConfig
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser when libyaml is there
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -75,10 +76,13 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         raise ConfigError([(p, f"environment variable {var} is not set (use ${{{var}:-default}} for a default)")
                            for p, var in missing])
     _apply_defaults(data, env, warnings)
+    problems = _provider_options(data)
     try:
         config = Config.model_validate({**data, "warnings": tuple(warnings)})
     except ValidationError as exc:
-        raise ConfigError(_problems(exc)) from None
+        problems = _problems(exc) + problems
+    if problems:
+        raise ConfigError(problems)
     return config
 
 
@@ -194,6 +198,22 @@ PROXY_VARS = {
     "http": ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"),
     "no_proxy": ("no_proxy", "NO_PROXY"),
 }
+
+
+# The settings every provider type has; the rest of a provider's mapping belongs to its type.
+_COMMON = frozenset(ProviderConfig.model_fields) - {"options"}
+
+
+def _provider_options(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each provider's type checked and its own settings validated by the type (provider_types.py)."""
+    providers = data.get("providers")
+    if not isinstance(providers, dict):
+        return []  # reported by the schema
+    problems: list[tuple[str, str]] = []
+    for name, provider in providers.items():
+        if isinstance(provider, dict):
+            problems += split_options(str(name), provider, _COMMON)
+    return problems
 
 
 def _proxy_defaults(data: dict[str, Any], env: Mapping[str, str]) -> None:
