@@ -84,6 +84,7 @@ def load_dotenv(path: Path) -> None:
 def load_or_exit(path: str | None) -> Config:
     found = find_config_path(path)
     load_dotenv((found.parent if found else Path.cwd()) / ".env")
+    from ..providers import registry  # noqa: F401, PLC0415 - registers the provider types load_config checks
     try:
         return load_config(found)
     except ConfigError as exc:

@@ -12,7 +12,8 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import ConfigError
-from .schema import Config, cross_problems
+from .provider_types import split_options
+from .schema import Config, ProviderConfig, cross_problems
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser when libyaml is there
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -78,6 +79,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         data["database"] = beside_config(data.get("database") or DEFAULT_DATABASE, path, warnings)
     _apply_defaults(data, env, warnings)
     warnings += advice(data)
+    problems += _provider_options(data)
     try:
         config = Config.model_validate({**data, "warnings": tuple(warnings)})
     except ValidationError as exc:
@@ -253,6 +255,22 @@ PROXY_VARS = {
     "http": ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"),
     "no_proxy": ("no_proxy", "NO_PROXY"),
 }
+
+
+# The settings every provider type has; the rest of a provider's mapping belongs to its type.
+_COMMON = frozenset(ProviderConfig.model_fields) - {"options"}
+
+
+def _provider_options(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each provider's type checked and its own settings validated by the type (provider_types.py)."""
+    providers = data.get("providers")
+    if not isinstance(providers, dict):
+        return []  # reported by the schema
+    problems: list[tuple[str, str]] = []
+    for name, provider in providers.items():
+        if isinstance(provider, dict):
+            problems += split_options(str(name), provider, _COMMON)
+    return problems
 
 
 def _proxy_defaults(data: dict[str, Any], env: Mapping[str, str]) -> None:

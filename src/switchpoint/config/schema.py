@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..proxy import DIRECT, parse_proxy
 from ..upstream_settings import DEFAULT_MAX_BODY, tls_context
 
-ProviderType = Literal["openai", "anthropic", "gemini", "ollama", "azure", "openrouter"]
 LimitReset = Literal["daily", "weekly", "monthly"]
 MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-:]+$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$")
@@ -64,7 +63,12 @@ class ProviderTLS(Strict):
 
 
 class ProviderConfig(Strict):
-    type: ProviderType
+    """The settings every provider type shares. A type's own settings (azure's `api_version`) are
+    written beside these in switchpoint.yaml and declared by the type itself (its `Options` model in
+    providers/); load_config checks `type` against the registered types and moves those settings,
+    validated, into `options` (config/provider_types.py)."""
+
+    type: str = Field(description="the wire format: a key of providers/registry.py")
     base_url: str | None = None
     api_key: str | None = None
     proxy: str | None = Field(None, description="http://[user:password@]host:port for this provider, or 'none' "
@@ -72,13 +76,14 @@ class ProviderConfig(Strict):
     timeout: float = Field(60.0, gt=0, description="seconds per attempt (time to first byte, then between chunks)")
     max_retries: int = Field(1, ge=0, le=10, description="extra tries on the same endpoint for 5xx/connect errors")
     headers: dict[str, str] = Field(default_factory=dict)
-    api_version: str | None = None  # azure
     data_collection: Literal["allow", "deny"] = "allow"
     markup: float | None = Field(None, ge=0, description="percent added to this provider's prices (overrides "
                                                         "the global markup)")
     max_body_bytes: int = Field(DEFAULT_MAX_BODY, gt=0, description="the largest non-streamed response read "
                                                                     "from this provider (after decompression)")
     tls: ProviderTLS = Field(default_factory=ProviderTLS)
+    options: dict[str, Any] = Field(default_factory=dict, description="the type's own settings, as validated "
+                                                                      "by its Options model")
 
     @field_validator("proxy")
     @classmethod

@@ -26,7 +26,15 @@ from ..types import (
     UpstreamRequest,
     Usage,
 )
-from .base import FramedStreamParser, Provider, StreamParser, Target, error_from_status, load_json
+from .base import (
+    FramedStreamParser,
+    Provider,
+    ProviderOptions,
+    StreamParser,
+    Target,
+    error_from_status,
+    load_json,
+)
 from .framing import SSEDecoder
 from .native import dump_arguments
 from .openai_parts import Parts, error_status, parse_usage, read_content, reasoning_detail
@@ -39,8 +47,15 @@ _QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_not
 _AUTH_CODES = {"invalid_api_key", "account_deactivated"}
 
 
+class OpenAIOptions(ProviderOptions):
+    """`providers.<name>` settings of the `openai` type, beside the common ones. None yet: a setting of
+    this type alone (e.g. `responses_api: bool = False`) is a field here, read as `self.options.<field>`."""
+
+
 class OpenAIProvider(Provider):
     type = "openai"
+    Options = OpenAIOptions
+    options: OpenAIOptions
     chat_path = "/chat/completions"
     embeddings_path = "/embeddings"
 

@@ -16,7 +16,7 @@ from ..config import Config
 from ..config.catalogue import Catalogue, build_catalogue
 from ..engine import Engine
 from ..observability.setup import Observer, build_observers
-from ..providers.base import Connection, Provider
+from ..providers.base import Provider
 from ..providers.registry import PROVIDER_TYPES
 from ..proxy import Proxies
 from ..routing import BreakerSettings
@@ -68,10 +68,7 @@ def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:
         if not pc.tls.verify:
             warnings.append(f"provider '{name}': tls.verify is false: its certificate is not checked, so anyone "
                             "on the network path can read and alter its traffic")
-        options = {"api_version": pc.api_version} if pc.api_version else {}
-        providers[name] = cls(Connection(name=name, type=pc.type, base_url=pc.base_url or "", api_key=pc.api_key,
-                                         headers=dict(pc.headers), timeout=pc.timeout, max_retries=pc.max_retries,
-                                         options=options))
+        providers[name] = cls.from_config(name, pc)
     return providers
 
 
