@@ -9,6 +9,7 @@ need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
 need redis-server redis-server
 need chromium chromium        # dashboard tests drive it with Playwright (no browser download)
 need tinyproxy tinyproxy      # a real forward proxy for the egress-proxy tests
+need npm npm                  # installs the coding agents the agent tests drive (tests/agents)
 # PostgreSQL's server binaries live outside PATH on Debian (/usr/lib/postgresql/<version>/bin).
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need initdb postgresql
 

@@ -13,6 +13,7 @@ import time
 import orjson
 
 from ..accounting.pricing import from_nanos
+from ..config.catalogue import Model
 from ..engine import RequestContext, target
 from ..errors import INVALID, SwitchpointError, UpstreamError
 from ..ids import generation_id
@@ -70,7 +71,22 @@ async def parse(services: Services, request: Request, *, counting: bool = False)
     if counting and "max_tokens" not in data:
         data = {**data, "max_tokens": 1}  # count_tokens takes no max_tokens; the count ignores it
     assert services.model_names is not None
-    return parse_messages(data, request.pick(MESSAGES_HEADERS), services.model_names.resolve), len(body)
+    chat = parse_messages(data, request.pick(MESSAGES_HEADERS), services.model_names.resolve)
+    fit_max_tokens(chat, services.catalogue.get(chat.model))
+    return chat, len(body)
+
+
+def fit_max_tokens(chat: ChatRequest, model: Model | None) -> None:
+    """Lower max_tokens to what the model can produce. Claude Code asks for the output limit of the Claude
+    model it believes it talks to (128000 for Opus); an alias may route it to a model with a smaller
+    limit, whose endpoints the router would otherwise all exclude. An Anthropic endpoint still gets the
+    client's own body."""
+    wanted = chat.params.get("max_tokens")
+    limits = [e.max_output_tokens for e in model.endpoints] if model is not None else []
+    if limits and None not in limits and isinstance(wanted, int):
+        limit = max(x for x in limits if x is not None)
+        if wanted > limit:
+            chat.params["max_tokens"] = limit
 
 
 async def create_message(services: Services, request: Request, send: Send) -> Response | Streamed:

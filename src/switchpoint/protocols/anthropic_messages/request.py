@@ -2,7 +2,8 @@
 the native body an Anthropic endpoint receives unchanged.
 
 What maps to what:
-- `system` (string or text blocks, with cache_control) -> one system message of text parts;
+- `system` (string or text blocks, with cache_control) -> one system message of text parts, and a
+  `system` turn inside `messages` (as Claude Code sends) -> a system message at that place;
 - user blocks: text, image (base64 / url), document (base64 or url PDF, plain text, content blocks),
   search_result -> OpenAI content parts; `tool_result` blocks -> `tool` messages placed before the
   user's other blocks (content as string or blocks; `is_error` prefixes the text with "Error: ");
@@ -10,7 +11,8 @@ What maps to what:
   signature) and `redacted_thinking` -> reasoning_details in Anthropic's format, which only Anthropic
   endpoints read back (others drop them, as they would any foreign signature); server-tool blocks
   (server_tool_use, *_tool_result) only mean something to Anthropic and are dropped for others;
-- `tools`: custom tools -> function tools (cache_control kept); Anthropic-defined and server tools
+- `tools`: custom tools -> function tools (cache_control kept; a `defer_loading` tool only once a tool
+  search has referenced it); Anthropic-defined and server tools
   (web_search_20250305, bash_20250124, ...) stay as they are: only an Anthropic endpoint serves them and
   every other provider type refuses them with a 400 naming the tool;
 - `tool_choice` auto/any/tool/none (+ disable_parallel_tool_use) -> tool_choice / parallel_tool_calls;
@@ -110,10 +112,12 @@ def turn_messages(turn: Any, where: str) -> list[dict[str, Any]]:
         raise bad(where, "must be an object with a role and content")
     role = turn.get("role")
     content = turn.get("content")
-    if role not in ("user", "assistant"):
-        raise bad(f"{where}.role", "must be 'user' or 'assistant'")
+    if role not in ("user", "assistant", "system"):
+        raise bad(f"{where}.role", "must be 'user', 'assistant' or 'system'")
     if isinstance(content, str):
         return [{"role": role, "content": content}]
+    if role == "system":  # a system turn within the conversation (Claude Code sends them)
+        return [{"role": "system", "content": system_messages(content)[0]["content"]}] if content else []
     if not isinstance(content, list):
         raise bad(f"{where}.content", "must be a string or an array of content blocks")
     blocks = []
@@ -296,7 +300,10 @@ def tool_params(data: Mapping[str, Any], params: dict[str, Any]) -> None:
     if tools:
         if not isinstance(tools, list):
             raise bad("tools", "must be an array")
-        params["tools"] = [canonical_tool(tool, f"tools.{i}") for i, tool in enumerate(tools)]
+        found = referenced_tools(data.get("messages"))
+        params["tools"] = [canonical_tool(tool, f"tools.{i}") for i, tool in enumerate(tools)
+                           if not (isinstance(tool, dict) and tool.get("defer_loading") is True
+                                   and tool.get("name") not in found)]
     choice = data.get("tool_choice")
     if choice is None:
         return
@@ -315,6 +322,18 @@ def tool_params(data: Mapping[str, Any], params: dict[str, Any]) -> None:
         raise bad("tool_choice.type", "must be auto, any, tool (with a name) or none")
     if choice.get("disable_parallel_tool_use") is True and kind != "none":
         params["parallel_tool_calls"] = False
+
+
+def referenced_tools(turns: Any) -> set[str]:
+    """Names of deferred tools (`defer_loading`) a tool search has loaded: the `tool_reference` blocks in
+    tool results. Until then Anthropic keeps a deferred tool out of the model's context, and so do we."""
+    found: set[str] = set()
+    for turn in turns if isinstance(turns, list) else ():
+        for block in turn.get("content") or () if isinstance(turn, dict) and isinstance(turn.get("content"), list) else ():
+            if isinstance(block, dict) and block.get("type") == "tool_result" and isinstance(block.get("content"), list):
+                found.update(item.get("tool_name") for item in block["content"]
+                             if isinstance(item, dict) and item.get("type") == "tool_reference")
+    return found
 
 
 def canonical_tool(tool: Any, where: str) -> dict[str, Any]:
