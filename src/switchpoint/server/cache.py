@@ -45,6 +45,7 @@ class StreamTape:
     chunks: list[bytes] = field(default_factory=list)
     record: GenerationRecord | None = None
     usage: Usage | None = None
+    closing: bytes = b""  # what the stream ended with (usage, terminal event), in the inbound API's framing
 
     def finished(self, record: GenerationRecord, usage: Usage) -> None:
         self.record, self.usage = record, usage

@@ -239,9 +239,11 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
             await writer.close(renderer.error(err))
             return None
         usage = await stream.finish()
+        closing = renderer.finish(usage, record)
         if tape is not None:
             tape.finished(record, usage)
-        await writer.close(renderer.finish(usage, record))
+            tape.closing = closing
+        await writer.close(closing)
         return None
     except asyncio.CancelledError:
         engine.spawn(stream.finish(cancelled=True))

@@ -20,6 +20,8 @@ What maps to what:
   from output_config.effort when given); disabled -> reasoning off;
 - `max_tokens`, `stop_sequences`, `temperature`, `top_p`, `top_k`, `metadata.user_id` (-> user),
   `output_format` / `output_config.format` json_schema (-> response_format), top-level `cache_control`;
+- OpenRouter's `provider` preferences and `models` fallbacks steer routing as on chat completions and
+  are removed from the body an Anthropic endpoint receives;
 - everything else (context_management, container, mcp_servers, service_tier, inference_geo, ...) is
   honoured by Anthropic endpoints through the native body and ignored by others, never refused.
 """
@@ -39,6 +41,8 @@ REASONING_FORMAT = "anthropic-claude-v1"  # the reasoning_details format the Ant
 PASSED_HEADERS = frozenset({"anthropic-version", "anthropic-beta"})
 SERVER_RESULT_SUFFIX = "_tool_result"
 CUSTOM_TOOL_TYPES = frozenset({None, "custom"})
+# OpenRouter's routing extras, accepted on this API too; they steer the gateway and never go upstream.
+GATEWAY_FIELDS = frozenset({"provider", "models"})
 
 
 def bad(where: str, problem: str) -> BadRequestError:
@@ -80,8 +84,16 @@ def parse_messages(data: dict[str, Any], headers: Mapping[str, str], resolve: Ca
         params["cache_control"] = data["cache_control"]
     stream = data.get("stream") is True
     passed = {k: v for k, v in headers.items() if k in PASSED_HEADERS}
+    provider = data.get("provider")
+    if provider is not None and not isinstance(provider, dict):
+        raise bad("provider", "must be an object of provider preferences")
+    fallbacks = data.get("models")
+    if fallbacks is not None and not (isinstance(fallbacks, list) and all(isinstance(m, str) for m in fallbacks)):
+        raise bad("models", "must be an array of model ids")
+    native = {k: v for k, v in data.items() if k not in GATEWAY_FIELDS} if provider or fallbacks else data
     return ChatRequest(model=resolve(model), messages=messages, stream=stream, reasoning=reasoning(data),
-                       params=params, headers=_beta_headers(passed), native=NativeBody(FORMAT, data, passed))
+                       models=[resolve(m) for m in fallbacks or ()], provider=provider, params=params,
+                       headers=_beta_headers(passed), native=NativeBody(FORMAT, native, passed))
 
 
 def _beta_headers(passed: dict[str, str]) -> dict[str, str]:
