@@ -90,7 +90,8 @@ class ChatStream:
         from .engine import target  # noqa: PLC0415 - avoid an import cycle
 
         upstream = provider.build_chat(request, target(cand))
-        response = await self.engine.transport.send(upstream, first_byte_timeout=timeout, read_timeout=timeout)
+        response = await self.engine.transport.send(upstream, first_byte_timeout=timeout, read_timeout=timeout,
+                                                     provider=provider.connection.name)
         if response.status >= 400:
             try:
                 body = await response.read()
