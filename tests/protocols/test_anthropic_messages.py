@@ -201,7 +201,7 @@ def events(data: bytes) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_stream_of_a_translated_answer_follows_anthropics_event_order() -> None:
-    renderer = MessagesStreamRenderer("gen-1-abc", "test/gpt", None)
+    renderer = MessagesStreamRenderer("gen-1-abc", "test/gpt")
     data = renderer.batch([Delta(role="assistant", content=""), Delta(reasoning="Hmm")])
     data += renderer.batch([Delta(extra={"reasoning_details": [{"type": "reasoning.text", "text": "Hmm",
                                                                 "signature": SIG, "format": "anthropic-claude-v1"}]}),
@@ -239,7 +239,7 @@ def test_stream_of_a_translated_answer_follows_anthropics_event_order() -> None:
 
 
 def test_a_passed_through_stream_is_relayed_and_nothing_added() -> None:
-    renderer = MessagesStreamRenderer("gen-1", "m", None)
+    renderer = MessagesStreamRenderer("gen-1", "m")
     assert renderer.batch([Delta(raw=b"event: ping\ndata: {}\n\n"), Delta(content="x")]) == b"event: ping\ndata: {}\n\n"
     assert renderer.batch([Delta(content="not relayed")]) == b""
     assert renderer.finish(Usage(), record()) == b""

@@ -16,6 +16,7 @@ from ..accounting.pricing import from_nanos
 from ..config.catalogue import Model
 from ..engine import RequestContext, target
 from ..errors import INVALID, SwitchpointError, UpstreamError
+from ..generation import GenerationRecord
 from ..ids import generation_id
 from ..observability.context import current_scope
 from ..protocols.anthropic_messages import (
@@ -61,9 +62,8 @@ class MessagesSurface:
         self.generation_id = generation_id
         self.model = model
 
-    def renderer(self, record: object) -> MessagesStreamRenderer:
-        model = getattr(record, "model", None) or self.model
-        return MessagesStreamRenderer(self.generation_id, model, None)
+    def renderer(self, record: GenerationRecord | None) -> MessagesStreamRenderer:
+        return MessagesStreamRenderer(self.generation_id, record.model if record is not None else self.model)
 
 
 async def parse(services: Services, request: Request, *, counting: bool = False) -> tuple[ChatRequest, int]:

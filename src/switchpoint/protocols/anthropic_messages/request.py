@@ -195,7 +195,7 @@ def source_url(block: Mapping[str, Any], where: str) -> str:
 
 
 def document_parts(block: dict[str, Any], where: str) -> list[dict[str, Any]]:
-    source = block.get("source") if isinstance(block.get("source"), dict) else {}
+    source = _object(block.get("source"))
     title = block.get("title")
     kind = source.get("type")
     if kind == "text":
@@ -280,6 +280,10 @@ def tool_call(block: dict[str, Any], where: str) -> dict[str, Any]:
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": text}}
 
 
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _with_cache(part: dict[str, Any], block: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(block.get("cache_control"), dict):
         part["cache_control"] = block["cache_control"]
@@ -343,8 +347,8 @@ def referenced_tools(turns: Any) -> set[str]:
     for turn in turns if isinstance(turns, list) else ():
         for block in turn.get("content") or () if isinstance(turn, dict) and isinstance(turn.get("content"), list) else ():
             if isinstance(block, dict) and block.get("type") == "tool_result" and isinstance(block.get("content"), list):
-                found.update(item.get("tool_name") for item in block["content"]
-                             if isinstance(item, dict) and item.get("type") == "tool_reference")
+                found.update(item["tool_name"] for item in block["content"] if isinstance(item, dict)
+                             and item.get("type") == "tool_reference" and isinstance(item.get("tool_name"), str))
     return found
 
 
@@ -368,7 +372,7 @@ def canonical_tool(tool: Any, where: str) -> dict[str, Any]:
 
 
 def output_format(data: Mapping[str, Any], params: dict[str, Any]) -> None:
-    config = data.get("output_config") if isinstance(data.get("output_config"), dict) else {}
+    config = _object(data.get("output_config"))
     fmt = data.get("output_format") or config.get("format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
         params["response_format"] = {"type": "json_schema",
@@ -390,7 +394,7 @@ def reasoning(data: Mapping[str, Any]) -> dict[str, Any] | None:
             raise bad("thinking.budget_tokens", "Field required: a positive integer")
         return {"max_tokens": budget}
     if kind == "adaptive":
-        config = data.get("output_config") if isinstance(data.get("output_config"), dict) else {}
+        config = _object(data.get("output_config"))
         effort = config.get("effort")
         return {"effort": effort} if effort in ("low", "medium", "high", "max") else {"enabled": True}
     raise bad("thinking.type", "must be enabled, adaptive or disabled")
