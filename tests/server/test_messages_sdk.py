@@ -348,3 +348,10 @@ def test_response_cache_replays_messages_free(gateway: Gateway, upstream: Upstre
     assert len(upstream.hits(PATHS["openai"])) == 2
     rows = gateway.ledger()
     assert [(r["api_type"], r["cache_hit"]) for r in rows] == [("messages", False), ("messages", True)] * 2
+
+
+def test_bearer_auth_as_anthropic_auth_token_sends_it(gateway: Gateway, upstream: Upstream) -> None:
+    upstream.queue(PATHS["openai"], Reply.file("openai/chat_text.response.json"))
+    client = anthropic.Anthropic(base_url=gateway.url + "/api/v1", auth_token=TEST_KEY, max_retries=0, timeout=20)
+    message = client.messages.create(model="test/gpt", max_tokens=20, messages=[{"role": "user", "content": "hi"}])
+    assert message.content[0].type == "text"
