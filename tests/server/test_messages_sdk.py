@@ -297,6 +297,10 @@ def test_keepalive_pings_while_upstream_is_silent(gateway: Gateway, upstream: Up
         text = b"".join(response.iter_bytes()).decode()
     assert text.startswith('event: ping\ndata: {"type": "ping"}\n\n')
     assert "event: message_start" in text and text.endswith('event: message_stop\ndata: {"type":"message_stop"}\n\n')
+    upstream.queue(PATHS["openai"], Reply.sse("openai/chat_stream_text_usage.sse", delay=0.8))
+    with sdk(gateway).messages.stream(model="test/gpt", max_tokens=50,
+                                      messages=[{"role": "user", "content": "hi"}]) as stream:
+        assert stream.get_final_message().content[0].type == "text"  # the SDK skips pings, even the first
 
 
 # -- first-class: failover, budgets, rate limits, the response cache ---------------------------------
