@@ -41,6 +41,7 @@ REASONING_FORMAT = "anthropic-claude-v1"  # the reasoning_details format the Ant
 PASSED_HEADERS = frozenset({"anthropic-version", "anthropic-beta"})
 SERVER_RESULT_SUFFIX = "_tool_result"
 CUSTOM_TOOL_TYPES = frozenset({None, "custom"})
+MAX_USER = 256  # the ledger's external_user column; Claude Code's user_id (a JSON object as text) is ~150
 # OpenRouter's routing extras, accepted on this API too; they steer the gateway and never go upstream.
 GATEWAY_FIELDS = frozenset({"provider", "models"})
 
@@ -79,7 +80,7 @@ def parse_messages(data: dict[str, Any], headers: Mapping[str, str], resolve: Ca
     output_format(data, params)
     user = (data.get("metadata") or {}).get("user_id") if isinstance(data.get("metadata"), dict) else None
     if isinstance(user, str) and user:
-        params["user"] = user
+        params["user"] = user[:MAX_USER]
     if isinstance(data.get("cache_control"), dict):
         params["cache_control"] = data["cache_control"]
     stream = data.get("stream") is True
