@@ -16,6 +16,8 @@ from ..config import Config
 from ..config.catalogue import Catalogue, build_catalogue
 from ..engine import Engine
 from ..observability.setup import Observer, build_observers
+from ..protocols.anthropic_messages import ModelNames
+from ..protocols.anthropic_messages.models import served_names
 from ..providers.base import Provider
 from ..providers.registry import PROVIDER_TYPES
 from ..proxy import Proxies
@@ -56,6 +58,7 @@ class Services:
     started_at: float = field(default_factory=time.time)
     warnings: list[str] = field(default_factory=list)
     observers: list[Observer] = field(default_factory=list)  # generation log, tracing
+    model_names: ModelNames | None = None  # Messages API model names -> catalogue ids
 
 
 def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:
@@ -116,7 +119,15 @@ def build_services(config: Config) -> Services:
     access = AccessLog(metrics.http, enabled=config.server.access_log)
     LedgerHealth(ledger, metrics.registry)
     return Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
-                    health, cache, metrics, access, warnings=warnings, observers=build_observers(config))
+                    health, cache, metrics, access, warnings=warnings, observers=build_observers(config),
+                    model_names=model_names(config, catalogue))
+
+
+def model_names(config: Config, catalogue: Catalogue) -> ModelNames:
+    served = served_names((m.id, [(e.provider_type, e.model) for e in m.endpoints])
+                          for m in catalogue.models.values())
+    return ModelNames(config.messages.model_aliases, lambda name: catalogue.get(catalogue.split_variant(name)[0])
+                      is not None, served)
 
 
 def build_ledger(config: Config, store: Store) -> LedgerWriter:
