@@ -169,7 +169,9 @@ class Engine:
 
     async def admit(self, request: ChatRequest, ctx: RequestContext, record: GenerationRecord) -> Route:
         """Plan the request and count it against the key's rate limits. A refusal here (unknown model,
-        no endpoint or every circuit open, rate limited) is recorded in the ledger, then raised."""
+        no endpoint or every circuit open, rate limited) is recorded in the ledger, then raised. While the
+        ledger cannot take rows, a 503 first: nothing is served unaccounted, whatever API asked."""
+        self.ledger.admit()
         try:
             planned = self.route(request)
             await self.limiter.admit(ctx.key, free=planned.free)
@@ -225,6 +227,7 @@ class Engine:
     async def embed(self, request: EmbeddingRequest, ctx: RequestContext) -> EmbeddingResult:
         record = self.new_record(ctx, request.model, streamed=False)
         record.api_type = "embeddings"
+        self.ledger.admit()
         chat_like = ChatRequest(model=request.model, messages=[], provider=request.provider)
         try:
             models = self.resolve([request.model])
