@@ -84,6 +84,7 @@ async def create_from_spec(services: Services, spec: KeyCreate) -> tuple[KeyReco
     )
     if spec.log_content:
         await services.store.update_key(record.hash, {"log_content": True})
+        await services.keys.changed(record.hash)
         record = dataclasses.replace(record, log_content=True)
     return record, plaintext
 
@@ -127,14 +128,14 @@ async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate) -
         values["token_limit_interval"] = spec.token_limit.interval if spec.token_limit else None
     if values:
         await services.store.update_key(record.hash, values)
-        services.keys.forget(record.hash)
+        await services.keys.changed(record.hash)
 
 
 async def delete_key(services: Services, request: Request, send: Send) -> Response:
     require_admin(services, request)
     record = await _record(services, request)
     await services.store.delete_key(record.hash)
-    services.keys.forget(record.hash)
+    await services.keys.changed(record.hash)
     return json_response({"deleted": True})
 
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from . import State, StateUnavailableError, Window, WindowCheck
+from . import Handler, State, StateUnavailableError, Window, WindowCheck
 from .memory import MemoryState
 
 log = logging.getLogger("switchpoint.state")
@@ -98,6 +98,21 @@ class GuardedState:
 
     async def cache_delete(self, key: str) -> None:
         await self._guarded("a cache delete", lambda: self.primary.cache_delete(key), _none)
+
+    async def subscribe(self, channel: str, handler: Handler) -> None:
+        try:
+            await self.primary.subscribe(channel, handler)
+        except StateUnavailableError as exc:  # the backend subscribes again when it reconnects
+            self._warn(exc, "subscribing to messages")
+
+    async def publish(self, channel: str, message: str) -> list[str]:
+        """An outage loses the message: the other processes then see the change when their caches
+        expire (a key record: within 5 s)."""
+        try:
+            return await self.primary.publish(channel, message)
+        except StateUnavailableError as exc:
+            self._warn(exc, "publishing a message")
+            return []
 
     async def ping(self) -> None:
         await self.primary.ping()
