@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,8 +22,8 @@ import yaml
 
 from .conftest import ADMIN_KEY, base_config, free_port
 from .replies import chat
+from .test_workers import children_of, socket_inodes, stop, tcp_sockets, wait_for_workers
 from .test_workers import serve as serve_workers
-from .test_workers import socket_inodes, stop, tcp_sockets, wait_for_workers
 from .upstream import Reply
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT balancing is Linux's")
@@ -143,3 +146,22 @@ def test_a_rate_limit_holds_across_workers(server: Server) -> None:
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda _: server.chat(RATE_KEY)[0], range(30)))
     assert statuses.count(200) == 10 and statuses.count(429) == 20
+
+
+def test_a_dead_state_process_is_replaced_and_spend_is_recounted(server: Server) -> None:
+    served = [server.chat(LIMITED_KEY) for _ in range(4)]
+    assert [status for status, _ in served] == [200] * 4
+    spent = sum(round(body["usage"]["cost"] * 1e9) for _, body in served)
+    [state] = [pid for pid in children_of(server.process.pid) if pid not in server.pids]
+    time.sleep(1.1)  # past the start-up window in which a death stops the server instead
+    os.kill(state, signal.SIGKILL)
+    deadline = time.time() + 10
+    while state in children_of(server.process.pid) or len(children_of(server.process.pid)) < 3:
+        assert time.time() < deadline, "the state process was not replaced"
+        time.sleep(0.05)
+    # the new state recounts the key's spend from the ledger, rows still queued in the workers included
+    for _ in range(4):
+        status, body = server.call("GET", "/api/v1/key", LIMITED_KEY)
+        assert status == 200, body
+        assert round(body["data"]["usage"] * 1e9) == spent
+    assert [server.chat(LIMITED_KEY)[0] for _ in range(4)] == [200] * 4

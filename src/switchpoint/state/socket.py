@@ -154,6 +154,7 @@ class SocketState:
         self._link: _Link | None = None
         self._connecting: asyncio.Lock | None = None
         self._handlers: dict[str, Handler] = {}
+        self._reconnecting: asyncio.Task[None] | None = None
         self._closing = False
 
     async def _connect(self) -> _Link:
@@ -186,9 +187,24 @@ class SocketState:
         return await link.call(op, args, blob)
 
     def lost(self, link: _Link) -> None:
-        if link is self._link and not self._closing:
-            log.warning("connection to the shared state lost; reconnecting on the next call")
-            self._gap()
+        """Reconnect at once, not on the next call: until then this process hears no messages."""
+        if link is not self._link or self._closing:
+            return
+        log.warning("connection to the shared state lost; reconnecting")
+        self._gap()
+        if self._handlers and (self._reconnecting is None or self._reconnecting.done()):
+            self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect(), name="state-reconnect")
+
+    async def _reconnect(self) -> None:
+        delay = 0.05
+        while not self._closing:
+            try:
+                await self._connect()
+                return
+            except StateUnavailableError as exc:
+                log.warning("shared state still unreachable: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     def _gap(self) -> None:
         for channel in self._handlers:
@@ -259,6 +275,8 @@ class SocketState:
 
     async def close(self) -> None:
         self._closing = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
         link, self._link = self._link, None
         if link is not None and link.transport is not None:
             link.flush()
