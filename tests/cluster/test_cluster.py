@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from typing import Any
 
@@ -19,7 +20,7 @@ from .. import replies
 from ..conftest import ADMIN_KEY, LoopThread
 from ..servers import RedisServer
 from ..upstream import Reply
-from .conftest import cluster_config, gather
+from .conftest import SWITCHPOINT, cluster_config, gather
 
 BUDGET_KEY = "sk-sp-v1-cluster-budget-0123456789"
 RATE_KEY = "sk-sp-v1-cluster-rate-0123456789ab"
@@ -222,3 +223,17 @@ def test_a_key_revoked_on_one_replica_is_refused_by_the_other_at_once(
     before, disabled, deleted = load(scenario)
     assert before == [200] * 4  # both replicas hold the key in their caches
     assert disabled == [403] * 5 and deleted == [401] * 5  # the other replica knew before the call answered
+
+    # `switchpoint keys revoke` changes the database, and tells the replicas through Redis
+    async def create(session: aiohttp.ClientSession) -> tuple[str, list[int]]:
+        async with session.post(f"{first.url}/api/v1/keys", json={"name": "by-cli"}, headers=admin) as response:
+            key = orjson.loads(await response.read())["key"]
+        return key, [(await post(session, replica.url, key))[0] for replica in (first, second)]
+
+    key, warm = load(create)
+    assert warm == [200, 200]
+    revoked = subprocess.run([SWITCHPOINT, "keys", "revoke", "by-cli", "--config", str(first.config_path)],
+                             capture_output=True, text=True, timeout=30)
+    assert revoked.returncode == 0, revoked.stderr
+    after = load(lambda s: gather(*(post(s, replica.url, key) for replica in (first, second) for _ in range(3))))
+    assert [status for status, _, _ in after] == [401] * 6
