@@ -6,7 +6,9 @@ in-process counters, seeded from the ledger like any new counter: limits stay en
 (spend is bounded by replicas x limit during the outage) and requests keep flowing.
 Settling never fails a request that was already served: the ledger row is still written.
 The response cache and shared hashes are conveniences, not controls: an outage is a miss, and
-hashes fall back to this process."""
+hashes fall back to this process. A message published during an outage is lost: the other
+processes see a changed key when their key cache expires (5 s), and every subscriber is told to
+drop what such messages keep fresh when its connection comes back."""
 
 from __future__ import annotations
 

@@ -8,10 +8,15 @@ One connection per worker carries every call, pipelined: each call is one frame 
 one write. A frame is `length:u32 id:u32 op:u8 json_length:u32 json blob`: the arguments as orjson,
 and a raw blob for cache values so they are never re-encoded.
 
-Measured (2-core Sapphire Rapids, uvloop, tests/state/bench_socket.py): a sequential call costs ~38 µs
-of wall time and ~28 µs of CPU over both processes (~14 µs in the worker); 64 calls in flight run at
-~5 µs of worker CPU each, frames batched. A request to a key with a spend limit and a rate limit makes
-three calls (hit, reserve, settle): ~40 µs of worker CPU, against ~6 µs in-process."""
+Measured with bench/state_ops.py (2-core Sapphire Rapids, uvloop; a request to a key with a spend
+limit and a rate limit makes three calls: hit, reserve, settle):
+  one request at a time:  ~130 µs of wall time a request (~45 µs a call); ~60 µs of the worker's CPU
+                          and ~58 µs of the state process's (waking each process per call dominates)
+  64 requests in flight:  ~13-17 µs of the worker's CPU and ~14-18 µs of the state process's a
+                          request (~5 µs a call each: frames travel together), ~30 µs of wall time
+  in-process (memory):    ~6-7 µs a request
+So under load the shared state adds ~8-10 µs of worker CPU to such a request (the gateway spends
+~150 µs of CPU on one), plus ~15 µs on the state process's core. A key without limits makes no call."""
 
 from __future__ import annotations
 
