@@ -13,7 +13,6 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -24,14 +23,20 @@ from .conftest import ADMIN_KEY, base_config, free_port
 from .replies import chat
 from .test_workers import children_of, socket_inodes, stop, tcp_sockets, wait_for_workers
 from .test_workers import serve as serve_workers
-from .upstream import Reply
+from .upstream import Reply, Upstream
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT balancing is Linux's")
 
 LIMITED_KEY = "sk-sp-v1-workers-limited-0123456789"
 RATE_KEY = "sk-sp-v1-workers-rate-0123456789abc"
+RECOUNT_KEY = "sk-sp-v1-workers-recount-0123456789"
 LIMIT_NANOS = 500_000  # $0.0005: each request reserves ~73,500 nano-USD and spends 37,500
 BODY = {"model": "test/gpt", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture(autouse=True)
+def upstream_replies(upstream: Upstream) -> None:
+    upstream.always("/v1/chat/completions", Reply.json(orjson.loads(chat(10, 60).body), delay=0.02))
 
 
 class Server:
@@ -70,12 +75,14 @@ class Server:
         return connections
 
 
-@pytest.fixture
-def server(upstream: Any, tmp_path: Path) -> Iterator[Server]:
-    upstream.always("/v1/chat/completions", Reply.json(orjson.loads(chat(10, 60).body), delay=0.02))
-    config = base_config(upstream, tmp_path, keys=[
+@pytest.fixture(scope="module")
+def server(_upstream_server: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the module: each test uses keys of its own."""
+    tmp_path = tmp_path_factory.mktemp("workers")
+    config = base_config(_upstream_server, tmp_path, keys=[
         {"name": "limited", "key": LIMITED_KEY, "limit": LIMIT_NANOS / 1e9},
         {"name": "rate", "key": RATE_KEY, "rate_limit": {"requests": 10, "interval": "1m"}},
+        {"name": "recount", "key": RECOUNT_KEY, "limit": 1.0},
     ])
     config["server"] = {"ledger_flush_interval": 5.0, "shutdown_grace": 10}  # rows stay in the workers a while
     path = tmp_path / "switchpoint.yaml"
@@ -149,7 +156,7 @@ def test_a_rate_limit_holds_across_workers(server: Server) -> None:
 
 
 def test_a_dead_state_process_is_replaced_and_spend_is_recounted(server: Server) -> None:
-    served = [server.chat(LIMITED_KEY) for _ in range(4)]
+    served = [server.chat(RECOUNT_KEY) for _ in range(4)]
     assert [status for status, _ in served] == [200] * 4
     spent = sum(round(body["usage"]["cost"] * 1e9) for _, body in served)
     [state] = [pid for pid in children_of(server.process.pid) if pid not in server.pids]
@@ -161,7 +168,7 @@ def test_a_dead_state_process_is_replaced_and_spend_is_recounted(server: Server)
         time.sleep(0.05)
     # the new state recounts the key's spend from the ledger, rows still queued in the workers included
     for _ in range(4):
-        status, body = server.call("GET", "/api/v1/key", LIMITED_KEY)
+        status, body = server.call("GET", "/api/v1/key", RECOUNT_KEY)
         assert status == 200, body
         assert round(body["data"]["usage"] * 1e9) == spent
-    assert [server.chat(LIMITED_KEY)[0] for _ in range(4)] == [200] * 4
+    assert [server.chat(RECOUNT_KEY)[0] for _ in range(4)] == [200] * 4
