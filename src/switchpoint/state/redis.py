@@ -279,8 +279,13 @@ class RedisState:
             await self._call(lambda: self.client.delete(replies_key))
         return replies
 
+    def _current(self) -> bool:
+        """Whether the running listener is still wanted (a cancellation can be lost in a read timeout
+        that expires at the same moment, so the loops check this too)."""
+        return asyncio.current_task() is self._listener
+
     async def _listen(self, listening: asyncio.Future[None]) -> None:
-        while True:
+        while self._current():
             pubsub = self.client.pubsub()
             try:
                 await pubsub.subscribe(*(f"ch:{channel}" for channel in self._handlers))
@@ -288,7 +293,7 @@ class RedisState:
                     listening.set_result(None)
                 else:  # resubscribed after a loss: what was published meanwhile is gone
                     self._deliver_all(None)
-                while True:
+                while self._current():
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         await self._deliver(message["channel"].decode()[3:], message["data"].decode())
@@ -316,11 +321,10 @@ class RedisState:
             notify(handler, message)
 
     async def _stop_listening(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.cancel()
+            await asyncio.wait({listener}, timeout=2 * REPLY_TIMEOUT)
 
     async def ping(self) -> None:
         await self._call(self.client.ping)
