@@ -77,7 +77,6 @@ class StateHost:
         self.subscribers: dict[str, set[_Peer]] = {}
         self.broadcasts: dict[int, _Broadcast] = {}
         self.next_broadcast = 0
-        self.peers: set[_Peer] = set()
 
     async def serve(self, sock: socket.socket) -> asyncio.AbstractServer:
         return await asyncio.get_running_loop().create_unix_server(lambda: _Peer(self), sock=sock)
@@ -115,7 +114,6 @@ class StateHost:
         broadcast.publisher.send(frame(broadcast.ident, OK, broadcast.replies))
 
     def gone(self, peer: _Peer) -> None:
-        self.peers.discard(peer)
         for subscribers in self.subscribers.values():
             subscribers.discard(peer)
         for number, broadcast in list(self.broadcasts.items()):
@@ -138,7 +136,6 @@ class _Peer(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.host.peers.add(self)
 
     def send(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
