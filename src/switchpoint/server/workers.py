@@ -84,8 +84,13 @@ class SharedState:
         self.directory = tempfile.mkdtemp(prefix="switchpoint-")
         self.path = f"{self.directory}/state.sock"
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(self.path)
-        self.listener.listen(1024)
+        try:
+            self.listener.bind(self.path)  # at most 107 bytes: a deep $TMPDIR is too long
+            self.listener.listen(1024)
+        except OSError as exc:
+            self.close()
+            raise SystemExit(f"switchpoint: cannot create the workers' state socket {self.path}: "
+                             f"{exc.strerror or exc} (set TMPDIR to a shorter directory)") from None
 
     @property
     def url(self) -> str:
