@@ -61,7 +61,7 @@ def main() -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)
-    host = multiprocessing.get_context("fork").Process(target=run_host, args=(listener, 1 << 20))
+    host = multiprocessing.get_context("fork").Process(target=run_host, args=(listener, 1 << 20, 1))
     host.start()
 
     async def go() -> None:

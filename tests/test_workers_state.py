@@ -163,7 +163,10 @@ def test_a_dead_state_process_is_replaced_and_spend_is_recounted(server: Server)
     time.sleep(1.1)  # past the start-up window in which a death stops the server instead
     os.kill(state, signal.SIGKILL)
     deadline = time.time() + 10
-    while state in children_of(server.process.pid) or len(children_of(server.process.pid)) < 3:
+    while True:  # until another state process runs and both workers have connected to it again
+        [replaced] = [pid for pid in children_of(server.process.pid) if pid not in server.pids] or [state]
+        if replaced != state and len(socket_inodes(replaced)) >= 3:  # its listening socket and two workers
+            break
         assert time.time() < deadline, "the state process was not replaced"
         time.sleep(0.05)
     # the new state recounts the key's spend from the ledger, rows still queued in the workers included

@@ -21,13 +21,13 @@ class HostedState:
     """A state host (what `serve --workers N` runs in a process of its own) on the test's loop, on a
     real Unix socket, and the clients connected to it."""
 
-    def __init__(self, cache_bytes: int = 1 << 20) -> None:
+    def __init__(self, cache_bytes: int = 1 << 20, workers: int = 0) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="sp-state-"))  # short: a socket path has 108 bytes
         self.path = str(self.directory / "state.sock")
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(self.path)
         self.listener.listen(64)
-        self.host = StateHost(MemoryState(cache_bytes=cache_bytes))
+        self.host = StateHost(MemoryState(cache_bytes=cache_bytes), workers=workers)
         self.server: asyncio.AbstractServer | None = None
         self.clients: list[SocketState] = []
 

@@ -138,7 +138,7 @@ class Supervisor:
         if slot == STATE_SLOT:
             assert self.shared is not None
             process = self.context.Process(target=run_state_host, name="switchpoint-state",
-                                           args=(self.shared.listener, self.shared.cache_bytes))
+                                           args=(self.shared.listener, self.shared.cache_bytes, self.count))
         else:
             process = self.context.Process(target=run_worker, name=f"switchpoint-worker-{slot}",
                                            args=(self.make_app, self.host, self.port, self.options, self.shared))

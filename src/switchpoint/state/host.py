@@ -5,7 +5,9 @@ Every call runs a `MemoryState` method to completion before the next frame is re
 awaits), so each is atomic across all workers, as a Lua script is in Redis. A published message goes
 to every other subscribed worker; the publisher is answered once each has replied (or after
 `reply_timeout`, for a worker that is wedged), so when `DELETE /keys/{hash}` answers, no worker still
-holds the key."""
+holds the key. A state process started again after a crash holds messages for up to `START_GRACE`
+until every worker has subscribed again (they reconnect at once; their subscriptions wait in the
+socket), so a recount of spend from the ledger hears the rows every worker has not written yet."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from .socket import OK, frame, frames
 
 log = logging.getLogger("switchpoint.state")
 REPLY_TIMEOUT = 1.0
+START_GRACE = 0.5  # with the reply timeout, under the workers' 2 s call timeout
 
 
 def now(coroutine: Coroutine[Any, Any, Any]) -> Any:
@@ -71,19 +74,45 @@ class _Broadcast:
 
 
 class StateHost:
-    def __init__(self, state: MemoryState, *, reply_timeout: float = REPLY_TIMEOUT) -> None:
+    def __init__(self, state: MemoryState, *, reply_timeout: float = REPLY_TIMEOUT, workers: int = 0) -> None:
         self.state = state
         self.reply_timeout = reply_timeout
+        self.workers = workers  # how many processes subscribe, once all are connected
+        self.held: list[tuple[_Peer, int, str, str]] = []  # messages published before they all were
+        self.holding_until = 0.0
         self.subscribers: dict[str, set[_Peer]] = {}
         self.broadcasts: dict[int, _Broadcast] = {}
         self.next_broadcast = 0
 
     async def serve(self, sock: socket.socket) -> asyncio.AbstractServer:
-        return await asyncio.get_running_loop().create_unix_server(lambda: _Peer(self), sock=sock)
+        loop = asyncio.get_running_loop()
+        self.holding_until = loop.time() + START_GRACE
+        loop.call_later(START_GRACE, self.release)
+        return await loop.create_unix_server(lambda: _Peer(self), sock=sock)
 
-    def publish(self, publisher: _Peer, ident: int, channel: str, message: str) -> bytes | None:
+    def subscribed(self, peer: _Peer, channel: str) -> None:
+        self.subscribers.setdefault(channel, set()).add(peer)
+        if self.held:
+            self.release(channel)
+
+    def release(self, channel: str | None = None) -> None:
+        """Send the held messages (of `channel`, once all its subscribers are here; all, at the end of
+        the grace)."""
+        held, self.held = self.held, []
+        for publisher, ident, on, message in held:
+            if channel is None or on == channel:
+                answer = self.publish(publisher, ident, on, message, hold=channel is not None)
+                if answer is not None:
+                    publisher.send(answer)
+            else:
+                self.held.append((publisher, ident, on, message))
+
+    def publish(self, publisher: _Peer, ident: int, channel: str, message: str, *, hold: bool = True) -> bytes | None:
         """Send `message` to the other subscribers; the answer to the publisher comes when they replied."""
         others = {peer for peer in self.subscribers.get(channel, ()) if peer is not publisher}
+        if hold and len(others) < self.workers - 1 and asyncio.get_running_loop().time() < self.holding_until:
+            self.held.append((publisher, ident, channel, message))
+            return None
         if not others:
             return frame(ident, OK, [])
         self.next_broadcast = number = (self.next_broadcast + 1) & 0xFFFFFFFF
@@ -114,6 +143,7 @@ class StateHost:
         broadcast.publisher.send(frame(broadcast.ident, OK, broadcast.replies))
 
     def gone(self, peer: _Peer) -> None:
+        self.held = [entry for entry in self.held if entry[0] is not peer]
         for subscribers in self.subscribers.values():
             subscribers.discard(peer)
         for number, broadcast in list(self.broadcasts.items()):
@@ -169,7 +199,7 @@ class _Peer(asyncio.Protocol):
             now(state.cache_put(args[0], blob, ttl=args[1]))
             return frame(ident, OK, None)
         if op == wire.SUBSCRIBE:
-            self.host.subscribers.setdefault(args[0], set()).add(self)
+            self.host.subscribed(self, args[0])
             return frame(ident, OK, None)
         if op == wire.PUBLISH:
             return self.host.publish(self, ident, args[0], args[1])
@@ -183,7 +213,7 @@ class _Peer(asyncio.Protocol):
         self.host.gone(self)
 
 
-def run(sock: socket.socket, cache_bytes: int) -> None:
+def run(sock: socket.socket, cache_bytes: int, workers: int) -> None:
     """The state process: serve on `sock` (bound and listening, inherited from the supervisor) until
     SIGTERM, or until the supervisor is gone. SIGINT (Ctrl-C reaches the whole process group) is
     ignored: the workers still settle their requests in flight while they drain, and need the state."""
@@ -205,7 +235,7 @@ def run(sock: socket.socket, cache_bytes: int) -> None:
             loop.call_later(1.0, watch)
 
         watch()
-        server = await StateHost(MemoryState(cache_bytes=cache_bytes)).serve(sock)
+        server = await StateHost(MemoryState(cache_bytes=cache_bytes), workers=workers).serve(sock)
         await stop
         server.close()
 

@@ -36,7 +36,6 @@ SCHEME = "switchpoint+unix://"
 
 HEADER = struct.Struct(">IIBI")  # length (of what follows it), id, op, json length
 HEADER_SIZE = HEADER.size
-LENGTH = struct.Struct(">I")
 
 # calls (worker -> host)
 RESERVE, SETTLE, SPENT, SEED, HIT, HASH_GET, HASH_SET, HASH_INCR = 1, 2, 3, 4, 5, 6, 7, 8
