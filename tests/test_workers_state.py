@@ -30,6 +30,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO
 LIMITED_KEY = "sk-sp-v1-workers-limited-0123456789"
 RATE_KEY = "sk-sp-v1-workers-rate-0123456789abc"
 RECOUNT_KEY = "sk-sp-v1-workers-recount-0123456789"
+CACHE_KEY = "sk-sp-v1-workers-cache-0123456789ab"
 LIMIT_NANOS = 500_000  # $0.0005: each request reserves ~73,500 nano-USD and spends 37,500
 BODY = {"model": "test/gpt", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
 
@@ -49,13 +50,15 @@ class Server:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
 
     def call(self, method: str, path: str, key: str, body: Any = None,
-             connection: http.client.HTTPConnection | None = None) -> tuple[int, dict[str, Any]]:
+             connection: http.client.HTTPConnection | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
         """One request, on `connection` (kept open) or on a fresh one (so the kernel picks the worker)."""
         fresh = connection is None
         connection = connection or self.connect()
         try:
             connection.request(method, path, body=None if body is None else json.dumps(body),
-                               headers={"authorization": f"Bearer {key}", "content-type": "application/json"})
+                               headers={"authorization": f"Bearer {key}", "content-type": "application/json",
+                                        **(headers or {})})
             response = connection.getresponse()
             return response.status, orjson.loads(response.read() or b"{}")
         finally:
@@ -83,6 +86,7 @@ def server(_upstream_server: Upstream, tmp_path_factory: pytest.TempPathFactory)
         {"name": "limited", "key": LIMITED_KEY, "limit": LIMIT_NANOS / 1e9},
         {"name": "rate", "key": RATE_KEY, "rate_limit": {"requests": 10, "interval": "1m"}},
         {"name": "recount", "key": RECOUNT_KEY, "limit": 1.0},
+        {"name": "cache", "key": CACHE_KEY},
     ])
     config["server"] = {"ledger_flush_interval": 5.0, "shutdown_grace": 10}  # rows stay in the workers a while
     path = tmp_path / "switchpoint.yaml"
@@ -153,6 +157,16 @@ def test_a_rate_limit_holds_across_workers(server: Server) -> None:
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda _: server.chat(RATE_KEY)[0], range(30)))
     assert statuses.count(200) == 10 and statuses.count(429) == 20
+
+
+def test_the_response_cache_is_shared_by_the_workers(server: Server, upstream: Upstream) -> None:
+    body = {**BODY, "messages": [{"role": "user", "content": "the same question"}]}
+    cached = {"x-switchpoint-cache": "true"}
+    answers = [server.call("POST", "/api/v1/chat/completions", CACHE_KEY, body, headers=cached)
+               for _ in range(16)]  # fresh connections: both workers answer
+    assert [status for status, _ in answers] == [200] * 16
+    assert [a.get("cache_hit", False) for _, a in answers] == [False] + [True] * 15
+    assert len(upstream.hits("/v1/chat/completions")) == 1
 
 
 def test_a_dead_state_process_is_replaced_and_spend_is_recounted(server: Server) -> None:
