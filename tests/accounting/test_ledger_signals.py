@@ -18,7 +18,7 @@ import yaml
 
 from .. import replies
 from ..conftest import TEST_KEY, base_config, free_port
-from ..test_shutdown import start_server
+from ..server.test_shutdown import start_server
 
 
 def write_config(upstream: Any, tmp_path: Path, **overrides: Any) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from switchpoint.usage_totals import DAY_MS, HOUR_MS, rollup_deltas, rollup_deltas_by_size
+from switchpoint.storage.usage_totals import DAY_MS, HOUR_MS, rollup_deltas, rollup_deltas_by_size
 
 
 def test_larger_buckets_from_smaller_ones_match_the_rows() -> None:

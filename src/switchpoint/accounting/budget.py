@@ -10,8 +10,8 @@ import orjson
 
 from ..errors import ForbiddenError
 from ..ids import random_hex
-from ..singleflight import SingleFlight
 from ..state import State
+from ..state.singleflight import SingleFlight
 from ..storage import Store
 from .keys import KeyRecord
 from .ledger import LedgerWriter

@@ -13,8 +13,8 @@ from typing import Any
 
 from ..config import Config
 from ..errors import AuthenticationError, ForbiddenError
-from ..singleflight import SingleFlight
 from ..state import State
+from ..state.singleflight import SingleFlight
 from ..storage import Store
 from ..storage.store import now_ms
 

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..proxy import DIRECT, parse_proxy
-from ..upstream_settings import DEFAULT_MAX_BODY, tls_context
+from .proxy_url import DIRECT, parse_proxy
 
 LimitReset = Literal["daily", "weekly", "monthly"]
 MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-:]+$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+# The largest non-streamed response body read by default. Embeddings are the largest answers a
+# gateway relays: 300 inputs of 3072 float dimensions come to ~17 MB of JSON (~5 MB as base64);
+# 64 MiB leaves room for that four times over and still bounds what one bad upstream can cost.
+DEFAULT_MAX_BODY = 64 * 1024 * 1024
 
 
 class Strict(BaseModel):
@@ -49,10 +55,14 @@ class ProviderTLS(Strict):
     @classmethod
     def _readable(cls, value: str | None) -> str | None:
         if value is not None:
+            # Read here without the ssl module (config sits below the network layer); the upstream client
+            # loads the file with ssl when the gateway starts.
             try:
-                tls_context(value)
-            except OSError as exc:  # ssl.SSLError is an OSError
+                pem = Path(value).read_bytes()
+            except OSError as exc:
                 raise ValueError(f"{value!r} cannot be read as PEM certificates: {exc}") from None
+            if b"-----BEGIN CERTIFICATE-----" not in pem:
+                raise ValueError(f"{value!r} cannot be read as PEM certificates: it holds no certificate")
         return value
 
     @model_validator(mode="after")

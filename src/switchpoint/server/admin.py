@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..accounting.keys import KeyRecord, config_key_hashes, config_key_problem, hash_key, usd_to_nanos
 from ..config.schema import RateLimitConfig, TokenLimitConfig
 from ..errors import AuthenticationError, BadRequestError, ForbiddenError, NotFoundError
+from ..protocols.openai_chat.request import load_object
 from .http import Request, Response, Send, json_response
 from .info import WORKSPACE_ID, key_fields, key_object, last_used_times
 from .services import Services
-from .validate import load_object
 
 
 class External(BaseModel):

@@ -11,11 +11,11 @@ from typing import Any
 from ..config import Config
 from ..errors import NotFoundError, SwitchpointError
 from ..observability.context import end_scope, request_id_for, start_scope
+from ..protocols.openai_chat.render import error_body
 from . import admin, chat, dashboard, info, messages
 from .cors import API_PREFIXES, Cors
 from .http import Receive, Request, Response, Send, Streamed
 from .metrics import metrics_endpoint
-from .render import error_body
 from .services import Services, build_services, start_services, stop_services
 
 log = logging.getLogger("switchpoint.server")

@@ -10,17 +10,17 @@ import orjson
 
 from ..accounting.keys import refused
 from ..engine import RequestContext
+from ..engine.cache import CACHE_HEADERS, StreamTape, status_headers
 from ..errors import SwitchpointError
 from ..generation import GenerationRecord
 from ..ids import generation_id
 from ..observability.context import current_scope
+from ..protocols.openai_chat.render import completion_body, embeddings_body
+from ..protocols.openai_chat.request import ATTRIBUTION, parse_chat, parse_embeddings
 from ..types import hide_reasoning
-from .cache import CACHE_HEADERS, StreamTape, status_headers
 from .http import STREAMED, Request, Response, Send, Streamed
-from .render import completion_body, embeddings_body
 from .services import Services
 from .streaming import SSE_HEADERS, stream_chat
-from .validate import ATTRIBUTION, parse_chat, parse_embeddings
 
 # The request headers a generation reads: attribution passed upstream, and the cache controls.
 CHAT_HEADERS = frozenset(name.encode() for name in (*ATTRIBUTION, *CACHE_HEADERS))
@@ -103,7 +103,7 @@ async def authenticate(services: Services, request: Request) -> RequestContext:
     ctx = RequestContext(key, generation_id(time.time()), time.monotonic())
     refusal = refused(key)
     if refusal is not None:
-        services.engine.refuse(services.engine.new_record(ctx, "", streamed=False), refusal)
+        services.engine.books.refuse(services.engine.books.new_record(ctx, "", streamed=False), refusal)
         raise refusal
     return ctx
 
@@ -118,9 +118,9 @@ def refusals(services: Services, ctx: RequestContext, model: str = "", *, stream
     try:
         yield body
     except SwitchpointError as err:
-        record = services.engine.new_record(ctx, model or (body and requested_model(body[0])) or "", streamed=streamed)
+        record = services.engine.books.new_record(ctx, model or (body and requested_model(body[0])) or "", streamed=streamed)
         record.api_type = api_type
-        services.engine.refuse(record, err)
+        services.engine.books.refuse(record, err)
         raise
 
 

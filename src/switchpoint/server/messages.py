@@ -15,6 +15,7 @@ import orjson
 from ..accounting.pricing import from_nanos
 from ..config.catalogue import Model
 from ..engine import RequestContext, target
+from ..engine.cache import CACHE_HEADERS, StreamTape, status_headers
 from ..errors import INVALID, SwitchpointError, UpstreamError
 from ..generation import GenerationRecord
 from ..ids import generation_id
@@ -31,7 +32,6 @@ from ..protocols.anthropic_messages import (
 from ..protocols.anthropic_messages.replay import replay_body, replay_stream
 from ..protocols.anthropic_messages.request import load_body
 from ..types import ChatRequest
-from .cache import CACHE_HEADERS, StreamTape, status_headers
 from .chat import overhead_header
 from .http import STREAMED, Request, Response, Send, Streamed
 from .services import Services

@@ -22,7 +22,7 @@ from .workers import supported as workers_supported
 log = logging.getLogger("switchpoint")
 
 
-HTTP_PROTOCOL = "switchpoint.server.protocol:HttpProtocol"  # our HTTP/1.1 protocol under uvicorn's server
+HTTP_PROTOCOL = "switchpoint.net.server:HttpProtocol"  # our HTTP/1.1 protocol under uvicorn's server
 
 
 def banner(config: Config, host: str, port: int, workers: int = 1) -> None:

@@ -15,23 +15,23 @@ from ..accounting.pricing import Pricer
 from ..config import Config
 from ..config.catalogue import Catalogue, build_catalogue
 from ..engine import Engine
+from ..engine.breakers import SharedBreakers
+from ..engine.cache import ResponseCache
+from ..net.proxy import Proxies
+from ..net.settings import UpstreamSettings, tls_context
+from ..net.transport import Transport
 from ..observability.setup import Observer, build_observers
 from ..protocols.anthropic_messages import ModelNames
 from ..protocols.anthropic_messages.models import served_names
 from ..providers.base import Provider
 from ..providers.registry import PROVIDER_TYPES
-from ..proxy import Proxies
 from ..routing import BreakerSettings
 from ..routing.health import Health
 from ..state import State, open_state
-from ..state.breakers import SharedBreakers
 from ..storage import Store
 from ..storage.dead_letters import DeadLetters
 from ..storage.spool import Spool, spool_directory
-from ..transport import Transport
-from ..upstream_settings import UpstreamSettings, tls_context
 from .access import AccessLog
-from .cache import ResponseCache
 from .metrics import LedgerHealth, Metrics
 
 log = logging.getLogger("switchpoint")

@@ -12,14 +12,14 @@ import time
 from typing import Any, Protocol
 
 from ..engine import Engine, RequestContext
-from ..engine_stream import mid_stream_error
+from ..engine.cache import StreamTape
+from ..engine.stream import mid_stream_error
 from ..errors import SwitchpointError, UpstreamError
 from ..generation import GenerationRecord
-from ..loops import PerLoop
+from ..net.loops import PerLoop
+from ..protocols.openai_chat.render import DONE, KEEPALIVE, ChunkRenderer
 from ..types import ChatRequest, Delta, Usage
-from .cache import StreamTape
 from .http import Receive, Send
-from .render import DONE, KEEPALIVE, ChunkRenderer
 
 log = logging.getLogger("switchpoint.server")
 SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),

@@ -12,7 +12,8 @@ from sqlalchemy import Integer, Table, case, func, insert, literal, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..usage_totals import (
+from .tables import endpoint_attempts_hourly, generations, usage_daily, usage_hourly
+from .usage_totals import (
     DAY_MS,
     ENDPOINT_GROUP,
     ENDPOINT_SUMS,
@@ -22,7 +23,6 @@ from ..usage_totals import (
     attempt_deltas,
     rollup_deltas_by_size,
 )
-from .tables import endpoint_attempts_hourly, generations, usage_daily, usage_hourly
 
 ROLLUPS: tuple[tuple[Table, int], ...] = ((usage_hourly, HOUR_MS), (usage_daily, DAY_MS))
 

@@ -2,7 +2,7 @@
 
 SQLite work (binding parameters, b-tree updates, rollups) would otherwise run in a thread of the
 gateway process and take its GIL away from the event loop thousands of times a second, which costs
-every request latency. The child (switchpoint/sqlite_ledger.py) imports no database library: this side
+every request latency. The child (switchpoint/storage/sqlite_ledger.py) imports no database library: this side
 compiles the statements once and sends them first, then each batch as a length-prefixed JSON frame;
 the child answers `ok` or the error."""
 
@@ -17,13 +17,13 @@ from sqlalchemy import insert
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
-from ..sqlite_ledger import frame
-from ..usage_totals import ENDPOINT_GROUP, ENDPOINT_SUMS, GROUP, SUMS
 from .rollup import attempts_statement, rollup_statements
 from .row_errors import SQLITE_ROW_ERRORS, RejectedRowsError
+from .sqlite_ledger import frame
 from .tables import generations
+from .usage_totals import ENDPOINT_GROUP, ENDPOINT_SUMS, GROUP, SUMS
 
-CHILD = "import sys; from switchpoint.sqlite_ledger import main; main(sys.argv[1])"
+CHILD = "import sys; from switchpoint.storage.sqlite_ledger import main; main(sys.argv[1])"
 
 
 def ledger_insert_sql(dialect: Any) -> tuple[str, list[str]]:

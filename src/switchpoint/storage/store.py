@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ..sqlite_ledger import PRAGMAS
 from . import migrate
 from .rollup import add_rollups
+from .sqlite_ledger import PRAGMAS
 from .sqlite_writer import SQLiteWriterProcess, ledger_insert_sql
 from .tables import generations, keys
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from ...accounting.keys import KeyRecord
 from ...errors import BadRequestError, NotFoundError
+from ...protocols.openai_chat.request import load_object
 from ..admin import KeyCreate, KeyUpdate, apply_update, create_from_spec, parse, refuse_config_key
 from ..http import Request, Response, Send, json_response
 from ..services import Services
-from ..validate import load_object
 from . import session
 from .api import key_views
 

@@ -1,0 +1,189 @@
+"""The attempt loop shared by every request kind: each candidate in turn, retried under the policy,
+its budget reserved first, its failures fed to health and the breakers, and, when every candidate
+failed, the one error most useful to the client. Streams and hedged races use it through this class
+alone (attempt_endpoint, final_error, deadline, release, clock), never through the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from .. import routing
+from ..accounting import pricing
+from ..accounting.budget import Budget, InsufficientBudgetError, Reservation, limit_exceeded
+from ..accounting.pricing import Pricer
+from ..config import Config
+from ..errors import (
+    NotFoundError,
+    PaymentRequiredError,
+    RequestTimeoutError,
+    ServiceUnavailableError,
+    SwitchpointError,
+    UpstreamError,
+)
+from ..generation import GenerationRecord
+from ..providers.base import Provider
+from ..routing import BreakerStore, Candidate, Decision
+from ..routing.health import Health
+from ..types import ChatRequest
+from .context import Outcome, RequestContext
+
+T = TypeVar("T")
+MIN_PROMPT_TOKENS = 16  # the smallest request worth sending, for telling a spent limit (403) from 402
+# Which failure is most useful to the client when every candidate failed (higher wins).
+_ERROR_RANK = {"invalid": 9, "rate_limit": 6, "overloaded": 5, "timeout": 4, "auth": 3, "quota": 3,
+               "server": 2, "malformed": 2, "endpoint": 1, "connect": 0}
+
+
+class Attempts:
+    def __init__(self, *, config: Config, providers: dict[str, Provider], budget: Budget, pricer: Pricer,
+                 health: Health, breakers: BreakerStore, rng: random.Random, clock: Callable[[], float],
+                 spawn: Callable[[Awaitable[Any]], None]) -> None:
+        self.config = config
+        self.providers = providers
+        self.budget = budget
+        self.pricer = pricer
+        self.health = health
+        self.breakers = breakers
+        self.rng = rng
+        self.clock = clock
+        self.spawn = spawn  # bookkeeping that must finish even if the request task is cancelled
+
+    def deadline(self, ctx: RequestContext) -> float:
+        """When the request as a whole must be answered (monotonic), whatever endpoint it is on."""
+        return ctx.started + self.config.server.request_deadline
+
+    async def release(self, reservation: Reservation | None) -> None:
+        """Give back an attempt's reservation with nothing spent (an attempt that lost a race)."""
+        await self.budget.settle(reservation, 0)
+
+    async def attempt_all(
+        self, request: ChatRequest, ctx: RequestContext, candidates: list[Candidate], record: GenerationRecord,
+        once: Callable[[ChatRequest, Provider, Candidate, float], Awaitable[T]],
+    ) -> tuple[T, Candidate, Reservation | None]:
+        """Try each candidate in turn (with retries on the same endpoint) until one serves."""
+        deadline = self.deadline(ctx)
+        outcomes: list[tuple[Outcome[T], Candidate]] = []
+        for cand in candidates:
+            outcome = await self.attempt_endpoint(request, ctx, cand, record, once, deadline)
+            if outcome.ok:
+                return outcome.result, cand, outcome.reservation  # type: ignore[return-value]
+            outcomes.append((outcome, cand))
+        raise self.final_error(request, record, outcomes)
+
+    async def attempt_endpoint(
+        self, request: ChatRequest, ctx: RequestContext, cand: Candidate, record: GenerationRecord,
+        once: Callable[[ChatRequest, Provider, Candidate, float], Awaitable[T]], deadline: float,
+    ) -> Outcome[T]:
+        """One endpoint, retried under the policy. Raises the client's error when the upstream
+        rejected the request (never retried elsewhere) or the deadline passed."""
+        provider = self.providers[cand.endpoint.provider]
+        retry = self.config.routing.retry
+        retries = 0
+        while True:
+            now = self.clock()
+            if deadline - now <= 0:
+                raise RequestTimeoutError("Operation timed out. Please try again later.",
+                                          metadata={"attempts": record.attempts})
+            if not self.breakers.admit(cand.key, now):
+                return Outcome()  # its breaker opened (or another request holds the probe) since planning
+            try:
+                reservation = await self.reserve(ctx, request, cand)
+            except InsufficientBudgetError as exc:
+                self.breakers.record(cand.key, None, now)
+                record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, 402, 0.0,
+                                   "the key's remaining budget cannot cover this endpoint", "budget")
+                return Outcome(budget_error=self.payment_error(exc, request, ctx, cand))
+            started = self.clock()
+            try:
+                result = await once(request, provider, cand, min(provider.connection.timeout, deadline - started))
+            except UpstreamError as err:
+                await self.budget.settle(reservation, 0)
+                now = self.clock()
+                elapsed = (now - started) * 1000
+                record.upstream_ms += elapsed
+                record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, err.status,
+                                   elapsed, err.message, err.kind)
+                self.observe_failure(cand, err, now)
+                decision, delay = routing.next_step(err, retries, provider.connection.max_retries, self.rng,
+                                                    remaining=deadline - now, base=retry.base_delay,
+                                                    cap=retry.max_delay)
+                if decision is Decision.RETRY:
+                    await asyncio.sleep(delay)
+                    retries += 1
+                    continue
+                if decision is Decision.STOP:
+                    raise err.to_client_error(cand.endpoint.provider, record.attempts) from None
+                return Outcome(failure=err)
+            except BaseException:
+                self.breakers.record(cand.key, None, self.clock())  # frees a half-open probe slot
+                self.spawn(self.budget.settle(reservation, 0))
+                raise
+            now = self.clock()
+            elapsed = (now - started) * 1000
+            record.upstream_ms += elapsed
+            record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, 200, elapsed)
+            self.breakers.record(cand.key, True, now)
+            return Outcome(True, result, reservation, attempt=len(record.attempts) - 1)
+
+    def observe_failure(self, cand: Candidate, err: UpstreamError, now: float) -> None:
+        outcome = routing.breaker_outcome(err)
+        self.breakers.record(cand.key, outcome, now)
+        if outcome is None:
+            self.health.observe(cand.key, False, now, counted=False, retry_after=err.retry_after)
+        else:
+            self.health.observe(cand.key, outcome, now)
+
+    def final_error(self, request: ChatRequest, record: GenerationRecord,
+                    outcomes: list[tuple[Outcome[Any], Candidate]]) -> SwitchpointError:
+        """Every candidate failed: the most informative failure, listing every attempt."""
+        failures = [(o.failure, c) for o, c in outcomes if o.failure is not None]
+        if failures:
+            err, cand = max(reversed(failures), key=lambda f: _ERROR_RANK.get(f[0].kind, 0))
+            return err.to_client_error(cand.endpoint.provider, record.attempts)
+        budget_error = next((o.budget_error for o, _ in outcomes if o.budget_error is not None), None)
+        if budget_error is not None:
+            return budget_error
+        if outcomes:
+            err503 = ServiceUnavailableError(f"No healthy endpoints for {request.model}: every provider is "
+                                             "failing; retry shortly.", metadata={"model": request.model})
+            err503.headers["Retry-After"] = "1"
+            return err503
+        return NotFoundError(f"No endpoints found for {request.model}.")
+
+    # -- accounting --------------------------------------------------------------------------
+
+    def worst_case_tokens(self, request: ChatRequest, ctx: RequestContext, cand: Candidate) -> tuple[int, int]:
+        """Upper bounds on prompt and output tokens: what a reservation must cover."""
+        context = cand.endpoint.context_length or cand.model.context_length
+        prompt = pricing.prompt_bound(ctx.body_size, request.messages, context)
+        if cand.model.is_embedding:
+            return prompt, 0
+        output = (request.max_tokens or cand.endpoint.max_output_tokens or cand.model.max_output_tokens
+                  or context or 16384)
+        return prompt, output
+
+    async def reserve(self, ctx: RequestContext, request: ChatRequest, cand: Candidate) -> Reservation | None:
+        if ctx.key.limit_nanos is None:
+            return None
+        prompt, output = self.worst_case_tokens(request, ctx, cand)
+        amount = self.pricer.worst_case(cand.endpoint.price, prompt, output, cand.endpoint.provider)
+        return await self.budget.reserve(ctx.key, amount)
+
+    def payment_error(self, exc: InsufficientBudgetError, request: ChatRequest, ctx: RequestContext,
+                      cand: Candidate) -> SwitchpointError:
+        """402 saying how many tokens the key can afford; 403 when what is left of the limit could not
+        pay for even a minimal request (the limit is spent)."""
+        prompt, output = self.worst_case_tokens(request, ctx, cand)
+        price, provider = cand.endpoint.price, cand.endpoint.provider
+        if not self.pricer.affordable_output(price, MIN_PROMPT_TOKENS, provider, exc.unspent):
+            return limit_exceeded(ctx.key)
+        affordable = min(output, self.pricer.affordable_output(price, prompt, provider, exc.remaining))
+        left = pricing.from_nanos(max(0, exc.remaining))
+        return PaymentRequiredError(
+            f"This request requires more credits, or fewer max_tokens. You requested up to {output} tokens, "
+            f"but can only afford {affordable}. Lower max_tokens, or raise the key's limit.",
+            metadata={"limit_remaining": left, "requested_tokens": output, "affordable_tokens": affordable},
+        )

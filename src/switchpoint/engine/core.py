@@ -1,0 +1,221 @@
+"""The only orchestrator that does I/O: plan -> attempt -> translate -> account.
+
+Handlers call `complete`, `stream` or `embed`; each resolves the model(s), asks routing for the
+ordered candidates, reserves budget, tries endpoints under the retry policy, prices what was
+served, settles the reservation and queues a ledger row, for success and failure alike."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .. import routing
+from ..accounting import pricing
+from ..accounting.budget import Budget
+from ..accounting.ledger import LedgerWriter
+from ..accounting.limits import RateLimiter
+from ..accounting.pricing import Pricer
+from ..config import Config
+from ..config.catalogue import Catalogue, Model
+from ..errors import BadRequestError, SwitchpointError
+from ..generation import GenerationRecord
+from ..net.transport import Transport
+from ..observability.context import capture_output
+from ..providers.base import Provider
+from ..routing import BreakerSettings, BreakerStore, Candidate, Live, MemoryBreakers
+from ..routing.auto import AUTO_MODEL, AutoRouter, build_auto
+from ..routing.health import Health
+from ..routing.hedge import hedge_delay
+from ..types import ChatRequest, Completion, EmbeddingRequest, Embeddings, UpstreamRequest, Usage
+from .attempts import Attempts
+from .context import ChatResult, EmbeddingResult, RequestContext, Route, target
+from .settlement import Settlement
+from .stream import ChatStream
+
+
+class Engine:
+    def __init__(self, *, config: Config, catalogue: Catalogue, providers: dict[str, Provider],
+                 transport: Transport, budget: Budget, limiter: RateLimiter, ledger: LedgerWriter,
+                 health: Health | None = None, rng: random.Random | None = None,
+                 clock: Callable[[], float] = time.monotonic, pricer: Pricer | None = None,
+                 breakers: BreakerStore | None = None) -> None:
+        self.config = config
+        self.catalogue = catalogue
+        self.providers = providers
+        self.transport = transport
+        self.budget = budget
+        self.limiter = limiter
+        self.ledger = ledger
+        self.pricer = pricer or Pricer()
+        self.health = health or Health()
+        self.rng = rng or random.Random()
+        self.clock = clock
+        self.breakers: BreakerStore = breakers or MemoryBreakers(
+            BreakerSettings(**config.routing.breaker.model_dump()))
+        self.routes = routing.RouteTable(catalogue)
+        self.auto: AutoRouter | None = build_auto(config, catalogue)
+        self._background: set[asyncio.Task[Any]] = set()
+        self.attempts = Attempts(config=config, providers=providers, budget=budget, pricer=self.pricer,
+                                 health=self.health, breakers=self.breakers, rng=self.rng, clock=clock,
+                                 spawn=self.spawn)
+        self.books = Settlement(pricer=self.pricer, budget=budget, limiter=limiter, ledger=ledger,
+                                health=self.health, breakers=self.breakers, clock=clock)
+
+    # -- planning -------------------------------------------------------------------------------
+
+    def resolve(self, model_ids: list[str]) -> list[tuple[Model, str | None]]:
+        resolved = []
+        for model_id in model_ids:
+            base, variant = self.catalogue.split_variant(model_id)
+            model = self.catalogue.get(base)
+            if model is None:
+                raise BadRequestError(f"{model_id} is not a valid model ID", metadata={"model": model_id})
+            resolved.append((model, variant))
+        return resolved
+
+    def live(self) -> Live:
+        return Live(self.health, self.breakers, self.clock(), self.config.routing.healthy_window)
+
+    def route(self, request: ChatRequest) -> Route:
+        """Resolve the requested model(s) (expanding `switchpoint/auto`) and order their endpoints."""
+        prefs = routing.parse_preferences(request.provider)
+        ids = list(dict.fromkeys([request.model, *request.models])) if request.models else [request.model]
+        auto = None
+        if AUTO_MODEL in ids:
+            auto = self.auto.choose(request) if self.auto is not None else None
+            if auto is None:
+                raise BadRequestError(f"{AUTO_MODEL} is not enabled or has no models to choose from",
+                                      metadata={"model": AUTO_MODEL})
+            at = ids.index(AUTO_MODEL)
+            ids = list(dict.fromkeys([*ids[:at], *auto.models, *ids[at + 1:]]))
+        models = self.resolve(ids)
+        for model, _ in models:
+            if model.is_embedding:
+                raise BadRequestError(f"{model.id} is an embedding model: use /api/v1/embeddings",
+                                      metadata={"error_type": "wrong_endpoint"})
+        live = self.live()
+        candidates = routing.plan(models, request, self.rng, prefs=prefs, table=self.routes, live=live)
+        if not candidates:
+            raise routing.explain(models, request, prefs, live, self.routes)
+        free = all(c.free for c in candidates) or any(v == "free" for _, v in models)
+        return Route(candidates, free, prefs, auto)
+
+    def plan(self, request: ChatRequest) -> tuple[list[Candidate], bool]:
+        """Ordered candidates, and whether the request is for free models (own rate limits)."""
+        planned = self.route(request)
+        return planned.candidates, planned.free
+
+    # -- non-streaming chat ------------------------------------------------------------------
+
+    async def admit(self, request: ChatRequest, ctx: RequestContext, record: GenerationRecord) -> Route:
+        """Plan the request and count it against the key's rate limits. A refusal here (unknown model,
+        no endpoint or every circuit open, rate limited) is recorded in the ledger, then raised. While the
+        ledger cannot take rows, a 503 first: nothing is served unaccounted, whatever API asked."""
+        self.ledger.admit()
+        try:
+            planned = self.route(request)
+            await self.limiter.admit(ctx.key, free=planned.free)
+        except SwitchpointError as err:
+            self.books.refuse(record, err)
+            raise
+        return planned
+
+    async def complete(self, request: ChatRequest, ctx: RequestContext) -> ChatResult:
+        record = self.books.new_record(ctx, request.model, streamed=False)
+        planned = await self.admit(request, ctx, record)
+        try:
+            completion, cand, reservation = await self.attempts.attempt_all(request, ctx, planned.candidates, record,
+                                                                   self._complete_once)
+        except SwitchpointError as err:
+            self.books.finish_failed(record, err, ctx.started)
+            raise
+        record.latency_ms = (self.clock() - ctx.started) * 1000
+        first = completion.choices[0] if completion.choices else None
+        usage = completion.usage or self.books.estimate_usage(ctx, sum(len(c.content or "") for c in completion.choices))
+        self.books.served(record, cand, completion.upstream_id, completion.upstream_model, planned.auto)
+        capture_output(first.content if first else None)
+        record.finish_reason = first.finish_reason if first else None
+        record.native_finish_reason = first.native_finish_reason if first else None
+        await self.books.settle(record, cand, reservation, usage, ctx)
+        return ChatResult(completion, record, usage)
+
+    async def _complete_once(self, request: ChatRequest, provider: Provider, cand: Candidate,
+                             timeout: float) -> Completion:
+        return provider.read_chat(request, await self.exchange(provider, provider.build_chat(request, target(cand)),
+                                                               timeout))
+
+    async def exchange(self, provider: Provider, upstream: UpstreamRequest, timeout: float) -> bytes:
+        """Send one non-streaming request; the body of a 2xx answer, else the provider's error."""
+        response = await self.transport.send(upstream, first_byte_timeout=timeout, provider=provider.connection.name)
+        try:
+            body = await response.read()
+        finally:
+            response.release()
+        if response.status >= 400:
+            raise provider.parse_error(response.status, response.headers, body)
+        return body
+
+    # -- streaming chat ----------------------------------------------------------------------
+
+    def stream(self, request: ChatRequest, ctx: RequestContext) -> ChatStream:
+        return ChatStream(self, self.attempts, self.books, self.transport, request, ctx)
+
+    def hedge_delay(self, planned: Route) -> float | None:
+        """Seconds before a second endpoint is started, or None when this stream is not hedged."""
+        first = planned.candidates[0]
+        return hedge_delay(planned.prefs.hedge, first.model.id, self.health.endpoints.get(first.key),
+                           self.config.routing.hedge)
+
+    # -- embeddings --------------------------------------------------------------------------
+
+    async def embed(self, request: EmbeddingRequest, ctx: RequestContext) -> EmbeddingResult:
+        record = self.books.new_record(ctx, request.model, streamed=False)
+        record.api_type = "embeddings"
+        self.ledger.admit()
+        chat_like = ChatRequest(model=request.model, messages=[], provider=request.provider)
+        try:
+            models = self.resolve([request.model])
+            prefs = routing.parse_preferences(request.provider)
+            live = self.live()
+            candidates = routing.plan(models, chat_like, self.rng, prefs=prefs, table=self.routes, live=live)
+            if not candidates:
+                raise routing.explain(models, chat_like, prefs, live, self.routes)
+            await self.limiter.admit(ctx.key)
+        except SwitchpointError as err:
+            self.books.refuse(record, err)
+            raise
+
+        async def once(_req: ChatRequest, provider: Provider, cand: Candidate, timeout: float) -> Embeddings:
+            body = await self.exchange(provider, provider.build_embeddings(request, target(cand)), timeout)
+            return provider.parse_embeddings(body)
+
+        try:
+            embeddings, cand, reservation = await self.attempts.attempt_all(chat_like, ctx, candidates, record, once)
+        except SwitchpointError as err:
+            self.books.finish_failed(record, err, ctx.started)
+            raise
+        record.latency_ms = (self.clock() - ctx.started) * 1000
+        self.books.served(record, cand, None, embeddings.upstream_model)
+        usage = embeddings.usage
+        if not usage.prompt_tokens:
+            usage = Usage(prompt_tokens=pricing.estimate_prompt_tokens(ctx.body_size), estimated=True)
+        await self.books.settle(record, cand, reservation, usage, ctx)
+        return EmbeddingResult(embeddings, record)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        """Run bookkeeping that must finish even if the request task is cancelled."""
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+__all__ = ["ChatResult", "EmbeddingResult", "Engine", "RequestContext", "target"]
