@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format install install-test system-deps soak bench bench-install bench-memory bench-scale bench-profile bench-dashboard vendor-charts clean
+.PHONY: run test check lint types layers install install-test system-deps soak bench bench-install bench-memory bench-scale bench-profile bench-dashboard vendor-charts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,11 +63,17 @@ bench-dashboard: install-test system-deps
 vendor-charts:
 	@bash scripts/vendor-charts.sh
 
-lint: install-test
-	$(BIN)/ruff check src tests
+## make check: lint (ruff), the layer contract (import-linter, pyproject.toml) and the type check (mypy)
+check: lint layers types
 
-format: install-test
-	$(BIN)/ruff format src tests
+lint: install-test
+	$(BIN)/ruff check src tests bench scripts
+
+layers: install-test
+	$(BIN)/lint-imports
+
+types: install-test
+	$(BIN)/mypy
 
 ## make clean: remove the virtualenv and caches; never data (switchpoint.db*, the ledger and every key, stays)
 clean:

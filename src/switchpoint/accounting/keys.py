@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import logging
@@ -108,7 +109,7 @@ class KeyService:
         if time.monotonic() - cached[1] >= self.ttl and key_hash not in self._refreshing:
             self._refreshing.add(key_hash)
             task = asyncio.ensure_future(self._load(key_hash))
-            task.add_done_callback(lambda t, h=key_hash: self._refreshed(h, t))
+            task.add_done_callback(functools.partial(self._refreshed, key_hash))
         return cached[0]
 
     async def _load(self, key_hash: str) -> KeyRecord | None:

@@ -99,9 +99,9 @@ class Gateway:
                                           data=orjson.dumps({**body, "stream": True})) as response:
                 answer.status = response.status
                 if response.status >= 400:
-                    body = await response.read()
-                    answer.error = error_message(body, response.status)
-                    answer.error_type, answer.error_provider = error_origin(body)
+                    raw = await response.read()
+                    answer.error = error_message(raw, response.status)
+                    answer.error_type, answer.error_provider = error_origin(raw)
                 else:
                     answer.generation_id = response.headers.get("x-generation-id")
                     await self._read_stream(response, answer, started, on_text)

@@ -71,9 +71,8 @@ def models(as_json: bool, search: str | None) -> None:
         print_json(data)
         return
     table = Table(box=None, header_style="bold")
-    for column, justify in (("model", "left"), ("context", "right"), ("$/M in", "right"), ("$/M out", "right"),
-                            ("endpoints", "right")):
-        table.add_column(column, justify=justify)
+    for column in ("model", "context", "$/M in", "$/M out", "endpoints"):
+        table.add_column(column, justify="left" if column == "model" else "right")
     for model in data:
         pricing = model["pricing"]
         table.add_row(model["id"], f"{model['context_length'] or '-':,}" if model["context_length"] else "-",

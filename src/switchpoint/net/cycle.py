@@ -132,7 +132,7 @@ class Cycle:
     def start_response(self, status: int, headers: Any) -> None:
         framed = chunked = closing = False
         remaining = 0
-        parts = []
+        parts: list[bytes] = []
         for name, value in headers:
             name = name.lower()
             if name == b"content-length":

@@ -15,6 +15,7 @@ import ssl
 import zlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import CONNECT, MALFORMED, TIMEOUT, UpstreamError
@@ -208,7 +209,7 @@ class Transport:
         self.settings = dict(settings or {})  # provider name -> its settings
         self._idle: dict[tuple, dict[Connection, None]] = {}
         self._origins: dict[str, Origin] = {}
-        self._dns: dict[tuple[str, int], tuple[float, list[tuple[int, tuple]]]] = {}
+        self._dns: dict[tuple[str, int], tuple[float, list[tuple[int, tuple[Any, ...]]]]] = {}
         self._ssl: ssl.SSLContext | None = None
         self._swept = 0.0
         self._deadlines: Deadlines | None = None
@@ -360,7 +361,8 @@ class Transport:
         if cached is not None and cached[0] > loop.time():
             return cached[1]
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        addresses = list(dict.fromkeys((family, address[:2]) for family, _, _, _, address in infos))
+        addresses: list[tuple[int, tuple[Any, ...]]] = list(dict.fromkeys(
+            (int(family), tuple(address[:2])) for family, _, _, _, address in infos))
         if len(self._dns) > 1000:
             self._dns.clear()
         self._dns[(host, port)] = (loop.time() + DNS_TTL, addresses)

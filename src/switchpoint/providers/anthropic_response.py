@@ -82,7 +82,8 @@ def fetched_documents(block: Mapping[str, Any]) -> list[dict[str, Any]]:
     content = block.get("content")
     if not isinstance(content, dict) or content.get("type") != "web_fetch_result":
         return []
-    document = content.get("content") if isinstance(content.get("content"), dict) else {}
+    inner = content.get("content")
+    document: dict[str, Any] = inner if isinstance(inner, dict) else {}
     return [{"url": content.get("url"), "title": document.get("title")}]
 
 
@@ -151,7 +152,8 @@ def parse_usage(raw: Any, previous: Usage | None = None) -> Usage | None:
 
 def error_event(data: Mapping[str, Any], body: bytes, status: int | None = None) -> UpstreamError:
     """An Anthropic error object (HTTP error body or `event: error` in a stream) -> UpstreamError."""
-    error = data.get("error") if isinstance(data.get("error"), dict) else {}
+    found = data.get("error")
+    error: dict[str, Any] = found if isinstance(found, dict) else {}
     code = error.get("type")
     message = error.get("message") or f"Anthropic returned {code or 'an error'}"
     kind = ERROR_KINDS.get(code or "")

@@ -24,7 +24,7 @@ class AzureOptions(ProviderOptions):
 class AzureProvider(OpenAIProvider):
     type = "azure"
     Options = AzureOptions  # its own, not OpenAIOptions: an openai setting does not apply here unasked
-    options: AzureOptions
+    options: AzureOptions  # type: ignore[assignment]  # its own options, deliberately not OpenAIOptions
 
     @property
     def api_version(self) -> str:

@@ -15,6 +15,7 @@ run of whole events on a `Delta(raw=...)` ahead of the deltas parsed from them.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -155,7 +156,7 @@ class Provider:
 
     type = ""
     streams_ndjson = False
-    Options: ClassVar[type[ProviderOptions]] = ProviderOptions
+    Options: ClassVar[builtins.type[ProviderOptions]] = ProviderOptions  # `type` is the attribute above
     native_format: str | None = None  # the inbound wire format this provider speaks natively, if any
 
     def __init__(self, connection: Connection) -> None:

@@ -44,7 +44,7 @@ class PartialCall:
         value = None if key == "nullValue" else piece[key]
         if key == "stringValue" and path == self.open_path:
             earlier = _get(self.args, path)
-            value = (earlier if isinstance(earlier, str) else "") + value
+            value = (earlier if isinstance(earlier, str) else "") + str(value)
         _set(self.args, path, value)
         self.open_path = path if key == "stringValue" and piece.get("willContinue") else None
 

@@ -60,7 +60,7 @@ class GeminiStreamParser(FramedStreamParser):
                              native_finish_reason=block))
             self.done = True
 
-    def _candidate(self, index: int, candidate: dict) -> list[Delta]:
+    def _candidate(self, index: int, candidate: dict[str, Any]) -> list[Delta]:
         state = self._candidates.get(index)
         out: list[Delta] = []
         if state is None:

@@ -6,9 +6,10 @@ not know are passed through untouched."""
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -55,7 +56,7 @@ class OpenAIOptions(ProviderOptions):
 
 class OpenAIProvider(Provider):
     type = "openai"
-    Options = OpenAIOptions
+    Options: ClassVar[builtins.type[ProviderOptions]] = OpenAIOptions
     options: OpenAIOptions
     chat_path = "/chat/completions"
     embeddings_path = "/embeddings"

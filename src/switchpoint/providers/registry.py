@@ -1,5 +1,5 @@
 """Provider type name (config `type`) -> translator class: the one list of provider types.
-Adding a provider adds one line here (docs/contributing-providers.md).
+Adding a provider adds one line here (CONTRIBUTING.md, "Adding a provider").
 
 Importing this module also tells the config loader which types exist and the model of each one's
 own settings (config/provider_types.py), since config sits below providers and cannot import it."""

@@ -172,6 +172,7 @@ def build_auto(config: Config, catalogue: Catalogue) -> AutoRouter | None:
     auto = config.auto
     if not auto.enabled:
         return None
+    tiers: dict[str, tuple[str, ...]]
     if auto.tiers:  # ids the catalogue does not know are left out; missing tiers borrow the nearest
         tiers = {name: tuple(m for m in tier.models if catalogue.get(m) is not None)
                  for name, tier in auto.tiers.items()}

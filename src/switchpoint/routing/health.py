@@ -107,7 +107,7 @@ class EndpointHealth:
 
     def percentiles(self, now: float, column: int, window: float = STATS_WINDOW) -> dict[str, float] | None:
         """{p50, p75, p90, p99} of one sample column (1 latency, 2 ttft, 3 tokens/s) over `window` seconds."""
-        values = sorted(s[column] for s in self.samples if s[column] is not None and now - s[0] <= window)
+        values: list[float] = sorted(v for s in self.samples if (v := s[column]) is not None and now - s[0] <= window)
         if not values:
             return None
         return {name: round(rank(values, q), 2) for name, q in PERCENTILES}

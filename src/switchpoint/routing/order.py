@@ -62,7 +62,7 @@ def balanced(candidates: list[Candidate], live: Live, rng: random.Random) -> lis
     random with weight 1/price²; then the other healthy ones and then the unhealthy ones, cheapest first.
     Free endpoints outweigh any priced one, so the pick is uniform among the free."""
     if live.health is None or live.health.all_healthy(live.now, live.healthy_window):
-        healthy, unhealthy = candidates, []
+        healthy, unhealthy = candidates, list[Candidate]()
     else:
         healthy, unhealthy = [], []
         for c in candidates:

@@ -144,13 +144,14 @@ def _accepted_bool(path: str, value: Any, out: dict[str, Any]) -> None:
 
 
 def _sort(path: str, value: Any, out: dict[str, Any]) -> None:
+    by: Any  # checked below, whichever form the sort came in
     if isinstance(value, str):
         by, partition, by_path = value, "model", path
     elif isinstance(value, dict):
         unknown = set(value) - {"by", "partition"}
         if unknown:
             raise _bad(f"{path}.{sorted(unknown)[0]}", "unknown field (allowed: by, partition)")
-        by, partition, by_path = value.get("by"), value.get("partition") or "model", f"{path}.by"
+        by, partition, by_path = value.get("by"), str(value.get("partition") or "model"), f"{path}.by"
         if partition not in PARTITIONS:
             raise _bad(f"{path}.partition", "must be 'model' or 'none'")
     else:

@@ -112,7 +112,8 @@ class App:
     async def http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
         handler = self.extra_routes.get((method, path))
-        sub, params, route = path, {}, path
+        params: dict[str, str] = {}
+        sub, route = path, path
         if handler is None:
             handler, sub, params, route = match(method, path)
         request_id, traceparent, origin, authorization = _request_headers(scope["headers"])

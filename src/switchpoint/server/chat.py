@@ -46,14 +46,14 @@ async def chat_completions(services: Services, request: Request, send: Send) -> 
         with refusals(services, ctx, chat.model, streamed=chat.stream):
             await services.limiter.admit(key, free=services.engine.plan(chat)[1])
         cache.record_hit(hit, ctx.generation_id, key, streamed=chat.stream, started=ctx.started, user=ctx.user)
-        headers = [(b"x-generation-id", ctx.generation_id.encode()), *hit.headers()]
+        replayed = [(b"x-generation-id", ctx.generation_id.encode()), *hit.headers()]
         if chat.stream:
-            await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
+            await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *replayed]})
             for chunk in cache.replay_stream(hit, ctx.generation_id, int(now), chat.legacy_prompt):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return STREAMED
-        return Response(cache.replay_body(hit, ctx.generation_id, int(now)), headers=headers)
+        return Response(cache.replay_body(hit, ctx.generation_id, int(now)), headers=replayed)
     extra = status_headers("MISS") if plan is not None else []
     if chat.stream:
         tape = StreamTape() if plan is not None else None
@@ -65,9 +65,9 @@ async def chat_completions(services: Services, request: Request, send: Send) -> 
             await cache.store(plan, tape.record, tape.usage, chunks=tape.chunks)
         return STREAMED
     result = await services.engine.complete(chat, ctx)
-    headers = [(b"x-generation-id", ctx.generation_id.encode()),
-               (b"x-switchpoint-attempts", str(len(result.record.attempts)).encode()),
-               (b"x-switchpoint-overhead-ms", overhead_header(result.record, ctx)), *extra]
+    answered = [(b"x-generation-id", ctx.generation_id.encode()),
+                (b"x-switchpoint-attempts", str(len(result.record.attempts)).encode()),
+                (b"x-switchpoint-overhead-ms", overhead_header(result.record, ctx)), *extra]
     if chat.hides_reasoning:
         for choice in result.completion.choices:
             hide_reasoning(choice)
@@ -75,7 +75,7 @@ async def chat_completions(services: Services, request: Request, send: Send) -> 
                                legacy=chat.legacy_prompt)
     if plan is not None:
         await cache.store(plan, result.record, result.usage, body=rendered)
-    return Response(rendered, headers=headers)
+    return Response(rendered, headers=answered)
 
 
 def overhead_header(record: GenerationRecord, ctx: RequestContext) -> bytes:

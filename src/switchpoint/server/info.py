@@ -186,7 +186,7 @@ def page_of_models(request: Request, data: list[dict[str, Any]]) -> Response:
     """One page of a model list: `offset` (default 0) and `limit` (default: all) as OpenRouter's SDKs
     send them; `total_count` counts the whole list, `links.next` is the next page or null."""
     offset, limit = _count_param(request, "offset", 0), _count_param(request, "limit", None)
-    end = len(data) if limit is None else offset + limit
+    end = len(data) if limit is None else (offset or 0) + limit
     page = data[offset:end]
     following = None
     if end < len(data):

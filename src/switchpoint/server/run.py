@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import resource
 from functools import partial
+from typing import Any
 
 import uvicorn
 
@@ -68,7 +69,7 @@ def serve(config: Config, config_path: str | None, *, host: str | None, port: in
     port = port or config.port
     raise_file_limit()
     banner(config, host, port, workers)
-    common = dict(host=host, port=port, loop="uvloop", http=HTTP_PROTOCOL, lifespan="on", access_log=False,
+    common: dict[str, Any] = dict(host=host, port=port, loop="uvloop", http=HTTP_PROTOCOL, lifespan="on", access_log=False,
                   log_level="warning", timeout_graceful_shutdown=int(config.server.shutdown_grace) or None,
                   timeout_keep_alive=30, proxy_headers=False, server_header=False)
     prepare_in_child(config)

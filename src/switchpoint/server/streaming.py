@@ -228,15 +228,15 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
                     tape.chunks.append(data)
                 await writer.write(data)
         except UpstreamError as exc:
-            err = mid_stream_error(exc, record.provider or "")
-            await stream.finish(error=err)
-            await writer.close(renderer.error(err))
+            failure = mid_stream_error(exc, record.provider or "")
+            await stream.finish(error=failure)
+            await writer.close(renderer.error(failure))
             return None
         except Exception:  # a bug must still end the stream properly and be recorded
             log.exception("stream relay failed for %s", ctx.generation_id)
-            err = SwitchpointError("Internal Server Error")
-            await stream.finish(error=err)
-            await writer.close(renderer.error(err))
+            failure = SwitchpointError("Internal Server Error")
+            await stream.finish(error=failure)
+            await writer.close(renderer.error(failure))
             return None
         usage = await stream.finish()
         closing = renderer.finish(usage, record)

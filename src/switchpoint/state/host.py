@@ -224,7 +224,7 @@ def run(sock: socket.socket, cache_bytes: int, workers: int) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         stop = loop.create_future()
-        loop.add_signal_handler(signal.SIGTERM, lambda: stop.done() or stop.set_result(None))
+        loop.add_signal_handler(signal.SIGTERM, lambda: None if stop.done() else stop.set_result(None))
         parent = os.getppid()
 
         def watch() -> None:  # the supervisor was killed: nobody will stop us

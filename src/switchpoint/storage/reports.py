@@ -52,7 +52,8 @@ def usage_source(since_ms: int = 0, key_hash: str | None = None, finest: str = "
                       _rollup_rows(usage_daily, d0, d1)]
     if key_hash is not None:
         parts = [part.where(part.selected_columns.key_hash == key_hash) for part in parts]
-    return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("usage")
+    combined: Any = parts[0] if len(parts) == 1 else union_all(*parts)  # Any: mypy 2.4 crashes on the union's type
+    return combined.subquery("usage")
 
 
 def _rollup_rows(table: Table, since_ms: int, until_ms: int) -> Select[Any]:

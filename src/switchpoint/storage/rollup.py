@@ -29,10 +29,10 @@ ROLLUPS: tuple[tuple[Table, int], ...] = ((usage_hourly, HOUR_MS), (usage_daily,
 
 def _upsert(dialect: str) -> Any:
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert  # noqa: PLC0415 - dialect-specific
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert  # noqa: PLC0415
-    return upsert
+        from sqlalchemy.dialects.postgresql import insert  # noqa: PLC0415 - dialect-specific
+        return insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: PLC0415
+    return sqlite_insert
 
 
 def attempts_statement(dialect: str) -> Any:
@@ -120,7 +120,7 @@ def rebuild_attempts(conn: Connection, batch: int = 10_000) -> None:
     query = select(generations.c.created_at_ms, generations.c.attempts).where(generations.c.attempts.is_not(None))
     result = conn.execute(query.execution_options(yield_per=batch))  # on the statement: not the connection's
     for part in result.mappings().partitions():
-        for delta in attempt_deltas(part, HOUR_MS):
+        for delta in attempt_deltas((dict(row) for row in part), HOUR_MS):
             total = totals.setdefault((delta["start_ms"], delta["provider"], delta["model"]), [0, 0])
             total[0] += delta["attempts"]
             total[1] += delta["failures"]

@@ -101,8 +101,7 @@ class Spool:
         """Copy one row into the spool; False (and `broken` set) if it could not be."""
         data = encode(row) + b"\n"
         segment = self.segments[-1] if self.segments and not self.segments[-1].sealed else None
-        assert segment is None or segment.mm is not None
-        if segment is None or segment.pos + len(data) > len(segment.mm):  # type: ignore[union-attr]
+        if segment is None or segment.mm is None or segment.pos + len(data) > len(segment.mm):
             if segment is not None:
                 segment.sealed = True
             try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -44,10 +44,11 @@ def load_object(body: bytes) -> dict[str, Any]:
 def parse_chat(body: bytes, headers: dict[str, str], *, legacy: bool = False) -> ChatRequest:
     data = load_object(body)
     model, models = _models(data)
+    messages: Any  # checked below
     if legacy:
         messages = [{"role": "user", "content": _prompt(data.get("prompt"))}]
     else:
-        messages = data.get("messages")
+        messages = data.get("messages")  # checked below
         if messages is None and "prompt" in data:
             messages = [{"role": "user", "content": _prompt(data.get("prompt"))}]
         _messages(messages)
@@ -208,9 +209,10 @@ def _part(where: str, part: Any) -> None:
 def _number(name: str, value: Any, kind: type | tuple[type, ...], low: float | None, high: float | None) -> None:
     if isinstance(value, bool) or not isinstance(value, kind):
         raise bad(name, "must be an integer" if kind is int else "must be a number")
-    if low is not None and value < low:
+    number = cast(float, value)
+    if low is not None and number < low:
         raise bad(name, f"must be at least {low:g}")
-    if high is not None and value > high:
+    if high is not None and number > high:
         raise bad(name, f"must be at most {high:g}")
 
 
