@@ -187,4 +187,6 @@ class ChatStream:
         self.usage = usage
         if self.candidate is not None:
             await engine.settle(record, self.candidate, self.reservation, usage, self.ctx)
+        elif cancelled:  # before any endpoint answered: recorded, nothing charged
+            engine.ledger.record(record.row())
         return usage
