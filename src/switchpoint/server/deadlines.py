@@ -9,8 +9,9 @@ only remembers, per connection, a time at or before which that deadline may fall
 `tick` seconds asks the connections whose time has come. A connection's state changes many times a
 request, but only a change to an earlier deadline touches the registry (a dict store), so the usual
 request (head and body in one read) costs one store, as the keep-alive sweep did before. The sweep
-walks every registered connection: ~0.5 ms a second for 10,000 connections, no timer armed per
-connection."""
+walks every registered connection instead of keeping them sorted: 0.43 ms a sweep with 10,000
+connections waiting, 1.1 ms when all 10,000 are due (CPython 3.11, stand-in connections), against a
+timer armed and cancelled per connection and state change."""
 
 from __future__ import annotations
 
