@@ -81,6 +81,26 @@ def test_a_head_sent_slowly_times_out_from_its_first_byte() -> None:
     assert sent < 30  # cut off after ~0.5 s of the ~6 s this head would take
 
 
+def test_a_head_begun_during_a_long_answer_is_timed_out_once_the_answer_is_out() -> None:
+    async def slow(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await asyncio.sleep(1.0)  # longer than the head deadline: not the client's fault
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def go() -> tuple[bytes, Any]:
+        async with serving(slow, FAST) as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHo")
+            first, _, body = await asyncio.wait_for(read_response(reader), 5)
+            return first + b" " + body, await answer_and_close(reader)
+
+    first, (status, _, _, rest) = run(go())
+    assert first == b"HTTP/1.1 200 OK ok"
+    assert status == 408 and rest == b""
+
+
 def test_a_partial_body_gets_408_and_the_app_sees_the_client_leave() -> None:
     seen: list[str] = []
 

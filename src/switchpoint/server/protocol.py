@@ -350,6 +350,8 @@ class HttpProtocol(asyncio.Protocol):
         self.resume_reading()
         self.idle_since = now = self.loop.time()
         self.deadlines.watch(self, now + self.limits.idle)
+        if self.in_head:  # the next request began meanwhile: its clock has been running since
+            self.deadlines.watch(self, (self.head_started or now) + self.limits.head)
 
     # -- deadlines -------------------------------------------------------------------------------
 
