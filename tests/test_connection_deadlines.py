@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import time
 from collections.abc import AsyncIterator
 from functools import partial
@@ -177,11 +178,15 @@ def test_a_client_that_does_not_read_its_response_is_cut_off() -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         for _ in range(2000):  # 128 MiB, far more than the socket buffers hold
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await asyncio.sleep(0)  # as a relay does, waiting on its upstream between chunks
         await send({"type": "http.response.body", "body": b""})
 
     async def go() -> int:
         async with serving(flood, FAST) as port:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 16)
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)  # the kernel holds little for it
+            sock.connect(("127.0.0.1", port))
+            reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 16)
             writer.transport.pause_reading()  # the client stops reading
             writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             await asyncio.sleep(2)
@@ -194,6 +199,39 @@ def test_a_client_that_does_not_read_its_response_is_cut_off() -> None:
 
     received = run(go())
     assert 0 < received < 2000 * len(chunk)  # the connection ended before the response did
+
+
+def test_a_client_reading_slowly_is_not_cut_off() -> None:
+    body = b"s" * (6 << 20)
+
+    async def big(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})  # all at once: the writes stay paused
+
+    async def go() -> tuple[int, float]:
+        async with serving(big, FAST) as port:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+            sock.connect(("127.0.0.1", port))
+            reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 16)
+            writer.transport.set_write_buffer_limits(0)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            started = time.monotonic()
+            await reader.readuntil(b"\r\n\r\n")
+            received = 0
+            with contextlib.suppress(ConnectionError):
+                while received < len(body) and (data := await reader.read(32768)):  # 1.6 MB/s at most
+                    received += len(data)
+                    await asyncio.sleep(0.02)
+            writer.close()
+            return received, time.monotonic() - started
+
+    received, took = run(go())
+    assert took > 2 * FAST.send  # the response took longer than send_timeout to read...
+    assert received == len(body)  # ...and arrived whole, since it kept being read
 
 
 def test_past_max_connections_a_new_client_gets_503_and_is_closed() -> None:

@@ -186,8 +186,8 @@ class ServerConfig(Strict):
     body_timeout: float = Field(30.0, gt=0, description="seconds to receive a request body, plus one for every "
                                                         "body_min_rate bytes received; 408 after")
     body_min_rate: int = Field(1024, gt=0, description="bytes per second that extend body_timeout")
-    send_timeout: float = Field(60.0, gt=0, description="seconds a client may leave its response unread before "
-                                                        "the connection is closed")
+    send_timeout: float = Field(60.0, gt=0, description="seconds a client may read nothing of its response "
+                                                        "(while it waits to be sent) before the connection is closed")
     max_connections: int | None = Field(None, gt=0, description="open client connections per process; past it a "
                                         "new connection is answered 503 and closed. Default: half the open-file limit")
     login_failures: int = Field(10, gt=0, description="failed dashboard logins allowed per client address in "

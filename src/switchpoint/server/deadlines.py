@@ -16,7 +16,11 @@ timer armed and cancelled per connection and state change."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import resource
+import struct
+import termios
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +41,7 @@ class ConnectionLimits:
     head: float = 20.0         # seconds from a request's first byte to the end of its head
     body: float = 30.0         # seconds for a request body, plus one for every `body_rate` bytes received
     body_rate: float = 1024.0  # bytes a second
-    send: float = 60.0         # seconds a client may leave a response unread (writes blocked)
+    send: float = 60.0         # seconds a client may read nothing of a response (writes blocked)
     max_connections: int | None = None  # open client connections in this process; None: no cap
 
     @classmethod
@@ -93,6 +97,20 @@ class Deadlines:
         self.handle = self.loop.call_later(self.tick, self.sweep) if waiting else None
 
 
+def unsent(transport: Any) -> int:
+    """Bytes written to `transport` that its client has not taken yet: in the transport's buffer, and
+    (on Linux) in the kernel's send queue. The kernel lets the transport refill only once half its
+    buffer (up to 4 MB) has drained, so the transport's buffer alone stands still for seconds while
+    a slow client reads steadily."""
+    waiting = transport.get_write_buffer_size()
+    sock = transport.get_extra_info("socket")
+    if sock is not None and _OUTQ is not None:
+        with contextlib.suppress(OSError):  # a socket without a send queue: the transport's count will do
+            waiting += struct.unpack("i", fcntl.ioctl(sock.fileno(), _OUTQ, b"\0\0\0\0"))[0]
+    return waiting
+
+
+_OUTQ = getattr(termios, "TIOCOUTQ", None)  # SIOCOUTQ on Linux: bytes sent but not yet acknowledged
 _deadlines: PerLoop[Deadlines] = PerLoop(Deadlines)  # type: ignore[arg-type]
 
 

@@ -29,7 +29,7 @@ import orjson
 
 from ..outbox import outbox_for
 from .cycle import STATUS_LINES, Cycle
-from .deadlines import LINGER, ConnectionLimits, deadlines_for
+from .deadlines import LINGER, ConnectionLimits, deadlines_for, unsent
 
 log = logging.getLogger("switchpoint.server")
 
@@ -109,7 +109,8 @@ class HttpProtocol(asyncio.Protocol):
         self.body_started: float | None = None  # None while the body is not being read
         self.body_received = 0  # bytes of body since body_started
         self.idle_since = 0.0
-        self.stalled_since = 0.0  # when writes were paused (the client stopped reading)
+        self.stalled_since = 0.0  # since when the client has read nothing (writes paused)
+        self.stalled_buffer = 0  # bytes waiting for it then
         self.linger_until = 0.0  # refused or timed out: the error is out, the socket closes by then
 
     # -- the transport ---------------------------------------------------------------------------
@@ -166,6 +167,7 @@ class HttpProtocol(asyncio.Protocol):
     def pause_writing(self) -> None:
         self.write_paused = True
         self.stalled_since = now = self.loop.time()
+        self.stalled_buffer = unsent(self.transport) if self.transport is not None else 0
         self.deadlines.watch(self, now + self.limits.send)
 
     def resume_writing(self) -> None:
@@ -394,10 +396,16 @@ class HttpProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None:
             return None
-        if self.linger_until or self.write_paused:
-            if self.write_paused:
-                log.info("closed the connection of %s: it read nothing of its response for %gs",
-                         self.client, self.limits.send)
+        if self.write_paused and not self.linger_until:
+            waiting = unsent(transport)
+            if waiting < self.stalled_buffer:  # slow, but reading: the clock starts again
+                self.stalled_since, self.stalled_buffer = now, waiting
+                return now + self.limits.send
+            log.info("closed the connection of %s: it read nothing of its response for %gs",
+                     self.client, self.limits.send)
+            transport.abort()
+            return None
+        if self.linger_until:
             transport.abort()
             return None
         if self.in_head:
