@@ -49,6 +49,14 @@ class LedgerWriter:
         return {gid: r["cost_nanos"] for gid, r in self._pending.items()
                 if (key_hash is None or r["key_hash"] == key_hash) and r["created_at_ms"] >= since_ms}
 
+    def pending_last_used(self) -> dict[str, int]:
+        """The newest generation time (epoch ms) of each key among the rows not written yet."""
+        latest: dict[str, int] = {}
+        for row in self._pending.values():
+            if row["created_at_ms"] > latest.get(row["key_hash"], -1):
+                latest[row["key_hash"]] = row["created_at_ms"]
+        return latest
+
     @property
     def backlog(self) -> int:
         return len(self._queue)

@@ -26,6 +26,8 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/embeddings"): chat.embeddings,
     ("GET", "/models"): info.list_models,
     ("GET", "/models/count"): info.count_models,
+    ("GET", "/models/user"): info.list_user_models,
+    ("GET", "/providers"): info.list_providers,
     ("GET", "/embeddings/models"): info.list_embedding_models,
     ("GET", "/generation"): info.generation,
     ("GET", "/key"): info.key_info,

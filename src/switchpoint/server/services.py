@@ -25,6 +25,7 @@ from ..state import State, open_state
 from ..state.breakers import SharedBreakers
 from ..storage import Store
 from ..transport import Transport
+from ..upstream_settings import UpstreamSettings, tls_context
 from .cache import ResponseCache
 from .metrics import Metrics
 
@@ -59,6 +60,9 @@ def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:
         if cls is None:
             warnings.append(f"provider '{name}': type '{pc.type}' is not available in this build; skipped")
             continue
+        if not pc.tls.verify:
+            warnings.append(f"provider '{name}': tls.verify is false: its certificate is not checked, so anyone "
+                            "on the network path can read and alter its traffic")
         options = {"api_version": pc.api_version} if pc.api_version else {}
         providers[name] = cls(Connection(name=name, type=pc.type, base_url=pc.base_url or "", api_key=pc.api_key,
                                          headers=dict(pc.headers), timeout=pc.timeout, max_retries=pc.max_retries,
@@ -80,6 +84,14 @@ def build_proxies(config: Config) -> Proxies:
                    overrides=overrides)
 
 
+def build_upstream_settings(config: Config) -> dict[str, UpstreamSettings]:
+    """Each provider's `max_body_bytes` and `tls`, by provider name."""
+    return {name: UpstreamSettings(max_body=p.max_body_bytes,
+                                   tls=tls_context(p.tls.ca_file, p.tls.verify) if p.tls.ca_file or not p.tls.verify
+                                   else None)
+            for name, p in config.providers.items()}
+
+
 def build_services(config: Config) -> Services:
     warnings = list(config.warnings)
     store = Store(config.database)
@@ -92,7 +104,7 @@ def build_services(config: Config) -> Services:
     budget = Budget(state, store, lease=config.server.reservation_lease, ledger=ledger)
     limiter = RateLimiter(state, free_per_minute=config.free_models.requests_per_minute,
                           free_per_day=config.free_models.requests_per_day)
-    transport = Transport(proxies=build_proxies(config))
+    transport = Transport(proxies=build_proxies(config), settings=build_upstream_settings(config))
     health = Health()
     engine = Engine(config=config, catalogue=catalogue, providers=providers, transport=transport, budget=budget,
                     limiter=limiter, ledger=ledger, health=health, breakers=shared_breakers(config, state),
