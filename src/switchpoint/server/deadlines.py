@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import logging
 import resource
 import struct
 import termios
@@ -29,6 +30,7 @@ from ..loops import PerLoop
 if TYPE_CHECKING:
     from .protocol import HttpProtocol
 
+log = logging.getLogger("switchpoint.server")
 LINGER = 2.0  # seconds a refused or timed-out connection is given to read its error before it is cut
 MAX_TICK = 1.0  # seconds between sweeps, at most
 
@@ -65,13 +67,14 @@ class Deadlines:
     """The connections of one event loop that are waiting on their client, each with the earliest
     time its deadline may fall; a loop timer every `tick` seconds checks those whose time has come."""
 
-    __slots__ = ("loop", "tick", "waiting", "handle")
+    __slots__ = ("loop", "tick", "waiting", "handle", "refused")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, tick: float) -> None:
         self.loop = loop
         self.tick = tick
         self.waiting: dict[HttpProtocol, float] = {}
         self.handle: asyncio.TimerHandle | None = None
+        self.refused = 0  # connections refused since the last sweep (they are in `waiting` until cut)
 
     def watch(self, conn: HttpProtocol, when: float) -> None:
         """Check `conn` again at `when` (its deadline, or earlier), or sooner if already due sooner."""
@@ -86,6 +89,9 @@ class Deadlines:
         self.waiting.pop(conn, None)
 
     def sweep(self) -> None:
+        if self.refused:
+            log.warning("refused %d new connection(s): server.max_connections are open", self.refused)
+            self.refused = 0
         now = self.loop.time()
         waiting = self.waiting
         for conn in [conn for conn, when in waiting.items() if when <= now]:

@@ -124,8 +124,7 @@ class HttpProtocol(asyncio.Protocol):
             self.scheme = "https"
         cap = self.limits.max_connections
         if cap is not None and len(self.server_state.connections) > cap:
-            log.warning("refused a connection from %s: %d connections open (server.max_connections)",
-                        self.client, cap)
+            self.deadlines.refused += 1  # logged once a sweep, not once a connection
             self.deadlines.watch(self, self.refuse(503, "The gateway has too many open connections; "
                                                         "retry shortly."))
             return
@@ -401,7 +400,7 @@ class HttpProtocol(asyncio.Protocol):
             if waiting < self.stalled_buffer:  # slow, but reading: the clock starts again
                 self.stalled_since, self.stalled_buffer = now, waiting
                 return now + self.limits.send
-            log.info("closed the connection of %s: it read nothing of its response for %gs",
+            log.debug("closed the connection of %s: it read nothing of its response for %gs",
                      self.client, self.limits.send)
             transport.abort()
             return None
@@ -409,10 +408,10 @@ class HttpProtocol(asyncio.Protocol):
             transport.abort()
             return None
         if self.in_head:
-            log.info("408 to %s: request head incomplete after %gs", self.client, self.limits.head)
+            log.debug("408 to %s: request head incomplete after %gs", self.client, self.limits.head)
             return self.refuse(408, f"The request's headers did not arrive within {self.limits.head:g} seconds.")
         if self.in_body:
-            log.info("408 to %s: request body too slow (%d bytes in %gs)", self.client, self.body_received,
+            log.debug("408 to %s: request body too slow (%d bytes in %gs)", self.client, self.body_received,
                      now - (self.body_started or now))
             cycle = self.cycle
             if cycle is not None and cycle.started:  # already answered (e.g. 413): just close
