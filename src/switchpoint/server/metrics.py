@@ -1,6 +1,8 @@
-"""Prometheus metrics, derived from ledger rows in the ledger writer's batches (off the request
-path, and always in agreement with the ledger). Labels are the catalogue's model ids and the
-configured provider names only, so their cardinality is bounded by the configuration."""
+"""Prometheus metrics. Every HTTP request is counted by route and status as it ends (server/access.py);
+the generation metrics are derived from ledger rows in the ledger writer's batches (off the request
+path, and always in agreement with the ledger). Labels are the catalogue's model ids, the configured
+provider names, the routes' path templates, a fixed set of methods and the HTTP statuses, so their
+cardinality is bounded by the configuration and the code, never by what clients send."""
 
 from __future__ import annotations
 
@@ -11,7 +13,12 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.utils import floatToGoString
 
 from .http import Request, Response, Send
@@ -74,6 +81,8 @@ class Metrics:
         self.registry = CollectorRegistry()
         labels = ("model", "provider")
         registry = self.registry
+        self.http = Counters("switchpoint_http_requests", "HTTP requests by route (path template), method and "
+                             "status, refused ones included", ("route", "method", "status"), registry)
         self.requests = Counters("switchpoint_requests", "Generations by outcome", (*labels, "status"), registry)
         self.errors = Counters("switchpoint_errors", "Failed generations by error type", ("type",), registry)
         self.tokens = Counters("switchpoint_tokens", "Tokens counted", (*labels, "kind"), registry)
@@ -115,6 +124,23 @@ class Metrics:
     def render(self, backlog: int) -> bytes:
         self.backlog.set(backlog)
         return generate_latest(self.registry)
+
+
+class LedgerHealth:
+    """The ledger writer's own health, read from it when scraped."""
+
+    def __init__(self, ledger: Any, registry: CollectorRegistry) -> None:
+        self.ledger = ledger
+        registry.register(self)
+
+    def collect(self) -> Iterator[Metric]:
+        ledger = self.ledger
+        yield CounterMetricFamily("switchpoint_ledger_dead_letters", "Ledger rows the database refused, set aside "
+                                  "for `switchpoint db replay`", value=ledger.dead_lettered)
+        yield CounterMetricFamily("switchpoint_ledger_write_failures", "Ledger batches that could not be written "
+                                  "(kept and retried)", value=ledger.write_failures)
+        yield GaugeMetricFamily("switchpoint_ledger_refusing", "1 while new generations get 503 because the "
+                                "ledger cannot record them", value=int(ledger.problem is not None))
 
 
 async def metrics_endpoint(services: Any, request: Request, send: Send) -> Response:

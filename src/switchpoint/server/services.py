@@ -16,7 +16,9 @@ from ..config import Config
 from ..config.catalogue import Catalogue, build_catalogue
 from ..engine import Engine
 from ..observability.setup import Observer, build_observers
-from ..providers.base import Connection, Provider
+from ..protocols.anthropic_messages import ModelNames
+from ..protocols.anthropic_messages.models import served_names
+from ..providers.base import Provider
 from ..providers.registry import PROVIDER_TYPES
 from ..proxy import Proxies
 from ..routing import BreakerSettings
@@ -24,12 +26,16 @@ from ..routing.health import Health
 from ..state import State, open_state
 from ..state.breakers import SharedBreakers
 from ..storage import Store
+from ..storage.dead_letters import DeadLetters
+from ..storage.spool import Spool, spool_directory
 from ..transport import Transport
 from ..upstream_settings import UpstreamSettings, tls_context
+from .access import AccessLog
 from .cache import ResponseCache
-from .metrics import Metrics
+from .metrics import LedgerHealth, Metrics
 
 log = logging.getLogger("switchpoint")
+MIN_LEDGER_DRAIN = 1.0  # seconds the ledger gets at shutdown even when in-flight requests used the whole grace
 
 
 @dataclass
@@ -48,9 +54,11 @@ class Services:
     health: Health
     cache: ResponseCache
     metrics: Metrics
+    access: AccessLog
     started_at: float = field(default_factory=time.time)
     warnings: list[str] = field(default_factory=list)
     observers: list[Observer] = field(default_factory=list)  # generation log, tracing
+    model_names: ModelNames | None = None  # Messages API model names -> catalogue ids
 
 
 def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:
@@ -63,10 +71,7 @@ def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:
         if not pc.tls.verify:
             warnings.append(f"provider '{name}': tls.verify is false: its certificate is not checked, so anyone "
                             "on the network path can read and alter its traffic")
-        options = {"api_version": pc.api_version} if pc.api_version else {}
-        providers[name] = cls(Connection(name=name, type=pc.type, base_url=pc.base_url or "", api_key=pc.api_key,
-                                         headers=dict(pc.headers), timeout=pc.timeout, max_retries=pc.max_retries,
-                                         options=options))
+        providers[name] = cls.from_config(name, pc)
     return providers
 
 
@@ -99,8 +104,7 @@ def build_services(config: Config) -> Services:
     providers = build_providers(config, warnings)
     catalogue = build_catalogue(config, {n: p.type for n, p in providers.items()})
     keys = KeyService(store, admin_key=config.admin_key)
-    ledger = LedgerWriter(store, flush_interval=config.server.ledger_flush_interval,
-                          batch_size=config.server.ledger_batch_size)
+    ledger = build_ledger(config, store)
     budget = Budget(state, store, lease=config.server.reservation_lease, ledger=ledger)
     limiter = RateLimiter(state, free_per_minute=config.free_models.requests_per_minute,
                           free_per_day=config.free_models.requests_per_day)
@@ -112,8 +116,33 @@ def build_services(config: Config) -> Services:
     cache = ResponseCache(state, ledger, config.response_cache)
     metrics = Metrics(set(catalogue.models))
     ledger.observers.append(metrics.observe)
+    access = AccessLog(metrics.http, enabled=config.server.access_log)
+    LedgerHealth(ledger, metrics.registry)
     return Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
-                    health, cache, metrics, warnings=warnings, observers=build_observers(config))
+                    health, cache, metrics, access, warnings=warnings, observers=build_observers(config),
+                    model_names=model_names(config, catalogue))
+
+
+def model_names(config: Config, catalogue: Catalogue) -> ModelNames:
+    served = served_names((m.id, [(e.provider_type, e.model) for e in m.endpoints])
+                          for m in catalogue.models.values())
+    return ModelNames(config.messages.model_aliases, lambda name: catalogue.get(catalogue.split_variant(name)[0])
+                      is not None, served)
+
+
+def build_ledger(config: Config, store: Store) -> LedgerWriter:
+    """The ledger writer with its spool and dead letters (none for an in-memory database)."""
+    directory = spool_directory(config.database, config.ledger.spool_dir)
+    spool = dead_letters = None
+    if directory is not None:
+        try:
+            spool, dead_letters = Spool(directory), DeadLetters(directory)
+        except OSError as exc:
+            raise RuntimeError(f"the ledger spool folder {directory} cannot be created ({exc.strerror or exc}); "
+                               "set ledger.spool_dir to a writable folder") from None
+    return LedgerWriter(store, flush_interval=config.server.ledger_flush_interval,
+                        batch_size=config.server.ledger_batch_size, max_backlog=config.ledger.max_backlog,
+                        spool=spool, dead_letters=dead_letters)
 
 
 async def prepare_database(config: Config) -> None:
@@ -151,11 +180,13 @@ async def start_services(services: Services, *, prepared: bool = False) -> None:
         observer.start()
 
 
-async def stop_services(services: Services) -> None:
+async def stop_services(services: Services, *, deadline: float | None = None) -> None:
+    """`deadline` (time.monotonic()): when the ledger stops trying to write; rows it could not write by
+    then stay in its spool for the next start."""
     if isinstance(services.engine.breakers, SharedBreakers):
         await services.engine.breakers.stop()
     await services.engine.drain()
-    await services.ledger.drain()
+    await services.ledger.drain(None if deadline is None else max(MIN_LEDGER_DRAIN, deadline - time.monotonic()))
     for observer in services.observers:
         await observer.drain()
     await services.transport.close()
