@@ -93,6 +93,8 @@ def completion_body(completion: Completion, record: GenerationRecord, usage: Usa
         body["service_tier"] = completion.service_tier
     if record.router:
         body["router"] = record.router
+    if record.cache_hit:
+        body["cache_hit"] = True
     return orjson.dumps(body)
 
 
@@ -150,11 +152,13 @@ class ChunkRenderer:
         return choice
 
     def usage(self, usage: Usage, cost_nanos: int, markup_nanos: int = 0, completion_nanos: int = 0,
-              router: dict[str, Any] | None = None) -> bytes:
-        body = {**self._envelope, "choices": [], "usage": usage_dict(usage, cost_nanos, markup_nanos,
-                                                                      completion_nanos)}
+              router: dict[str, Any] | None = None, cache_hit: bool = False) -> bytes:
+        body: dict[str, Any] = {**self._envelope, "choices": [],
+                                "usage": usage_dict(usage, cost_nanos, markup_nanos, completion_nanos)}
         if router:
             body["router"] = router
+        if cache_hit:
+            body["cache_hit"] = True
         return b"data: " + orjson.dumps(body) + b"\n\n"
 
     def error(self, err: SwitchpointError) -> bytes:
@@ -165,6 +169,23 @@ class ChunkRenderer:
                  "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error",
                               "native_finish_reason": None}]}
         return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+def replay_chunks(batches: list[list[Delta]], record: GenerationRecord, usage: Usage, *, created: int,
+                  legacy: bool = False, hide_reasoning: bool = False) -> list[bytes]:
+    """A cached stream as it was relayed (one chunk per stored batch), under the hit's record (its new
+    id, billed 0, `cache_hit`), then the usage chunk and [DONE]."""
+    renderer = ChunkRenderer(record.id, created, record.model, record.provider, legacy)
+    chunks = []
+    for batch in batches:
+        if hide_reasoning:
+            batch = [d for d in (delta.without_reasoning() for delta in batch) if d is not None]
+        data = b"".join([renderer.delta(delta) for delta in batch])
+        if data:
+            chunks.append(data)
+    closing = renderer.usage(usage, record.cost_nanos, record.markup_nanos, record.completion_nanos, record.router,
+                             cache_hit=record.cache_hit)
+    return [*chunks, closing + DONE]
 
 
 def embeddings_body(result: Embeddings, record: GenerationRecord, encoding: str) -> bytes:

@@ -14,7 +14,7 @@ from ..errors import SwitchpointError, UpstreamError
 from ..loops import PerLoop
 from ..types import ChatRequest
 from .cache import StreamTape
-from .http import Receive, Send
+from .http import STREAMED, Receive, Send, Streamed
 from .render import DONE, KEEPALIVE, ChunkRenderer
 
 log = logging.getLogger("switchpoint.server")
@@ -65,7 +65,7 @@ async def stream_chat(engine: Engine, chat: ChatRequest, ctx: RequestContext, re
                       tape: StreamTape | None = None) -> SwitchpointError | None:
     """Relay a streamed generation. Returns an error to render as a normal response when the
     generation failed before anything was sent; otherwise writes the whole response itself.
-    A `tape` keeps the chunks sent and, once the generation completed, its record and usage.
+    A `tape` keeps the delta batches relayed and, once the generation completed, its record and usage.
 
     The relay runs in the request's own task; one more task waits for the client to go away (and then
     cancels the relay), and the loop's keep-alive timer sends comments while the upstream is silent. A held
@@ -150,13 +150,13 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
         try:
             hide = chat.hides_reasoning
             async for batch in stream.batches():
+                if tape is not None:
+                    tape.add(batch)  # as the engine made it: a replay renders (and hides) it again
                 if hide:
                     batch = [d for d in (delta.without_reasoning() for delta in batch) if d is not None]
                 data = b"".join([renderer.delta(delta) for delta in batch])
                 if not data:
                     continue
-                if tape is not None:
-                    tape.chunks.append(data)
                 await writer.write(data)
         except UpstreamError as exc:
             err = mid_stream_error(exc, record.provider or "")
@@ -189,3 +189,12 @@ async def _watch(receive: Receive, relay: asyncio.Task[Any], writer: SSEWriter) 
                 return False
             relay.cancel()
             return True
+
+
+async def send_replay(send: Send, headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> Streamed:
+    """A cached stream, rendered in the inbound API's framing, written one stored batch per chunk."""
+    await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
+    for chunk in chunks:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return STREAMED
