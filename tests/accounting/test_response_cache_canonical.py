@@ -4,12 +4,13 @@ inbound API: what a hit returns is what the engine produced, ready for the API's
 from __future__ import annotations
 
 import ast
-import asyncio
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 import switchpoint.server.cache as cache_module
 from switchpoint.accounting.keys import KeyRecord
@@ -18,7 +19,9 @@ from switchpoint.engine import ChatResult, RequestContext
 from switchpoint.generation import new_record
 from switchpoint.server.cache import OFF, ResponseCache
 from switchpoint.server.render import replay_chunks
+from switchpoint.state import State
 from switchpoint.state.memory import MemoryState
+from switchpoint.state.redis import RedisState
 from switchpoint.types import ChatRequest, Choice, Completion, Delta, ToolCall, ToolCallDelta, Usage
 
 KEY = KeyRecord("f" * 64, "k", "k")
@@ -35,8 +38,16 @@ class Rows:
         self.rows.append(row)
 
 
-def setup() -> tuple[ResponseCache, Rows, MemoryState]:
-    rows, state = Rows(), MemoryState()
+@pytest.fixture(params=["memory", "redis"])
+async def state(request: pytest.FixtureRequest) -> AsyncIterator[State]:
+    """Entries are bytes to the state backends: each must keep them alike."""
+    backend: Any = MemoryState() if request.param == "memory" else RedisState(request.getfixturevalue("redis_url"))
+    yield backend
+    await backend.close()
+
+
+def setup(state: State) -> tuple[ResponseCache, Rows, State]:
+    rows = Rows()
     return ResponseCache(state, rows, ResponseCacheConfig()), rows, state  # type: ignore[arg-type]
 
 
@@ -58,8 +69,8 @@ def test_cache_module_imports_nothing_from_the_server() -> None:
                                 for name in imported), imported
 
 
-def test_a_completion_is_stored_canonically_and_replayed_as_the_engine_made_it() -> None:
-    cache, rows, state = setup()
+async def test_a_completion_is_stored_canonically_and_replayed_as_the_engine_made_it(state: State) -> None:
+    cache, rows, state = setup(state)
     chat = ChatRequest("test/gpt", [{"role": "user", "content": "hi"}], params={"temperature": 0})
     completion = Completion(
         [Choice(0, None, "thinking", None, [ToolCall("call_1", "lookup", '{"q": 1}', {"thought_signature": "s"})],
@@ -67,16 +78,13 @@ def test_a_completion_is_stored_canonically_and_replayed_as_the_engine_made_it()
         upstream_id="up-1", upstream_model="gpt-x", system_fingerprint="fp", service_tier="flex")
     usage = Usage(12, 34, cached_tokens=2, reasoning_tokens=5)
 
-    async def run() -> Any:
-        turn = cache.turn(KEY, ASK, "/chat/completions", chat)
-        assert await turn.lookup() is None and turn.headers[0] == (b"x-switchpoint-cache-status", b"MISS")
-        await turn.store(ChatResult(completion, served(), usage))
-        raw = await state.cache_get(turn.plan.key)  # type: ignore[union-attr]
-        again = cache.turn(KEY, ASK, "/chat/completions", chat)
-        assert await again.lookup() is not None
-        return raw, again.replay(context("gen-second"), streamed=False)
-
-    raw, hit = asyncio.run(run())
+    turn = cache.turn(KEY, ASK, "/chat/completions", chat)
+    assert await turn.lookup() is None and turn.headers[0] == (b"x-switchpoint-cache-status", b"MISS")
+    await turn.store(ChatResult(completion, served(), usage))
+    raw = await state.cache_get(turn.plan.key)  # type: ignore[union-attr]
+    again = cache.turn(KEY, ASK, "/chat/completions", chat)
+    assert await again.lookup() is not None
+    hit = again.replay(context("gen-second"), streamed=False)
     entry = orjson.loads(raw)
     assert entry["v"] == 2 and "body" not in entry and "chunks" not in entry  # no rendered bytes
     assert hit.completion == completion and hit.usage == usage and hit.batches is None
@@ -90,28 +98,25 @@ def test_a_completion_is_stored_canonically_and_replayed_as_the_engine_made_it()
             for r in rows.rows] == [("gen-second", True, 0, 34, "someone")]
 
 
-def test_a_stream_is_stored_as_delta_batches_and_replayed_with_the_same_chunking() -> None:
-    cache, rows, _ = setup()
+async def test_a_stream_is_stored_as_delta_batches_and_replayed_with_the_same_chunking(state: State) -> None:
+    cache, rows, _ = setup(state)
     chat = ChatRequest("test/gpt", [{"role": "user", "content": "hi"}], stream=True)
     batches = [[Delta(0, role="assistant", content=""), Delta(0, reasoning="hmm")],
                [Delta(0, tool_calls=[ToolCallDelta(0, "call_1", "lookup", '{"q"')])],
                [Delta(0, tool_calls=[ToolCallDelta(0, arguments=": 1}")])],
                [Delta(0, finish_reason="tool_calls", native_finish_reason="tool_use", extra={"x": 1})]]
 
-    async def run() -> Any:
-        turn = cache.turn(KEY, ASK, "/chat/completions", chat)
-        await turn.lookup()
-        tape = turn.tape()
-        assert tape is not None
-        for batch in batches:
-            tape.add(batch)
-        tape.finished(served(), Usage(5, 3))
-        await turn.store_stream(tape)
-        again = cache.turn(KEY, ASK, "/chat/completions", chat)
-        await again.lookup()
-        return again.replay(context("gen-second"), streamed=True)
-
-    hit = asyncio.run(run())
+    turn = cache.turn(KEY, ASK, "/chat/completions", chat)
+    await turn.lookup()
+    tape = turn.tape()
+    assert tape is not None
+    for batch in batches:
+        tape.add(batch)
+    tape.finished(served(), Usage(5, 3))
+    await turn.store_stream(tape)
+    again = cache.turn(KEY, ASK, "/chat/completions", chat)
+    await again.lookup()
+    hit = again.replay(context("gen-second"), streamed=True)
     assert hit.batches == batches and hit.completion is None and rows.rows[0]["streamed"] is True
     chunks = replay_chunks(hit.batches, hit.record, hit.usage, created=7)
     assert len(chunks) == len(batches) + 1 and chunks[-1].endswith(b"data: [DONE]\n\n")
@@ -123,28 +128,22 @@ def test_a_stream_is_stored_as_delta_batches_and_replayed_with_the_same_chunking
     assert b"hmm" in chunks[0] and b"hmm" not in hidden[0]
 
 
-def test_requests_that_do_not_ask_share_one_inert_turn() -> None:
-    cache, rows, state = setup()
+async def test_requests_that_do_not_ask_share_one_inert_turn() -> None:
+    cache, rows, state = setup(MemoryState())
     chat = ChatRequest("test/gpt", [{"role": "user", "content": "hi"}])
     turn = cache.turn(KEY, {}, "/chat/completions", chat)
     assert turn is OFF and turn.headers == [] and turn.tape() is None
 
-    async def run() -> None:
-        assert await turn.lookup() is None
-        await turn.store(ChatResult(Completion([Choice(0, "x")]), served(), Usage(1, 1)))
-
-    asyncio.run(run())
-    assert rows.rows == [] and state._cache_size == 0
+    assert await turn.lookup() is None
+    await turn.store(ChatResult(Completion([Choice(0, "x")]), served(), Usage(1, 1)))
+    assert rows.rows == [] and state._cache_size == 0  # type: ignore[attr-defined]
 
 
-def test_an_entry_of_another_version_is_a_miss() -> None:
-    cache, _, state = setup()
+async def test_an_entry_of_another_version_is_a_miss(state: State) -> None:
+    cache, _, state = setup(state)
     chat = ChatRequest("test/gpt", [{"role": "user", "content": "hi"}])
     plan = cache.plan(KEY, ASK, "/chat/completions", chat)
     assert plan is not None
 
-    async def run() -> Any:
-        await state.cache_put(plan.key, orjson.dumps({"stored": time.time(), "body": "{}"}), ttl=60)
-        return await cache.lookup(plan)
-
-    assert asyncio.run(run()) is None
+    await state.cache_put(plan.key, orjson.dumps({"stored": time.time(), "body": "{}"}), ttl=60)
+    assert await cache.lookup(plan) is None

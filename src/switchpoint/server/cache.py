@@ -1,8 +1,8 @@
 """Response cache: exact-match replay of generations, opt-in per key (`cache: true`) or per request
 (`X-Switchpoint-Cache: true`, or OpenRouter's `X-OpenRouter-Cache*` headers).
 
-Entries are keyed on the calling key, the path the request came in on and the normalised canonical
-request, live in `state` (memory or Redis) for a TTL, and hold the canonical result (cache_entry: the
+Entries are keyed on the calling key, a scope the handler names (its route path: one route's entries
+are not served on another) and the normalised canonical request, live in `state` (memory or Redis) for a TTL, and hold the canonical result (cache_entry: the
 completion, or a stream's delta batches, and the usage), never rendered bytes: the inbound API's own
 renderer turns a hit into its wire format, so one cache serves every API. A hit is replayed in the form
 it was made (a stream as a stream, with the same chunking), gets a new generation id, costs nothing, and
@@ -49,7 +49,7 @@ class CachePlan:
 @dataclass(slots=True)
 class StreamTape:
     """What a streamed generation relayed, as canonical delta batches, kept so it can be stored once it
-    completes. Batches are encoded as they arrive: a delta is never read again after it was relayed."""
+    completes. Each batch is encoded as it arrives, before the relay hides anything in it."""
 
     batches: list[list[dict[str, Any]]] = field(default_factory=list)
     record: GenerationRecord | None = None
@@ -131,9 +131,11 @@ def _ttl(headers: dict[str, str], default: float) -> float:
     return default
 
 
-def request_digest(path: str, chat: ChatRequest) -> str:
+def request_digest(scope: str, chat: ChatRequest) -> str:
+    """The entry format's version is part of it: replicas of two versions sharing Redis (a rolling
+    upgrade) never read each other's entries."""
     params = {k: v for k, v in chat.params.items() if k not in IGNORED}
-    normalised = [path, chat.stream, chat.model, chat.models, chat.messages, params, chat.provider, chat.reasoning]
+    normalised = [cache_entry.VERSION, scope, chat.stream, chat.model, chat.models, chat.messages, params, chat.provider, chat.reasoning]
     return hashlib.sha256(orjson.dumps(normalised, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -143,12 +145,12 @@ class ResponseCache:
         self.ledger = ledger
         self.config = config
 
-    def plan(self, key: KeyRecord, headers: dict[str, str], path: str, chat: ChatRequest) -> CachePlan | None:
+    def plan(self, key: KeyRecord, headers: dict[str, str], scope: str, chat: ChatRequest) -> CachePlan | None:
         """None unless the key or the request asks for caching (a request can also opt out)."""
         wanted = _flag(headers, "")
         if not (wanted if wanted is not None else key.cache):
             return None
-        return CachePlan(f"{key.hash}:{request_digest(path, chat)}", _ttl(headers, self.config.ttl),
+        return CachePlan(f"{key.hash}:{request_digest(scope, chat)}", _ttl(headers, self.config.ttl),
                          bool(_flag(headers, "-clear")))
 
     async def lookup(self, plan: CachePlan) -> Hit | None:
@@ -189,16 +191,16 @@ class ResponseCache:
         self.ledger.record(record.row())
         return record
 
-    def turn(self, key: KeyRecord, headers: dict[str, str], path: str, chat: ChatRequest) -> CacheTurn:
+    def turn(self, key: KeyRecord, headers: dict[str, str], scope: str, chat: ChatRequest) -> CacheTurn:
         """This request's use of the cache: `OFF` unless the key or the request asks for caching."""
-        plan = self.plan(key, headers, path, chat)
+        plan = self.plan(key, headers, scope, chat)
         return OFF if plan is None else CacheTurn(self, plan)
 
 
 class CacheTurn:
     """One request's use of the response cache, the same calls for every inbound API:
 
-        turn = cache.turn(key, headers, path, chat); hit = await turn.lookup()
+        turn = cache.turn(key, headers, scope, chat); hit = await turn.lookup()
         hit:  turn.replay(ctx, streamed=...) -> Replay, rendered by the API's renderer
         miss: turn.headers on the response; turn.tape() to the stream relay, then store_stream(tape);
               or store(result) for a whole completion (before the API hides anything in it)."""
