@@ -10,7 +10,13 @@ is written to the ledger with `cache_hit`.
 
 Handlers use it through a `CacheTurn`, the same calls for every inbound API: `turn()`, `lookup()`, then
 `replay()` on a hit, or `tape()`/`store()`/`store_stream()` after a miss. A request that does not ask
-for caching gets the shared `OFF` turn, whose calls do nothing (measured: about 1 us a request)."""
+for caching gets the shared `OFF` turn, whose calls do nothing: 0.6 us a request in process (0.3 us
+with the former plan-and-check in the handler).
+
+Measured in process (CPU time, best of 7), against the former byte-storing cache: a completion's miss
+13.5 us (11), hit 18 us (16.5); a 51-delta stream's miss 75 us (74-94), its hit 104 us (30: it renders
+each delta again, as a live relay does, instead of renaming ids in stored bytes). Entries are smaller:
+679 bytes (1283) for a 60-word completion, 1963 (12477) for the 51-delta stream."""
 
 from __future__ import annotations
 
