@@ -18,7 +18,7 @@ from switchpoint.config.schema import ResponseCacheConfig
 from switchpoint.engine import ChatResult, RequestContext
 from switchpoint.generation import new_record
 from switchpoint.server.cache import OFF, ResponseCache
-from switchpoint.server.render import replay_chunks
+from switchpoint.server.streaming import ChatSurface
 from switchpoint.state import State
 from switchpoint.state.memory import MemoryState
 from switchpoint.state.redis import RedisState
@@ -118,13 +118,19 @@ async def test_a_stream_is_stored_as_delta_batches_and_replayed_with_the_same_ch
     await again.lookup()
     hit = again.replay(context("gen-second"), streamed=True)
     assert hit.batches == batches and hit.completion is None and rows.rows[0]["streamed"] is True
-    chunks = replay_chunks(hit.batches, hit.record, hit.usage, created=7)
+    def replay_chunks(hide: bool) -> list[bytes]:
+        chat.reasoning = {"exclude": True} if hide else None
+        renderer = ChatSurface(chat, "gen-second", 7).renderer(hit.record)
+        return [data for batch in hit.batches for data in [renderer.batch(batch)] if data] + \
+            [renderer.finish(hit.usage, hit.record)]
+
+    chunks = replay_chunks(False)
     assert len(chunks) == len(batches) + 1 and chunks[-1].endswith(b"data: [DONE]\n\n")
     events = [orjson.loads(line[6:]) for chunk in chunks for line in chunk.split(b"\n\n")
               if line.startswith(b"data: {")]
     assert {e["id"] for e in events} == {"gen-second"} and {e["created"] for e in events} == {7}
     assert events[-1]["usage"]["cost"] == 0 and events[-1]["cache_hit"] is True
-    hidden = replay_chunks(hit.batches, hit.record, hit.usage, created=7, hide_reasoning=True)
+    hidden = replay_chunks(True)
     assert b"hmm" in chunks[0] and b"hmm" not in hidden[0]
 
 

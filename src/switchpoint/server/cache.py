@@ -141,7 +141,10 @@ def request_digest(scope: str, chat: ChatRequest) -> str:
     """The entry format's version is part of it: replicas of two versions sharing Redis (a rolling
     upgrade) never read each other's entries."""
     params = {k: v for k, v in chat.params.items() if k not in IGNORED}
-    normalised = [cache_entry.VERSION, scope, chat.stream, chat.model, chat.models, chat.messages, params, chat.provider, chat.reasoning]
+    normalised = [cache_entry.VERSION, scope, chat.stream, chat.model, chat.models, chat.messages, params,
+                  chat.provider, chat.reasoning]
+    if chat.native is not None:  # fields only an endpoint of that format reads (e.g. context_management)
+        normalised.append({k: v for k, v in chat.native.body.items() if k not in IGNORED})
     return hashlib.sha256(orjson.dumps(normalised, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -187,12 +190,13 @@ class ResponseCache:
             await self.state.cache_put(plan.key, raw, ttl=plan.ttl)
 
     def record_hit(self, hit: Hit, generation_id: str, key: KeyRecord, *, streamed: bool, started: float,
-                   user: str | None) -> GenerationRecord:
+                   user: str | None, api_type: str = "completions") -> GenerationRecord:
         """The ledger row of a hit: billed 0, marked cache_hit. Returns its record, which renders the hit."""
         entry = hit.entry
         record = new_record(generation_id, key.hash, entry["model"], streamed=streamed, cache_hit=True,
                             external_user=user, provider=entry["provider"], upstream_model=entry["upstream_model"],
-                            finish_reason=entry["finish_reason"], usage=hit.usage, router=entry.get("router"))
+                            finish_reason=entry["finish_reason"], usage=hit.usage, router=entry.get("router"),
+                            api_type=api_type)
         record.latency_ms = (time.monotonic() - started) * 1000
         self.ledger.record(record.row())
         return record
@@ -234,7 +238,7 @@ class CacheTurn:
         hit, cache = self.hit, self.cache
         assert hit is not None and cache is not None, "replay() follows a lookup() that hit"
         record = cache.record_hit(hit, ctx.generation_id, ctx.key, streamed=streamed, started=ctx.started,
-                                  user=ctx.user)
+                                  user=ctx.user, api_type=ctx.api_type)
         headers = [(b"x-generation-id", ctx.generation_id.encode()), *hit.headers()]
         if hit.streamed:
             return Replay(record, hit.usage, None, hit.batches(), headers)

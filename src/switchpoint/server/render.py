@@ -171,23 +171,6 @@ class ChunkRenderer:
         return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
-def replay_chunks(batches: list[list[Delta]], record: GenerationRecord, usage: Usage, *, created: int,
-                  legacy: bool = False, hide_reasoning: bool = False) -> list[bytes]:
-    """A cached stream as it was relayed (one chunk per stored batch), under the hit's record (its new
-    id, billed 0, `cache_hit`), then the usage chunk and [DONE]."""
-    renderer = ChunkRenderer(record.id, created, record.model, record.provider, legacy)
-    chunks = []
-    for batch in batches:
-        if hide_reasoning:
-            batch = [d for d in (delta.without_reasoning() for delta in batch) if d is not None]
-        data = b"".join([renderer.delta(delta) for delta in batch])
-        if data:
-            chunks.append(data)
-    closing = renderer.usage(usage, record.cost_nanos, record.markup_nanos, record.completion_nanos, record.router,
-                             cache_hit=record.cache_hit)
-    return [*chunks, closing + DONE]
-
-
 def embeddings_body(result: Embeddings, record: GenerationRecord, encoding: str) -> bytes:
     data = []
     for index, vector in enumerate(result.vectors):
