@@ -132,6 +132,9 @@ class Engine:
         except SwitchpointError as err:
             self.books.finish_failed(record, err, ctx.started)
             raise
+        except asyncio.CancelledError:  # the client went away: the attempt released its reservation
+            self.books.finish_cancelled(record, ctx.started)
+            raise
         record.latency_ms = (self.clock() - ctx.started) * 1000
         first = completion.choices[0] if completion.choices else None
         usage = completion.usage or self.books.estimate_usage(ctx, sum(len(c.content or "") for c in completion.choices))
@@ -196,6 +199,9 @@ class Engine:
             embeddings, cand, reservation = await self.attempts.attempt_all(chat_like, ctx, candidates, record, once)
         except SwitchpointError as err:
             self.books.finish_failed(record, err, ctx.started)
+            raise
+        except asyncio.CancelledError:  # the client went away: the attempt released its reservation
+            self.books.finish_cancelled(record, ctx.started)
             raise
         record.latency_ms = (self.clock() - ctx.started) * 1000
         self.books.served(record, cand, None, embeddings.upstream_model)

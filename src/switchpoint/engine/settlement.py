@@ -94,6 +94,13 @@ class Settlement:
             record.latency_ms = (self.clock() - started) * 1000
         self.ledger.record(record.row())
 
+    def finish_cancelled(self, record: GenerationRecord, started: float) -> None:
+        """Record a generation whose client went away before any output reached it, as a cancelled
+        stream is recorded (status `cancelled`, 499); nothing was served, so nothing is charged."""
+        record.status, record.http_status, record.error = "cancelled", 499, "client disconnected"
+        record.latency_ms = (self.clock() - started) * 1000
+        self.ledger.record(record.row())
+
     def estimate_usage(self, ctx: RequestContext, output_chars: int) -> Usage:
         return Usage(prompt_tokens=pricing.estimate_prompt_tokens(ctx.body_size),
                      completion_tokens=(output_chars + 3) // 4, estimated=True)

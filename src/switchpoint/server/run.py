@@ -14,6 +14,8 @@ from typing import Any
 import uvicorn
 
 from ..config import Config, find_config_path, load_config
+from ..net.deadlines import ConnectionLimits
+from ..net.server import HttpProtocol
 from ..providers import registry as _registry  # noqa: F401 - registers the provider types load_config checks
 from .app import App
 from .services import prepare_database
@@ -24,6 +26,12 @@ log = logging.getLogger("switchpoint")
 
 
 HTTP_PROTOCOL = "switchpoint.net.server:HttpProtocol"  # our HTTP/1.1 protocol under uvicorn's server
+
+
+def protocol_factory(config: Config) -> Any:
+    """Our HTTP/1.1 protocol for uvicorn's `http=` setting, with the config's connection limits
+    (uvicorn passes a protocol only its own settings)."""
+    return partial(HttpProtocol, limits=ConnectionLimits.from_config(config.server))
 
 
 def banner(config: Config, host: str, port: int, workers: int = 1) -> None:
@@ -69,9 +77,10 @@ def serve(config: Config, config_path: str | None, *, host: str | None, port: in
     port = port or config.port
     raise_file_limit()
     banner(config, host, port, workers)
-    common: dict[str, Any] = dict(host=host, port=port, loop="uvloop", http=HTTP_PROTOCOL, lifespan="on", access_log=False,
-                  log_level="warning", timeout_graceful_shutdown=int(config.server.shutdown_grace) or None,
-                  timeout_keep_alive=30, proxy_headers=False, server_header=False)
+    common = dict(host=host, port=port, loop="uvloop", http=protocol_factory(config), lifespan="on",
+                  access_log=False, log_level="warning",
+                  timeout_graceful_shutdown=int(config.server.shutdown_grace) or None,
+                  proxy_headers=False, server_header=False)
     prepare_in_child(config)
     if workers > 1 and workers_supported():
         serve_workers(partial(worker_app, config), host, port, workers, common, grace=config.server.shutdown_grace,
