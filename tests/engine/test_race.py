@@ -8,9 +8,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from switchpoint.engine.core.context import Outcome
-from switchpoint.engine.core.hedging import race
 
+from switchpoint.engine.context import Outcome
+from switchpoint.engine.hedging import race
 from switchpoint.errors import BadRequestError, ProviderError, UpstreamError
 from switchpoint.generation import new_record
 from switchpoint.routing.candidate import Candidate

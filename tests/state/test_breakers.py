@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from switchpoint.engine.core.breakers import SharedBreakers
-
+from switchpoint.engine.breakers import SharedBreakers
 from switchpoint.routing.breaker import CLOSED, OPEN, BreakerSettings
 
 SETTINGS = BreakerSettings(consecutive_failures=3, cooldown=30.0)
