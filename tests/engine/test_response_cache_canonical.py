@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
-import switchpoint.server.cache as cache_module
+import switchpoint.engine.cache as cache_module
 
 from switchpoint.accounting.keys import KeyRecord
 from switchpoint.config.schema import ResponseCacheConfig
