@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,7 @@ class Upstream:
         self._queues: dict[str, list[Reply]] = {}
         self._always: dict[str, Reply] = {}
         self._auth: dict[str, tuple[str, str, Reply]] = {}
+        self._responders: dict[str, Callable[[Received], Reply]] = {}
         self._lock = threading.Lock()
         self.received: list[Received] = []
         self.disconnects = 0       # streams whose client went away mid-body
@@ -111,6 +113,11 @@ class Upstream:
         with self._lock:
             self._always[path] = reply
 
+    def respond(self, path: str, responder: Callable[[Received], Reply]) -> None:
+        """Answer every request to `path` (when nothing is queued) with a reply made from the request."""
+        with self._lock:
+            self._responders[path] = responder
+
     def require(self, prefix: str, header: str, value: str, rejection: Reply) -> None:
         """Answer `rejection` to any request under `prefix` whose `header` is not `value`, as a
         provider refuses a bad credential (Anthropic x-api-key, Gemini x-goog-api-key, Azure api-key)."""
@@ -122,6 +129,7 @@ class Upstream:
             self._queues.clear()
             self._always.clear()
             self._auth.clear()
+            self._responders.clear()
             self.received.clear()
             self.disconnects = 0
             self.completed = 0
@@ -159,9 +167,12 @@ class Upstream:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        self.received.append(Received(request.method, request.path, dict(request.query),
-                                      {k.lower(): v for k, v in request.headers.items()}, body))
+        received = Received(request.method, request.path, dict(request.query),
+                            {k.lower(): v for k, v in request.headers.items()}, body)
+        self.received.append(received)
         reply = self._refusal(request) or self._next(request.path)
+        if reply is None and request.path in self._responders:
+            reply = self._responders[request.path](received)
         if reply is None:
             return web.json_response({"error": {"message": f"no reply queued for {request.path}",
                                                 "type": "invalid_request_error", "code": "not_found"}}, status=404)

@@ -16,15 +16,29 @@ from .info import key_object
 from .services import Services
 from .validate import load_object
 
+MAX_LIMIT_USD = 1e9  # in nano-USD it still fits the ledger's 64-bit columns
+INT32_MAX = 2**31 - 1  # the key table's request counts are a 32-bit INTEGER column on PostgreSQL
+YEAR = 366 * 86400.0
+
+
+class KeyRateLimit(RateLimitConfig):
+    requests: int = Field(gt=0, le=INT32_MAX)
+    interval: float = Field(60.0, gt=0, le=YEAR)
+
+
+class KeyTokenLimit(TokenLimitConfig):
+    tokens: int = Field(gt=0, le=2**63 - 1)
+    interval: float = Field(60.0, gt=0, le=YEAR)
+
 
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: str = Field(min_length=1, max_length=200)
-    limit: float | None = Field(None, ge=0)
+    limit: float | None = Field(None, ge=0, le=MAX_LIMIT_USD)
     limit_reset: Literal["daily", "weekly", "monthly"] | None = None
     expires_at: dt.datetime | None = None
-    rate_limit: RateLimitConfig | None = None
-    token_limit: TokenLimitConfig | None = None
+    rate_limit: KeyRateLimit | None = None
+    token_limit: KeyTokenLimit | None = None
     cache: bool = False
     log_content: bool = False  # write prompts and completions into the generation log
 
@@ -40,10 +54,10 @@ class KeyUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: str | None = Field(None, min_length=1, max_length=200)
     disabled: bool | None = None
-    limit: float | None = Field(None, ge=0)
+    limit: float | None = Field(None, ge=0, le=MAX_LIMIT_USD)
     limit_reset: Literal["daily", "weekly", "monthly"] | None = None
-    rate_limit: RateLimitConfig | None = None
-    token_limit: TokenLimitConfig | None = None
+    rate_limit: KeyRateLimit | None = None
+    token_limit: KeyTokenLimit | None = None
     cache: bool | None = None
     log_content: bool | None = None
 
