@@ -121,3 +121,23 @@ def test_stream_refused_before_the_first_byte(leaky, upstream):
     assert b"[REDACTED]" in body
     assert_clean(body.decode())
     assert_ledger_and_log_clean(leaky)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Incorrect API key provided: my-operator-key-1.", "Incorrect API key provided: [REDACTED]."),
+    ("Authorization: Bearer abc.def-ghi_jkl", "Authorization: Bearer [REDACTED]"),
+    ('{"x-api-key": "k-123456789", "x-goog-api-key": "AIzaSyA1234567890abcdefghijklmnopqrstu"}',
+     '{"x-api-key": "[REDACTED]", "x-goog-api-key": "[REDACTED]"}'),
+    ("key sk-ant-api03-abcdefghijklmnop and gsk_abcdefghijklmnopqrstuv", "key [REDACTED] and [REDACTED]"),
+    ("GET https://host/v1/models?key=AIzaSyXX&alt=sse", "GET https://host/v1/models?key=[REDACTED]&alt=sse"),
+    ("via http://bob:hunter22@proxy:3128", "via http://[REDACTED]@proxy:3128"),
+    ("Proxy-Authorization: Basic Ym9iOmh1bnRlcjIy", "Proxy-Authorization: Basic [REDACTED]"),
+    # ordinary error text is left alone
+    ("token limit exceeded: 70000 > 65536 tokens", "token limit exceeded: 70000 > 65536 tokens"),
+    ("Basic authentication required", "Basic authentication required"),
+    ("The model `gpt-4o` does not exist", "The model `gpt-4o` does not exist"),
+])
+def test_redaction_shapes(text, expected):
+    from switchpoint.redact import Redactor
+
+    assert Redactor(["my-operator-key-1", "short"]).text(text) == expected

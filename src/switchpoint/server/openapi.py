@@ -149,6 +149,9 @@ def _paths() -> dict[str, Any]:
         "/models/{author}/{slug}": {"get": _op(
             "One model", _json({"$ref": "#/components/schemas/Model"}, "The model"), (404,), security=PUBLIC,
             tag="models", parameters=[_path("author"), _path("slug")])},
+        "/model/{author}/{slug}": {"get": _op(
+            "One model, as {\"data\": ...}", _json(_data({"$ref": "#/components/schemas/Model"}), "The model"),
+            (404,), security=PUBLIC, tag="models", parameters=[_path("author"), _path("slug")])},
         "/models/{author}/{slug}/endpoints": {"get": _op(
             "A model's endpoints", _json(_data({"type": "object"}), "The model and its endpoints"), (404,),
             security=PUBLIC, tag="models", parameters=[_path("author"), _path("slug")])},
@@ -156,6 +159,7 @@ def _paths() -> dict[str, Any]:
             "One generation from the ledger", _json(_data({"type": "object"}), "Its cost, tokens, timings, attempts"),
             (400, 401, 404), tag="account", parameters=[_query("id", "A generation id (gen-...)", required=True)])},
         "/key": {"get": _op("The calling key", key, (401,), tag="account")},
+        "/auth/key": {"get": _op("The calling key (OpenRouter's older path)", key, (401,), tag="account")},
         "/credits": {"get": _op("Credits and usage", _json(_data(_obj({"total_credits": _NULL_NUM,
                                                                        "total_usage": _NUM})), "Credits"),
                                 (401,), tag="account")},
