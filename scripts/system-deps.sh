@@ -9,6 +9,10 @@ need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
 need redis-server redis-server
 need chromium chromium        # dashboard tests drive it with Playwright (no browser download)
 need tinyproxy tinyproxy      # a real forward proxy for the egress-proxy tests
+# nginx (plain and TLS) for the upstream client's differential tests; it lives in /usr/sbin
+[ -x /usr/sbin/nginx ] || need nginx nginx
+need node nodejs              # OpenRouter's TypeScript SDK as a client (tests/sdk_ts)
+need npm npm
 # PostgreSQL's server binaries live outside PATH on Debian (/usr/lib/postgresql/<version>/bin).
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need initdb postgresql
 
@@ -21,5 +25,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "installing system packages: ${packages[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+# The tests start their own servers on free ports: keep the packages' system services (nginx on
+# port 80, redis, postgresql) from being started by the install.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${packages[@]}" >/dev/null

@@ -119,3 +119,43 @@ def test_config_check_command(tmp_path):
     result = subprocess.run([sys.executable, "-m", "switchpoint.cli.main", "config", "check", "--config", str(good)],
                             capture_output=True, text=True)
     assert result.returncode == 0 and "ok" in result.stdout
+
+
+def test_provider_body_limit_and_tls_settings(tmp_path):
+    from switchpoint.server.services import build_providers
+
+    from .test_transport import _certificate
+
+    cert, _ = _certificate(tmp_path)
+    text = f"""
+providers:
+  a: {{type: openai, base_url: https://a.test/v1, tls: {{ca_file: {cert}}}, max_body_bytes: 1000}}
+  b: {{type: openai, base_url: https://b.test/v1, tls: {{verify: false}}}}
+  c: {{type: openai, base_url: https://c.test/v1}}
+"""
+    config = load_config(write(tmp_path, text), env={})
+    a, b, c = (config.providers[name] for name in "abc")
+    assert (a.tls.ca_file, a.tls.verify, a.max_body_bytes) == (str(cert), True, 1000)
+    assert (b.tls.ca_file, b.tls.verify) == (None, False)
+    assert (c.tls.ca_file, c.tls.verify, c.max_body_bytes) == (None, True, 64 * 1024 * 1024)
+    warnings: list[str] = []
+    build_providers(config, warnings)  # what `serve` prints at start
+    assert warnings == ["provider 'b': tls.verify is false: its certificate is not checked, so anyone on the "
+                        "network path can read and alter its traffic"]
+    (tmp_path / "not.pem").write_text("not a certificate")
+    text = f"""
+providers:
+  a: {{type: openai, base_url: https://a.test/v1, tls: {{ca_file: {tmp_path / "missing.pem"}}}}}
+  b: {{type: openai, base_url: https://b.test/v1, tls: {{ca_file: {tmp_path / "not.pem"}}}, max_body_bytes: 0}}
+  c: {{type: openai, base_url: https://c.test/v1, tls: {{verify: false, pin: x}}}}
+  d: {{type: openai, base_url: https://d.test/v1, tls: {{ca_file: {cert}, verify: false}}}}
+"""
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), env={})
+    problems = dict(caught.value.problems)
+    assert "cannot be read as PEM certificates" in problems["providers.a.tls.ca_file"]
+    assert "No such file" in problems["providers.a.tls.ca_file"]
+    assert "cannot be read as PEM certificates" in problems["providers.b.tls.ca_file"]
+    assert "greater than 0" in problems["providers.b.max_body_bytes"]
+    assert problems["providers.c.tls.pin"] == "unknown setting"
+    assert problems["providers.d.tls"] == "ca_file is unused with verify: false; set one or the other"

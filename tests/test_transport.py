@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from switchpoint.errors import CONNECT, TIMEOUT, UpstreamError
-from switchpoint.transport import Transport
+from switchpoint.errors import CONNECT, MALFORMED, TIMEOUT, UpstreamError
+from switchpoint.transport import INFLATE_STEP, Transport
 from switchpoint.types import UpstreamRequest
+from switchpoint.upstream_settings import UpstreamSettings, tls_context
 
 Script = Callable[[bytes, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -371,10 +372,10 @@ async def test_a_cancelled_request_drops_its_connection() -> None:
     await transport.close()
 
 
-def _certificate(folder: Path) -> tuple[Path, Path]:
+def _certificate(folder: Path, names: str = "DNS:localhost,IP:127.0.0.1") -> tuple[Path, Path]:
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                    "-addext", f"subjectAltName={names}", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True)
     return cert, key
 
@@ -415,3 +416,118 @@ async def test_a_large_request_body_arrives_whole() -> None:
         assert server.requests[0].endswith(b"\r\n\r\n" + body)
         assert b"Content-Length: %d\r\n" % len(body) in server.requests[0]
     await transport.close()
+
+
+def capped(limit: int) -> Transport:
+    """A transport whose provider "p" reads bodies of at most `limit` bytes."""
+    return Transport(settings={"p": UpstreamSettings(max_body=limit)})
+
+
+async def test_a_body_past_the_providers_limit_fails_without_being_held() -> None:
+    limit = 1 << 20
+    written = {"bytes": 0}
+
+    async def declared(_request: bytes, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (limit + 1) + b"x" * 1000)
+        await writer.drain()
+
+    async def endless(_request: bytes, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        piece = chunked(b"y" * 65536)[:-5]
+        while True:  # until the client hangs up
+            writer.write(piece)
+            await writer.drain()
+            written["bytes"] += 65536
+
+    async def bomb(_request: bytes, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(reply(gzip.compress(b"\0" * (64 << 20)), "Content-Encoding: gzip"))  # 64 KiB on the wire
+
+    async def at_limit(_request: bytes, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"z" * limit)
+        await writer.drain()
+        writer.close()
+
+    for script in (declared, endless, bomb):
+        async with RawServer(script) as server:
+            transport = capped(limit)
+            response = await transport.send(request(server.url()), first_byte_timeout=5, read_timeout=5, provider="p")
+            with pytest.raises(UpstreamError) as caught:
+                await response.read()
+            assert caught.value.kind == MALFORMED
+            assert caught.value.message.startswith("the provider's response body is larger")
+            assert f"max_body_bytes ({limit} bytes)" in caught.value.message
+            response.release()
+            await asyncio.wait_for(server.disconnected.wait(), 5)  # the connection was dropped
+            await transport.close()
+    # the endless body stopped at the limit plus what the sockets' buffers hold, not later
+    assert limit < written["bytes"] < limit + (32 << 20)
+    async with RawServer(at_limit) as server:
+        transport = capped(limit)
+        response = await transport.send(request(server.url()), first_byte_timeout=5, provider="p")
+        assert len(await response.read()) == limit  # the limit itself is allowed
+        for other in ("q", None):  # other providers, and requests of none, keep the default limit
+            transport.settings["q"] = UpstreamSettings()
+            response = await transport.send(request(server.url()), first_byte_timeout=5, provider=other)
+            assert len(await response.read()) == limit
+        await transport.close()
+
+
+async def test_a_streamed_compressed_body_inflates_in_bounded_pieces_and_raw_deflate_is_read() -> None:
+    text = b"a" * (8 << 20)
+    raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    raw_deflate = raw.compress(b"raw deflate body " * 100) + raw.flush()
+
+    async def serve(request_bytes: bytes, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if b"/raw" in request_bytes:
+            writer.write(reply(raw_deflate, "Content-Encoding: deflate"))
+        else:
+            writer.write(reply(gzip.compress(text), "Content-Encoding: gzip"))
+
+    transport = Transport()
+    async with RawServer(serve) as server:
+        response = await transport.send(request(server.url()), first_byte_timeout=5)
+        pieces = [piece async for piece in response.chunks()]  # ~8 KiB on the wire, 8 MiB inflated
+        assert b"".join(pieces) == text and max(map(len, pieces)) <= INFLATE_STEP
+        response.release()
+        for mode in ("read", "chunks"):
+            response = await transport.send(request(server.url("/raw")), first_byte_timeout=5)
+            got = await response.read() if mode == "read" else b"".join([p async for p in response.chunks()])
+            assert got == b"raw deflate body " * 100
+            response.release()
+    await transport.close()
+
+
+async def test_a_providers_tls_settings_trust_its_ca_file_or_skip_verification(tmp_path: Path) -> None:
+    import ssl
+
+    cert, key = _certificate(tmp_path, "DNS:localhost")  # not 127.0.0.1
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server = await asyncio.start_server(lambda r, w: RawServer(ok)._serve(r, w), "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    by_name, by_address = f"https://localhost:{port}/v1/chat", f"https://127.0.0.1:{port}/v1/chat"
+    transport = Transport(settings={"own-ca": UpstreamSettings(tls=tls_context(str(cert))),
+                                    "unverified": UpstreamSettings(tls=tls_context(verify=False))})
+
+    async def fetch(url: str, provider: str | None) -> bytes:
+        response = await transport.send(request(url), first_byte_timeout=5, provider=provider)
+        body = await response.read()
+        response.release()
+        return body
+
+    try:
+        for _ in range(2):
+            assert await fetch(by_name, "own-ca") == b'{"ok":true}'
+        with pytest.raises(UpstreamError) as caught:  # other providers keep the system trust store
+            await fetch(by_name, None)
+        assert "CERTIFICATE_VERIFY_FAILED" in caught.value.message
+        with pytest.raises(UpstreamError) as caught:  # the CA is trusted; the host name is still checked
+            await fetch(by_address, "own-ca")
+        assert "IP address mismatch" in caught.value.message
+        assert await fetch(by_address, "unverified") == b'{"ok":true}'  # neither issuer nor name checked
+        with pytest.raises(UpstreamError) as caught:  # the unverified provider's connection is its own
+            await fetch(by_address, None)
+        assert "CERTIFICATE_VERIFY_FAILED" in caught.value.message
+    finally:
+        await transport.close()
+        server.close()

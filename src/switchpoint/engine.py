@@ -194,7 +194,7 @@ class Engine:
 
     async def exchange(self, provider: Provider, upstream: UpstreamRequest, timeout: float) -> bytes:
         """Send one non-streaming request; the body of a 2xx answer, else the provider's error."""
-        response = await self.transport.send(upstream, first_byte_timeout=timeout)
+        response = await self.transport.send(upstream, first_byte_timeout=timeout, provider=provider.connection.name)
         try:
             body = await response.read()
         finally:

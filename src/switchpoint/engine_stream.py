@@ -90,7 +90,8 @@ class ChatStream:
         from .engine import target  # noqa: PLC0415 - avoid an import cycle
 
         upstream = provider.build_chat(request, target(cand))
-        response = await self.engine.transport.send(upstream, first_byte_timeout=timeout, read_timeout=timeout)
+        response = await self.engine.transport.send(upstream, first_byte_timeout=timeout, read_timeout=timeout,
+                                                     provider=provider.connection.name)
         if response.status >= 400:
             try:
                 body = await response.read()
@@ -181,6 +182,9 @@ class ChatStream:
             record.http_status = getattr(error, "status", None) or 502
             record.error = error.message
             record.finish_reason = "error"
+            code = error.metadata.get("provider_code") if isinstance(error, SwitchpointError) else None
+            if code and record.attempts:  # the served attempt failed mid-stream: keep the provider's code
+                record.attempts[-1].update(error=error.message, code=code)
         parser_usage = self.parser.usage if self.parser is not None else None
         usage = parser_usage if parser_usage is not None and self._ended else None
         if usage is None:
@@ -191,3 +195,14 @@ class ChatStream:
         if self.candidate is not None:
             await engine.settle(record, self.candidate, self.reservation, usage, self.ctx)
         return usage
+
+
+def mid_stream_error(exc: UpstreamError, provider: str) -> SwitchpointError:
+    """The client's error for a failure after the stream started. The response is already a 200 and
+    nothing can fail over, so the error chunk and the ledger keep the provider's own status (and its
+    code, in metadata.provider_code) instead of the failover class a failure before the first byte
+    maps to (a mid-stream 402 or 500 is not a 502)."""
+    err = exc.to_client_error(provider)
+    if exc.status is not None and exc.status >= 400:
+        err.status = exc.status
+    return err

@@ -1,9 +1,10 @@
 """The one upstream HTTP client pool. The only module that opens connections upstream.
 
-HTTP/1.1 with keep-alive, TLS from the standard library, gzip and deflate bodies, a DNS cache, and
-timeouts on the connect, the wait for the response head and every later read. Built on asyncio's
-protocols and httptools (see http1.py) because a general-purpose client's per-request machinery
-cost more CPU than the rest of a gateway request together."""
+HTTP/1.1 with keep-alive, TLS from the standard library, gzip and deflate bodies, a DNS cache,
+timeouts on the connect, the wait for the response head and every later read, and a bound on the
+size of a body read whole. Built on asyncio's protocols and httptools (see http1.py) because a
+general-purpose client's per-request machinery cost more CPU than the rest of a gateway request
+together. What it does not do is listed in docs/upstream-client.md."""
 
 from __future__ import annotations
 
@@ -16,18 +17,20 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from .errors import CONNECT, TIMEOUT, UpstreamError
+from .errors import CONNECT, MALFORMED, TIMEOUT, UpstreamError
 from .http1 import Connection, Deadlines
 from .observability.context import current_scope
 from .outbox import Outbox, outbox_for
 from .proxy import Proxies, Proxy, Tunnel, connect_head
 from .types import UpstreamRequest
+from .upstream_settings import DEFAULT, UpstreamSettings, tls_context
 
 KEEPALIVE = 30.0   # seconds an idle connection is kept for reuse
 DNS_TTL = 300.0    # seconds a resolved host name is reused
 MAX_CONNECT = 10.0  # the longest wait for a TCP (and TLS) connection, whatever the attempt's timeout
 _OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "proxy-authorization"})
 _DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+INFLATE_STEP = 1 << 20  # the most a streamed compressed body inflates to in one piece (bounds a zip bomb)
 
 
 @dataclass(slots=True, frozen=True)
@@ -43,51 +46,81 @@ class Origin:
     target: str                 # path and query (the whole URL when sent to a proxy)
     proxy: Proxy | None = None
     extra_head: str = ""        # head lines every request carries (Proxy-Authorization)
+    settings: UpstreamSettings = DEFAULT
 
 
 class UpstreamResponse:
     """The status and head of an upstream response; its body is read with `read` or `chunks`, then
     the response is `release`d (the connection returns to the pool if it can) or `close`d."""
 
-    __slots__ = ("status", "headers", "_conn", "_pool", "_timeout")
+    __slots__ = ("status", "headers", "_conn", "_pool", "_timeout", "_max_body")
 
-    def __init__(self, conn: Connection, pool: Transport, read_timeout: float) -> None:
+    def __init__(self, conn: Connection, pool: Transport, read_timeout: float, max_body: int) -> None:
         self.status = conn.status
         self.headers: Mapping[str, str] = conn.headers
         self._conn: Connection | None = conn
         self._pool = pool
         self._timeout = read_timeout
+        self._max_body = max_body
 
     async def read(self) -> bytes:
+        """The whole body, decoded. Bytes are taken from the connection as they arrive, so the socket,
+        paused while unread bytes pile up past http1.HIGH_WATER, reads on; past the provider's
+        `max_body_bytes` (before or after decompression) the read fails and the connection is dropped,
+        having held at most that much and one read-ahead."""
         conn = self._live()
-        try:
-            while not conn.complete:
-                await conn.wait(self._timeout)
-        except TimeoutError:
-            raise UpstreamError(TIMEOUT, "the provider stopped sending the response") from None
-        except UpstreamError as err:
-            raise UpstreamError(CONNECT, f"connection lost while reading the response: {err.message}") from None
-        body = conn.take()
-        wbits = self._wbits()
-        if wbits is not None and body:
-            try:
-                body = zlib.decompress(body, wbits)
-            except zlib.error as exc:
-                raise UpstreamError(CONNECT, f"the provider's compressed body is corrupt: {exc}") from None
+        limit = self._max_body
+        declared = dict.get(conn.headers, "content-length")  # names are stored lower-cased
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise self._too_large()
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            if conn.chunks:
+                data = conn.take()
+                size += len(data)
+                if size > limit:
+                    raise self._too_large()
+                parts.append(data)
+            elif conn.complete:
+                break
+            else:
+                try:
+                    await conn.wait(self._timeout)
+                except TimeoutError:
+                    raise UpstreamError(TIMEOUT, "the provider stopped sending the response") from None
+                except UpstreamError as err:
+                    raise UpstreamError(CONNECT, f"connection lost while reading the response: "
+                                                 f"{err.message}") from None
+        body = parts[0] if len(parts) == 1 else b"".join(parts)
+        if body and self._compressed():
+            body = self._inflate_whole(body, limit)
         return body
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        """Body bytes as they arrive."""
+        """Body bytes as they arrive (a compressed body inflated in pieces of at most INFLATE_STEP).
+        Not bounded by `max_body_bytes`: a stream is relayed as it is read, never held whole."""
         conn = self._live()
-        wbits = self._wbits()
-        decoder = zlib.decompressobj(wbits) if wbits is not None else None
+        compressed = self._compressed()
+        decoder: zlib._Decompress | None = None
         timeout = self._timeout
         while True:
             if conn.chunks:
                 data = conn.take()
-                if decoder is not None:
-                    data = self._inflate(decoder, data)
-                if data:
+                if compressed:
+                    if decoder is None:
+                        decoder = zlib.decompressobj(wbits := self._wbits(data))
+                    while data:
+                        piece = self._inflate(decoder, data)
+                        if decoder.eof:  # what follows the end of a compressed stream starts another
+                            data = decoder.unused_data
+                            if data:
+                                decoder = zlib.decompressobj(wbits)
+                        else:
+                            data = decoder.unconsumed_tail
+                        if piece:
+                            yield piece
+                elif data:
                     yield data
                 continue
             if conn.complete:
@@ -100,20 +133,55 @@ class UpstreamResponse:
                 raise UpstreamError(CONNECT, f"upstream connection broke mid-stream: {err.message}") from None
         if decoder is not None:
             tail = decoder.flush()
+            if not decoder.eof:
+                raise UpstreamError(CONNECT, "the provider's compressed stream ended before its end mark")
             if tail:
                 yield tail
 
-    def _wbits(self) -> int | None:
-        """zlib's window bits for the body's Content-Encoding; None when it is not compressed."""
+    def _compressed(self) -> bool:
         encoding = self.headers.get("content-encoding")
-        return _DECODERS.get(encoding.strip().lower()) if encoding else None
+        return encoding is not None and encoding.strip().lower() in _DECODERS
+
+    def _wbits(self, first: bytes) -> int:
+        """zlib's window bits for the body's Content-Encoding. `deflate` is meant to be a zlib stream,
+        but some servers send raw deflate; as curl, browsers and aiohttp do, the first byte tells."""
+        encoding = self.headers.get("content-encoding", "").strip().lower()
+        if encoding == "deflate" and first and first[0] & 0x0F != 8:  # not a zlib header: raw deflate
+            return -zlib.MAX_WBITS
+        return _DECODERS[encoding]
+
+    def _inflate_whole(self, body: bytes, limit: int) -> bytes:
+        """Inflated, at most `limit` bytes of it. Bytes after the end of a compressed stream start
+        another (a body of concatenated gzip members, as gzip itself and aiohttp read it)."""
+        wbits = self._wbits(body)
+        out: list[bytes] = []
+        size = 0
+        while body:
+            decoder = zlib.decompressobj(wbits)
+            try:
+                piece = decoder.decompress(body, limit + 1 - size)
+            except zlib.error as exc:
+                raise UpstreamError(CONNECT, f"the provider's compressed body is corrupt: {exc}") from None
+            size += len(piece)
+            if size > limit:
+                raise self._too_large(" once decompressed")
+            if not decoder.eof:
+                raise UpstreamError(CONNECT, "the provider's compressed body is truncated")
+            out.append(piece)
+            body = decoder.unused_data
+        return out[0] if len(out) == 1 else b"".join(out)
 
     @staticmethod
     def _inflate(decoder: zlib._Decompress, data: bytes) -> bytes:
         try:
-            return decoder.decompress(data)
+            return decoder.decompress(data, INFLATE_STEP)
         except zlib.error as exc:
             raise UpstreamError(CONNECT, f"the provider's compressed stream is corrupt: {exc}") from None
+
+    def _too_large(self, how: str = "") -> UpstreamError:
+        self.close()
+        return UpstreamError(MALFORMED, f"the provider's response body is larger{how} than this provider's "
+                                        f"max_body_bytes ({self._max_body} bytes); it was not read further")
 
     def _live(self) -> Connection:
         if self._conn is None:
@@ -134,8 +202,10 @@ class UpstreamResponse:
 
 
 class Transport:
-    def __init__(self, *, proxies: Proxies | None = None) -> None:
+    def __init__(self, *, proxies: Proxies | None = None,
+                 settings: Mapping[str, UpstreamSettings] | None = None) -> None:
         self.proxies = proxies if proxies else None
+        self.settings = dict(settings or {})  # provider name -> its settings
         self._idle: dict[tuple, dict[Connection, None]] = {}
         self._origins: dict[str, Origin] = {}
         self._dns: dict[tuple[str, int], tuple[float, list[tuple[int, tuple]]]] = {}
@@ -145,9 +215,10 @@ class Transport:
         self._outbox: Outbox | None = None
 
     async def send(self, request: UpstreamRequest, *, first_byte_timeout: float,
-                   read_timeout: float | None = None) -> UpstreamResponse:
-        """Send and wait for the status line and headers. `read_timeout` bounds each later read."""
-        origin = self._origin(request.url)
+                   read_timeout: float | None = None, provider: str | None = None) -> UpstreamResponse:
+        """Send and wait for the status line and headers. `read_timeout` bounds each later read;
+        `provider` names the configured provider whose settings apply (the defaults if None)."""
+        origin = self._origin(request.url, self.settings.get(provider, DEFAULT) if provider else DEFAULT)
         headers = request.headers
         scope = current_scope()
         if scope is not None:
@@ -182,7 +253,7 @@ class Transport:
             except BaseException:
                 conn.abort()
                 raise
-            return UpstreamResponse(conn, self, read_timeout or first_byte_timeout)
+            return UpstreamResponse(conn, self, read_timeout or first_byte_timeout, origin.settings.max_body)
 
     def _write(self, conn: Connection, head: bytes, body: bytes) -> None:
         if len(body) < 65536:  # sent at the end of the loop's turn (outbox.py); a large body is not copied
@@ -250,7 +321,7 @@ class Transport:
                     try:
                         if proxy is not None and origin.tls:
                             return await self._tunnel(loop, origin, proxy, family, address, deadlines)
-                        tls = self._tls() if origin.tls else None
+                        tls = self._tls(origin) if origin.tls else None
                         _, conn = await loop.create_connection(
                             lambda: Connection(loop, origin.key, deadlines, self._lost), address[0], address[1],
                             family=family, ssl=tls, server_hostname=origin.host if tls else None)
@@ -274,7 +345,7 @@ class Transport:
             raw.write(head)
             await tunnel.opened
             conn = Connection(loop, origin.key, deadlines, self._lost)
-            secured = await loop.start_tls(raw, conn, self._tls(), server_hostname=origin.host)
+            secured = await loop.start_tls(raw, conn, self._tls(origin), server_hostname=origin.host)
             if secured is None:
                 raise OSError("the tunnel closed during the TLS handshake")
             conn.connection_made(secured)
@@ -295,22 +366,31 @@ class Transport:
         self._dns[(host, port)] = (loop.time() + DNS_TTL, addresses)
         return addresses
 
-    def _tls(self) -> ssl.SSLContext:
+    def _tls(self, origin: Origin) -> ssl.SSLContext:
+        """The provider's own TLS context (its `tls` settings), else the shared default one, made on
+        first use so that it reads the system trust store (and SSL_CERT_FILE) as it is then."""
+        if origin.settings.tls is not None:
+            return origin.settings.tls
         if self._ssl is None:
-            self._ssl = ssl.create_default_context()
-            self._ssl.set_alpn_protocols(["http/1.1"])
+            self._ssl = tls_context()
         return self._ssl
 
-    def _origin(self, url: str) -> Origin:
-        """Parsed URLs are cached: upstream URLs repeat, and parsing one costs more than sending."""
+    def _origin(self, url: str, settings: UpstreamSettings) -> Origin:
+        """Parsed URLs are cached: upstream URLs repeat, and parsing one costs more than sending.
+        (Should two providers with different settings share a URL, its origin is parsed again when
+        the provider changes: correct, if slower.)"""
         origin = self._origins.get(url)
-        if origin is None:
+        if origin is None or origin.settings is not settings:
             if len(self._origins) > 10_000:
                 self._origins.clear()
             origin = parse_origin(url)
             proxy = self.proxies.for_url(url, *origin.key) if self.proxies is not None else None
             if proxy is not None:
                 origin = via_proxy(origin, proxy)
+            if settings is not DEFAULT:
+                # connections made with a provider's own TLS context are pooled apart from the others
+                key = (*origin.key, settings.tls) if settings.tls is not None and origin.tls else origin.key
+                origin = replace(origin, key=key, settings=settings)
             self._origins[url] = origin
         return origin
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..storage import Store
@@ -44,9 +44,15 @@ def day_range(date: str) -> tuple[int, int]:
 
 async def activity(store: Store, *, by: Sequence[str] = ("day", "model", "provider"), since_ms: int = 0,
                    until_ms: int | None = None, key_hash: str | None = None,
-                   key_names: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Rows shaped like OpenRouter's /activity items (`date`, `model`, `provider_name`, `usage`
-    in USD, `requests`, token counts) plus errors, cache hits and the operator's markup."""
+                   key_names: dict[str, str] | None = None,
+                   endpoint_ids: Mapping[tuple[str, str], str] | None = None) -> list[dict[str, Any]]:
+    """Rows shaped like OpenRouter's /activity items (`date`, `model`, `provider_name`, `endpoint_id`,
+    `usage` in USD, `requests`, token counts) plus errors, cache hits and the operator's markup.
+
+    Requests no provider served (refused before routing, or every endpoint failed) have the
+    provider "" and the endpoint "": OpenRouter's clients require strings there. `endpoint_ids`
+    maps (model, provider) to the endpoint's key (`provider:upstream model`, as in /generation's
+    `provider_responses`); an endpoint no longer configured is named `provider:model`."""
     for dim in by:
         if dim not in DIMENSIONS:
             raise ValueError(f"cannot group by '{dim}' (use {', '.join(DIMENSIONS)})")
@@ -59,7 +65,11 @@ async def activity(store: Store, *, by: Sequence[str] = ("day", "model", "provid
         if "model" in by:
             item["model"] = item["model_permaslug"] = row["model"]
         if "provider" in by:
-            item["provider_name"] = row["provider"]
+            item["provider_name"] = row["provider"] or ""
+        if "provider" in by and "model" in by:
+            served = (row["model"], row["provider"])
+            item["endpoint_id"] = ((endpoint_ids or {}).get(served) or f"{row['provider']}:{row['model']}"
+                                   if row["provider"] else "")
         if "key" in by:
             item["key_hash"] = row["key"]
             item["key"] = (key_names or {}).get(row["key"], row["key"][:12] if row["key"] else None)
@@ -67,7 +77,7 @@ async def activity(store: Store, *, by: Sequence[str] = ("day", "model", "provid
             usage=from_nanos(row["cost_nanos"]), markup=from_nanos(row["markup_nanos"]), byok_usage_inference=0,
             requests=row["requests"], errors=row["errors"], cache_hits=row["cache_hits"],
             prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"],
-            reasoning_tokens=row["reasoning_tokens"],
+            reasoning_tokens=row["reasoning_tokens"], cached_tokens=row["cached_tokens"],
         )
         out.append(item)
     return out

@@ -50,6 +50,7 @@ class KeyRecord:
     created_at_ms: int = 0
     updated_at_ms: int | None = None
     expires_at_ms: int | None = None
+    external_user: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> KeyRecord:
@@ -117,17 +118,22 @@ class KeyService:
 
     async def create(self, name: str, *, limit_usd: float | None = None, limit_reset: str | None = None,
                      rate_limit: tuple[int, float] | None = None, token_limit: tuple[int, float] | None = None,
-                     expires_at_ms: int | None = None, cache: bool = False) -> tuple[KeyRecord, str]:
-        key = generate_key()
+                     expires_at_ms: int | None = None, cache: bool = False, log_content: bool = False,
+                     external_user: str | None = None, plaintext: str | None = None) -> tuple[KeyRecord, str]:
+        """Store a new key in one insert; returns its record and its plaintext (shown once). The
+        plaintext is generated unless the caller brings its own (OpenRouter's `external.api_key`)."""
+        key = plaintext or generate_key()
         row = new_key_row(key, name, limit_usd=limit_usd, limit_reset=limit_reset, rate_limit=rate_limit,
-                          token_limit=token_limit, expires_at_ms=expires_at_ms, cache=cache)
+                          token_limit=token_limit, expires_at_ms=expires_at_ms, cache=cache, log_content=log_content,
+                          external_user=external_user)
         await self.store.insert_key(row)
         return KeyRecord.from_row(row), key
 
 
 def new_key_row(key: str, name: str, *, limit_usd: float | None = None, limit_reset: str | None = None,
                 rate_limit: tuple[int, float] | None = None, token_limit: tuple[int, float] | None = None,
-                expires_at_ms: int | None = None, cache: bool = False, source: str = "api") -> dict[str, Any]:
+                expires_at_ms: int | None = None, cache: bool = False, log_content: bool = False,
+                external_user: str | None = None, source: str = "api") -> dict[str, Any]:
     return {
         "hash": hash_key(key), "name": name, "label": key_label(key), "disabled": False,
         "limit_nanos": usd_to_nanos(limit_usd), "limit_reset": limit_reset,
@@ -135,8 +141,9 @@ def new_key_row(key: str, name: str, *, limit_usd: float | None = None, limit_re
         "rate_limit_interval": rate_limit[1] if rate_limit else None,
         "token_limit_tokens": token_limit[0] if token_limit else None,
         "token_limit_interval": token_limit[1] if token_limit else None,
-        "cache": cache, "log_content": False, "source": source,
+        "cache": cache, "log_content": log_content, "source": source,
         "created_at_ms": now_ms(), "updated_at_ms": None, "expires_at_ms": expires_at_ms,
+        "external_user": external_user,
     }
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..proxy import DIRECT, parse_proxy
+from ..upstream_settings import DEFAULT_MAX_BODY, tls_context
 
 ProviderType = Literal["openai", "anthropic", "gemini", "ollama", "azure", "openrouter"]
 LimitReset = Literal["daily", "weekly", "monthly"]
@@ -37,6 +38,31 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
+class ProviderTLS(Strict):
+    """How a provider's TLS certificate is checked (docs/upstream-client.md)."""
+
+    ca_file: str | None = Field(None, description="PEM file of the CA certificates to trust for this provider, "
+                                                  "instead of the system trust store")
+    verify: bool = Field(True, description="false accepts any certificate for any name: encrypted but not "
+                                           "authenticated; for tests only")
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                tls_context(value)
+            except OSError as exc:  # ssl.SSLError is an OSError
+                raise ValueError(f"{value!r} cannot be read as PEM certificates: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_or_other(self) -> ProviderTLS:
+        if self.ca_file is not None and not self.verify:
+            raise ValueError("ca_file is unused with verify: false; set one or the other")
+        return self
+
+
 class ProviderConfig(Strict):
     type: ProviderType
     base_url: str | None = None
@@ -50,6 +76,9 @@ class ProviderConfig(Strict):
     data_collection: Literal["allow", "deny"] = "allow"
     markup: float | None = Field(None, ge=0, description="percent added to this provider's prices (overrides "
                                                         "the global markup)")
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY, gt=0, description="the largest non-streamed response read "
+                                                                    "from this provider (after decompression)")
+    tls: ProviderTLS = Field(default_factory=ProviderTLS)
 
     @field_validator("proxy")
     @classmethod
@@ -180,6 +209,14 @@ class ServerConfig(Strict):
                                                                 "died before settling it")
 
 
+class LedgerConfig(Strict):
+    """How the ledger keeps every generation row (docs/accounting.md)."""
+
+    spool_dir: str | None = Field(None, description="folder of the ledger's spool and dead letters; default: "
+                                  "beside an SQLite file (<file>-spool), ./switchpoint-spool/<db> for PostgreSQL")
+    max_backlog: int = Field(50_000, gt=0, description="rows not yet written past which new generations get 503")
+
+
 class BreakerConfig(Strict):
     """Per-endpoint circuit breaker: open after `consecutive_failures` in a row, or when more than
     `error_rate` of at least `min_requests` attempts in the last `window` seconds failed; after
@@ -292,6 +329,7 @@ class Config(Strict):
     models: list[ModelConfig] = Field(default_factory=list)
     keys: list[KeyConfig] = Field(default_factory=list)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     auto: AutoConfig = Field(default_factory=AutoConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)

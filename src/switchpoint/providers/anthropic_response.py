@@ -1,5 +1,11 @@
 """Anthropic Messages responses: the parts the non-streaming and streaming paths share (blocks, stop
-reasons, usage, error objects) and the parser of a whole message."""
+reasons, usage, error objects, citations) and the parser of a whole message.
+
+Only `tool_use` blocks are client tool calls. Server tools run by Anthropic (web search, web fetch,
+code execution, MCP connector tools) arrive as `server_tool_use` / `mcp_tool_use` blocks and their
+`*_tool_result` blocks; they are never shown as tool calls. What they contribute reaches the client as
+OpenRouter does it: the citations on text blocks become `annotations` of type `url_citation`, with
+start/end offsets into the message content."""
 
 from __future__ import annotations
 
@@ -28,10 +34,21 @@ def parse_message(data: Mapping[str, Any]) -> Completion:
     details: list[dict[str, Any]] = []
     texts: list[str] = []
     reasoning: list[str] = []
+    annotations: list[dict[str, Any]] = []
+    documents: list[dict[str, Any]] = []
+    offset = 0
     for block in data.get("content") or ():
         kind = block.get("type")
         if kind == "text":
-            texts.append(block.get("text") or "")
+            text = block.get("text") or ""
+            texts.append(text)
+            for citation in block.get("citations") or ():
+                annotation = url_citation(citation, offset, offset + len(text), documents)
+                if annotation is not None:
+                    annotations.append(annotation)
+            offset += len(text)
+        elif kind in FETCH_RESULTS:
+            documents.extend(fetched_documents(block))
         elif kind == "tool_use":
             choice.tool_calls.append(ToolCall(block.get("id") or "", block.get("name") or "",
                                               dump_arguments(block.get("input"))))
@@ -42,13 +59,54 @@ def parse_message(data: Mapping[str, Any]) -> Completion:
     text = "".join(texts)
     choice.content = text if text or not choice.tool_calls else None
     choice.reasoning = "".join(reasoning) or None
-    choice.extra = {"reasoning_details": details} if details else None
+    extra: dict[str, Any] = {}
+    if details:
+        extra["reasoning_details"] = details
+    if annotations:
+        extra["annotations"] = annotations
+    choice.extra = extra or None
     stop = data.get("stop_reason")
     choice.finish_reason = finish_reason(stop)
     choice.native_finish_reason = stop
     choice.refusal = refusal(stop, data.get("stop_details"))
     return Completion(choices=[choice], usage=parse_usage(data.get("usage")), upstream_id=data.get("id"),
                       upstream_model=data.get("model"))
+
+
+FETCH_RESULTS = frozenset({"web_fetch_tool_result"})
+
+
+def fetched_documents(block: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The pages a web_fetch_tool_result holds ({url, title}), in order: `char_location` and
+    `page_location` citations point at them by document_index."""
+    content = block.get("content")
+    if not isinstance(content, dict) or content.get("type") != "web_fetch_result":
+        return []
+    document = content.get("content") if isinstance(content.get("content"), dict) else {}
+    return [{"url": content.get("url"), "title": document.get("title")}]
+
+
+def url_citation(citation: Mapping[str, Any], start: int, end: int,
+                 documents: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """An Anthropic citation as an OpenRouter `url_citation` annotation over content[start:end], or
+    None for a citation with no URL (a passage of a document the client sent)."""
+    kind = citation.get("type")
+    url = title = None
+    if kind == "web_search_result_location":
+        url, title = citation.get("url"), citation.get("title")
+    elif kind == "search_result_location":
+        url, title = citation.get("source"), citation.get("title")
+    elif kind in ("char_location", "page_location", "content_block_location"):
+        index = citation.get("document_index")
+        if isinstance(index, int) and 0 <= index < len(documents):
+            url = documents[index].get("url")
+            title = citation.get("document_title") or documents[index].get("title")
+    if not isinstance(url, str) or not url:
+        return None
+    found: dict[str, Any] = {"url": url, "title": title or "", "start_index": start, "end_index": end}
+    if citation.get("cited_text"):
+        found["content"] = citation["cited_text"]
+    return {"type": "url_citation", "url_citation": found}
 
 
 def finish_reason(stop_reason: str | None) -> str | None:

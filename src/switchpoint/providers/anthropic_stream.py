@@ -3,7 +3,12 @@
 Tool calls are numbered by their own counter (the OpenAI `index`), not by Anthropic's block index;
 the first delta of a call carries id and name, later ones argument fragments. Thinking text streams as
 `reasoning`; each finished thinking block is also sent once, whole and signed, as a reasoning_details
-item so the client can echo it back. Usage is overwritten, never added (message_delta is cumulative)."""
+item so the client can echo it back. Usage is overwritten, never added (message_delta is cumulative).
+
+Only `tool_use` blocks become tool-call deltas: a server tool's `server_tool_use` block streams its
+input too, but the provider runs it, so its input and its result blocks are never sent as calls. A text
+block's citations (`citations_delta`) are sent when the block ends, as one delta of `annotations`
+covering the block's span of the content."""
 
 from __future__ import annotations
 
@@ -11,7 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..types import Delta, ToolCallDelta
-from .anthropic_response import error_event, finish_reason, parse_usage, reasoning_detail, refusal
+from .anthropic_response import (
+    FETCH_RESULTS,
+    error_event,
+    fetched_documents,
+    finish_reason,
+    parse_usage,
+    reasoning_detail,
+    refusal,
+    url_citation,
+)
 from .base import FramedStreamParser, load_json
 from .framing import SSEDecoder
 
@@ -24,6 +38,8 @@ class _Block:
     thinking: list[str] = field(default_factory=list)
     signature: str | None = None
     data: str | None = None
+    start: int = 0  # a text block's offset in the content
+    citations: list[dict[str, Any]] = field(default_factory=list)
 
 
 class AnthropicStreamParser(FramedStreamParser):
@@ -34,6 +50,8 @@ class AnthropicStreamParser(FramedStreamParser):
         self._blocks: dict[int, _Block] = {}
         self._tools = 0
         self._details = 0
+        self._chars = 0  # content characters sent so far: annotation offsets
+        self._documents: list[dict[str, Any]] = []  # pages fetched by web_fetch, for their citations
 
     def item(self, item: tuple[str | None, bytes], out: list[Delta]) -> None:
         name, raw = item
@@ -63,8 +81,15 @@ class AnthropicStreamParser(FramedStreamParser):
             state.tool_index = self._tools
             self._tools += 1
             return Delta(tool_calls=[ToolCallDelta(state.tool_index, id=block.get("id"), name=block.get("name"))])
-        if kind == "text" and block.get("text"):
-            return Delta(content=block["text"])
+        if kind == "text":
+            state.start = self._chars
+            state.citations.extend(block.get("citations") or ())
+            if block.get("text"):
+                self._chars += len(block["text"])
+                return Delta(content=block["text"])
+            return None
+        if kind in FETCH_RESULTS:
+            self._documents.extend(fetched_documents(block))
         if kind == "redacted_thinking":
             state.data = block.get("data")
         return None
@@ -74,8 +99,15 @@ class AnthropicStreamParser(FramedStreamParser):
         delta = event.get("delta") or {}
         kind = delta.get("type")
         if kind == "text_delta":
-            return Delta(content=delta.get("text") or "") if delta.get("text") else None
-        if kind == "input_json_delta" and state is not None and delta.get("partial_json"):
+            text = delta.get("text")
+            if not text:
+                return None
+            self._chars += len(text)
+            return Delta(content=text)
+        if kind == "citations_delta" and state is not None and isinstance(delta.get("citation"), dict):
+            state.citations.append(delta["citation"])
+            return None
+        if kind == "input_json_delta" and state is not None and state.kind == "tool_use" and delta.get("partial_json"):
             state.arguments_sent = True
             return Delta(tool_calls=[ToolCallDelta(state.tool_index, arguments=delta["partial_json"])])
         if kind == "thinking_delta" and delta.get("thinking"):
@@ -92,6 +124,10 @@ class AnthropicStreamParser(FramedStreamParser):
             return None
         if state.kind == "tool_use" and not state.arguments_sent:  # a call without arguments sends only ""
             return Delta(tool_calls=[ToolCallDelta(state.tool_index, arguments="{}")])
+        if state.kind == "text" and state.citations:
+            annotations = [a for a in (url_citation(c, state.start, self._chars, self._documents)
+                                       for c in state.citations) if a is not None]
+            return Delta(extra={"annotations": annotations}) if annotations else None
         if state.kind in ("thinking", "redacted_thinking"):
             block = {"type": state.kind, "thinking": "".join(state.thinking), "signature": state.signature,
                      "data": state.data}

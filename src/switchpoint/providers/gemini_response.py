@@ -13,8 +13,21 @@ from ..types import Choice, Completion, ToolCall, Usage
 from .base import kind_for_status
 from .native import dump_arguments, mint_call_id
 
-FILTERED = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
-                      "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"})
+# Every Candidate.FinishReason of the Gemini API (and Vertex AI's MODEL_ARMOR). Output withheld or cut
+# by a policy is `content_filter`; a turn the model could not complete (a function call it got wrong,
+# a missing thought signature, no image) is `error`; the rest ended normally.
+FINISH_REASONS = {
+    "STOP": "stop", "OTHER": "stop", "FINISH_REASON_UNSPECIFIED": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter", "RECITATION": "content_filter", "LANGUAGE": "content_filter",
+    "BLOCKLIST": "content_filter", "PROHIBITED_CONTENT": "content_filter", "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter", "IMAGE_PROHIBITED_CONTENT": "content_filter",
+    "IMAGE_RECITATION": "content_filter", "IMAGE_OTHER": "content_filter", "MODEL_ARMOR": "content_filter",
+    "MALFORMED_FUNCTION_CALL": "error", "UNEXPECTED_TOOL_CALL": "error", "TOO_MANY_TOOL_CALLS": "error",
+    "MISSING_THOUGHT_SIGNATURE": "error", "MALFORMED_RESPONSE": "error", "NO_IMAGE": "error",
+}
+# A value newer than this table is read by its words: a blocking reason names what it blocked.
+_BLOCKING_WORDS = ("SAFETY", "PROHIBITED", "BLOCK", "RECITATION", "ARMOR", "JAILBREAK")
 STATUS_KINDS = {
     "INVALID_ARGUMENT": INVALID, "FAILED_PRECONDITION": ENDPOINT, "OUT_OF_RANGE": INVALID,
     "UNAUTHENTICATED": AUTH, "PERMISSION_DENIED": AUTH, "NOT_FOUND": ENDPOINT, "RESOURCE_EXHAUSTED": RATE_LIMIT,
@@ -52,11 +65,16 @@ def read_parts(parts: Any) -> Parts:
 def finish_reason(native: str | None, called_tools: bool) -> str | None:
     if native is None:
         return None
-    if native in FILTERED:
-        return "content_filter"
-    if native == "MAX_TOKENS":
-        return "length"
-    return "tool_calls" if called_tools else "stop"
+    mapped = FINISH_REASONS.get(native)
+    if mapped is None:
+        mapped = "content_filter" if any(word in native for word in _BLOCKING_WORDS) else "stop"
+    return "tool_calls" if called_tools and mapped == "stop" else mapped
+
+
+def block_reason(reason: str) -> str:
+    """promptFeedback.blockReason (SAFETY, OTHER, BLOCKLIST, PROHIBITED_CONTENT, IMAGE_SAFETY, Vertex's
+    MODEL_ARMOR and JAILBREAK, ...): the prompt was refused, whatever the reason: content_filter."""
+    return "content_filter"
 
 
 def parse_usage(meta: Any) -> Usage | None:
@@ -76,7 +94,8 @@ def blocked_prompt(data: Mapping[str, Any]) -> str | None:
     if data.get("candidates"):
         return None
     feedback = data.get("promptFeedback") or {}
-    return feedback.get("blockReason")
+    reason = feedback.get("blockReason")
+    return reason if isinstance(reason, str) and reason else None
 
 
 def parse_response(data: Mapping[str, Any]) -> Completion:
@@ -94,7 +113,7 @@ def parse_response(data: Mapping[str, Any]) -> Completion:
         ))
     block = blocked_prompt(data)
     if block is not None:
-        choices.append(Choice(index=0, finish_reason="content_filter", native_finish_reason=block))
+        choices.append(Choice(index=0, finish_reason=block_reason(block), native_finish_reason=block))
     return Completion(choices=choices, usage=parse_usage(data.get("usageMetadata")),
                       upstream_id=data.get("responseId"), upstream_model=data.get("modelVersion"))
 

@@ -1,24 +1,38 @@
 """Gemini `streamGenerateContent?alt=sse` -> canonical deltas.
 
-Every event is a whole GenerateContentResponse holding only the new parts; a function call arrives
-complete in one event, so it becomes one tool-call delta with id, name and all its arguments. There is
-no terminator: the event carrying finishReason ends a candidate. Usage repeats in every event and the
-last one wins."""
+Every event is a whole GenerateContentResponse holding only the new parts. A function call usually
+arrives complete in one event and becomes one tool-call delta with id, name and all its arguments.
+With streamed function-call arguments (`streamFunctionCallArguments`), a call comes in pieces: a part
+with the name and `willContinue: true`, parts whose `partialArgs` each set one JSON path (a string
+value continued over several pieces while its `willContinue` is true), and a closing part without
+`willContinue`. The pieces are assembled and the call is sent once, whole, like any other.
+There is no terminator: the event carrying finishReason ends a candidate. Usage repeats in every event
+and the last one wins."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from ..types import Delta, ToolCallDelta
+from ..types import Delta, ToolCall, ToolCallDelta
 from .base import FramedStreamParser, load_json
 from .framing import SSEDecoder
-from .gemini_response import blocked_prompt, finish_reason, parse_usage, read_parts, status_error
+from .gemini_partial import PartialCall, continues
+from .gemini_response import (
+    block_reason,
+    blocked_prompt,
+    finish_reason,
+    parse_usage,
+    read_parts,
+    status_error,
+)
 
 
 @dataclass(slots=True)
 class _Candidate:
     tools: int = 0
     finished: bool = False
+    partial: PartialCall | None = None
 
 
 class GeminiStreamParser(FramedStreamParser):
@@ -42,7 +56,8 @@ class GeminiStreamParser(FramedStreamParser):
             out.extend(self._candidate(candidate.get("index", position), candidate))
         block = blocked_prompt(chunk)
         if block is not None:
-            out.append(Delta(role="assistant", content="", finish_reason="content_filter", native_finish_reason=block))
+            out.append(Delta(role="assistant", content="", finish_reason=block_reason(block),
+                             native_finish_reason=block))
             self.done = True
 
     def _candidate(self, index: int, candidate: dict) -> list[Delta]:
@@ -51,22 +66,45 @@ class GeminiStreamParser(FramedStreamParser):
         if state is None:
             state = self._candidates[index] = _Candidate()
             out.append(Delta(index=index, role="assistant", content=""))
-        parts = read_parts((candidate.get("content") or {}).get("parts"))
+        whole, assembled = self._split(state, (candidate.get("content") or {}).get("parts") or ())
+        parts = read_parts(whole)
+        native = candidate.get("finishReason")
+        if native and state.partial is not None:  # the candidate ended inside a call: send what came
+            assembled.append(state.partial.finish())
+            state.partial = None
         if parts.reasoning:
             out.append(Delta(index=index, reasoning=parts.reasoning))
         if parts.text:
             out.append(Delta(index=index, content=parts.text))
-        if parts.calls:
-            calls = []
-            for call in parts.calls:
-                calls.append(ToolCallDelta(state.tools, id=call.id, name=call.name, arguments=call.arguments,
-                                           extra=call.extra))
+        calls = [*parts.calls, *assembled]
+        if calls:
+            deltas = []
+            for call in calls:
+                deltas.append(ToolCallDelta(state.tools, id=call.id, name=call.name, arguments=call.arguments,
+                                            extra=call.extra))
                 state.tools += 1
-            out.append(Delta(index=index, tool_calls=calls))
-        native = candidate.get("finishReason")
+            out.append(Delta(index=index, tool_calls=deltas))
         if native and not state.finished:
             state.finished = True
             out.append(Delta(index=index, finish_reason=finish_reason(native, state.tools > 0),
                              native_finish_reason=native))
             self.done = all(c.finished for c in self._candidates.values())
         return out
+
+    @staticmethod
+    def _split(state: _Candidate, parts: Any) -> tuple[list[dict[str, Any]], list[ToolCall]]:
+        """(parts read as they are, calls whose streamed pieces closed in this event)."""
+        whole: list[dict[str, Any]] = []
+        assembled: list[ToolCall] = []
+        for part in parts:
+            call = part.get("functionCall") if isinstance(part, dict) else None
+            if call is None or (state.partial is None and not continues(call) and not call.get("partialArgs")):
+                whole.append(part)
+                continue
+            if state.partial is None:
+                state.partial = PartialCall()
+            state.partial.add(part)
+            if not continues(call):
+                assembled.append(state.partial.finish())
+                state.partial = None
+        return whole, assembled

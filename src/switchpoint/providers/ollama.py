@@ -254,10 +254,10 @@ def read_message(message: Mapping[str, Any]) -> tuple[str, str, list[ToolCall]]:
     return message.get("content") or "", message.get("thinking") or "", calls
 
 
-def finish_reason(reason: str | None, called_tools: bool) -> str | None:
-    if reason is None:
-        return None
-    mapped = DONE_REASONS.get(reason, "stop")
+def finish_reason(reason: str | None, called_tools: bool) -> str:
+    """The finish reason of a final (done) message. Servers before done_reason existed send none:
+    the turn simply ended, which is `stop` (or `tool_calls` when it called tools)."""
+    mapped = DONE_REASONS.get(reason, "stop") if reason else "stop"
     return "tool_calls" if called_tools and mapped == "stop" else mapped
 
 

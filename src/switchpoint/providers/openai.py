@@ -29,6 +29,7 @@ from ..types import (
 from .base import FramedStreamParser, Provider, StreamParser, Target, error_from_status, load_json
 from .framing import SSEDecoder
 from .native import dump_arguments
+from .openai_parts import Parts, error_status, parse_usage, read_content, reasoning_detail
 
 FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls",
                   "content_filter": "content_filter", "function_call": "tool_calls", "error": "error"}
@@ -133,18 +134,19 @@ class OpenAIProvider(Provider):
         return err
 
     def error_object(self, error: Any, body: bytes) -> UpstreamError:
-        """An error object inside an HTTP 200 body or stream."""
-        status = None
-        if isinstance(error, dict):
-            code = error.get("code")
-            status = code if isinstance(code, int) else None
+        """An error object inside an HTTP 200 body or stream: classified on the status it carries
+        or its type stands for, so the provider's own status and code reach the client and ledger."""
+        status = error_status(error) if isinstance(error, dict) else None
         message, code_text = error_fields(orjson.dumps({"error": error}))
-        if status is not None and status >= 400:
-            return error_from_status(status, {}, body, message, code_text)
-        err = UpstreamError(SERVER, message or "upstream reported an error", raw=body[:4000].decode("utf-8", "replace"),
-                            provider_code=code_text)
+        if status is not None:
+            err = error_from_status(status, {}, body, message, code_text)
+        else:
+            err = UpstreamError(SERVER, message or "upstream reported an error",
+                                raw=body[:4000].decode("utf-8", "replace"), provider_code=code_text)
         if code_text in _QUOTA_CODES:
             err.kind = QUOTA
+        elif code_text in _AUTH_CODES:
+            err.kind = AUTH
         return err
 
 
@@ -186,19 +188,24 @@ def parse_choice(raw: dict[str, Any]) -> Choice:
     ]
     native = raw.get("native_finish_reason", raw.get("finish_reason"))
     finish = _finish(raw.get("finish_reason"), bool(tool_calls))
-    content = message.get("content")
+    parts = read_content(message.get("content"))
+    content = parts.text
     if tool_calls and content == "":
         content = None
+    extra = _with_parts(_extras(message, ("annotations", "reasoning_details", "images", "audio")), parts)
+    reasoning = message.get("reasoning") or message.get("reasoning_content")
+    if parts.reasoning:  # thinking parts of a content array
+        reasoning = (reasoning or "") + parts.reasoning
     return Choice(
         index=raw.get("index", 0),
         content=content,
-        reasoning=message.get("reasoning") or message.get("reasoning_content"),
-        refusal=message.get("refusal"),
+        reasoning=reasoning,
+        refusal=message.get("refusal") or parts.refusal or None,
         tool_calls=tool_calls,
         finish_reason=finish,
         native_finish_reason=native,
         logprobs=raw.get("logprobs"),
-        extra=_extras(message, ("annotations", "reasoning_details", "images", "audio")),
+        extra=extra,
     )
 
 
@@ -213,37 +220,33 @@ def parse_delta(raw: dict[str, Any]) -> Delta | None:
             tool_calls.append(ToolCallDelta(index=tc.get("index", position), id=tc.get("id"),
                                             name=fn.get("name"), arguments=fn.get("arguments") or ""))
     finish = raw.get("finish_reason")
+    content = delta.get("content")
+    reasoning = delta.get("reasoning") or delta.get("reasoning_content")
+    refusal = delta.get("refusal")
+    extra = _extras(delta, ("reasoning_details", "annotations", "images", "audio"))
+    if isinstance(content, list):  # typed parts (Mistral's thinking models): split them by kind
+        parts = read_content(content)
+        content = parts.text or None
+        if parts.reasoning:
+            reasoning = (reasoning or "") + parts.reasoning
+        extra = _with_parts(extra, parts)
+        refusal = refusal or parts.refusal or None
     result = Delta(
         index=raw.get("index", 0),
         role=delta.get("role"),
-        content=delta.get("content"),
-        reasoning=delta.get("reasoning") or delta.get("reasoning_content"),
-        refusal=delta.get("refusal"),
+        content=content,
+        reasoning=reasoning,
+        refusal=refusal,
         tool_calls=tool_calls,
         finish_reason=_finish(finish, False) if finish else None,
         native_finish_reason=raw.get("native_finish_reason", finish) if finish else None,
         logprobs=raw.get("logprobs"),
-        extra=_extras(delta, ("reasoning_details", "annotations", "images", "audio")),
+        extra=extra,
     )
     if (result.role is None and result.content is None and result.finish_reason is None
             and not result.has_output() and result.extra is None and result.logprobs is None):
         return None
     return result
-
-
-def parse_usage(raw: Any) -> Usage | None:
-    if not isinstance(raw, dict):
-        return None
-    prompt_details = raw.get("prompt_tokens_details") or {}
-    completion_details = raw.get("completion_tokens_details") or {}
-    cached = prompt_details.get("cached_tokens") or raw.get("prompt_cache_hit_tokens") or 0
-    return Usage(
-        prompt_tokens=raw.get("prompt_tokens") or 0,
-        completion_tokens=raw.get("completion_tokens") or 0,
-        cached_tokens=cached,
-        cache_write_tokens=prompt_details.get("cache_write_tokens") or 0,
-        reasoning_tokens=completion_details.get("reasoning_tokens") or 0,
-    )
 
 
 def decode_vector(value: Any) -> list[float]:
@@ -284,6 +287,18 @@ def _finish(reason: str | None, has_tool_calls: bool) -> str | None:
 def _extras(source: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any] | None:
     found = {k: source[k] for k in keys if source.get(k)}
     return found or None
+
+
+def _with_parts(extra: dict[str, Any] | None, parts: Parts) -> dict[str, Any] | None:
+    """Message extras plus what typed content parts add: a reasoning_details item, images."""
+    if not parts.reasoning and not parts.images:
+        return extra
+    extra = dict(extra or {})
+    if parts.reasoning:
+        extra["reasoning_details"] = [*extra.get("reasoning_details", ()), reasoning_detail(parts.reasoning)]
+    if parts.images:
+        extra["images"] = [*extra.get("images", ()), *parts.images]
+    return extra
 
 
 def _needs_cleaning(message: dict[str, Any]) -> bool:

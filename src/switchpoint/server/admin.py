@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..accounting.keys import KeyRecord, usd_to_nanos
+from ..accounting.keys import KeyRecord, hash_key, usd_to_nanos
 from ..config.schema import RateLimitConfig, TokenLimitConfig
 from ..errors import AuthenticationError, BadRequestError, ForbiddenError, NotFoundError
 from .http import Request, Response, Send, json_response
-from .info import key_object
+from .info import WORKSPACE_ID, key_fields, key_object, last_used_times
 from .services import Services
 from .validate import load_object
 
@@ -31,6 +30,14 @@ class KeyTokenLimit(TokenLimitConfig):
     interval: float = Field(60.0, gt=0, le=YEAR)
 
 
+class External(BaseModel):
+    """OpenRouter's partner identity for a new key: the end user it is for, and optionally the key
+    itself (stored as a hash like every key, and never shown again)."""
+    model_config = ConfigDict(extra="ignore")
+    user: str = Field(min_length=1, max_length=256)
+    api_key: str | None = Field(None, min_length=32, max_length=512)
+
+
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: str = Field(min_length=1, max_length=200)
@@ -41,6 +48,13 @@ class KeyCreate(BaseModel):
     token_limit: KeyTokenLimit | None = None
     cache: bool = False
     log_content: bool = False  # write prompts and completions into the generation log
+    workspace_id: str | None = None
+    external: External | None = None
+
+    @field_validator("workspace_id")
+    @classmethod
+    def _workspace(cls, value: str | None) -> str | None:
+        return one_workspace(value)
 
     @field_validator("expires_at")
     @classmethod
@@ -60,6 +74,19 @@ class KeyUpdate(BaseModel):
     token_limit: KeyTokenLimit | None = None
     cache: bool | None = None
     log_content: bool | None = None
+    workspace_id: str | None = None
+
+    @field_validator("workspace_id")
+    @classmethod
+    def _workspace(cls, value: str | None) -> str | None:
+        return one_workspace(value)
+
+
+def one_workspace(value: str | None) -> str | None:
+    """OpenRouter's keys live in workspaces; the gateway has one, so only its id is accepted."""
+    if value is not None and value != WORKSPACE_ID:
+        raise ValueError(f"unknown workspace; the gateway has one, {WORKSPACE_ID}")
+    return value
 
 
 def require_admin(services: Services, request: Request) -> None:
@@ -85,20 +112,23 @@ def parse(model: type[BaseModel], body: bytes) -> Any:
 async def create_key(services: Services, request: Request, send: Send) -> Response:
     require_admin(services, request)
     record, plaintext = await create_from_spec(services, parse(KeyCreate, await request.body(1 << 16)))
-    return json_response({"data": await key_object(services, record), "key": plaintext}, status=201)
+    # Built from the stored record alone (a new key has spent nothing, never been used): once the key
+    # exists, nothing can fail before its one-time plaintext reaches the caller.
+    return json_response({"data": key_fields(record, {}, None), "key": plaintext}, status=201)
 
 
 async def create_from_spec(services: Services, spec: KeyCreate) -> tuple[KeyRecord, str]:
     """Create a key as the provisioning API and the dashboard both do; returns it and its plaintext."""
+    own = spec.external.api_key if spec.external else None
+    if own is not None and (services.keys.is_admin(f"Bearer {own}") or await services.store.get_key(hash_key(own))):
+        raise BadRequestError("external.api_key: this key is already in use", metadata={"param": "external.api_key"})
     record, plaintext = await services.keys.create(
         spec.name, limit_usd=spec.limit, limit_reset=spec.limit_reset,
         rate_limit=(spec.rate_limit.requests, spec.rate_limit.interval) if spec.rate_limit else None,
         token_limit=(spec.token_limit.tokens, spec.token_limit.interval) if spec.token_limit else None,
         expires_at_ms=int(spec.expires_at.timestamp() * 1000) if spec.expires_at else None, cache=spec.cache,
+        log_content=spec.log_content, external_user=spec.external.user if spec.external else None, plaintext=own,
     )
-    if spec.log_content:
-        await services.store.update_key(record.hash, {"log_content": True})
-        record = dataclasses.replace(record, log_content=True)
     return record, plaintext
 
 
@@ -107,9 +137,15 @@ async def list_keys(services: Services, request: Request, send: Send) -> Respons
     offset = request.query.get("offset", "0")
     if not offset.isdigit():
         raise BadRequestError("offset: must be a non-negative integer")
+    # OpenRouter's defaults: disabled keys listed, expired keys not
     include_disabled = request.query.get("include_disabled", "true").lower() != "false"
-    rows = await services.store.list_keys(offset=int(offset), limit=100, include_disabled=include_disabled)
-    return json_response({"data": [await key_object(services, KeyRecord.from_row(r)) for r in rows]})
+    include_expired = request.query.get("include_expired", "false").lower() == "true"
+    if request.query.get("workspace_id") not in (None, "", WORKSPACE_ID):
+        return json_response({"data": []})
+    rows = await services.store.list_keys(offset=int(offset), limit=100, include_disabled=include_disabled,
+                                          include_expired=include_expired)
+    used = await last_used_times(services, [r["hash"] for r in rows])
+    return json_response({"data": [await key_object(services, KeyRecord.from_row(r), used) for r in rows]})
 
 
 async def get_key(services: Services, request: Request, send: Send) -> Response:

@@ -1,9 +1,13 @@
-"""Read-only endpoints: models, endpoints of a model, generation stats, the calling key, credits, health."""
+"""Read-only endpoints: models, endpoints of a model, providers, generation stats, the calling key,
+credits, activity, health. Every answer carries each field OpenRouter's SDKs require (checked by
+tests/server/test_openrouter_sdk*.py with both official SDKs)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 
@@ -12,12 +16,17 @@ from ..accounting.activity import day_range, parse_since
 from ..accounting.budget import period_end, period_start
 from ..accounting.keys import KeyRecord
 from ..accounting.pricing import from_nanos
-from ..config.catalogue import Endpoint, Model
+from ..config.catalogue import Endpoint, Model, bundled_models
 from ..errors import BadRequestError, NotFoundError, ServiceUnavailableError
 from ..routing.auto import AUTO_MODEL
 from ..routing.breaker import CLOSED
+from ..storage.reports import last_used
 from .http import Request, Response, Send, json_response
 from .services import Services
+
+# Switchpoint has one workspace, the gateway's own; OpenRouter's clients require a workspace id on
+# keys (a UUID there), so every key and generation names this one.
+WORKSPACE_ID = "00000000-0000-0000-0000-000000000000"
 
 
 def model_object(model: Model) -> dict[str, Any]:
@@ -62,7 +71,7 @@ def endpoint_object(services: Services, model: Model, endpoint: Endpoint) -> dic
         "name": f"{endpoint.provider}: {model.name}",
         "model_id": model.id,
         "model_name": model.name,
-        "context_length": endpoint.context_length,
+        "context_length": endpoint_context_length(model, endpoint),
         "pricing": endpoint.price.as_strings(),
         "provider_name": endpoint.provider,
         "tag": endpoint.provider,
@@ -85,6 +94,34 @@ def endpoint_object(services: Services, model: Model, endpoint: Endpoint) -> dic
         "service_tier": None,
         "data_collection": endpoint.data_collection,
     }
+
+
+# The context window an endpoint reports when neither the config nor the bundled catalogue knows it
+# (OpenRouter's clients require a number there). Small on purpose: a client that trims its prompt to
+# it fits every current chat model; set `context_length` in switchpoint.yaml to state the real one.
+DEFAULT_CONTEXT_LENGTH = 8192
+
+
+def endpoint_context_length(model: Model, endpoint: Endpoint) -> int:
+    """The endpoint's context window: configured (on the endpoint, else the model), else the bundled
+    catalogue's for the same model id or the same upstream model, else DEFAULT_CONTEXT_LENGTH."""
+    known = _catalogued_context_lengths()
+    return (endpoint.context_length or model.context_length or known.get(model.id) or known.get(endpoint.model)
+            or DEFAULT_CONTEXT_LENGTH)
+
+
+@cache
+def _catalogued_context_lengths() -> dict[str, int]:
+    """Bundled context lengths by public model id and by each endpoint's upstream model name."""
+    out: dict[str, int] = {}
+    for model in bundled_models():
+        for endpoint in model.endpoints:
+            length = endpoint.context_length or model.context_length
+            if length:
+                out.setdefault(endpoint.model, length)
+        if model.context_length:
+            out[model.id] = model.context_length
+    return out
 
 
 def _tool_choice_support(parameters: frozenset[str] | set[str] | list[str]) -> dict[str, bool]:
@@ -131,13 +168,40 @@ def listed_models(services: Services, request: Request, default: str = "text") -
 
 
 async def list_models(services: Services, request: Request, send: Send) -> Response:
-    data = listed_models(services, request)
-    return Response(orjson.dumps({"data": data, "total_count": len(data), "links": {"next": None}}))
+    return page_of_models(request, listed_models(services, request))
 
 
 async def list_embedding_models(services: Services, request: Request, send: Send) -> Response:
-    data = listed_models(services, request, "embeddings")
-    return Response(orjson.dumps({"data": data, "total_count": len(data), "links": {"next": None}}))
+    return page_of_models(request, listed_models(services, request, "embeddings"))
+
+
+async def list_user_models(services: Services, request: Request, send: Send) -> Response:
+    """`GET /models/user`: the models the calling key may use. A key may use every model the gateway
+    serves, so this is `GET /models` behind the key's authentication."""
+    await services.keys.authenticate(request.header(b"authorization"))
+    return page_of_models(request, listed_models(services, request))
+
+
+def page_of_models(request: Request, data: list[dict[str, Any]]) -> Response:
+    """One page of a model list: `offset` (default 0) and `limit` (default: all) as OpenRouter's SDKs
+    send them; `total_count` counts the whole list, `links.next` is the next page or null."""
+    offset, limit = _count_param(request, "offset", 0), _count_param(request, "limit", None)
+    end = len(data) if limit is None else offset + limit
+    page = data[offset:end]
+    following = None
+    if end < len(data):
+        following = f"{request.scope['path']}?{urlencode({**request.query, 'offset': end, 'limit': limit})}"
+    return Response(orjson.dumps({"data": page, "total_count": len(data), "links": {"next": following}}))
+
+
+def _count_param(request: Request, name: str, default: int | None) -> int | None:
+    value = request.query.get(name, "")
+    if value == "":
+        return default
+    if not value.isdigit() or (name == "limit" and int(value) == 0):
+        raise BadRequestError(f"{name}: must be a {'positive' if name == 'limit' else 'non-negative'} integer",
+                              metadata={"param": name})
+    return int(value)
 
 
 async def count_models(services: Services, request: Request, send: Send) -> Response:
@@ -214,7 +278,7 @@ def generation_object(row: dict[str, Any]) -> dict[str, Any]:
         "router_choice": orjson.loads(row["router"]) if row.get("router") else None,  # model, tier, reason
         # OpenRouter's fields for what the gateway does not do (web search, presets, media, regions)
         "origin": "", "app_id": None, "http_referer": None, "user_agent": None, "preset_id": None,
-        "workspace_id": None, "data_region": "global", "service_tier": None, "web_search_engine": None,
+        "workspace_id": WORKSPACE_ID, "data_region": "global", "service_tier": None, "web_search_engine": None,
         "num_search_results": None, "num_fetches": None, "num_media_prompt": None, "num_media_completion": None,
         "num_input_audio_prompt": None, "native_tokens_completion_images": None,
     }
@@ -234,10 +298,31 @@ async def key_info(services: Services, request: Request, send: Send) -> Response
     return json_response({"data": data})
 
 
-async def key_object(services: Services, key: KeyRecord) -> dict[str, Any]:
-    budget = services.budget
-    usage = {p: from_nanos(await budget.spent(key, r)) for p, r in
-             (("usage", None), ("usage_daily", "daily"), ("usage_weekly", "weekly"), ("usage_monthly", "monthly"))}
+USAGE_PERIODS = (("usage", None), ("usage_daily", "daily"), ("usage_weekly", "weekly"), ("usage_monthly", "monthly"))
+
+
+async def key_object(services: Services, key: KeyRecord, used: dict[str, int] | None = None) -> dict[str, Any]:
+    """The key as OpenRouter's key objects: its spend in each period and when it was last used, from
+    the ledger (`used`: last-use times already read for a page of keys)."""
+    usage = {name: await services.budget.spent(key, reset) for name, reset in USAGE_PERIODS}
+    if used is None:
+        used = await last_used_times(services, [key.hash])
+    return key_fields(key, usage, used.get(key.hash))
+
+
+async def last_used_times(services: Services, key_hashes: list[str]) -> dict[str, int]:
+    """Each key's newest generation (epoch ms), the rows not yet written included."""
+    stored = await last_used(services.store, key_hashes)
+    for key_hash, ms in services.ledger.pending_last_used().items():
+        if key_hash in key_hashes and ms > stored.get(key_hash, -1):
+            stored[key_hash] = ms
+    return stored
+
+
+def key_fields(key: KeyRecord, usage_nanos: dict[str, int], last_used_ms: int | None) -> dict[str, Any]:
+    """Every field OpenRouter's SDKs require of a key object (the /key, /keys and create answers),
+    from the record and its spend: no I/O, so a new key's answer cannot fail after it was stored."""
+    usage = {name: from_nanos(usage_nanos.get(name, 0)) for name, _ in USAGE_PERIODS}
     limit = from_nanos(key.limit_nanos) if key.limit_nanos is not None else None
     current = usage["usage" if key.limit_reset is None else f"usage_{key.limit_reset}"]
     remaining = max(0.0, limit - current) if limit is not None else None
@@ -261,9 +346,11 @@ async def key_object(services: Services, key: KeyRecord) -> dict[str, Any]:
                        "note": "Deprecated by OpenRouter; requests -1 means no limit."},
         "token_limit": ({"tokens": key.token_limit_tokens, "interval": f"{key.token_limit_interval:g}s"}
                         if key.token_limit_tokens else None),
-        "creator_user_id": None, "organization_id": None, "workspace_id": None,
+        "creator_user_id": None, "organization_id": None, "workspace_id": WORKSPACE_ID,
+        "external_user": key.external_user,
         "allowed_data_regions": ["global"],
-        "created_at": _iso(key.created_at_ms), "expires_at": _iso(key.expires_at_ms),
+        "created_at": _iso(key.created_at_ms), "updated_at": _iso(key.updated_at_ms),
+        "last_used_at": _iso(last_used_ms), "expires_at": _iso(key.expires_at_ms),
     }
 
 
@@ -274,35 +361,62 @@ def _iso(ms: int | None) -> str | None:
 
 
 async def credits(services: Services, request: Request, send: Send) -> Response:
-    """The admin key sees all spend; a key sees its limit as its credits and its spend in the limit's
-    current period, so total_credits - total_usage is what it can still spend."""
+    """OpenRouter's credits are money paid in, so credits - usage is what is left. A key with a limit
+    has its limit as credits and its spend in the limit's current period as usage. Without a limit
+    nothing was paid in ahead and nothing caps the spend: the credits are what was spent (credits -
+    usage = 0 means "no prepaid balance", never "blocked": GET /key's `limit: null` says unlimited).
+    The admin key sees all spend the same way."""
     authorization = request.header(b"authorization")
     if services.keys.is_admin(authorization):
-        data = {"total_credits": None, "total_usage": from_nanos(await services.budget.ledger_spend(None, 0))}
+        usage = await services.budget.ledger_spend(None, 0)
+        limit = None
     else:
         key = await services.keys.authenticate(authorization)
         usage = await services.budget.spent(key, key.limit_reset)
-        limit = from_nanos(key.limit_nanos) if key.limit_nanos is not None else None
-        data = {"total_credits": limit, "total_usage": from_nanos(usage)}
+        limit = key.limit_nanos
+    return json_response({"data": {"total_credits": from_nanos(limit if limit is not None else usage),
+                                   "total_usage": from_nanos(usage)}})
+
+
+async def list_providers(services: Services, request: Request, send: Send) -> Response:
+    """`GET /providers`: the configured providers, in OpenRouter's shape (name and slug are the name
+    the config gives; the policy and status links are unknown for an operator's own providers)."""
+    data = [{"name": name, "slug": name, "privacy_policy_url": None, "terms_of_service_url": None,
+             "status_page_url": None, "headquarters": None, "datacenters": None} for name in services.providers]
     return json_response({"data": data})
 
 
 async def activity(services: Services, request: Request, send: Send) -> Response:
     """Spend per day, model and provider (`date=YYYY-MM-DD` for one UTC day, `since=7d` or an ISO
-    time, default the last 30 days). The admin key sees every key (or `key_hash=`); a key its own."""
+    time, default the last 30 days). The admin key sees every key (or `api_key_hash=`, also spelled
+    `key_hash=`); a key its own. OpenRouter's `workspace_id` and `group_by=workspace` name the
+    gateway's one workspace; `user_id` (an organization member) matches nothing: there are none."""
     authorization = request.header(b"authorization")
+    query = request.query
     if services.keys.is_admin(authorization):
-        key_hash = request.query.get("key_hash") or None
+        key_hash = query.get("api_key_hash") or query.get("key_hash") or None
     else:
         key_hash = (await services.keys.authenticate(authorization)).hash
+    group_by = query.get("group_by") or None
+    if group_by not in (None, "workspace"):
+        raise BadRequestError("group_by: must be 'workspace'", metadata={"param": "group_by"})
+    if query.get("workspace_id") not in (None, "", WORKSPACE_ID):
+        raise NotFoundError(f"Workspace {query['workspace_id']} not found")
     try:
-        if request.query.get("date"):
-            since_ms, until_ms = day_range(request.query["date"])
+        if query.get("date"):
+            since_ms, until_ms = day_range(query["date"])
         else:
-            since_ms, until_ms = parse_since(request.query.get("since") or "30d"), None
+            since_ms, until_ms = parse_since(query.get("since") or "30d"), None
     except ValueError as exc:
         raise BadRequestError(str(exc)) from None
-    rows = await report(services.store, since_ms=since_ms, until_ms=until_ms, key_hash=key_hash)
+    if query.get("user_id"):
+        return json_response({"data": []})
+    endpoint_ids = {(m.id, e.provider): e.key for m in services.catalogue.models.values() for e in m.endpoints}
+    rows = await report(services.store, since_ms=since_ms, until_ms=until_ms, key_hash=key_hash,
+                        endpoint_ids=endpoint_ids)
+    if group_by == "workspace":
+        for row in rows:
+            row["workspace_id"] = WORKSPACE_ID
     return json_response({"data": rows})
 
 
@@ -316,4 +430,7 @@ async def readyz(services: Services, request: Request, send: Send) -> Response:
         await services.state.ping()
     except Exception as exc:  # noqa: BLE001 - any backend failure means not ready; reported, not hidden
         raise ServiceUnavailableError(f"not ready: {exc.__class__.__name__}: {exc}") from None
+    if services.ledger.problem is not None:
+        raise ServiceUnavailableError(f"not ready: {services.ledger.problem}",
+                                      metadata={"reason": "ledger_unavailable", "ledger_backlog": services.ledger.backlog})
     return json_response({"status": "ready", "ledger_backlog": services.ledger.backlog})

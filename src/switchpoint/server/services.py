@@ -24,11 +24,15 @@ from ..routing.health import Health
 from ..state import State, open_state
 from ..state.breakers import SharedBreakers
 from ..storage import Store
+from ..storage.dead_letters import DeadLetters
+from ..storage.spool import Spool, spool_directory
 from ..transport import Transport
+from ..upstream_settings import UpstreamSettings, tls_context
 from .cache import ResponseCache
-from .metrics import Metrics
+from .metrics import LedgerHealth, Metrics
 
 log = logging.getLogger("switchpoint")
+MIN_LEDGER_DRAIN = 1.0  # seconds the ledger gets at shutdown even when in-flight requests used the whole grace
 
 
 @dataclass
@@ -59,6 +63,9 @@ def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:
         if cls is None:
             warnings.append(f"provider '{name}': type '{pc.type}' is not available in this build; skipped")
             continue
+        if not pc.tls.verify:
+            warnings.append(f"provider '{name}': tls.verify is false: its certificate is not checked, so anyone "
+                            "on the network path can read and alter its traffic")
         options = {"api_version": pc.api_version} if pc.api_version else {}
         providers[name] = cls(Connection(name=name, type=pc.type, base_url=pc.base_url or "", api_key=pc.api_key,
                                          headers=dict(pc.headers), timeout=pc.timeout, max_retries=pc.max_retries,
@@ -80,6 +87,14 @@ def build_proxies(config: Config) -> Proxies:
                    overrides=overrides)
 
 
+def build_upstream_settings(config: Config) -> dict[str, UpstreamSettings]:
+    """Each provider's `max_body_bytes` and `tls`, by provider name."""
+    return {name: UpstreamSettings(max_body=p.max_body_bytes,
+                                   tls=tls_context(p.tls.ca_file, p.tls.verify) if p.tls.ca_file or not p.tls.verify
+                                   else None)
+            for name, p in config.providers.items()}
+
+
 def build_services(config: Config) -> Services:
     warnings = list(config.warnings)
     store = Store(config.database)
@@ -87,12 +102,11 @@ def build_services(config: Config) -> Services:
     providers = build_providers(config, warnings)
     catalogue = build_catalogue(config, {n: p.type for n, p in providers.items()})
     keys = KeyService(store, admin_key=config.admin_key)
-    ledger = LedgerWriter(store, flush_interval=config.server.ledger_flush_interval,
-                          batch_size=config.server.ledger_batch_size)
+    ledger = build_ledger(config, store)
     budget = Budget(state, store, lease=config.server.reservation_lease, ledger=ledger)
     limiter = RateLimiter(state, free_per_minute=config.free_models.requests_per_minute,
                           free_per_day=config.free_models.requests_per_day)
-    transport = Transport(proxies=build_proxies(config))
+    transport = Transport(proxies=build_proxies(config), settings=build_upstream_settings(config))
     health = Health()
     engine = Engine(config=config, catalogue=catalogue, providers=providers, transport=transport, budget=budget,
                     limiter=limiter, ledger=ledger, health=health, breakers=shared_breakers(config, state),
@@ -100,8 +114,24 @@ def build_services(config: Config) -> Services:
     cache = ResponseCache(state, ledger, config.response_cache)
     metrics = Metrics(set(catalogue.models))
     ledger.observers.append(metrics.observe)
+    LedgerHealth(ledger, metrics.registry)
     return Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
                     health, cache, metrics, warnings=warnings, observers=build_observers(config))
+
+
+def build_ledger(config: Config, store: Store) -> LedgerWriter:
+    """The ledger writer with its spool and dead letters (none for an in-memory database)."""
+    directory = spool_directory(config.database, config.ledger.spool_dir)
+    spool = dead_letters = None
+    if directory is not None:
+        try:
+            spool, dead_letters = Spool(directory), DeadLetters(directory)
+        except OSError as exc:
+            raise RuntimeError(f"the ledger spool folder {directory} cannot be created ({exc.strerror or exc}); "
+                               "set ledger.spool_dir to a writable folder") from None
+    return LedgerWriter(store, flush_interval=config.server.ledger_flush_interval,
+                        batch_size=config.server.ledger_batch_size, max_backlog=config.ledger.max_backlog,
+                        spool=spool, dead_letters=dead_letters)
 
 
 async def prepare_database(config: Config) -> None:
@@ -139,11 +169,13 @@ async def start_services(services: Services, *, prepared: bool = False) -> None:
         observer.start()
 
 
-async def stop_services(services: Services) -> None:
+async def stop_services(services: Services, *, deadline: float | None = None) -> None:
+    """`deadline` (time.monotonic()): when the ledger stops trying to write; rows it could not write by
+    then stay in its spool for the next start."""
     if isinstance(services.engine.breakers, SharedBreakers):
         await services.engine.breakers.stop()
     await services.engine.drain()
-    await services.ledger.drain()
+    await services.ledger.drain(None if deadline is None else max(MIN_LEDGER_DRAIN, deadline - time.monotonic()))
     for observer in services.observers:
         await observer.drain()
     await services.transport.close()

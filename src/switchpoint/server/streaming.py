@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from ..engine import Engine, RequestContext
+from ..engine_stream import mid_stream_error
 from ..errors import SwitchpointError, UpstreamError
 from ..loops import PerLoop
 from ..types import ChatRequest
@@ -158,7 +159,7 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
                     tape.chunks.append(data)
                 await writer.write(data)
         except UpstreamError as exc:
-            err = exc.to_client_error(record.provider or "")
+            err = mid_stream_error(exc, record.provider or "")
             await stream.finish(error=err)
             await writer.close(renderer.error(err) + DONE)
             return None

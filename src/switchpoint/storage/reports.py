@@ -189,8 +189,9 @@ ACTIVITY_DIMENSIONS = {"day": None, "model": "model", "provider": "provider", "k
 
 async def activity_rows(store: Store, dims: list[str] | tuple[str, ...], *, since_ms: int = 0,
                         until_ms: int | None = None, key_hash: str | None = None) -> list[dict[str, Any]]:
-    """Requests (errors counting cancellations), cache hits, tokens, cost and markup grouped by any of
-    day (days since the epoch, UTC), model, provider and key; most expensive first. The report behind
+    """Requests (errors counting cancellations), cache hits, tokens (cached prompt tokens among them),
+    cost and markup grouped by any of day (days since the epoch, UTC), model, provider and key; most
+    expensive first. The report behind
     GET /api/v1/activity and `switchpoint usage`."""
     src = usage_source(since_ms, key_hash, "day", until_ms)
     groups = [((src.c.start_ms // DAY_MS) if d == "day" else src.c[ACTIVITY_DIMENSIONS[d]]).label(d) for d in dims]
@@ -198,7 +199,8 @@ async def activity_rows(store: Store, dims: list[str] | tuple[str, ...], *, sinc
     query = select(*groups, sums["requests"].label("requests"),
                    (sums["errors"] + sums["cancelled"]).label("errors"),
                    *(sums[n].label(n) for n in ("cache_hits", "prompt_tokens", "completion_tokens",
-                                                "reasoning_tokens", "cost_nanos", "markup_nanos")))
+                                                "reasoning_tokens", "cached_tokens", "cost_nanos",
+                                                "markup_nanos")))
     if groups:
         query = query.group_by(*groups).order_by(func.sum(src.c.cost_nanos).desc(), *groups)
     async with store.engine.connect() as conn:
@@ -210,3 +212,16 @@ async def activity_rows(store: Store, dims: list[str] | tuple[str, ...], *, sinc
         if row.get("provider") == "":
             row["provider"] = None  # the rollups keep "no provider" as ''
     return rows
+
+
+async def last_used(store: Store, key_hashes: list[str]) -> dict[str, int]:
+    """The time (epoch ms) of each key's newest generation in the ledger; keys never used are absent.
+    One index range per key (ix_generations_key_time), however long the ledger."""
+    g = generations.c
+    out: dict[str, int] = {}
+    async with store.engine.connect() as conn:
+        for start in range(0, len(key_hashes), 500):
+            chunk = key_hashes[start:start + 500]
+            query = select(g.key_hash, func.max(g.created_at_ms)).where(g.key_hash.in_(chunk)).group_by(g.key_hash)
+            out.update({key: int(ms) for key, ms in await conn.execute(query)})
+    return out

@@ -66,22 +66,29 @@ class Store:
 
     async def upsert_config_keys(self, rows: list[dict[str, Any]]) -> None:
         """Static keys from switchpoint.yaml, in one transaction: insert the new ones, refresh the
-        settings of those already stored (their creation time and usage stay)."""
+        settings of those already stored that the file changed (their creation time and usage stay;
+        their update time becomes now)."""
         if not rows:
             return
         async with self.engine.begin() as conn:
-            existing: set[str] = set()
+            existing: dict[str, dict[str, Any]] = {}
             hashes = [row["hash"] for row in rows]
             for start in range(0, len(hashes), 500):
                 chunk = hashes[start:start + 500]
-                existing.update(h for (h,) in await conn.execute(select(keys.c.hash).where(keys.c.hash.in_(chunk))))
+                found = await conn.execute(select(keys).where(keys.c.hash.in_(chunk)))
+                existing.update((r["hash"], dict(r)) for r in found.mappings())
             new = [row for row in rows if row["hash"] not in existing]
             if new:
                 await conn.execute(insert(keys), new)
             for row in rows:
-                if row["hash"] in existing:
-                    values = {k: v for k, v in row.items() if k not in ("hash", "created_at_ms")}
-                    await conn.execute(update(keys).where(keys.c.hash == row["hash"]).values(**values))
+                stored = existing.get(row["hash"])
+                if stored is None:
+                    continue
+                values = {k: v for k, v in row.items()
+                          if k not in ("hash", "created_at_ms", "updated_at_ms") and stored.get(k) != v}
+                if values:
+                    await conn.execute(update(keys).where(keys.c.hash == row["hash"]).values(
+                        **values, updated_at_ms=now_ms()))
 
     async def get_key(self, key_hash: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:
@@ -97,10 +104,13 @@ class Store:
         async with self.engine.connect() as conn:
             return [dict(r) for r in (await conn.execute(query)).mappings()]
 
-    async def list_keys(self, *, offset: int = 0, limit: int = 100, include_disabled: bool = True) -> list[dict[str, Any]]:
+    async def list_keys(self, *, offset: int = 0, limit: int = 100, include_disabled: bool = True,
+                        include_expired: bool = True) -> list[dict[str, Any]]:
         query = select(keys).order_by(keys.c.created_at_ms.desc(), keys.c.hash).offset(offset).limit(limit)
         if not include_disabled:
             query = query.where(keys.c.disabled.is_(False))
+        if not include_expired:
+            query = query.where(keys.c.expires_at_ms.is_(None) | (keys.c.expires_at_ms > now_ms()))
         async with self.engine.connect() as conn:
             return [dict(r) for r in (await conn.execute(query)).mappings()]
 

@@ -36,6 +36,7 @@ keys = Table(
     Column("created_at_ms", BigInteger, nullable=False),
     Column("updated_at_ms", BigInteger, nullable=True),
     Column("expires_at_ms", BigInteger, nullable=True),
+    Column("external_user", String(256), nullable=True),     # the end user the key was made for
 )
 
 generations = Table(
