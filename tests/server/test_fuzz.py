@@ -23,8 +23,8 @@ from switchpoint.server.openapi import document
 from ..conftest import ADMIN_KEY, TEST_KEY, Gateway, base_config
 from ..upstream import Received, Reply
 
-SCHEMATHESIS_EXAMPLES = 25
-MUTATION_EXAMPLES = 120
+SCHEMATHESIS_EXAMPLES = 20
+MUTATION_EXAMPLES = 100
 FUZZ_SETTINGS = settings(deadline=None, derandomize=True, database=None,
                          suppress_health_check=list(HealthCheck))
 MODELS = ["test/gpt", "test/claude", "test/gemini"]

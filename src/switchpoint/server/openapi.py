@@ -122,6 +122,8 @@ def _data(schema: dict[str, Any]) -> dict[str, Any]:
 _GENERATE = (400, 401, 402, 403, 404, 408, 413, 429, 502, 503)
 _MODELS_QUERY = [_query("output_modalities", "text (default), embeddings, image, audio, or all"),
                  _query("all", "true: models without a configured provider too")]
+_PAGE_QUERY = [_query("offset", "Skip this many (default 0)", schema={"type": "integer", "minimum": 0}),
+               _query("limit", "At most this many (default: all)", schema={"type": "integer", "minimum": 1})]
 
 
 def _paths() -> dict[str, Any]:
@@ -142,10 +144,15 @@ def _paths() -> dict[str, Any]:
             "Embeddings (float or base64)", _json({"$ref": "#/components/schemas/Embeddings"}, "The vectors"),
             _GENERATE, body="EmbeddingsRequest")},
         "/models": {"get": _op("The model catalogue", models, (400,), security=PUBLIC, tag="models",
-                               parameters=_MODELS_QUERY)},
+                               parameters=_MODELS_QUERY + _PAGE_QUERY)},
+        "/models/user": {"get": _op("The models the calling key may use", models, (400, 401), tag="models",
+                                    parameters=_MODELS_QUERY + _PAGE_QUERY)},
+        "/providers": {"get": _op("The configured providers", _json(_data({"type": "array", "items": _obj(
+            {"name": _STR, "slug": _STR})}), "Providers"), (), security=PUBLIC, tag="models")},
         "/models/count": {"get": _op("How many models /models lists", _json(_data(_obj({"count": _INT})), "Count"),
                                      (400,), security=PUBLIC, tag="models", parameters=_MODELS_QUERY)},
-        "/embeddings/models": {"get": _op("The embedding models", models, (400,), security=PUBLIC, tag="models")},
+        "/embeddings/models": {"get": _op("The embedding models", models, (400,), security=PUBLIC, tag="models",
+                                          parameters=_PAGE_QUERY)},
         "/models/{author}/{slug}": {"get": _op(
             "One model", _json({"$ref": "#/components/schemas/Model"}, "The model"), (404,), security=PUBLIC,
             tag="models", parameters=[_path("author"), _path("slug")])},
@@ -172,7 +179,9 @@ def _paths() -> dict[str, Any]:
             "get": _op("List keys (admin key)", _json(_data({"type": "array", "items": {
                 "$ref": "#/components/schemas/Key"}}), "Keys, newest first"), (400, 401, 403), tag="keys",
                 parameters=[_query("offset", "Skip this many", schema={"type": "integer", "minimum": 0}),
-                            _query("include_disabled", "true (default) or false")]),
+                            _query("include_disabled", "true (default) or false"),
+                            _query("include_expired", "true, or false (default)"),
+                            _query("workspace_id", "The gateway's one workspace")]),
             "post": _op("Create a key (admin key); the plaintext key is returned only here",
                         _json(_obj({"data": {"$ref": "#/components/schemas/Key"}, "key": _STR}, ("data", "key")),
                               "The new key"),
