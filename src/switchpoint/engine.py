@@ -60,6 +60,7 @@ class RequestContext:
     started: float          # monotonic
     body_size: int = 0
     user: str | None = None
+    api_type: str = "completions"  # the ledger's label for the API the request came in on
 
 
 @dataclass(slots=True)
@@ -168,10 +169,22 @@ class Engine:
 
     # -- non-streaming chat ------------------------------------------------------------------
 
+    async def admit(self, request: ChatRequest, ctx: RequestContext, record: GenerationRecord) -> Route:
+        """Plan the request and count it against the key's rate limits. A refusal here (unknown model,
+        no endpoint or every circuit open, rate limited) is recorded in the ledger, then raised. While the
+        ledger cannot take rows, a 503 first: nothing is served unaccounted, whatever API asked."""
+        self.ledger.admit()
+        try:
+            planned = self.route(request)
+            await self.limiter.admit(ctx.key, free=planned.free)
+        except SwitchpointError as err:
+            self.refuse(record, err)
+            raise
+        return planned
+
     async def complete(self, request: ChatRequest, ctx: RequestContext) -> ChatResult:
-        planned = self.route(request)
-        await self.limiter.admit(ctx.key, free=planned.free)
         record = self.new_record(ctx, request.model, streamed=False)
+        planned = await self.admit(request, ctx, record)
         try:
             completion, cand, reservation = await self.attempt_all(request, ctx, planned.candidates, record,
                                                                    self._complete_once)
@@ -190,7 +203,8 @@ class Engine:
 
     async def _complete_once(self, request: ChatRequest, provider: Provider, cand: Candidate,
                              timeout: float) -> Completion:
-        return provider.parse_chat(await self.exchange(provider, provider.build_chat(request, target(cand)), timeout))
+        return provider.read_chat(request, await self.exchange(provider, provider.build_chat(request, target(cand)),
+                                                               timeout))
 
     async def exchange(self, provider: Provider, upstream: UpstreamRequest, timeout: float) -> bytes:
         """Send one non-streaming request; the body of a 2xx answer, else the provider's error."""
@@ -213,16 +227,21 @@ class Engine:
     # -- embeddings --------------------------------------------------------------------------
 
     async def embed(self, request: EmbeddingRequest, ctx: RequestContext) -> EmbeddingResult:
-        models = self.resolve([request.model])
-        chat_like = ChatRequest(model=request.model, messages=[], provider=request.provider)
-        prefs = routing.parse_preferences(request.provider)
-        live = self.live()
-        candidates = routing.plan(models, chat_like, self.rng, prefs=prefs, table=self.routes, live=live)
-        if not candidates:
-            raise routing.explain(models, chat_like, prefs, live, self.routes)
-        await self.limiter.admit(ctx.key)
         record = self.new_record(ctx, request.model, streamed=False)
         record.api_type = "embeddings"
+        self.ledger.admit()
+        chat_like = ChatRequest(model=request.model, messages=[], provider=request.provider)
+        try:
+            models = self.resolve([request.model])
+            prefs = routing.parse_preferences(request.provider)
+            live = self.live()
+            candidates = routing.plan(models, chat_like, self.rng, prefs=prefs, table=self.routes, live=live)
+            if not candidates:
+                raise routing.explain(models, chat_like, prefs, live, self.routes)
+            await self.limiter.admit(ctx.key)
+        except SwitchpointError as err:
+            self.refuse(record, err)
+            raise
 
         async def once(_req: ChatRequest, provider: Provider, cand: Candidate, timeout: float) -> Embeddings:
             body = await self.exchange(provider, provider.build_embeddings(request, target(cand)), timeout)
@@ -412,8 +431,16 @@ class Engine:
             tps = usage.completion_tokens / (generating / 1000)
         self.health.observe(cand.key, True, now, latency_ms=latency, ttft_ms=ttft, tokens_per_second=tps)
 
+    def refuse(self, record: GenerationRecord, err: SwitchpointError) -> None:
+        """A request refused before any upstream attempt: a ledger row with the status and the reason,
+        no tokens and no cost (its latency is left out, so it does not skew the latency figures)."""
+        record.status, record.http_status, record.error = "refused", err.status, err.message
+        self.ledger.record(record.row())
+
     def finish_failed(self, record: GenerationRecord, err: SwitchpointError, started: float | None = None) -> None:
-        record.status = "error"
+        # refused: no attempt reached an upstream (the budget could not cover any, or every circuit opened)
+        reached = any(a["kind"] != "budget" for a in record.attempts)
+        record.status = "error" if reached else "refused"
         record.http_status = err.status
         record.error = err.message
         if started is not None:
@@ -425,7 +452,8 @@ class Engine:
                      completion_tokens=(output_chars + 3) // 4, estimated=True)
 
     def new_record(self, ctx: RequestContext, model: str, *, streamed: bool) -> GenerationRecord:
-        return new_record(ctx.generation_id, ctx.key.hash, model, streamed=streamed, external_user=ctx.user)
+        return new_record(ctx.generation_id, ctx.key.hash, model, streamed=streamed, external_user=ctx.user,
+                          api_type=ctx.api_type)
 
     @staticmethod
     def served(record: GenerationRecord, cand: Candidate, upstream_id: str | None,

@@ -56,13 +56,13 @@ def fuzz_gateway(loop_thread, _upstream_server, tmp_path_factory):
     """One gateway for the whole module (starting one per operation would cost more than the fuzzing)."""
     upstream = _upstream_server
     upstream.reset()
-    upstream.respond("/v1/chat/completions", _chat_reply("openai/chat_stream_text_usage.sse",
+    upstream.script("/v1/chat/completions", _chat_reply("openai/chat_stream_text_usage.sse",
                                                          "openai/chat_text.response.json"))
-    upstream.respond("/v1/embeddings", _embeddings_reply)
-    upstream.respond("/anthropic/v1/messages", lambda r: Reply.sse("anthropic/stream_text.sse")
+    upstream.script("/v1/embeddings", _embeddings_reply)
+    upstream.script("/anthropic/v1/messages", lambda r: Reply.sse("anthropic/stream_text.sse")
                      if r.json and r.json.get("stream") else Reply.file("anthropic/messages_text.response.json"))
     for method in ("generateContent", "streamGenerateContent"):
-        upstream.respond(f"/gemini/v1beta/models/gemini-2.5-flash:{method}", _gemini_reply)
+        upstream.script(f"/gemini/v1beta/models/gemini-2.5-flash:{method}", _gemini_reply)
     common = {"max_retries": 0, "timeout": 5}
     price = {"prompt": "0.000003", "completion": "0.000015"}
     directory = tmp_path_factory.mktemp("fuzz")

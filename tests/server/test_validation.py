@@ -188,3 +188,13 @@ def test_legacy_completion_logprobs_is_an_integer(gateway, upstream):
     status, _, _ = post(gateway, {"model": "test/gpt", "prompt": "x", "logprobs": 2, "best_of": 1, "echo": False},
                         path="/api/v1/completions")
     assert status == 200
+
+
+@pytest.mark.parametrize("depth", [300, 1000])
+def test_deep_nesting_on_the_messages_api(gateway, upstream, depth):
+    body = (b'{"model": "test/gpt", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}], '
+            b'"metadata": {"x": ' + nested(depth) + b"}}")
+    status, _, payload = post(gateway, body, path="/api/v1/messages")
+    assert status == 400, payload
+    assert "metadata" in json.dumps(payload) and "nested deeper" in json.dumps(payload)
+    assert upstream.received == []

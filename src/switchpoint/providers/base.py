@@ -2,19 +2,25 @@
 
 The engine calls, for each attempt:
   build_chat(request, target) -> UpstreamRequest      (what to send)
-  parse_chat(body) -> Completion                      (a 2xx non-streaming body)
+  read_chat(request, body) -> Completion              (a 2xx non-streaming body; parse_chat by default)
   stream_parser(request, target) -> StreamParser      (feed raw body bytes, get canonical Deltas)
   parse_error(status, headers, body) -> UpstreamError (any non-2xx answer)
 and likewise build_embeddings / parse_embeddings. Streaming and non-streaming share the part parsing.
+
+A provider whose wire format is also an inbound API names it in `native_format`. When a request carries
+a native body of that format (`passes_through`), the provider sends that body with only the model
+replaced, keeps the raw answer on `Completion.native`, and its stream parser puts the raw bytes of each
+run of whole events on a `Delta(raw=...)` ahead of the deltas parsed from them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
+from pydantic import BaseModel, ConfigDict
 
 from ..errors import (
     AUTH,
@@ -28,7 +34,19 @@ from ..errors import (
     TIMEOUT,
     UpstreamError,
 )
-from ..types import ChatRequest, Completion, Delta, EmbeddingRequest, Embeddings, UpstreamRequest, Usage
+from ..types import (
+    ChatRequest,
+    Completion,
+    Delta,
+    EmbeddingRequest,
+    Embeddings,
+    NativeBody,
+    UpstreamRequest,
+    Usage,
+)
+
+if TYPE_CHECKING:  # annotation only: the schema module pulls in I/O helpers providers must not import
+    from ..config.schema import ProviderConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +60,7 @@ class Connection:
     headers: Mapping[str, str] = field(default_factory=dict)
     timeout: float = 60.0
     max_retries: int = 1
-    options: Mapping[str, Any] = field(default_factory=dict)  # type-specific (e.g. azure api_version)
+    options: Mapping[str, Any] = field(default_factory=dict)  # the type's own settings: see Provider.Options
 
 
 @dataclass(slots=True)  # made for every attempt: not frozen, which costs 3x to make
@@ -121,14 +139,40 @@ class FramedStreamParser(StreamParser):
         raise NotImplementedError
 
 
+class ProviderOptions(BaseModel):
+    """A provider type's own settings in switchpoint.yaml, written beside the common ones (type,
+    base_url, api_key, ...; config/schema.py ProviderConfig). Each type subclasses it as its `Options`
+    (with no fields when it has none); a setting the model does not declare is a config error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class Provider:
-    """Base class; subclasses live one per wire format and are listed in registry.py."""
+    """Base class; subclasses live one per wire format and are listed in registry.py.
+
+    A subclass declares `Options`, the model of its own config settings, and is built from a
+    validated `providers.<name>` entry by `from_config`; `self.options` is that model."""
 
     type = ""
     streams_ndjson = False
+    Options: ClassVar[type[ProviderOptions]] = ProviderOptions
+    native_format: str | None = None  # the inbound wire format this provider speaks natively, if any
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        self.options = self.Options.model_validate(dict(connection.options))
+
+    @classmethod
+    def from_config(cls, name: str, config: ProviderConfig) -> Provider:
+        """The provider for `providers.<name>`, validated by load_config (its options included)."""
+        return cls(Connection(name=name, type=config.type, base_url=config.base_url or "", api_key=config.api_key,
+                              headers=dict(config.headers), timeout=config.timeout,
+                              max_retries=config.max_retries, options=config.options))
+
+    def passes_through(self, request: ChatRequest) -> bool:
+        """Whether this request goes upstream as the client's own body (only the model replaced)."""
+        native = request.native
+        return native is not None and native.format == self.native_format
 
     def build_chat(self, request: ChatRequest, target: Target) -> UpstreamRequest:
         raise NotImplementedError
@@ -136,11 +180,19 @@ class Provider:
     def parse_chat(self, body: bytes) -> Completion:
         raise NotImplementedError
 
+    def read_chat(self, request: ChatRequest, body: bytes) -> Completion:
+        """A 2xx non-streaming body for `request` (a passthrough keeps the raw body too)."""
+        return self.parse_chat(body)
+
     def stream_parser(self, request: ChatRequest, target: Target) -> StreamParser:
         raise NotImplementedError
 
     def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
         return error_from_status(status, headers, body)
+
+    def build_count_tokens(self, native: NativeBody, target: Target) -> UpstreamRequest | None:
+        """The provider's own token count for a native body of its format, if it has one."""
+        return None
 
     def build_embeddings(self, request: EmbeddingRequest, target: Target) -> UpstreamRequest:
         raise UpstreamError(INVALID, f"provider type '{self.type}' does not serve embeddings", status=400)

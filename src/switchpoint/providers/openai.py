@@ -12,8 +12,9 @@ from typing import Any
 
 import orjson
 
-from ..errors import AUTH, QUOTA, SERVER, UpstreamError
+from ..errors import AUTH, QUOTA, SERVER, BadRequestError, UpstreamError
 from ..types import (
+    ANTHROPIC_MESSAGES,
     ROUTING_KEYS,
     ChatRequest,
     Choice,
@@ -26,7 +27,15 @@ from ..types import (
     UpstreamRequest,
     Usage,
 )
-from .base import FramedStreamParser, Provider, StreamParser, Target, error_from_status, load_json
+from .base import (
+    FramedStreamParser,
+    Provider,
+    ProviderOptions,
+    StreamParser,
+    Target,
+    error_from_status,
+    load_json,
+)
 from .framing import SSEDecoder
 from .native import dump_arguments
 from .openai_parts import Parts, error_status, parse_usage, read_content, reasoning_detail
@@ -39,8 +48,15 @@ _QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_not
 _AUTH_CODES = {"invalid_api_key", "account_deactivated"}
 
 
+class OpenAIOptions(ProviderOptions):
+    """`providers.<name>` settings of the `openai` type, beside the common ones. None yet: a setting of
+    this type alone (e.g. `responses_api: bool = False`) is a field here, read as `self.options.<field>`."""
+
+
 class OpenAIProvider(Provider):
     type = "openai"
+    Options = OpenAIOptions
+    options: OpenAIOptions
     chat_path = "/chat/completions"
     embeddings_path = "/embeddings"
 
@@ -62,6 +78,8 @@ class OpenAIProvider(Provider):
     def chat_body(self, request: ChatRequest, target: Target) -> dict[str, Any]:
         body: dict[str, Any] = {"model": target.model, "messages": self.messages(request.messages)}
         body.update(request.params)
+        if request.native is not None and request.native.format == ANTHROPIC_MESSAGES:
+            refuse_anthropic_tools(request.params, self.type)
         user = body.get("user")
         if isinstance(user, str):  # an end-user id is hashed, never forwarded raw
             body["user"] = hashlib.sha256(user.encode()).hexdigest()[:32]
@@ -321,3 +339,14 @@ def _clean_message(message: dict[str, Any]) -> dict[str, Any]:
 
 __all__ = ["OpenAIProvider", "OpenAIStreamParser", "parse_choice", "parse_delta", "parse_usage",
            "ROUTING_KEYS"]
+
+
+def refuse_anthropic_tools(params: dict[str, Any], provider: str) -> None:
+    """Anthropic's own tools (server tools such as web_search_20250305, and Anthropic-defined client tools
+    such as bash_20250124) arrive only from the Messages API; no OpenAI-compatible endpoint runs them."""
+    for i, tool in enumerate(params.get("tools") or ()):
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        if isinstance(kind, str) and kind not in ("function", "custom"):
+            raise BadRequestError(f"tools[{i}]: '{tool.get('name')}' ({kind}) is an Anthropic tool that only "
+                                  f"Anthropic endpoints serve, not provider type '{provider}'",
+                                  metadata={"param": f"tools[{i}]"})

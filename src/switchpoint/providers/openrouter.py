@@ -7,14 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 from ..types import ChatRequest, UpstreamRequest
-from .base import Target
+from .base import ProviderOptions, Target
 from .openai import OpenAIProvider
 
 ATTRIBUTION_HEADERS = ("http-referer", "x-title", "x-openrouter-title", "x-openrouter-categories")
 
 
+class OpenRouterOptions(ProviderOptions):
+    """`providers.<name>` settings of the `openrouter` type, beside the common ones: none yet."""
+
+
 class OpenRouterProvider(OpenAIProvider):
     type = "openrouter"
+    Options = OpenRouterOptions  # its own: a setting added to OpenAIOptions does not apply here unasked
 
     def build_chat(self, request: ChatRequest, target: Target) -> UpstreamRequest:
         upstream = super().build_chat(request, target)

@@ -50,9 +50,14 @@ def load_object(body: bytes) -> dict[str, Any]:
         raise BadRequestError(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise BadRequestError("The request body must be a JSON object.")
+    bound_depth(body, data)
+    return data
+
+
+def bound_depth(body: bytes, data: dict[str, Any]) -> None:
+    """A 400 naming the top-level field when a body nests deeper than MAX_DEPTH (every JSON body)."""
     if len(body) > MAX_DEPTH and _too_deep(data):
         raise bad(_deep_path(data), f"nested deeper than the {MAX_DEPTH} levels a request body may have")
-    return data
 
 
 def _too_deep(data: dict[str, Any]) -> bool:
