@@ -191,6 +191,9 @@ class Engine:
         except SwitchpointError as err:
             self.finish_failed(record, err, ctx.started)
             raise
+        except asyncio.CancelledError:  # the client went away: the attempt released its reservation
+            self.finish_cancelled(record, ctx.started)
+            raise
         record.latency_ms = (self.clock() - ctx.started) * 1000
         first = completion.choices[0] if completion.choices else None
         usage = completion.usage or self.estimate_usage(ctx, sum(len(c.content or "") for c in completion.choices))
@@ -251,6 +254,9 @@ class Engine:
             embeddings, cand, reservation = await self.attempt_all(chat_like, ctx, candidates, record, once)
         except SwitchpointError as err:
             self.finish_failed(record, err, ctx.started)
+            raise
+        except asyncio.CancelledError:
+            self.finish_cancelled(record, ctx.started)
             raise
         record.latency_ms = (self.clock() - ctx.started) * 1000
         self.served(record, cand, None, embeddings.upstream_model)
@@ -445,6 +451,13 @@ class Engine:
         record.error = err.message
         if started is not None:
             record.latency_ms = (self.clock() - started) * 1000
+        self.ledger.record(record.row())
+
+    def finish_cancelled(self, record: GenerationRecord, started: float) -> None:
+        """Record a generation whose client went away before any output reached it, as a cancelled
+        stream is recorded (status `cancelled`, 499); nothing was served, so nothing is charged."""
+        record.status, record.http_status, record.error = "cancelled", 499, "client disconnected"
+        record.latency_ms = (self.clock() - started) * 1000
         self.ledger.record(record.row())
 
     def estimate_usage(self, ctx: RequestContext, output_chars: int) -> Usage:
