@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 import pytest
-import switchpoint.engine.cache as cache_module
 
+import switchpoint.engine.cache as cache_module
 from switchpoint.accounting.keys import KeyRecord
 from switchpoint.config.schema import ResponseCacheConfig
 from switchpoint.engine.cache import OFF, ResponseCache

@@ -29,6 +29,7 @@ from ..routing import BreakerStore, Candidate, Decision
 from ..routing.health import Health
 from ..types import ChatRequest
 from .context import Outcome, RequestContext
+from .redact import Redactor
 
 T = TypeVar("T")
 MIN_PROMPT_TOKENS = 16  # the smallest request worth sending, for telling a spent limit (403) from 402
@@ -40,7 +41,7 @@ _ERROR_RANK = {"invalid": 9, "rate_limit": 6, "overloaded": 5, "timeout": 4, "au
 class Attempts:
     def __init__(self, *, config: Config, providers: dict[str, Provider], budget: Budget, pricer: Pricer,
                  health: Health, breakers: BreakerStore, rng: random.Random, clock: Callable[[], float],
-                 spawn: Callable[[Awaitable[Any]], None]) -> None:
+                 spawn: Callable[[Awaitable[Any]], None], redactor: Redactor) -> None:
         self.config = config
         self.providers = providers
         self.budget = budget
@@ -50,6 +51,7 @@ class Attempts:
         self.rng = rng
         self.clock = clock
         self.spawn = spawn  # bookkeeping that must finish even if the request task is cancelled
+        self.redactor = redactor  # upstream error text is cleaned once, where it is caught
 
     def deadline(self, ctx: RequestContext) -> float:
         """When the request as a whole must be answered (monotonic), whatever endpoint it is on."""
@@ -100,6 +102,7 @@ class Attempts:
             try:
                 result = await once(request, provider, cand, min(provider.connection.timeout, deadline - started))
             except UpstreamError as err:
+                self.redactor.error(err)
                 await self.budget.settle(reservation, 0)
                 now = self.clock()
                 elapsed = (now - started) * 1000

@@ -32,6 +32,7 @@ from ..routing.hedge import hedge_delay
 from ..types import ChatRequest, Completion, EmbeddingRequest, Embeddings, UpstreamRequest, Usage
 from .attempts import Attempts
 from .context import ChatResult, EmbeddingResult, RequestContext, Route, target
+from .redact import Redactor
 from .settlement import Settlement
 from .stream import ChatStream
 
@@ -60,7 +61,7 @@ class Engine:
         self._background: set[asyncio.Task[Any]] = set()
         self.attempts = Attempts(config=config, providers=providers, budget=budget, pricer=self.pricer,
                                  health=self.health, breakers=self.breakers, rng=self.rng, clock=clock,
-                                 spawn=self.spawn)
+                                 spawn=self.spawn, redactor=Redactor.from_config(config))
         self.books = Settlement(pricer=self.pricer, budget=budget, limiter=limiter, ledger=ledger,
                                 health=self.health, breakers=self.breakers, clock=clock)
 

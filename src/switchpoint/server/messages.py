@@ -30,6 +30,7 @@ from ..protocols.anthropic_messages import (
     parse_messages,
 )
 from ..protocols.anthropic_messages.request import load_body
+from ..protocols.openai_chat.request import bound_depth
 from ..types import ChatRequest
 from .chat import overhead_header
 from .http import STREAMED, Request, Response, Send, Streamed
@@ -68,6 +69,7 @@ class MessagesSurface:
 async def parse(services: Services, request: Request, *, counting: bool = False) -> tuple[ChatRequest, int]:
     body = await request.body(services.config.server.max_body_bytes)
     data = load_body(body)
+    bound_depth(body, data)  # the upstream body is written with orjson, which stops at 254 levels
     if counting and "max_tokens" not in data:
         data = {**data, "max_tokens": 1}  # count_tokens takes no max_tokens; the count ignores it
     assert services.model_names is not None
