@@ -1,4 +1,4 @@
-"""Slow, idle and too many clients, on raw loopback sockets: each deadline of server/deadlines.py
+"""Slow, idle and too many clients, on raw loopback sockets: each deadline of net/deadlines.py
 (with short settings so the tests run fast) and the cap on open connections."""
 
 from __future__ import annotations

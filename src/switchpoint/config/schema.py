@@ -223,7 +223,7 @@ class ServerConfig(Strict):
     reservation_lease: float = Field(3600.0, gt=0, description="seconds a budget hold outlives a replica that "
                                                                 "died before settling it")
     access_log: bool = Field(True, description="one line per request on the 'switchpoint.access' logger")
-    # client connections (server/deadlines.py): slow and idle clients are timed out, a flood refused
+    # client connections (net/deadlines.py): slow and idle clients are timed out, a flood refused
     idle_timeout: float = Field(30.0, gt=0, description="seconds a keep-alive connection may wait for its next "
                                                         "request (and a new one for its first)")
     head_timeout: float = Field(20.0, gt=0, description="seconds from a request's first byte to the end of its "

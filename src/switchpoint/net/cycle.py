@@ -1,4 +1,4 @@
-"""One request and its response on a connection of server/protocol.py: the ASGI `receive` and `send`
+"""One request and its response on a connection of net/server.py: the ASGI `receive` and `send`
 of one app call, with HTTP/1.1 framing (Content-Length or chunked) and the error fallbacks."""
 
 from __future__ import annotations

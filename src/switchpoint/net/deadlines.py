@@ -4,7 +4,7 @@ enforces it.
 A connection that sends one byte and stops, dribbles its headers or body, never reads its response,
 or idles between requests would otherwise hold a socket (and a file descriptor) for ever: 9,000 such
 connections once stayed open until the process reached its descriptor limit and refused everyone.
-Each connection knows its own deadline (server/protocol.py, `HttpProtocol.deadline`); this registry
+Each connection knows its own deadline (net/server.py, `HttpProtocol.deadline`); this registry
 only remembers, per connection, a time at or before which that deadline may fall, and a sweep every
 `tick` seconds asks the connections whose time has come. A connection's state changes many times a
 request, but only a change to an earlier deadline touches the registry (a dict store), so the usual

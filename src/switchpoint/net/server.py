@@ -5,13 +5,13 @@ class it creates for each connection (its `http=` setting). uvicorn's own httpto
 ~15 µs of CPU a request more than a bare protocol: a scope dict copied from a template, a dozen
 attributes on a cycle object, two regular expressions per response header, an asyncio.Event and a
 keep-alive timer armed and cancelled for every request. Here a request costs one small object (a
-Cycle, server/cycle.py, which does the ASGI receive and send), the response head is joined once, and
-one loop timer keeps every connection's deadlines (server/deadlines.py).
+Cycle, net/cycle.py, which does the ASGI receive and send), the response head is joined once, and
+one loop timer keeps every connection's deadlines (net/deadlines.py).
 
 Responses are written through the loop's outbox (switchpoint/net/outbox.py): the writes of one turn of
 the event loop leave together at its end.
 
-A connection may not keep the gateway waiting for ever (server/deadlines.py): its request head, its
+A connection may not keep the gateway waiting for ever (net/deadlines.py): its request head, its
 request body, a response it does not read and the wait between requests each have a deadline, and
 past `max_connections` a new connection is answered 503 at once. A client that goes away before its
 response has begun has its request cancelled (as Go's net/http cancels the request's context): a

@@ -76,8 +76,8 @@ def _rows(totals: dict[tuple[int, str, str, str], dict[str, Any]]) -> list[dict[
 
 ENDPOINT_GROUP = ("start_ms", "provider", "model")
 ENDPOINT_SUMS = ("attempts", "failures")
-NOT_SENT = "budget"       # an attempt the key's budget stopped before it was sent (engine.py)
-LOST = "hedge_lost"       # a hedged attempt cancelled because another answered first (hedging.py)
+NOT_SENT = "budget"       # an attempt the key's budget stopped before it was sent (engine/attempts.py)
+LOST = "hedge_lost"       # a hedged attempt cancelled because another answered first (engine/hedging.py)
 
 
 def attempt_deltas(rows: Iterable[dict[str, Any]], size: int) -> list[dict[str, Any]]:
