@@ -59,6 +59,7 @@ class RequestContext:
     started: float          # monotonic
     body_size: int = 0
     user: str | None = None
+    api_type: str = "completions"  # the ledger's label for the API the request came in on
 
 
 @dataclass(slots=True)
@@ -188,7 +189,8 @@ class Engine:
 
     async def _complete_once(self, request: ChatRequest, provider: Provider, cand: Candidate,
                              timeout: float) -> Completion:
-        return provider.parse_chat(await self.exchange(provider, provider.build_chat(request, target(cand)), timeout))
+        return provider.read_chat(request, await self.exchange(provider, provider.build_chat(request, target(cand)),
+                                                               timeout))
 
     async def exchange(self, provider: Provider, upstream: UpstreamRequest, timeout: float) -> bytes:
         """Send one non-streaming request; the body of a 2xx answer, else the provider's error."""
@@ -422,7 +424,8 @@ class Engine:
                      completion_tokens=(output_chars + 3) // 4, estimated=True)
 
     def new_record(self, ctx: RequestContext, model: str, *, streamed: bool) -> GenerationRecord:
-        return new_record(ctx.generation_id, ctx.key.hash, model, streamed=streamed, external_user=ctx.user)
+        return new_record(ctx.generation_id, ctx.key.hash, model, streamed=streamed, external_user=ctx.user,
+                          api_type=ctx.api_type)
 
     @staticmethod
     def served(record: GenerationRecord, cand: Candidate, upstream_id: str | None,

@@ -5,6 +5,12 @@ whose messages keep the OpenAI message shape (it is the lingua franca every tran
 Responses and stream events are canonical dataclasses that each provider module produces and the
 server renders back into the OpenAI format. Vendor-only data rides in `extra` dicts, never as
 ad-hoc attributes.
+
+Native passthrough: a request that came in on another API (Anthropic Messages, ...) is translated into a
+ChatRequest like any other, and also keeps the client's body as `native`. A provider whose own wire
+format is that API sends the body as it came (only the model replaced), and keeps the upstream's raw
+answer on the Completion (`native`) or on the stream's deltas (`raw`), so the inbound renderer relays it
+byte for byte; accounting still reads usage from the parsed answer.
 """
 
 from __future__ import annotations
@@ -17,6 +23,18 @@ ROUTING_KEYS = frozenset(
     {"model", "models", "provider", "route", "transforms", "usage", "plugins", "stream", "messages",
      "stream_options", "session_id", "debug", "preset", "include_reasoning", "reasoning_effort"}
 )
+
+
+@dataclass(frozen=True, slots=True)
+class NativeBody:
+    """The client's request in its own wire format, for an endpoint that speaks that format natively.
+
+    `format` names the wire format (e.g. "anthropic-messages"); `body` is the parsed JSON as the client
+    sent it; `headers` are the client headers that format passes upstream (e.g. anthropic-beta)."""
+
+    format: str
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -32,6 +50,7 @@ class ChatRequest:
     params: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)  # client headers some upstreams want (attribution)
     legacy_prompt: bool = False  # arrived on /completions: render as text_completion
+    native: NativeBody | None = None  # the body in the client's own wire format, for passthrough
 
     @property
     def max_tokens(self) -> int | None:
@@ -116,6 +135,7 @@ class Completion:
     upstream_model: str | None = None
     system_fingerprint: str | None = None
     service_tier: str | None = None
+    native: bytes | None = None  # the upstream's body as received, when the request was passed through
 
 
 @dataclass(slots=True)
@@ -141,6 +161,8 @@ class Delta:
     native_finish_reason: str | None = None
     logprobs: Any = None
     extra: dict[str, Any] | None = None
+    # Passthrough: the upstream's bytes (whole events) that the deltas after this one were parsed from.
+    raw: bytes | None = None
 
     def has_output(self) -> bool:
         return bool(self.content or self.reasoning or self.refusal or self.tool_calls)

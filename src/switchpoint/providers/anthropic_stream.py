@@ -8,7 +8,12 @@ item so the client can echo it back. Usage is overwritten, never added (message_
 Only `tool_use` blocks become tool-call deltas: a server tool's `server_tool_use` block streams its
 input too, but the provider runs it, so its input and its result blocks are never sent as calls. A text
 block's citations (`citations_delta`) are sent when the block ends, as one delta of `annotations`
-covering the block's span of the content."""
+covering the block's span of the content.
+
+For a passed-through request (`relay`), each read also yields the raw bytes of the whole events it
+completed, as a `Delta(raw=...)` ahead of the deltas parsed from them: the inbound renderer writes
+those bytes unchanged, and only at event boundaries (so keep-alive pings never split an event). An
+upstream `event: error` is cut from the relayed bytes: the gateway reports the failure itself."""
 
 from __future__ import annotations
 
@@ -45,13 +50,31 @@ class _Block:
 class AnthropicStreamParser(FramedStreamParser):
     terminal = "message_stop"
 
-    def __init__(self) -> None:
+    def __init__(self, relay: bool = False) -> None:
         super().__init__(SSEDecoder())
+        self._relay = relay
+        self._raw = b""  # relayed bytes past the last whole event
         self._blocks: dict[int, _Block] = {}
         self._tools = 0
         self._details = 0
         self._chars = 0  # content characters sent so far: annotation offsets
         self._documents: list[dict[str, Any]] = []  # pages fetched by web_fetch, for their citations
+
+    def feed(self, data: bytes) -> list[Delta]:
+        if not self._relay:
+            return super().feed(data)
+        raw = self._raw + data if self._raw else data
+        deltas = super().feed(data)
+        whole, self._raw = split_events(raw)
+        if self.pending_error is not None:
+            cut = whole.find(b"event: error")
+            whole = whole[:cut] if cut >= 0 else whole
+        return [Delta(raw=whole), *deltas] if whole else deltas
+
+    def close(self) -> list[Delta]:
+        rest, self._raw = self._raw, b""
+        deltas = super().close()
+        return [Delta(raw=rest), *deltas] if self._relay and rest.strip() else deltas
 
     def item(self, item: tuple[str | None, bytes], out: list[Delta]) -> None:
         name, raw = item
@@ -157,3 +180,10 @@ _HANDLERS = {
     "message_delta": AnthropicStreamParser._message_delta,
     "message_stop": AnthropicStreamParser._message_stop,
 }
+
+
+def split_events(raw: bytes) -> tuple[bytes, bytes]:
+    """(the whole SSE events at the start of `raw`, the rest): split after the last blank line."""
+    lf, crlf = raw.rfind(b"\n\n"), raw.rfind(b"\r\n\r\n")
+    end = max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+    return raw[:end], raw[end:]

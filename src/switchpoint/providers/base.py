@@ -2,10 +2,15 @@
 
 The engine calls, for each attempt:
   build_chat(request, target) -> UpstreamRequest      (what to send)
-  parse_chat(body) -> Completion                      (a 2xx non-streaming body)
+  read_chat(request, body) -> Completion              (a 2xx non-streaming body; parse_chat by default)
   stream_parser(request, target) -> StreamParser      (feed raw body bytes, get canonical Deltas)
   parse_error(status, headers, body) -> UpstreamError (any non-2xx answer)
 and likewise build_embeddings / parse_embeddings. Streaming and non-streaming share the part parsing.
+
+A provider whose wire format is also an inbound API names it in `native_format`. When a request carries
+a native body of that format (`passes_through`), the provider sends that body with only the model
+replaced, keeps the raw answer on `Completion.native`, and its stream parser puts the raw bytes of each
+run of whole events on a `Delta(raw=...)` ahead of the deltas parsed from them.
 """
 
 from __future__ import annotations
@@ -126,15 +131,25 @@ class Provider:
 
     type = ""
     streams_ndjson = False
+    native_format: str | None = None  # the inbound wire format this provider speaks natively, if any
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+
+    def passes_through(self, request: ChatRequest) -> bool:
+        """Whether this request goes upstream as the client's own body (only the model replaced)."""
+        native = request.native
+        return native is not None and native.format == self.native_format
 
     def build_chat(self, request: ChatRequest, target: Target) -> UpstreamRequest:
         raise NotImplementedError
 
     def parse_chat(self, body: bytes) -> Completion:
         raise NotImplementedError
+
+    def read_chat(self, request: ChatRequest, body: bytes) -> Completion:
+        """A 2xx non-streaming body for `request` (a passthrough keeps the raw body too)."""
+        return self.parse_chat(body)
 
     def stream_parser(self, request: ChatRequest, target: Target) -> StreamParser:
         raise NotImplementedError

@@ -1,18 +1,22 @@
-"""Server-sent events for streamed generations: keep-alive comments while the upstream is silent,
-an error chunk for failures after the first byte, and upstream cancellation on client disconnect."""
+"""Server-sent events for streamed generations: keep-alive frames while the upstream is silent, an
+error frame for failures after the first byte, and upstream cancellation on client disconnect.
+
+The relay is shared by every inbound API: each supplies a `StreamSurface` (its keep-alive frame and a
+renderer per stream, made once the serving endpoint is known); the OpenAI chat one is `ChatSurface`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from ..engine import Engine, RequestContext
 from ..engine_stream import mid_stream_error
 from ..errors import SwitchpointError, UpstreamError
+from ..generation import GenerationRecord
 from ..loops import PerLoop
-from ..types import ChatRequest
+from ..types import ChatRequest, Delta, Usage
 from .cache import StreamTape
 from .http import Receive, Send
 from .render import DONE, KEEPALIVE, ChunkRenderer
@@ -22,12 +26,71 @@ SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-
                (b"x-accel-buffering", b"no")]
 
 
-class SSEWriter:
-    __slots__ = ("send", "headers", "opened", "busy", "last", "closed")
+class StreamRenderer(Protocol):
+    """One stream's bytes in an inbound API's framing."""
 
-    def __init__(self, send: Send, headers: list[tuple[bytes, bytes]]) -> None:
+    def batch(self, deltas: list[Delta]) -> bytes: ...
+
+    def error(self, err: SwitchpointError) -> bytes: ...  # the closing bytes of a failed stream
+
+    def finish(self, usage: Usage, record: GenerationRecord) -> bytes: ...  # the closing bytes
+
+
+class StreamSurface(Protocol):
+    keepalive: bytes  # written while the upstream is silent
+
+    def renderer(self, record: GenerationRecord | None) -> StreamRenderer:
+        """The renderer once the stream started (`record` of the serving endpoint), or with None for a
+        failure before the first output after keep-alives already committed the response."""
+        ...
+
+
+class ChatRenderer:
+    """OpenAI chat (and legacy completion) chunks: `data:` lines, then usage and `[DONE]`."""
+
+    __slots__ = ("chunks", "hide")
+
+    def __init__(self, chunks: ChunkRenderer, hide: bool) -> None:
+        self.chunks = chunks
+        self.hide = hide
+
+    def batch(self, deltas: list[Delta]) -> bytes:
+        if self.hide:
+            deltas = [d for d in (delta.without_reasoning() for delta in deltas) if d is not None]
+        delta = self.chunks.delta
+        return b"".join([delta(d) for d in deltas])
+
+    def error(self, err: SwitchpointError) -> bytes:
+        return self.chunks.error(err) + DONE
+
+    def finish(self, usage: Usage, record: GenerationRecord) -> bytes:
+        return self.chunks.usage(usage, record.cost_nanos, record.markup_nanos, record.completion_nanos,
+                                 record.router) + DONE
+
+
+class ChatSurface:
+    __slots__ = ("chat", "generation_id", "created")
+    keepalive = KEEPALIVE
+
+    def __init__(self, chat: ChatRequest, generation_id: str, created: int) -> None:
+        self.chat = chat
+        self.generation_id = generation_id
+        self.created = created
+
+    def renderer(self, record: GenerationRecord | None) -> ChatRenderer:
+        chat = self.chat
+        model, provider = (record.model, record.provider) if record is not None else (chat.model, None)
+        return ChatRenderer(ChunkRenderer(self.generation_id, self.created, model, provider, chat.legacy_prompt),
+                            chat.hides_reasoning)
+
+
+class SSEWriter:
+    __slots__ = ("send", "headers", "opened", "busy", "last", "closed", "keepalive_frame")
+
+    def __init__(self, send: Send, headers: list[tuple[bytes, bytes]], keepalive: bytes = KEEPALIVE) -> None:
         self.send = send
         self.headers = headers
+        self.keepalive_frame = keepalive
         self.opened = False
         self.busy = False
         self.last = time.monotonic()
@@ -51,7 +114,7 @@ class SSEWriter:
 
     async def keepalive(self) -> None:
         if not self.closed and not self.busy:
-            await self.write(KEEPALIVE)
+            await self.write(self.keepalive_frame)
 
     async def close(self, data: bytes = b"") -> None:
         if not self.opened:
@@ -63,6 +126,15 @@ class SSEWriter:
 async def stream_chat(engine: Engine, chat: ChatRequest, ctx: RequestContext, receive: Receive, send: Send,
                       *, created: int, interval: float, headers: list[tuple[bytes, bytes]] | None = None,
                       tape: StreamTape | None = None) -> SwitchpointError | None:
+    """Relay a streamed chat generation as OpenAI chunks (see `stream_generation`)."""
+    return await stream_generation(engine, chat, ctx, receive, send, ChatSurface(chat, ctx.generation_id, created),
+                                   interval=interval, headers=headers, tape=tape)
+
+
+async def stream_generation(engine: Engine, chat: ChatRequest, ctx: RequestContext, receive: Receive, send: Send,
+                            surface: StreamSurface, *, interval: float,
+                            headers: list[tuple[bytes, bytes]] | None = None,
+                            tape: StreamTape | None = None) -> SwitchpointError | None:
     """Relay a streamed generation. Returns an error to render as a normal response when the
     generation failed before anything was sent; otherwise writes the whole response itself.
     A `tape` keeps the chunks sent and, once the generation completed, its record and usage.
@@ -70,14 +142,15 @@ async def stream_chat(engine: Engine, chat: ChatRequest, ctx: RequestContext, re
     The relay runs in the request's own task; one more task waits for the client to go away (and then
     cancels the relay), and the loop's keep-alive timer sends comments while the upstream is silent. A held
     stream costs two tasks, not a timer or a task per keep-alive interval."""
-    writer = SSEWriter(send, [(b"x-generation-id", ctx.generation_id.encode()), *(headers or ())])
+    writer = SSEWriter(send, [(b"x-generation-id", ctx.generation_id.encode()), *(headers or ())],
+                       surface.keepalive)
     relay = asyncio.current_task()
     assert relay is not None
     watcher = asyncio.ensure_future(_watch(receive, relay, writer))
     keepalive = keepalive_for(interval)
     keepalive.add(writer)
     try:
-        return await _relay(engine, chat, ctx, writer, created, tape)
+        return await _relay(engine, chat, ctx, writer, surface, tape)
     except asyncio.CancelledError:
         if watcher.done() and not watcher.cancelled() and watcher.result():
             relay.uncancel()
@@ -129,8 +202,8 @@ def keepalive_for(interval: float) -> KeepAlive:
     return _keepalives.get(asyncio.get_running_loop(), interval)
 
 
-async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer: SSEWriter, created: int,
-                 tape: StreamTape | None) -> SwitchpointError | None:
+async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer: SSEWriter,
+                 surface: StreamSurface, tape: StreamTape | None) -> SwitchpointError | None:
     stream = engine.stream(chat, ctx)
     try:
         try:
@@ -139,20 +212,16 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
             if not writer.opened:
                 writer.closed = True  # the error goes out as a normal response; no keep-alive may follow
                 return err
-            renderer = ChunkRenderer(ctx.generation_id, created, chat.model, None, chat.legacy_prompt)
-            await writer.close(renderer.error(err) + DONE)
+            await writer.close(surface.renderer(None).error(err))
             return None
         record = stream.record
-        renderer = ChunkRenderer(ctx.generation_id, created, record.model, record.provider, chat.legacy_prompt)
+        renderer = surface.renderer(record)
         overhead = record.overhead_ms((time.monotonic() - ctx.started) * 1000)
         await writer.open([(b"x-switchpoint-attempts", str(len(record.attempts)).encode()),
                            (b"x-switchpoint-overhead-ms", f"{overhead:.3f}".encode())])
         try:
-            hide = chat.hides_reasoning
             async for batch in stream.batches():
-                if hide:
-                    batch = [d for d in (delta.without_reasoning() for delta in batch) if d is not None]
-                data = b"".join([renderer.delta(delta) for delta in batch])
+                data = renderer.batch(batch)
                 if not data:
                     continue
                 if tape is not None:
@@ -161,19 +230,18 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
         except UpstreamError as exc:
             err = mid_stream_error(exc, record.provider or "")
             await stream.finish(error=err)
-            await writer.close(renderer.error(err) + DONE)
+            await writer.close(renderer.error(err))
             return None
         except Exception:  # a bug must still end the stream properly and be recorded
             log.exception("stream relay failed for %s", ctx.generation_id)
             err = SwitchpointError("Internal Server Error")
             await stream.finish(error=err)
-            await writer.close(renderer.error(err) + DONE)
+            await writer.close(renderer.error(err))
             return None
         usage = await stream.finish()
         if tape is not None:
             tape.finished(record, usage)
-        await writer.close(renderer.usage(usage, record.cost_nanos, record.markup_nanos, record.completion_nanos,
-                                          record.router) + DONE)
+        await writer.close(renderer.finish(usage, record))
         return None
     except asyncio.CancelledError:
         engine.spawn(stream.finish(cancelled=True))
