@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,7 @@ class Upstream:
         self._queues: dict[str, list[Reply]] = {}
         self._always: dict[str, Reply] = {}
         self._auth: dict[str, tuple[str, str, Reply]] = {}
+        self._scripts: dict[str, Callable[[Received], Reply]] = {}
         self._lock = threading.Lock()
         self.received: list[Received] = []
         self.disconnects = 0       # streams whose client went away mid-body
@@ -110,6 +112,12 @@ class Upstream:
         with self._lock:
             self._always[path] = reply
 
+    def script(self, path: str, answer: Callable[[Received], Reply]) -> None:
+        """Answer every request to `path` (when its queue is empty) with `answer(request)`: a scripted
+        upstream for clients whose sequence of requests is their own (agents)."""
+        with self._lock:
+            self._scripts[path] = answer
+
     def require(self, prefix: str, header: str, value: str, rejection: Reply) -> None:
         """Answer `rejection` to any request under `prefix` whose `header` is not `value`, as a
         provider refuses a bad credential (Anthropic x-api-key, Gemini x-goog-api-key, Azure api-key)."""
@@ -121,6 +129,7 @@ class Upstream:
             self._queues.clear()
             self._always.clear()
             self._auth.clear()
+            self._scripts.clear()
             self.received.clear()
             self.disconnects = 0
             self.completed = 0
@@ -148,6 +157,11 @@ class Upstream:
                 return queue.pop(0)
             return self._always.get(path)
 
+    def _scripted(self, received: Received) -> Reply | None:
+        with self._lock:
+            answer = self._scripts.get(received.path)
+        return answer(received) if answer is not None else None
+
     def _refusal(self, request: web.Request) -> Reply | None:
         with self._lock:
             rules = list(self._auth.items())
@@ -158,9 +172,10 @@ class Upstream:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        self.received.append(Received(request.method, request.path, dict(request.query),
-                                      {k.lower(): v for k, v in request.headers.items()}, body))
-        reply = self._refusal(request) or self._next(request.path)
+        received = Received(request.method, request.path, dict(request.query),
+                            {k.lower(): v for k, v in request.headers.items()}, body)
+        self.received.append(received)
+        reply = self._refusal(request) or self._next(request.path) or self._scripted(received)
         if reply is None:
             return web.json_response({"error": {"message": f"no reply queued for {request.path}",
                                                 "type": "invalid_request_error", "code": "not_found"}}, status=404)

@@ -24,6 +24,9 @@ ROUTING_KEYS = frozenset(
      "stream_options", "session_id", "debug", "preset", "include_reasoning", "reasoning_effort"}
 )
 
+# Wire formats a request may carry natively (NativeBody.format).
+ANTHROPIC_MESSAGES = "anthropic-messages"
+
 
 @dataclass(frozen=True, slots=True)
 class NativeBody:

@@ -308,6 +308,13 @@ class TelemetryConfig(Strict):
                                                       "or a file path")
 
 
+class MessagesConfig(Strict):
+    """The Anthropic Messages API (`/v1/messages`): which catalogue model serves a model name a client
+    such as Claude Code sends. Keys are exact names or globs (`claude-*`); the first match wins."""
+
+    model_aliases: dict[str, str] = Field(default_factory=dict, description="model name or glob -> model id")
+
+
 class Config(Strict):
     listen: str = "127.0.0.1:8080"
     database: str = "sqlite:///switchpoint.db"
@@ -325,6 +332,7 @@ class Config(Strict):
     auto: AutoConfig = Field(default_factory=AutoConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
+    messages: MessagesConfig = Field(default_factory=MessagesConfig)
     # Internal: warnings found while loading (e.g. providers skipped for a missing key).
     warnings: tuple[str, ...] = ()
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import orjson
 
 from ..errors import OVERLOADED, UpstreamError
-from ..types import ChatRequest, Completion, NativeBody, UpstreamRequest
+from ..types import ANTHROPIC_MESSAGES, ChatRequest, Completion, NativeBody, UpstreamRequest
 from .anthropic_request import client_betas, messages_body
 from .anthropic_response import error_event, parse_message
 from .anthropic_stream import AnthropicStreamParser
@@ -21,7 +21,7 @@ from .base import Provider, StreamParser, Target, error_from_status, load_json, 
 from .native import error_json, json_headers
 
 API_VERSION = "2023-06-01"
-MESSAGES_FORMAT = "anthropic-messages"
+MESSAGES_FORMAT = ANTHROPIC_MESSAGES
 
 
 class AnthropicProvider(Provider):

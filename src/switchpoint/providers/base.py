@@ -33,7 +33,16 @@ from ..errors import (
     TIMEOUT,
     UpstreamError,
 )
-from ..types import ChatRequest, Completion, Delta, EmbeddingRequest, Embeddings, UpstreamRequest, Usage
+from ..types import (
+    ChatRequest,
+    Completion,
+    Delta,
+    EmbeddingRequest,
+    Embeddings,
+    NativeBody,
+    UpstreamRequest,
+    Usage,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +165,10 @@ class Provider:
 
     def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
         return error_from_status(status, headers, body)
+
+    def build_count_tokens(self, native: NativeBody, target: Target) -> UpstreamRequest | None:
+        """The provider's own token count for a native body of its format, if it has one."""
+        return None
 
     def build_embeddings(self, request: EmbeddingRequest, target: Target) -> UpstreamRequest:
         raise UpstreamError(INVALID, f"provider type '{self.type}' does not serve embeddings", status=400)

@@ -12,8 +12,9 @@ from typing import Any
 
 import orjson
 
-from ..errors import AUTH, QUOTA, SERVER, UpstreamError
+from ..errors import AUTH, QUOTA, SERVER, BadRequestError, UpstreamError
 from ..types import (
+    ANTHROPIC_MESSAGES,
     ROUTING_KEYS,
     ChatRequest,
     Choice,
@@ -62,6 +63,8 @@ class OpenAIProvider(Provider):
     def chat_body(self, request: ChatRequest, target: Target) -> dict[str, Any]:
         body: dict[str, Any] = {"model": target.model, "messages": self.messages(request.messages)}
         body.update(request.params)
+        if request.native is not None and request.native.format == ANTHROPIC_MESSAGES:
+            refuse_anthropic_tools(request.params, self.type)
         user = body.get("user")
         if isinstance(user, str):  # an end-user id is hashed, never forwarded raw
             body["user"] = hashlib.sha256(user.encode()).hexdigest()[:32]
@@ -321,3 +324,14 @@ def _clean_message(message: dict[str, Any]) -> dict[str, Any]:
 
 __all__ = ["OpenAIProvider", "OpenAIStreamParser", "parse_choice", "parse_delta", "parse_usage",
            "ROUTING_KEYS"]
+
+
+def refuse_anthropic_tools(params: dict[str, Any], provider: str) -> None:
+    """Anthropic's own tools (server tools such as web_search_20250305, and Anthropic-defined client tools
+    such as bash_20250124) arrive only from the Messages API; no OpenAI-compatible endpoint runs them."""
+    for i, tool in enumerate(params.get("tools") or ()):
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        if isinstance(kind, str) and kind not in ("function", "custom"):
+            raise BadRequestError(f"tools[{i}]: '{tool.get('name')}' ({kind}) is an Anthropic tool that only "
+                                  f"Anthropic endpoints serve, not provider type '{provider}'",
+                                  metadata={"param": f"tools[{i}]"})

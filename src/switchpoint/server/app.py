@@ -10,7 +10,7 @@ from typing import Any
 from ..config import Config
 from ..errors import NotFoundError, SwitchpointError
 from ..observability.context import end_scope, request_id_for, start_scope
-from . import admin, chat, dashboard, info
+from . import admin, chat, dashboard, info, messages
 from .cors import API_PREFIXES, Cors
 from .http import Receive, Request, Response, Send, Streamed
 from .metrics import metrics_endpoint
@@ -24,6 +24,12 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/chat/completions"): chat.chat_completions,
     ("POST", "/completions"): chat.chat_completions,
     ("POST", "/embeddings"): chat.embeddings,
+    # The Anthropic Messages API. The anthropic SDKs append /v1/messages to their base URL, other clients
+    # /messages: so a base URL of the server root, /api or /api/v1 works for both.
+    ("POST", "/messages"): messages.create_message,
+    ("POST", "/messages/count_tokens"): messages.count_tokens,
+    ("POST", "/v1/messages"): messages.create_message,
+    ("POST", "/v1/messages/count_tokens"): messages.count_tokens,
     ("GET", "/models"): info.list_models,
     ("GET", "/models/count"): info.count_models,
     ("GET", "/models/user"): info.list_user_models,
@@ -41,6 +47,10 @@ TOP_ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/healthz"): info.healthz,
     ("GET", "/readyz"): info.readyz,
     ("GET", "/metrics"): metrics_endpoint,
+    ("POST", "/messages"): messages.create_message,
+    ("POST", "/messages/count_tokens"): messages.count_tokens,
+    ("POST", "/api/messages"): messages.create_message,
+    ("POST", "/api/messages/count_tokens"): messages.count_tokens,
 }
 KEY_ROUTES: dict[str, Handler] = {"GET": admin.get_key, "PATCH": admin.update_key, "DELETE": admin.delete_key}
 

@@ -147,12 +147,12 @@ class ResponseCache:
             await self.state.cache_put(plan.key, raw, ttl=plan.ttl)
 
     def record_hit(self, hit: Hit, generation_id: str, key: KeyRecord, *, streamed: bool, started: float,
-                   user: str | None) -> None:
+                   user: str | None, api_type: str = "completions") -> None:
         """The ledger row of a hit: billed 0, marked cache_hit."""
         entry = hit.entry
         record = new_record(generation_id, key.hash, entry["model"], streamed=streamed, cache_hit=True,
                             external_user=user, provider=entry["provider"], upstream_model=entry["upstream_model"],
-                            finish_reason=entry["finish_reason"], usage=hit.usage)
+                            finish_reason=entry["finish_reason"], usage=hit.usage, api_type=api_type)
         record.latency_ms = (time.monotonic() - started) * 1000
         self.ledger.record(record.row())
 

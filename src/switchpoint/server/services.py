@@ -16,6 +16,8 @@ from ..config import Config
 from ..config.catalogue import Catalogue, build_catalogue
 from ..engine import Engine
 from ..observability.setup import Observer, build_observers
+from ..protocols.anthropic_messages import ModelNames
+from ..protocols.anthropic_messages.models import served_names
 from ..providers.base import Connection, Provider
 from ..providers.registry import PROVIDER_TYPES
 from ..proxy import Proxies
@@ -51,6 +53,7 @@ class Services:
     started_at: float = field(default_factory=time.time)
     warnings: list[str] = field(default_factory=list)
     observers: list[Observer] = field(default_factory=list)  # generation log, tracing
+    model_names: ModelNames | None = None  # Messages API model names -> catalogue ids
 
 
 def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:
@@ -113,7 +116,15 @@ def build_services(config: Config) -> Services:
     metrics = Metrics(set(catalogue.models))
     ledger.observers.append(metrics.observe)
     return Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
-                    health, cache, metrics, warnings=warnings, observers=build_observers(config))
+                    health, cache, metrics, warnings=warnings, observers=build_observers(config),
+                    model_names=model_names(config, catalogue))
+
+
+def model_names(config: Config, catalogue: Catalogue) -> ModelNames:
+    served = served_names((m.id, [(e.provider_type, e.model) for e in m.endpoints])
+                          for m in catalogue.models.values())
+    return ModelNames(config.messages.model_aliases, lambda name: catalogue.get(catalogue.split_variant(name)[0])
+                      is not None, served)
 
 
 async def prepare_database(config: Config) -> None:
