@@ -13,7 +13,10 @@ DEFAULT_API_VERSION = "2024-10-21"  # the current GA data-plane version
 
 
 class AzureProvider(OpenAIProvider):
+    """The Responses API is served at {base_url}/openai/v1/responses (Azure's v1 API: no api-version)."""
+
     type = "azure"
+    serves_responses = True
 
     @property
     def api_version(self) -> str:
@@ -24,4 +27,6 @@ class AzureProvider(OpenAIProvider):
 
     def url(self, path: str, target: Target) -> str:
         base = self.connection.base_url.rstrip("/").removesuffix("/openai")
+        if path == self.responses_path:
+            return f"{base}/openai/v1{path}"
         return f"{base}/openai/deployments/{target.model}{path}?api-version={self.api_version}"

@@ -15,6 +15,7 @@ import orjson
 from ..errors import AUTH, QUOTA, SERVER, BadRequestError, UpstreamError
 from ..types import (
     ANTHROPIC_MESSAGES,
+    OPENAI_RESPONSES,
     ROUTING_KEYS,
     ChatRequest,
     Choice,
@@ -27,10 +28,11 @@ from ..types import (
     UpstreamRequest,
     Usage,
 )
-from .base import FramedStreamParser, Provider, StreamParser, Target, error_from_status, load_json
+from .base import Connection, FramedStreamParser, Provider, StreamParser, Target, error_from_status, load_json
 from .framing import SSEDecoder
 from .native import dump_arguments
 from .openai_parts import Parts, error_status, parse_usage, read_content, reasoning_detail
+from .openai_responses import ResponsesStreamParser, parse_response, passthrough_body
 
 FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls",
                   "content_filter": "content_filter", "function_call": "tool_calls", "error": "error"}
@@ -41,9 +43,20 @@ _AUTH_CODES = {"invalid_api_key", "account_deactivated"}
 
 
 class OpenAIProvider(Provider):
+    """`responses_api` (provider config; on by default for azure and openrouter): the endpoint also serves
+    OpenAI's Responses API at {base}/responses, so Responses requests pass through to it."""
+
     type = "openai"
     chat_path = "/chat/completions"
     embeddings_path = "/embeddings"
+    responses_path = "/responses"
+    serves_responses = False  # the type's default for the responses_api option
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection)
+        enabled = connection.options.get("responses_api")
+        if enabled if enabled is not None else self.serves_responses:
+            self.native_format = OPENAI_RESPONSES
 
     def headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json", **self.connection.headers}
@@ -57,14 +70,17 @@ class OpenAIProvider(Provider):
     # -- requests -----------------------------------------------------------------------------
 
     def build_chat(self, request: ChatRequest, target: Target) -> UpstreamRequest:
+        if request.native is not None and self.passes_through(request):
+            body = passthrough_body(request.native, target.model, openrouter=self.type == "openrouter")
+            return UpstreamRequest("POST", self.url(self.responses_path, target), self.headers(), orjson.dumps(body))
         body = self.chat_body(request, target)
         return UpstreamRequest("POST", self.url(self.chat_path, target), self.headers(), orjson.dumps(body))
 
     def chat_body(self, request: ChatRequest, target: Target) -> dict[str, Any]:
         body: dict[str, Any] = {"model": target.model, "messages": self.messages(request.messages)}
         body.update(request.params)
-        if request.native is not None and request.native.format == ANTHROPIC_MESSAGES:
-            refuse_anthropic_tools(request.params, self.type)
+        if request.native is not None:
+            refuse_native_tools(request.params, self.type, request.native.format)
         user = body.get("user")
         if isinstance(user, str):  # an end-user id is hashed, never forwarded raw
             body["user"] = hashlib.sha256(user.encode()).hexdigest()[:32]
@@ -113,7 +129,16 @@ class OpenAIProvider(Provider):
             service_tier=data.get("service_tier"),
         )
 
+    def read_chat(self, request: ChatRequest, body: bytes) -> Completion:
+        if not self.passes_through(request):
+            return self.parse_chat(body)
+        completion = parse_response(body)
+        completion.native = body
+        return completion
+
     def stream_parser(self, request: ChatRequest, target: Target) -> StreamParser:
+        if self.passes_through(request):
+            return ResponsesStreamParser(relay=True)
         return OpenAIStreamParser(self)
 
     def parse_embeddings(self, body: bytes) -> Embeddings:
@@ -326,12 +351,18 @@ __all__ = ["OpenAIProvider", "OpenAIStreamParser", "parse_choice", "parse_delta"
            "ROUTING_KEYS"]
 
 
-def refuse_anthropic_tools(params: dict[str, Any], provider: str) -> None:
-    """Anthropic's own tools (server tools such as web_search_20250305, and Anthropic-defined client tools
-    such as bash_20250124) arrive only from the Messages API; no OpenAI-compatible endpoint runs them."""
+def refuse_native_tools(params: dict[str, Any], provider: str, fmt: str) -> None:
+    """Tools another API runs itself arrive only from that API and no chat endpoint runs them: Anthropic's
+    (server tools such as web_search_20250305, Anthropic-defined client tools such as bash_20250124) and
+    the Responses API's hosted tools (web_search, file_search, code_interpreter, mcp, ...)."""
     for i, tool in enumerate(params.get("tools") or ()):
         kind = tool.get("type") if isinstance(tool, dict) else None
-        if isinstance(kind, str) and kind not in ("function", "custom"):
+        if not isinstance(kind, str) or kind in ("function", "custom"):
+            continue
+        if fmt == ANTHROPIC_MESSAGES:
             raise BadRequestError(f"tools[{i}]: '{tool.get('name')}' ({kind}) is an Anthropic tool that only "
                                   f"Anthropic endpoints serve, not provider type '{provider}'",
                                   metadata={"param": f"tools[{i}]"})
+        raise BadRequestError(f"tools[{i}]: the hosted tool '{kind}' runs only where the endpoint serves the "
+                              f"Responses API itself, not on provider type '{provider}'",
+                              metadata={"param": f"tools[{i}]"})

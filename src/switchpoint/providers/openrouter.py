@@ -15,6 +15,7 @@ ATTRIBUTION_HEADERS = ("http-referer", "x-title", "x-openrouter-title", "x-openr
 
 class OpenRouterProvider(OpenAIProvider):
     type = "openrouter"
+    serves_responses = True  # POST {base_url}/responses: OpenRouter's Responses API
 
     def build_chat(self, request: ChatRequest, target: Target) -> UpstreamRequest:
         upstream = super().build_chat(request, target)

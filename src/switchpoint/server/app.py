@@ -10,7 +10,7 @@ from typing import Any
 from ..config import Config
 from ..errors import NotFoundError, SwitchpointError
 from ..observability.context import end_scope, request_id_for, start_scope
-from . import admin, chat, dashboard, info, messages
+from . import admin, chat, dashboard, info, messages, responses
 from .cors import API_PREFIXES, Cors
 from .http import Receive, Request, Response, Send, Streamed
 from .metrics import metrics_endpoint
@@ -30,6 +30,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/messages/count_tokens"): messages.count_tokens,
     ("POST", "/v1/messages"): messages.create_message,
     ("POST", "/v1/messages/count_tokens"): messages.count_tokens,
+    ("POST", "/responses"): responses.create_response,
     ("GET", "/models"): info.list_models,
     ("GET", "/models/count"): info.count_models,
     ("GET", "/models/user"): info.list_user_models,
@@ -53,6 +54,7 @@ TOP_ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/api/messages/count_tokens"): messages.count_tokens,
 }
 KEY_ROUTES: dict[str, Handler] = {"GET": admin.get_key, "PATCH": admin.update_key, "DELETE": admin.delete_key}
+RESPONSE_ROUTES: dict[str, Handler] = {"GET": responses.get_response, "DELETE": responses.delete_response}
 
 
 def match(method: str, path: str) -> tuple[Handler | None, str, dict[str, str]]:
@@ -74,6 +76,10 @@ def match(method: str, path: str) -> tuple[Handler | None, str, dict[str, str]]:
         return info.get_model, sub, {"author": parts[2], "slug": parts[3]}
     if len(parts) == 3 and parts[1] == "keys":
         return KEY_ROUTES.get(method), sub, {"hash": parts[2]}
+    if len(parts) == 3 and parts[1] == "responses":
+        return RESPONSE_ROUTES.get(method), sub, {"id": parts[2]}
+    if len(parts) == 4 and parts[1] == "responses" and parts[3] == "input_items" and method == "GET":
+        return responses.input_items, sub, {"id": parts[2]}
     return None, sub, {}
 
 

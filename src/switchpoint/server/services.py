@@ -54,6 +54,7 @@ class Services:
     warnings: list[str] = field(default_factory=list)
     observers: list[Observer] = field(default_factory=list)  # generation log, tracing
     model_names: ModelNames | None = None  # Messages API model names -> catalogue ids
+    responses_purged_at: float = 0.0  # when this process last purged expired stored responses
 
 
 def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:
@@ -66,7 +67,9 @@ def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:
         if not pc.tls.verify:
             warnings.append(f"provider '{name}': tls.verify is false: its certificate is not checked, so anyone "
                             "on the network path can read and alter its traffic")
-        options = {"api_version": pc.api_version} if pc.api_version else {}
+        options: dict[str, object] = {"api_version": pc.api_version} if pc.api_version else {}
+        if pc.responses_api is not None:
+            options["responses_api"] = pc.responses_api
         providers[name] = cls(Connection(name=name, type=pc.type, base_url=pc.base_url or "", api_key=pc.api_key,
                                          headers=dict(pc.headers), timeout=pc.timeout, max_retries=pc.max_retries,
                                          options=options))

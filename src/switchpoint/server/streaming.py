@@ -241,7 +241,11 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
         usage = await stream.finish()
         if tape is not None:
             tape.finished(record, usage)
-        await writer.close(renderer.finish(usage, record))
+        closing = renderer.finish(usage, record)
+        on_finish = getattr(surface, "on_finish", None)
+        if on_finish is not None:  # a surface that keeps state stores it before the client sees the end
+            await on_finish()
+        await writer.close(closing)
         return None
     except asyncio.CancelledError:
         engine.spawn(stream.finish(cancelled=True))
