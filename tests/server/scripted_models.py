@@ -67,10 +67,13 @@ def arguments_for(received: Received) -> dict[str, Any]:
 
 
 class ScriptedModel:
-    """Install with `install(upstream)`; `tool_args(received) -> dict` chooses the call's arguments."""
+    """Install with `install(upstream)`; `choose(tool names)` picks the tool to call (the first by default)
+    and `tool_args(name, received)` its arguments."""
 
-    def __init__(self, tool_args: Callable[[Received], dict[str, Any]] = arguments_for) -> None:
-        self.tool_args = tool_args
+    def __init__(self, tool_args: Callable[[str, Received], dict[str, Any]] | None = None,
+                 choose: Callable[[list[str]], str | None] | None = None) -> None:
+        self.tool_args = tool_args or (lambda name, received: arguments_for(received))
+        self.choose = choose or (lambda names: names[0] if names else None)
 
     def install(self, upstream: Upstream) -> None:
         upstream.script(PATHS["openai"], lambda r: self.reply("openai", r))
@@ -83,11 +86,11 @@ class ScriptedModel:
     def reply(self, kind: str, received: Received, stream: bool | None = None) -> Reply:
         body = received.json
         tools = tools_of(kind, body)
-        call = tools[0] if tools and not answered(kind, body) else None
+        call = self.choose(tools) if tools and not answered(kind, body) else None
         text = None if call else (ANSWER if tools or answered(kind, body) else TEXT)
         if text and STRUCTURED in received.body.decode():
             text = json.dumps(WEATHER)
-        args = self.tool_args(received) if call else {}
+        args = self.tool_args(call, received) if call else {}
         streamed = body.get("stream") is True if stream is None else stream
         return getattr(self, kind)(call, args, text, streamed, body)
 

@@ -289,11 +289,12 @@ def test_errors_use_openais_envelope(gateway: Gateway) -> None:
         client.responses.create(model="test/gpt", input="Hi", max_output_tokens="many")  # type: ignore[arg-type]
     assert caught.value.body["type"] == "invalid_request_error"  # type: ignore[index]
     assert caught.value.body["param"] == "max_output_tokens"  # type: ignore[index]
-    response = httpx.post(f"{gateway.url}/v1/responses", json={"model": "test/gpt", "input": "x", "frobnicate": 1},
+    response = httpx.post(f"{gateway.url}/v1/responses", json={"model": "test/gpt", "input": [{"type": "message"}]},
                           headers={"authorization": f"Bearer {TEST_KEY}"})
     assert response.status_code == 400
-    assert response.json()["error"]["message"] == "Unknown parameter: 'frobnicate'"
-    assert response.json()["error"]["param"] == "frobnicate"
+    assert response.json()["error"] == {"message": "input[0].role: must be one of user, system, developer, assistant",
+                                         "type": "invalid_request_error", "param": "input[0].role", "code": None,
+                                         "metadata": {"param": "input[0].role"}}
 
 
 def test_an_error_after_the_first_byte_is_response_failed(gateway: Gateway, upstream: Upstream) -> None:

@@ -1,7 +1,7 @@
 """Responses conversation items -> canonical chat messages.
 
-- `message` items (and the short form {role, content}): user / system / developer content as a string or
-  parts (input_text -> text, input_image -> image_url, input_file -> file); assistant content
+- `message` items (and the short form {role, content}): user / system / developer (as system) content as
+  a string or parts (input_text -> text, input_image -> image_url, input_file -> file); assistant content
   (output_text, refusal) -> the assistant's text;
 - a run of consecutive assistant-side items (assistant message, `function_call`, `custom_tool_call`,
   `reasoning`) -> ONE assistant message: text, tool_calls, and the reasoning the provider returned
@@ -69,8 +69,9 @@ def items_to_messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if turn:
             messages.append(assistant_message(turn))
             turn = []
-        if kind == "message":
-            messages.append({"role": role, "content": user_content(item.get("content"), f"input[{i}].content")})
+        if kind == "message":  # developer -> system: what every chat endpoint knows
+            messages.append({"role": "system" if role == "developer" else role,
+                             "content": user_content(item.get("content"), f"input[{i}].content")})
         elif kind in TOOL_OUTPUTS:
             messages.append({"role": "tool", "tool_call_id": item["call_id"],
                              "content": tool_output(item.get("output"), f"input[{i}].output")})

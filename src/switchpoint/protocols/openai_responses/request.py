@@ -4,7 +4,8 @@ the native body that an endpoint serving the Responses API itself receives (mode
 What maps to what (the conversation items are read in items.py):
 - `instructions` -> a leading system message; `input` (a string or items) -> messages;
 - `tools`: function tools -> chat function tools (`strict` kept); a `custom` tool (free-form input, as
-  Codex's apply_patch) -> a function tool taking one string `input`. Hosted tools (web_search,
+  Codex's apply_patch) -> a function tool taking one string `input`; a `namespace` (a named group of
+  function tools) -> its tools. Hosted tools (web_search,
   file_search, code_interpreter, computer_use_preview, mcp, image_generation, local_shell, ...) only run
   where the endpoint is a Responses API itself: the native body keeps them, and the translated request
   keeps them as they are, at their place in `tools`, so every chat endpoint refuses them with a 400
@@ -16,7 +17,9 @@ What maps to what (the conversation items are read in items.py):
   `prompt_cache_key` -> session_id (sticky routing, as the cache key intends);
 - `metadata`, `store`, `previous_response_id`, `include`, `truncation`, `background: false`,
   `stream_options` are the gateway's own (state, rendering) and never sent to a chat endpoint.
-Anything else is refused with a 400 naming the field, as OpenAI's API does for an unknown parameter.
+Any other field (clients add their own, e.g. Codex's `client_metadata`) goes to a Responses endpoint in
+the native body and is not sent to a chat endpoint: agents send fields faster than any list can follow,
+and a 400 would stop them.
 """
 
 from __future__ import annotations
@@ -33,14 +36,6 @@ from .items import bad, input_items, items_to_messages
 FORMAT = OPENAI_RESPONSES
 CUSTOM_INPUT = {"type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"],
                 "additionalProperties": False}
-KNOWN_FIELDS = frozenset({
-    "model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls", "text", "reasoning",
-    "max_output_tokens", "max_tool_calls", "temperature", "top_p", "top_logprobs", "metadata", "user", "store",
-    "previous_response_id", "include", "prompt_cache_key", "prompt_cache_retention", "stream", "stream_options",
-    "truncation", "background", "service_tier", "safety_identifier", "conversation", "prompt",
-    # OpenRouter's extras on its Responses API
-    "models", "provider", "plugins", "usage", "transforms", "route",
-})
 INCLUDABLE = frozenset({"reasoning.encrypted_content", "message.output_text.logprobs",
                         "web_search_call.action.sources", "web_search_call.results", "code_interpreter_call.outputs",
                         "computer_call_output.output.image_url", "file_search_call.results",
@@ -59,9 +54,6 @@ def load_body(body: bytes) -> dict[str, Any]:
 
 def check_body(data: dict[str, Any]) -> None:
     """The checks that need no history: field names and types."""
-    unknown = sorted(data.keys() - KNOWN_FIELDS)
-    if unknown:
-        raise bad(unknown[0], f"Unknown parameter: '{unknown[0]}'")
     model = data.get("model")
     if not isinstance(model, str) or not model:
         raise bad("model", "Missing required parameter: 'model'")
@@ -152,12 +144,18 @@ def tool_params(data: dict[str, Any], params: dict[str, Any]) -> None:
         tools = []
     if not isinstance(tools, list):
         raise bad("tools", "must be an array of tools")
-    chat_tools = []
+    chat_tools: list[dict[str, Any]] = []
     for i, tool in enumerate(tools):
         kind = tool.get("type") if isinstance(tool, dict) else None
         if not isinstance(kind, str):
             raise bad(f"tools[{i}]", "each tool must be an object with a type")
-        if kind == "function":
+        if kind == "namespace":  # a named group of function tools (Codex's sub-agent tools): flattened
+            inner = tool.get("tools")
+            if not isinstance(inner, list):
+                raise bad(f"tools[{i}].tools", "a namespace needs an array of tools")
+            tool_params({"tools": inner}, grouped := {})
+            chat_tools.extend(grouped.get("tools") or ())
+        elif kind == "function":
             name = tool.get("name")
             if not isinstance(name, str) or not name:
                 raise bad(f"tools[{i}].name", "Missing required parameter: 'tools[{i}].name'")
