@@ -17,6 +17,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # A database made with the tables' metadata before migrations existed may have it already.
+    if "stored_responses" in sa.inspect(op.get_bind()).get_table_names():
+        return
     op.create_table(
         "stored_responses",
         sa.Column("id", sa.String(200), primary_key=True),
