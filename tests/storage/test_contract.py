@@ -110,7 +110,7 @@ async def test_stored_responses_are_the_keys_own_and_expire(store: Store) -> Non
 
     def row(response_id: str, key: str, expires: int = now) -> dict[str, Any]:
         return {"id": response_id, "key_hash": key, "generation_id": "gen-1", "created_at_ms": 1_000,
-                "expires_at_ms": expires, "response": '{"id": "%s"}' % response_id, "conversation": "[]"}
+                "expires_at_ms": expires, "response": f'{{"id": "{response_id}"}}', "conversation": "[]"}
 
     await store.put_response(row("resp_a", "k1"))
     await store.put_response(row("resp_b", "k2"))
