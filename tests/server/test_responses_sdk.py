@@ -305,3 +305,38 @@ def test_an_error_after_the_first_byte_is_response_failed(gateway: Gateway, upst
     assert events[-1].response.status == "failed"  # type: ignore[union-attr]
     [row] = gateway.ledger()
     assert row["status"] == "error" and row["api_type"] == "responses"
+
+
+# -- first-class: failover, budgets, rate limits ------------------------------------------------------
+
+def test_failover_before_the_first_byte(make_gateway: Callable[..., Gateway], upstream: Upstream) -> None:
+    ScriptedModel().install(upstream)
+    upstream.script("/backup/v1/chat/completions", lambda r: ScriptedModel().reply("openai", r))
+    for stream in (False, True):
+        gateway = make_gateway()  # a fresh one: the failed endpoint is not demoted by the last test
+        upstream.queue("/v1/chat/completions", Reply.json({"error": {"message": "overloaded"}}, status=503))
+        if stream:
+            with sdk(gateway).responses.stream(model="test/fallback", input="Say hello") as events:
+                response = events.get_final_response()
+        else:
+            response = sdk(gateway).responses.create(model="test/fallback", input="Say hello")
+        assert response.output_text == TEXT
+        [row] = gateway.ledger()
+        assert (row["provider"], [a["status"] for a in json.loads(row["attempts"])]) == ("backup", [503, 200])
+
+
+def test_budget_and_rate_limit_refusals_in_openais_envelope(make_gateway: Callable[..., Gateway],
+                                                            upstream: Upstream) -> None:
+    gateway = make_gateway(keys=[{"name": "poor", "key": TEST_KEY, "limit": 0.0000001},
+                                 {"name": "busy", "key": OTHER_KEY, "rate_limit": {"requests": 1, "interval": 60}}])
+    ScriptedModel().install(upstream)
+    with pytest.raises(openai.APIStatusError) as caught:
+        sdk(gateway).responses.create(model="test/gpt", input="Say hello", max_output_tokens=4000)
+    assert caught.value.status_code in (402, 403)
+    assert caught.value.body["type"] in ("insufficient_quota", "permission_error")  # type: ignore[index]
+    busy = sdk(gateway, OTHER_KEY)
+    busy.responses.create(model="test/gpt", input="Say hello")
+    with pytest.raises(openai.RateLimitError) as limited:
+        busy.responses.create(model="test/gpt", input="Say hello")
+    assert limited.value.response.headers.get("retry-after")
+    assert limited.value.body["type"] == "rate_limit_error"  # type: ignore[index]
