@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format install install-test system-deps bench bench-install bench-memory bench-scale bench-profile bench-dashboard vendor-charts clean
+.PHONY: run test lint format install install-test system-deps soak bench bench-install bench-memory bench-scale bench-profile bench-dashboard vendor-charts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: install-test system-deps
 
 system-deps:
 	@bash scripts/system-deps.sh
+
+## make soak: 90 s of mixed load with bad inputs, upstream resets, SIGTERM and SIGKILL with restarts; checks no row is lost
+soak: install-test
+	$(BIN)/python scripts/soak.py
 
 ## make bench: Switchpoint against the peers on a fixed upstream (bench/README.md; BENCH_DURATION=10 s a cell)
 bench: bench-install

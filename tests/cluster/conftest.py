@@ -33,7 +33,8 @@ class Replica:
         env = {**os.environ, "SWITCHPOINT_LOG_LEVEL": "WARNING"}
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen([SWITCHPOINT, "serve", "--config", str(self.config_path),
-                                          "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+                                          "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT, env=env,
+                                         cwd=directory)  # the ledger's spool (./switchpoint-spool/) goes there
         try:
             self.wait_ready()
         except BaseException:  # a replica that never became ready must not outlive the test

@@ -1,16 +1,19 @@
-"""`switchpoint db`: the schema of the configured database (SQLite or PostgreSQL)."""
+"""`switchpoint db`: the schema of the configured database (SQLite or PostgreSQL), and replaying the
+ledger rows left on disk."""
 
 from __future__ import annotations
 
 import click
 
+from ..accounting.replay import ReplayResult, replay
 from ..storage import Store, migrate
+from ..storage.spool import DEAD_LETTERS, spool_directory
 from .common import console, load_or_exit, run
 
 
 @click.group()
 def db() -> None:
-    """Manage the database schema."""
+    """Manage the database schema; replay ledger rows left on disk."""
 
 
 @db.command("upgrade")
@@ -50,3 +53,35 @@ def current(config_path: str | None) -> None:
     revision = run(go())
     state = "current" if revision == migrate.HEAD else "behind: run `switchpoint db upgrade`"
     console.print(f"database revision {revision or 'none'} (newest {migrate.HEAD}; {state})", highlight=False)
+
+
+@db.command("replay")
+@click.option("--config", "config_path", help="Path to switchpoint.yaml.")
+@click.option("--spool-only", is_flag=True, help="Leave the dead letters; replay only stopped gateways' spools.")
+def replay_command(config_path: str | None, spool_only: bool) -> None:
+    """Write into the database the ledger rows left on disk: the spool of gateways that stopped before
+    writing them, and the dead letters (rows the database refused; correct them in the file first).
+    A row already in the database is never written twice."""
+    config = load_or_exit(config_path)
+    directory = spool_directory(config.database, config.ledger.spool_dir)
+    if directory is None or not directory.exists():
+        console.print(f"nothing to replay (no spool folder{f' at {directory}' if directory else ''})",
+                      highlight=False)
+        return
+
+    async def go() -> ReplayResult:
+        store = Store(config.database)
+        try:
+            return await replay(store, directory, dead_letters=not spool_only)
+        finally:
+            await store.close()
+
+    result = run(go())
+    console.print(f"spool ({directory}): {result.spooled} rows of stopped gateways, "
+                  f"{result.spooled - result.spool_left} now in the database, {result.spool_left} left",
+                  highlight=False)
+    if not spool_only:
+        console.print(f"dead letters ({directory / DEAD_LETTERS}): {result.dead_written} written, "
+                      f"{result.dead_kept} refused again (kept, with their error)", highlight=False)
+    if result.spool_left or result.dead_kept:
+        raise SystemExit(1)

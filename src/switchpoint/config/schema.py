@@ -213,6 +213,14 @@ class ServerConfig(Strict):
                                                                 "died before settling it")
 
 
+class LedgerConfig(Strict):
+    """How the ledger keeps every generation row (docs/accounting.md)."""
+
+    spool_dir: str | None = Field(None, description="folder of the ledger's spool and dead letters; default: "
+                                  "beside an SQLite file (<file>-spool), ./switchpoint-spool/<db> for PostgreSQL")
+    max_backlog: int = Field(50_000, gt=0, description="rows not yet written past which new generations get 503")
+
+
 class BreakerConfig(Strict):
     """Per-endpoint circuit breaker: open after `consecutive_failures` in a row, or when more than
     `error_rate` of at least `min_requests` attempts in the last `window` seconds failed; after
@@ -339,6 +347,7 @@ class Config(Strict):
     models: list[ModelConfig] = Field(default_factory=list)
     keys: list[KeyConfig] = Field(default_factory=list)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     auto: AutoConfig = Field(default_factory=AutoConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -92,6 +93,12 @@ class App:
         self.prepared = prepared  # the database was migrated and the config's keys stored before start
         self.extra_routes: dict[tuple[str, str], Handler] = dict(dashboard.ROUTES)
         self.cors = Cors(config.server.cors_origins) if config.server.cors_origins else None
+        self.stop_requested_at: float | None = None  # time.monotonic() of the stop signal (run.GatewayServer)
+
+    def stop_requested(self) -> None:
+        """A stop signal arrived: shutdown, the ledger's last writes included, ends within the grace."""
+        if self.stop_requested_at is None:
+            self.stop_requested_at = time.monotonic()
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -145,7 +152,8 @@ class App:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.services is not None:
-                    await stop_services(self.services)
+                    since = self.stop_requested_at or time.monotonic()
+                    await stop_services(self.services, deadline=since + self.config.server.shutdown_grace)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -22,6 +22,7 @@ CHAT_HEADERS = frozenset(name.encode() for name in (*ATTRIBUTION, *CACHE_HEADERS
 
 async def chat_completions(services: Services, request: Request, send: Send) -> Response | Streamed:
     key = await services.keys.authenticate(request.header(b"authorization"))
+    services.ledger.admit()  # 503 while usage cannot be recorded: nothing is served unaccounted
     body = await request.body(services.config.server.max_body_bytes)
     headers = request.pick(CHAT_HEADERS)
     chat = parse_chat(body, headers, legacy=request.path == "/completions")
@@ -75,6 +76,7 @@ def overhead_header(record: GenerationRecord, ctx: RequestContext) -> bytes:
 
 async def embeddings(services: Services, request: Request, send: Send) -> Response:
     key = await services.keys.authenticate(request.header(b"authorization"))
+    services.ledger.admit()  # 503 while usage cannot be recorded: nothing is served unaccounted
     body = await request.body(services.config.server.max_body_bytes)
     embed = parse_embeddings(body)
     now = time.time()

@@ -430,4 +430,7 @@ async def readyz(services: Services, request: Request, send: Send) -> Response:
         await services.state.ping()
     except Exception as exc:  # noqa: BLE001 - any backend failure means not ready; reported, not hidden
         raise ServiceUnavailableError(f"not ready: {exc.__class__.__name__}: {exc}") from None
+    if services.ledger.problem is not None:
+        raise ServiceUnavailableError(f"not ready: {services.ledger.problem}",
+                                      metadata={"reason": "ledger_unavailable", "ledger_backlog": services.ledger.backlog})
     return json_response({"status": "ready", "ledger_backlog": services.ledger.backlog})

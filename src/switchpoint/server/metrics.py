@@ -11,7 +11,12 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.utils import floatToGoString
 
 from .http import Request, Response, Send
@@ -115,6 +120,23 @@ class Metrics:
     def render(self, backlog: int) -> bytes:
         self.backlog.set(backlog)
         return generate_latest(self.registry)
+
+
+class LedgerHealth:
+    """The ledger writer's own health, read from it when scraped."""
+
+    def __init__(self, ledger: Any, registry: CollectorRegistry) -> None:
+        self.ledger = ledger
+        registry.register(self)
+
+    def collect(self) -> Iterator[Metric]:
+        ledger = self.ledger
+        yield CounterMetricFamily("switchpoint_ledger_dead_letters", "Ledger rows the database refused, set aside "
+                                  "for `switchpoint db replay`", value=ledger.dead_lettered)
+        yield CounterMetricFamily("switchpoint_ledger_write_failures", "Ledger batches that could not be written "
+                                  "(kept and retried)", value=ledger.write_failures)
+        yield GaugeMetricFamily("switchpoint_ledger_refusing", "1 while new generations get 503 because the "
+                                "ledger cannot record them", value=int(ledger.problem is not None))
 
 
 async def metrics_endpoint(services: Any, request: Request, send: Send) -> Response:

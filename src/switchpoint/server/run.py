@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -14,7 +15,7 @@ import uvicorn
 from ..config import Config, find_config_path, load_config
 from .app import App
 from .services import prepare_database
-from .workers import serve_workers
+from .workers import STARTUP_FAILURE, GatewayServer, serve_workers
 from .workers import supported as workers_supported
 
 log = logging.getLogger("switchpoint")
@@ -76,7 +77,12 @@ def serve(config: Config, config_path: str | None, *, host: str | None, port: in
             os.environ["SWITCHPOINT_CONFIG"] = str(path.resolve())
         uvicorn.run("switchpoint.server.run:app_from_env", factory=True, workers=workers, **common)
     else:
-        uvicorn.run(App(config, tune_gc=True, prepared=True), **common)
+        app = App(config, tune_gc=True, prepared=True)
+        server = GatewayServer(uvicorn.Config(app, **common), app)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
+        if not server.started:
+            raise SystemExit(STARTUP_FAILURE)
 
 
 def prepare_in_child(config: Config) -> None:

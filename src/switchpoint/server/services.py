@@ -26,12 +26,15 @@ from ..routing.health import Health
 from ..state import State, open_state
 from ..state.breakers import SharedBreakers
 from ..storage import Store
+from ..storage.dead_letters import DeadLetters
+from ..storage.spool import Spool, spool_directory
 from ..transport import Transport
 from ..upstream_settings import UpstreamSettings, tls_context
 from .cache import ResponseCache
-from .metrics import Metrics
+from .metrics import LedgerHealth, Metrics
 
 log = logging.getLogger("switchpoint")
+MIN_LEDGER_DRAIN = 1.0  # seconds the ledger gets at shutdown even when in-flight requests used the whole grace
 
 
 @dataclass
@@ -105,8 +108,7 @@ def build_services(config: Config) -> Services:
     providers = build_providers(config, warnings)
     catalogue = build_catalogue(config, {n: p.type for n, p in providers.items()})
     keys = KeyService(store, admin_key=config.admin_key)
-    ledger = LedgerWriter(store, flush_interval=config.server.ledger_flush_interval,
-                          batch_size=config.server.ledger_batch_size)
+    ledger = build_ledger(config, store)
     budget = Budget(state, store, lease=config.server.reservation_lease, ledger=ledger)
     limiter = RateLimiter(state, free_per_minute=config.free_models.requests_per_minute,
                           free_per_day=config.free_models.requests_per_day)
@@ -118,6 +120,7 @@ def build_services(config: Config) -> Services:
     cache = ResponseCache(state, ledger, config.response_cache)
     metrics = Metrics(set(catalogue.models))
     ledger.observers.append(metrics.observe)
+    LedgerHealth(ledger, metrics.registry)
     return Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
                     health, cache, metrics, warnings=warnings, observers=build_observers(config),
                     model_names=model_names(config, catalogue))
@@ -128,6 +131,21 @@ def model_names(config: Config, catalogue: Catalogue) -> ModelNames:
                           for m in catalogue.models.values())
     return ModelNames(config.messages.model_aliases, lambda name: catalogue.get(catalogue.split_variant(name)[0])
                       is not None, served)
+
+
+def build_ledger(config: Config, store: Store) -> LedgerWriter:
+    """The ledger writer with its spool and dead letters (none for an in-memory database)."""
+    directory = spool_directory(config.database, config.ledger.spool_dir)
+    spool = dead_letters = None
+    if directory is not None:
+        try:
+            spool, dead_letters = Spool(directory), DeadLetters(directory)
+        except OSError as exc:
+            raise RuntimeError(f"the ledger spool folder {directory} cannot be created ({exc.strerror or exc}); "
+                               "set ledger.spool_dir to a writable folder") from None
+    return LedgerWriter(store, flush_interval=config.server.ledger_flush_interval,
+                        batch_size=config.server.ledger_batch_size, max_backlog=config.ledger.max_backlog,
+                        spool=spool, dead_letters=dead_letters)
 
 
 async def prepare_database(config: Config) -> None:
@@ -165,11 +183,13 @@ async def start_services(services: Services, *, prepared: bool = False) -> None:
         observer.start()
 
 
-async def stop_services(services: Services) -> None:
+async def stop_services(services: Services, *, deadline: float | None = None) -> None:
+    """`deadline` (time.monotonic()): when the ledger stops trying to write; rows it could not write by
+    then stay in its spool for the next start."""
     if isinstance(services.engine.breakers, SharedBreakers):
         await services.engine.breakers.stop()
     await services.engine.drain()
-    await services.ledger.drain()
+    await services.ledger.drain(None if deadline is None else max(MIN_LEDGER_DRAIN, deadline - time.monotonic()))
     for observer in services.observers:
         await observer.drain()
     await services.transport.close()

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -70,10 +71,23 @@ def run_worker(make_app: Callable[[], Any], host: str, port: int, options: dict[
     except Exception as exc:
         log.error("worker could not start: %s: %s", exc.__class__.__name__, exc)
         raise SystemExit(STARTUP_FAILURE) from None
-    server = uvicorn.Server(uvicorn.Config(app, **options))
+    server = GatewayServer(uvicorn.Config(app, **options), app)
     server.run(sockets=[sock])
     if not server.started:
         raise SystemExit(STARTUP_FAILURE)
+
+
+class GatewayServer(uvicorn.Server):
+    """uvicorn's server, telling the app when a stop signal arrived: the shutdown grace (which bounds the
+    ledger's last writes) counts from the signal, not from the end of the in-flight requests."""
+
+    def __init__(self, config: uvicorn.Config, app: Any) -> None:
+        super().__init__(config)
+        self.gateway = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.gateway.stop_requested()
+        super().handle_exit(sig, frame)
 
 
 class Supervisor:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from ..sqlite_ledger import frame
 from ..usage_totals import GROUP, SUMS
 from .rollup import rollup_statements
+from .row_errors import SQLITE_ROW_ERRORS, RejectedRowsError
 from .tables import generations
 
 CHILD = "import sys; from switchpoint.sqlite_ledger import main; main(sys.argv[1])"
@@ -66,11 +67,22 @@ class SQLiteWriterProcess:
             except (asyncio.IncompleteReadError, ConnectionError) as exc:
                 self._process = None
                 raise RuntimeError(f"the ledger writer process stopped: {exc}") from None
+            except BaseException:  # cancelled mid-exchange: the next reply would answer the wrong batch
+                self._abandon()
+                raise
             if reply != b"ok":
                 message = reply.decode("utf-8", "replace")
-                if message.startswith("IntegrityError"):  # same contract as an in-process insert
+                kind = message.split(":", 1)[0]
+                if kind == "IntegrityError":  # same contract as an in-process insert
                     raise IntegrityError(message, None, Exception(message))
+                if kind in SQLITE_ROW_ERRORS:
+                    raise RejectedRowsError(message)
                 raise RuntimeError(message)
+
+    def _abandon(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            process.kill()
 
     async def _running(self) -> asyncio.subprocess.Process:
         if self._process is None or self._process.returncode is not None:
