@@ -297,3 +297,65 @@ def test_keepalive_pings_while_upstream_is_silent(gateway: Gateway, upstream: Up
         text = b"".join(response.iter_bytes()).decode()
     assert text.startswith('event: ping\ndata: {"type": "ping"}\n\n')
     assert "event: message_start" in text and text.endswith('event: message_stop\ndata: {"type":"message_stop"}\n\n')
+    upstream.queue(PATHS["openai"], Reply.sse("openai/chat_stream_text_usage.sse", delay=0.8))
+    with sdk(gateway).messages.stream(model="test/gpt", max_tokens=50,
+                                      messages=[{"role": "user", "content": "hi"}]) as stream:
+        assert stream.get_final_message().content[0].type == "text"  # the SDK skips pings, even the first
+
+
+# -- first-class: failover, budgets, rate limits, the response cache ---------------------------------
+
+def test_failover_before_the_first_byte(make_gateway: Callable[..., Gateway], upstream: Upstream) -> None:
+    gateway = make_gateway()
+    upstream.queue("/v1/chat/completions", Reply.file("openai/error_500_server_error.json", 500))
+    upstream.queue("/backup/v1/chat/completions", Reply.sse("openai/chat_stream_text_usage.sse"))
+    with sdk(gateway).messages.stream(model="test/fallback", max_tokens=100,
+                                      extra_body={"provider": {"order": ["up", "backup"], "sort": None}},
+                                      messages=[{"role": "user", "content": "hi"}]) as stream:
+        final = stream.get_final_message()
+    assert final.content[0].type == "text" and final.content[0].text
+    [row] = gateway.ledger()
+    assert row["provider"] == "backup" and row["api_type"] == "messages"
+    assert [a["provider"] for a in json.loads(row["attempts"])] == ["up", "backup"]
+
+
+def test_budget_refusal_and_rate_limit(make_gateway: Callable[..., Gateway], upstream: Upstream) -> None:
+    gateway = make_gateway(keys=[{"name": "small", "key": TEST_KEY, "limit": 0.001,
+                                  "rate_limit": {"requests": 1, "interval": 60}}])
+    with pytest.raises(anthropic.APIStatusError) as budget:
+        sdk(gateway).messages.create(model="test/gpt", max_tokens=4096, messages=[{"role": "user", "content": "x"}])
+    assert budget.value.status_code == 402
+    assert budget.value.body["error"]["type"] == "billing_error"  # type: ignore[index]
+    assert not upstream.hits(PATHS["openai"])
+    with pytest.raises(anthropic.RateLimitError) as limited:
+        sdk(gateway).messages.create(model="test/gpt", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    assert limited.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
+    assert int(limited.value.response.headers["retry-after"]) >= 1
+
+
+def test_response_cache_replays_messages_free(gateway: Gateway, upstream: Upstream) -> None:
+    upstream.queue(PATHS["openai"], Reply.file("openai/chat_text.response.json"),
+                   Reply.sse("openai/chat_stream_text_usage.sse"))
+    client = sdk(gateway, default_headers={"x-switchpoint-cache": "true"})
+    ask: dict[str, Any] = {"model": "test/gpt", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
+    first = client.messages.with_raw_response.create(**ask)
+    again = client.messages.with_raw_response.create(**ask)
+    assert again.headers["x-switchpoint-cache-status"] == "HIT" and again.headers["x-switchpoint-cost"] == "0"
+    a, b = first.parse(), again.parse()
+    assert a.content == b.content and b.id == again.headers["x-generation-id"] != a.id
+    assert b.usage.model_extra == {"cost": 0}
+    with client.messages.stream(**ask) as stream:
+        streamed = stream.get_final_message()
+    with client.messages.stream(**ask) as stream:
+        replayed = stream.get_final_message()
+    assert replayed.content == streamed.content and replayed.id != streamed.id
+    assert len(upstream.hits(PATHS["openai"])) == 2
+    rows = gateway.ledger()
+    assert [(r["api_type"], r["cache_hit"]) for r in rows] == [("messages", False), ("messages", True)] * 2
+
+
+def test_bearer_auth_as_anthropic_auth_token_sends_it(gateway: Gateway, upstream: Upstream) -> None:
+    upstream.queue(PATHS["openai"], Reply.file("openai/chat_text.response.json"))
+    client = anthropic.Anthropic(base_url=gateway.url + "/api/v1", auth_token=TEST_KEY, max_retries=0, timeout=20)
+    message = client.messages.create(model="test/gpt", max_tokens=20, messages=[{"role": "user", "content": "hi"}])
+    assert message.content[0].type == "text"

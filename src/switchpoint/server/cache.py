@@ -45,6 +45,7 @@ class StreamTape:
     chunks: list[bytes] = field(default_factory=list)
     record: GenerationRecord | None = None
     usage: Usage | None = None
+    closing: bytes = b""  # what the stream ended with (usage, terminal event), in the inbound API's framing
 
     def finished(self, record: GenerationRecord, usage: Usage) -> None:
         self.record, self.usage = record, usage
@@ -100,6 +101,8 @@ def _ttl(headers: dict[str, str], default: float) -> float:
 def request_digest(path: str, chat: ChatRequest) -> str:
     params = {k: v for k, v in chat.params.items() if k not in IGNORED}
     normalised = [path, chat.stream, chat.model, chat.models, chat.messages, params, chat.provider, chat.reasoning]
+    if chat.native is not None:  # fields only an endpoint of that format reads (e.g. context_management)
+        normalised.append({k: v for k, v in chat.native.body.items() if k not in IGNORED})
     return hashlib.sha256(orjson.dumps(normalised, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 

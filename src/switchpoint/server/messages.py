@@ -16,6 +16,7 @@ from ..accounting.pricing import from_nanos
 from ..config.catalogue import Model
 from ..engine import RequestContext, target
 from ..errors import INVALID, SwitchpointError, UpstreamError
+from ..generation import GenerationRecord
 from ..ids import generation_id
 from ..observability.context import current_scope
 from ..protocols.anthropic_messages import (
@@ -27,6 +28,7 @@ from ..protocols.anthropic_messages import (
     message_body,
     parse_messages,
 )
+from ..protocols.anthropic_messages.replay import replay_body, replay_stream
 from ..protocols.anthropic_messages.request import load_body
 from ..types import ChatRequest
 from .cache import CACHE_HEADERS, StreamTape, status_headers
@@ -60,9 +62,8 @@ class MessagesSurface:
         self.generation_id = generation_id
         self.model = model
 
-    def renderer(self, record: object) -> MessagesStreamRenderer:
-        model = getattr(record, "model", None) or self.model
-        return MessagesStreamRenderer(self.generation_id, model, None)
+    def renderer(self, record: GenerationRecord | None) -> MessagesStreamRenderer:
+        return MessagesStreamRenderer(self.generation_id, record.model if record is not None else self.model)
 
 
 async def parse(services: Services, request: Request, *, counting: bool = False) -> tuple[ChatRequest, int]:
@@ -116,11 +117,11 @@ async def _create(services: Services, request: Request, send: Send) -> Response 
         replay = [(b"x-generation-id", ctx.generation_id.encode()), (b"x-switchpoint-cost", b"0"), *hit.headers()]
         if chat.stream:
             await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *replay]})
-            for chunk in hit.entry["chunks"]:
-                await send({"type": "http.response.body", "body": chunk.encode(), "more_body": True})
+            for chunk in replay_stream(hit.entry["chunks"], hit.entry["id"], ctx.generation_id):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return STREAMED
-        return Response(hit.entry["body"].encode(), headers=replay)
+        return Response(replay_body(hit.entry["body"], hit.entry["id"], ctx.generation_id), headers=replay)
     extra = status_headers("MISS") if plan is not None else []
     if chat.stream:
         tape = StreamTape() if plan is not None else None
@@ -130,7 +131,7 @@ async def _create(services: Services, request: Request, send: Send) -> Response 
         if error is not None:
             raise error
         if plan is not None and tape is not None and tape.record is not None and tape.usage is not None:
-            await cache.store(plan, tape.record, tape.usage, chunks=tape.chunks)
+            await cache.store(plan, tape.record, tape.usage, chunks=[*tape.chunks, tape.closing])
         return STREAMED
     result = await services.engine.complete(chat, ctx)
     rendered = message_body(result.completion, result.record, result.usage)

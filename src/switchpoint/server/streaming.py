@@ -239,9 +239,10 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
             await writer.close(renderer.error(err))
             return None
         usage = await stream.finish()
+        closing = renderer.finish(usage, record)
         if tape is not None:
             tape.finished(record, usage)
-        closing = renderer.finish(usage, record)
+            tape.closing = closing
         on_finish = getattr(surface, "on_finish", None)
         if on_finish is not None:  # a surface that keeps state stores it before the client sees the end
             await on_finish()

@@ -20,6 +20,8 @@ What maps to what:
   from output_config.effort when given); disabled -> reasoning off;
 - `max_tokens`, `stop_sequences`, `temperature`, `top_p`, `top_k`, `metadata.user_id` (-> user),
   `output_format` / `output_config.format` json_schema (-> response_format), top-level `cache_control`;
+- OpenRouter's `provider` preferences and `models` fallbacks steer routing as on chat completions and
+  are removed from the body an Anthropic endpoint receives;
 - everything else (context_management, container, mcp_servers, service_tier, inference_geo, ...) is
   honoured by Anthropic endpoints through the native body and ignored by others, never refused.
 """
@@ -39,6 +41,9 @@ REASONING_FORMAT = "anthropic-claude-v1"  # the reasoning_details format the Ant
 PASSED_HEADERS = frozenset({"anthropic-version", "anthropic-beta"})
 SERVER_RESULT_SUFFIX = "_tool_result"
 CUSTOM_TOOL_TYPES = frozenset({None, "custom"})
+MAX_USER = 256  # the ledger's external_user column; Claude Code's user_id (a JSON object as text) is ~150
+# OpenRouter's routing extras, accepted on this API too; they steer the gateway and never go upstream.
+GATEWAY_FIELDS = frozenset({"provider", "models"})
 
 
 def bad(where: str, problem: str) -> BadRequestError:
@@ -75,13 +80,21 @@ def parse_messages(data: dict[str, Any], headers: Mapping[str, str], resolve: Ca
     output_format(data, params)
     user = (data.get("metadata") or {}).get("user_id") if isinstance(data.get("metadata"), dict) else None
     if isinstance(user, str) and user:
-        params["user"] = user
+        params["user"] = user[:MAX_USER]
     if isinstance(data.get("cache_control"), dict):
         params["cache_control"] = data["cache_control"]
     stream = data.get("stream") is True
     passed = {k: v for k, v in headers.items() if k in PASSED_HEADERS}
+    provider = data.get("provider")
+    if provider is not None and not isinstance(provider, dict):
+        raise bad("provider", "must be an object of provider preferences")
+    fallbacks = data.get("models")
+    if fallbacks is not None and not (isinstance(fallbacks, list) and all(isinstance(m, str) for m in fallbacks)):
+        raise bad("models", "must be an array of model ids")
+    native = {k: v for k, v in data.items() if k not in GATEWAY_FIELDS} if provider or fallbacks else data
     return ChatRequest(model=resolve(model), messages=messages, stream=stream, reasoning=reasoning(data),
-                       params=params, headers=_beta_headers(passed), native=NativeBody(FORMAT, data, passed))
+                       models=[resolve(m) for m in fallbacks or ()], provider=provider, params=params,
+                       headers=_beta_headers(passed), native=NativeBody(FORMAT, native, passed))
 
 
 def _beta_headers(passed: dict[str, str]) -> dict[str, str]:
@@ -183,7 +196,7 @@ def source_url(block: Mapping[str, Any], where: str) -> str:
 
 
 def document_parts(block: dict[str, Any], where: str) -> list[dict[str, Any]]:
-    source = block.get("source") if isinstance(block.get("source"), dict) else {}
+    source = _object(block.get("source"))
     title = block.get("title")
     kind = source.get("type")
     if kind == "text":
@@ -268,6 +281,10 @@ def tool_call(block: dict[str, Any], where: str) -> dict[str, Any]:
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": text}}
 
 
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _with_cache(part: dict[str, Any], block: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(block.get("cache_control"), dict):
         part["cache_control"] = block["cache_control"]
@@ -331,8 +348,8 @@ def referenced_tools(turns: Any) -> set[str]:
     for turn in turns if isinstance(turns, list) else ():
         for block in turn.get("content") or () if isinstance(turn, dict) and isinstance(turn.get("content"), list) else ():
             if isinstance(block, dict) and block.get("type") == "tool_result" and isinstance(block.get("content"), list):
-                found.update(item.get("tool_name") for item in block["content"]
-                             if isinstance(item, dict) and item.get("type") == "tool_reference")
+                found.update(item["tool_name"] for item in block["content"] if isinstance(item, dict)
+                             and item.get("type") == "tool_reference" and isinstance(item.get("tool_name"), str))
     return found
 
 
@@ -356,7 +373,7 @@ def canonical_tool(tool: Any, where: str) -> dict[str, Any]:
 
 
 def output_format(data: Mapping[str, Any], params: dict[str, Any]) -> None:
-    config = data.get("output_config") if isinstance(data.get("output_config"), dict) else {}
+    config = _object(data.get("output_config"))
     fmt = data.get("output_format") or config.get("format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
         params["response_format"] = {"type": "json_schema",
@@ -378,7 +395,7 @@ def reasoning(data: Mapping[str, Any]) -> dict[str, Any] | None:
             raise bad("thinking.budget_tokens", "Field required: a positive integer")
         return {"max_tokens": budget}
     if kind == "adaptive":
-        config = data.get("output_config") if isinstance(data.get("output_config"), dict) else {}
+        config = _object(data.get("output_config"))
         effort = config.get("effort")
         return {"effort": effort} if effort in ("low", "medium", "high", "max") else {"enabled": True}
     raise bad("thinking.type", "must be enabled, adaptive or disabled")

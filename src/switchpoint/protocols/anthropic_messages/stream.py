@@ -29,10 +29,9 @@ def event(name: str, data: dict[str, Any]) -> bytes:
 
 
 class MessagesStreamRenderer:
-    """One stream's events; `record` is the serving endpoint's generation (None when the stream failed
-    before it started)."""
+    """One stream's events: `message_start` names the generation id and the model that serves."""
 
-    def __init__(self, generation_id: str, model: str, record: GenerationRecord | None) -> None:
+    def __init__(self, generation_id: str, model: str) -> None:
         self.generation_id = generation_id
         self.model = model
         self.started = False
