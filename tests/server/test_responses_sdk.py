@@ -315,11 +315,12 @@ def test_failover_before_the_first_byte(make_gateway: Callable[..., Gateway], up
     for stream in (False, True):
         gateway = make_gateway()  # a fresh one: the failed endpoint is not demoted by the last test
         upstream.queue("/v1/chat/completions", Reply.json({"error": {"message": "overloaded"}}, status=503))
+        order = {"provider": {"order": ["up", "backup"]}}  # OpenRouter's preferences, on Responses too
         if stream:
-            with sdk(gateway).responses.stream(model="test/fallback", input="Say hello") as events:
+            with sdk(gateway).responses.stream(model="test/fallback", input="Say hello", extra_body=order) as events:
                 response = events.get_final_response()
         else:
-            response = sdk(gateway).responses.create(model="test/fallback", input="Say hello")
+            response = sdk(gateway).responses.create(model="test/fallback", input="Say hello", extra_body=order)
         assert response.output_text == TEXT
         [row] = gateway.ledger()
         assert (row["provider"], [a["status"] for a in json.loads(row["attempts"])]) == ("backup", [503, 200])
@@ -340,3 +341,21 @@ def test_budget_and_rate_limit_refusals_in_openais_envelope(make_gateway: Callab
         busy.responses.create(model="test/gpt", input="Say hello")
     assert limited.value.response.headers.get("retry-after")
     assert limited.value.body["type"] == "rate_limit_error"  # type: ignore[index]
+
+
+def test_response_cache_replays_requests_that_store_nothing(gateway: Gateway, upstream: Upstream) -> None:
+    client = openai.OpenAI(base_url=f"{gateway.url}/api/v1", api_key=TEST_KEY, max_retries=0, timeout=20,
+                           default_headers={"x-switchpoint-cache": "true"})
+    first = client.responses.create(model="test/gpt", input="Say hello", store=False)
+    again = client.responses.create(model="test/gpt", input="Say hello", store=False)
+    assert again.output_text == first.output_text == TEXT and again.id != first.id
+    assert again.usage is not None and again.usage.model_extra["cost"] == 0
+    with client.responses.stream(model="test/gpt", input="Stream hello", store=False) as events:
+        streamed = events.get_final_response()
+    with client.responses.stream(model="test/gpt", input="Stream hello", store=False) as events:
+        replayed = events.get_final_response()
+    assert replayed.output_text == streamed.output_text == TEXT
+    stored = client.responses.create(model="test/gpt", input="Say hello")  # store: a real generation
+    assert stored.output_text == TEXT
+    assert len(upstream_bodies(upstream, "openai")) == 3
+    assert [r["cache_hit"] for r in gateway.ledger()] == [False, True, False, True, False]

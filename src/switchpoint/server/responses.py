@@ -150,7 +150,7 @@ async def _create(services: Services, request: Request, send: Send) -> Response 
         if error is not None:
             raise error
         if plan is not None and tape is not None and tape.record is not None and tape.usage is not None:
-            await cache.store(plan, tape.record, tape.usage, chunks=tape.chunks)
+            await cache.store(plan, tape.record, tape.usage, chunks=[*tape.chunks, tape.closing])
         return STREAMED
     result = await services.engine.complete(chat, ctx)
     completion, record = result.completion, result.record
@@ -176,13 +176,17 @@ async def _replay(services: Services, hit: Any, ctx: RequestContext, key: KeyRec
     services.cache.record_hit(hit, ctx.generation_id, key, streamed=chat.stream, started=ctx.started,
                               user=ctx.user, api_type=API_TYPE)
     replay = [(b"x-generation-id", ctx.generation_id.encode()), *hit.headers()]
+    old, new = hit.entry["id"].encode(), ctx.generation_id.encode()  # a translated answer's ids embed it
     if chat.stream:
         await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *replay]})
         for chunk in hit.entry["chunks"]:
-            await send({"type": "http.response.body", "body": chunk.encode(), "more_body": True})
+            await send({"type": "http.response.body", "body": chunk.encode().replace(old, new), "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return STREAMED
-    return Response(hit.entry["body"].encode(), headers=replay)
+    body = orjson.loads(hit.entry["body"].encode().replace(old, new))
+    if isinstance(body.get("usage"), dict) and "cost" in body["usage"]:
+        body["usage"]["cost"] = 0  # a hit is billed nothing
+    return Response(orjson.dumps(body), headers=replay)
 
 
 async def get_response(services: Services, request: Request, send: Send) -> Response:
