@@ -69,5 +69,6 @@ lint: install-test
 format: install-test
 	$(BIN)/ruff format src tests
 
+## make clean: remove the virtualenv and caches; never data (switchpoint.db*, the ledger and every key, stays)
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache switchpoint.db*
+	rm -rf $(VENV) .pytest_cache .ruff_cache

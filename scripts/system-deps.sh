@@ -23,6 +23,26 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "missing system packages: ${packages[*]} (run as root, or install them with apt-get)" >&2
   exit 1
 fi
+# Another apt or dpkg (unattended upgrades, another `make test`) may hold the package locks: wait for it
+# rather than fail. DPkg::Lock::Timeout makes apt-get wait for dpkg's lock, but `apt-get update` does not
+# wait for the package lists' lock (apt 2.6), so a command refused for a lock is retried, for 10 minutes.
+apt_wait() {
+  local deadline=$((SECONDS + 600)) errors
+  while true; do
+    if errors=$(apt-get -o DPkg::Lock::Timeout=600 "$@" 2>&1 >/dev/null); then
+      [ -z "$errors" ] || echo "$errors" >&2
+      return 0
+    fi
+    if [[ $errors == *"Could not get lock"* ]] && ((SECONDS < deadline)); then
+      echo "waiting for another package manager to release its lock..." >&2
+      sleep 5
+      continue
+    fi
+    echo "$errors" >&2
+    return 1
+  done
+}
+
 echo "installing system packages: ${packages[*]}"
 export DEBIAN_FRONTEND=noninteractive
 # The tests start their own servers on free ports: keep the packages' system services (nginx on
@@ -32,5 +52,5 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   chmod +x /usr/sbin/policy-rc.d
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
-apt-get -o DPkg::Lock::Timeout=600 update -qq
-apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+apt_wait update -qq
+apt_wait install -y -qq --no-install-recommends "${packages[@]}"

@@ -58,6 +58,8 @@ def test_query_and_models_against_a_running_gateway(gateway, upstream):
     assert {m["id"] for m in models} == {"test/gpt", "test/fallback", "test/routed", "test/embed", "switchpoint/auto"}
     table = run(["models"], env).stdout
     assert "test/gpt" in table and "0.15" in table and "0.60" in table
+    [auto] = [line.split() for line in table.splitlines() if line.split()[:1] == ["switchpoint/auto"]]
+    assert auto[2:4] == ["varies", "varies"]  # priced by the model it picks, not "-1000000.00"
 
     failing = run(["query", "x", "-m", "nobody/nothing"], env)
     assert failing.returncode == 1 and "nobody/nothing is not a valid model ID" in failing.stderr
@@ -94,3 +96,4 @@ def test_the_cli_finds_the_gateway_at_the_configs_listen_address(tmp_path, monke
     assert gateway_url() == "http://127.0.0.1:9000"  # every interface: reached on loopback
     monkeypatch.setenv("SWITCHPOINT_URL", "http://gw.internal:8080/")
     assert gateway_url() == "http://gw.internal:8080"
+

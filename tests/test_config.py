@@ -159,3 +159,40 @@ providers:
     assert "greater than 0" in problems["providers.b.max_body_bytes"]
     assert problems["providers.c.tls.pin"] == "unknown setting"
     assert problems["providers.d.tls"] == "ca_file is unused with verify: false; set one or the other"
+
+
+def test_provider_types_own_their_settings(tmp_path):
+    from switchpoint.config.provider_types import provider_types
+    from switchpoint.providers.registry import PROVIDER_TYPES
+    from switchpoint.server.services import build_providers
+
+    assert {name: cls.Options for name, cls in PROVIDER_TYPES.items()} == dict(provider_types())
+    good = write(tmp_path, """
+providers:
+  az: {type: azure, base_url: https://acme.openai.azure.test, api_key: k, api_version: 2025-04-01-preview}
+  az2: {type: azure, base_url: https://acme.openai.azure.test, api_key: k}
+""")
+    config = load_config(good, env={})
+    assert config.providers["az"].options == {"api_version": "2025-04-01-preview"}
+    assert config.providers["az2"].options == {}
+    providers = build_providers(config, [])
+    assert providers["az"].options.api_version == "2025-04-01-preview"
+    assert providers["az2"].options.api_version == "2024-10-21"
+
+
+def test_a_setting_of_another_type_is_a_problem_with_its_path(tmp_path):
+    bad = write(tmp_path, """
+providers:
+  o: {type: openai, base_url: http://h/v1, api_version: 2024-10-21, options: {x: 1}}
+  az: {type: azure, base_url: https://a.test, api_version: [1], timeout: 0}
+  m: {type: martian, base_url: http://x, colour: blue}
+""")
+    with pytest.raises(ConfigError) as caught:
+        load_config(bad, env={})
+    problems = dict(caught.value.problems)
+    assert problems.pop("providers.o.api_version") == "unknown setting"
+    assert problems.pop("providers.o.options") == "unknown setting"
+    assert problems.pop("providers.az.api_version") == "Input should be a valid string"
+    assert "providers.az.timeout" in problems
+    assert problems.pop("providers.m.type") == ("unknown provider type 'martian' (known: anthropic, azure, gemini, "
+                                                "ollama, openai, openrouter)")

@@ -167,10 +167,20 @@ class Engine:
 
     # -- non-streaming chat ------------------------------------------------------------------
 
+    async def admit(self, request: ChatRequest, ctx: RequestContext, record: GenerationRecord) -> Route:
+        """Plan the request and count it against the key's rate limits. A refusal here (unknown model,
+        no endpoint or every circuit open, rate limited) is recorded in the ledger, then raised."""
+        try:
+            planned = self.route(request)
+            await self.limiter.admit(ctx.key, free=planned.free)
+        except SwitchpointError as err:
+            self.refuse(record, err)
+            raise
+        return planned
+
     async def complete(self, request: ChatRequest, ctx: RequestContext) -> ChatResult:
-        planned = self.route(request)
-        await self.limiter.admit(ctx.key, free=planned.free)
         record = self.new_record(ctx, request.model, streamed=False)
+        planned = await self.admit(request, ctx, record)
         try:
             completion, cand, reservation = await self.attempt_all(request, ctx, planned.candidates, record,
                                                                    self._complete_once)
@@ -213,16 +223,20 @@ class Engine:
     # -- embeddings --------------------------------------------------------------------------
 
     async def embed(self, request: EmbeddingRequest, ctx: RequestContext) -> EmbeddingResult:
-        models = self.resolve([request.model])
-        chat_like = ChatRequest(model=request.model, messages=[], provider=request.provider)
-        prefs = routing.parse_preferences(request.provider)
-        live = self.live()
-        candidates = routing.plan(models, chat_like, self.rng, prefs=prefs, table=self.routes, live=live)
-        if not candidates:
-            raise routing.explain(models, chat_like, prefs, live, self.routes)
-        await self.limiter.admit(ctx.key)
         record = self.new_record(ctx, request.model, streamed=False)
         record.api_type = "embeddings"
+        chat_like = ChatRequest(model=request.model, messages=[], provider=request.provider)
+        try:
+            models = self.resolve([request.model])
+            prefs = routing.parse_preferences(request.provider)
+            live = self.live()
+            candidates = routing.plan(models, chat_like, self.rng, prefs=prefs, table=self.routes, live=live)
+            if not candidates:
+                raise routing.explain(models, chat_like, prefs, live, self.routes)
+            await self.limiter.admit(ctx.key)
+        except SwitchpointError as err:
+            self.refuse(record, err)
+            raise
 
         async def once(_req: ChatRequest, provider: Provider, cand: Candidate, timeout: float) -> Embeddings:
             body = await self.exchange(provider, provider.build_embeddings(request, target(cand)), timeout)
@@ -411,8 +425,16 @@ class Engine:
             tps = usage.completion_tokens / (generating / 1000)
         self.health.observe(cand.key, True, now, latency_ms=latency, ttft_ms=ttft, tokens_per_second=tps)
 
+    def refuse(self, record: GenerationRecord, err: SwitchpointError) -> None:
+        """A request refused before any upstream attempt: a ledger row with the status and the reason,
+        no tokens and no cost (its latency is left out, so it does not skew the latency figures)."""
+        record.status, record.http_status, record.error = "refused", err.status, err.message
+        self.ledger.record(record.row())
+
     def finish_failed(self, record: GenerationRecord, err: SwitchpointError, started: float | None = None) -> None:
-        record.status = "error"
+        # refused: no attempt reached an upstream (the budget could not cover any, or every circuit opened)
+        reached = any(a["kind"] != "budget" for a in record.attempts)
+        record.status = "error" if reached else "refused"
         record.http_status = err.status
         record.error = err.message
         if started is not None:

@@ -59,8 +59,11 @@ class ChatStream:
 
     async def start(self) -> None:
         engine = self.engine
-        planned = engine.route(self.request)
-        await engine.limiter.admit(self.ctx.key, free=planned.free)
+        try:
+            planned = await engine.admit(self.request, self.ctx, self.record)
+        except SwitchpointError:
+            self._finished = True
+            raise
         try:
             delay = self.hedge_delay(planned)
             if delay is not None and len(planned.candidates) > 1:
@@ -173,7 +176,8 @@ class ChatStream:
         if record.ttft_ms is not None:
             record.generation_ms = record.latency_ms - record.ttft_ms
         if cancelled:
-            record.status, record.http_status, record.error = "cancelled", 499, "client disconnected"
+            record.status, record.http_status = "cancelled", 499
+            record.error = "client disconnected" if self.candidate is not None else "client disconnected before the first token"
         elif error is not None:
             record.status = "error"
             record.http_status = getattr(error, "status", None) or 502
@@ -191,6 +195,9 @@ class ChatStream:
         self.usage = usage
         if self.candidate is not None:
             await engine.settle(record, self.candidate, self.reservation, usage, self.ctx)
+        else:  # the client left before the first token: recorded, at no cost
+            record.usage = Usage()
+            engine.ledger.record(record.row())
         return usage
 
 

@@ -79,9 +79,10 @@ class ServiceUnavailableError(SwitchpointError):
 class ConfigError(Exception):
     """Invalid configuration; `problems` is a list of (field path, message)."""
 
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
+    def __init__(self, problems: list[tuple[str, str]], warnings: list[str] | None = None) -> None:
         super().__init__("; ".join(f"{path}: {msg}" for path, msg in problems))
         self.problems = problems
+        self.warnings = warnings or []  # found on the way, for `config check` to show with the problems
 
 
 # How an upstream failure is classified. The routing policy decides on this, never on message text.

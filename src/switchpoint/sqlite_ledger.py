@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from .usage_totals import rollup_deltas_by_size
+from .usage_totals import HOUR_MS, attempt_deltas, rollup_deltas_by_size
 
 PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=5000")
 
@@ -36,6 +36,8 @@ def write_batch(conn: sqlite3.Connection, setup: dict[str, Any], rows: list[dict
         deltas = rollup_deltas_by_size(rows, [size for _, size, _ in setup["rollups"]])
         for rollup_sql, size, rollup_order in setup["rollups"]:
             conn.executemany(rollup_sql, [tuple(d[k] for k in rollup_order) for d in deltas[size]])
+        attempts_sql, attempts_order = setup["attempts"]
+        conn.executemany(attempts_sql, [tuple(d[k] for k in attempts_order) for d in attempt_deltas(rows, HOUR_MS)])
 
 
 def main(path: str) -> None:

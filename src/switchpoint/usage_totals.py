@@ -1,11 +1,13 @@
-"""Usage totals per time bucket, key, model and provider: the arithmetic behind the rollup tables.
-Pure Python with no dependencies, so the SQLite ledger writer process can use it without loading the
+"""Usage totals per time bucket, key, model and provider, and upstream attempts per time bucket and
+endpoint: the arithmetic behind the rollup tables. Pure Python (and orjson), so the SQLite ledger writer process can use it without loading the
 database libraries."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+
+import orjson
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -27,7 +29,7 @@ def rollup_deltas(rows: Iterable[dict[str, Any]], size: int) -> list[dict[str, A
             total = totals[group] = dict.fromkeys(SUMS, 0)
         total["requests"] += 1
         status = row["status"]
-        total["errors"] += status == "error"
+        total["errors"] += status == "error" or status == "refused"
         total["cancelled"] += status == "cancelled"
         total["cache_hits"] += bool(row.get("cache_hit"))
         for name in _TOKENS:
@@ -70,3 +72,33 @@ def coarsen(deltas: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
 def _rows(totals: dict[tuple[int, str, str, str], dict[str, Any]]) -> list[dict[str, Any]]:
     """One rollup row per group, sorted so that concurrent writers take row locks in the same order."""
     return [{**dict(zip(GROUP, group, strict=True)), **total} for group, total in sorted(totals.items())]
+
+
+ENDPOINT_GROUP = ("start_ms", "provider", "model")
+ENDPOINT_SUMS = ("attempts", "failures")
+NOT_SENT = "budget"       # an attempt the key's budget stopped before it was sent (engine.py)
+LOST = "hedge_lost"       # a hedged attempt cancelled because another answered first (hedging.py)
+
+
+def attempt_deltas(rows: Iterable[dict[str, Any]], size: int) -> list[dict[str, Any]]:
+    """Upstream attempts and failed attempts per (bucket of `size` ms, provider, public model id): what
+    each endpoint was asked and how often it failed, whichever endpoint finally served the generation
+    (a generation's row names only that one). Sorted, as `rollup_deltas`."""
+    totals: dict[tuple[int, str, str], list[int]] = {}
+    for row in rows:
+        attempts = row.get("attempts")
+        if not attempts:
+            continue
+        start = row["created_at_ms"] // size * size
+        for attempt in orjson.loads(attempts) if isinstance(attempts, str | bytes) else attempts:
+            kind = attempt.get("kind")
+            if kind == NOT_SENT:
+                continue
+            group = (start, attempt["provider"], attempt["model"])
+            total = totals.get(group)
+            if total is None:
+                total = totals[group] = [0, 0]
+            total[0] += 1
+            total[1] += kind is not None and kind != LOST
+    return [{"start_ms": group[0], "provider": group[1], "model": group[2], "attempts": total[0],
+             "failures": total[1]} for group, total in sorted(totals.items())]

@@ -30,3 +30,21 @@ def test_status_exits_1_when_a_provider_is_down(invoke, upstream) -> None:
     assert statuses["up"]["up"] and statuses["router"]["up"]
     table = invoke("status")
     assert table.exit_code == 1 and "down" in table.output and "rejected" in table.output
+
+
+def test_status_with_a_wrong_gateway_key_says_so(invoke, upstream, monkeypatch) -> None:
+    answer_everywhere(upstream)
+    monkeypatch.setenv("SWITCHPOINT_API_KEY", "sk-sp-v1-" + "0" * 64)
+    result = invoke("status")
+    assert result.exit_code == 1
+    assert "refused SWITCHPOINT_API_KEY (401: Invalid API key)" in result.output
+    assert "not of a provider" in result.output and "rejected" not in result.output
+    assert not upstream.received  # no provider was probed
+
+
+def test_status_of_an_unknown_provider_fails(invoke, upstream) -> None:
+    answer_everywhere(upstream)
+    result = invoke("status", "-p", "nosuch", "-p", "up")
+    assert result.exit_code == 1
+    assert "no provider nosuch with models on the gateway; it has backup, router, up" in result.output
+    assert not upstream.received

@@ -79,3 +79,21 @@ def test_init_wizard_in_a_terminal(tmp_path: Path) -> None:
     child.close()
     assert child.exitstatus == 0
     assert "OPENAI_API_KEY=sk-typed-in-terminal" in (tmp_path / ".env").read_text()
+
+
+def test_ctrl_c_stops_the_answer_not_the_chat(gateway, upstream) -> None:
+    answer_everywhere(upstream, pause=0.5)  # an answer that takes several seconds
+    child = spawn(gateway, "chat", "-m", "test/gpt")
+    at_prompt(child, "test/gpt.*›")
+    child.sendline("Capital of the UK?")
+    child.expect("The capital")
+    child.sendintr()
+    child.expect("answer stopped")
+    at_prompt(child, "test/gpt.*›")
+    child.sendline("/cost")
+    child.expect(r"0 turns · \$0\.000000")
+    at_prompt(child, "test/gpt.*›")
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0

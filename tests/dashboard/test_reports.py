@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 from switchpoint.generation import GenerationRecord
 from switchpoint.storage import Store, reports
 from switchpoint.storage.rollup import HOUR_MS, rebuild_rollups
-from switchpoint.storage.tables import generations, usage_daily, usage_hourly
+from switchpoint.storage.tables import endpoint_attempts_hourly, generations, usage_daily, usage_hourly
 
 NOW = 1_790_000_000_000  # a fixed instant: 2026-09-21T14:13:20Z
 
@@ -30,7 +31,23 @@ def ledger() -> list[dict]:
         rows.append(row(i, at, key="k1" if i % 3 else "k2", model="a/m" if i % 2 else "b/n",
                         provider=None if i % 17 == 0 else "p", status="error" if i % 17 == 0 else "success",
                         cost=1000 + i, latency=float(50 + i)))
+        rows[-1]["attempts"] = json.dumps(attempts(i, rows[-1]["model"]))
     return rows
+
+
+def attempts(i: int, model: str) -> list[dict]:
+    """Every 17th generation failed on q; every 5th failed over from q to p; one in 7 was first held
+    back by the budget on r (not sent); the rest p served at once."""
+    def one(provider: str, status: int | None, kind: str | None) -> dict:
+        return {"provider": provider, "model": model, "upstream_model": "u", "status": status, "latency": 1.0,
+                "error": None, "kind": kind}
+
+    tried = [one("r", 402, "budget")] if i % 7 == 0 else []
+    if i % 17 == 0:
+        return [*tried, one("q", 500, "server")]
+    if i % 5 == 0:
+        tried.append(one("q", 503, "overloaded"))
+    return [*tried, one("p", 200, None)]
 
 
 async def with_store(tmp_path: Path, fn) -> object:
@@ -69,6 +86,16 @@ def test_rollups_match_the_ledger_for_any_start(tmp_path: Path) -> None:
             (got,) = await reports.activity_rows(store, [], since_ms=since, until_ms=until) or [
                 {"requests": 0, "cost_nanos": 0}]
             assert (got["requests"], got["cost_nanos"]) == (len(inside), sum(r["cost_nanos"] for r in inside))
+        counted = await reports.endpoint_attempts(store, NOW - 86_400_000)  # hour-aligned: the whole first hour
+        first = (NOW - 86_400_000) // HOUR_MS * HOUR_MS
+        recent = [(i, r) for i, r in enumerate(raw) if r["created_at_ms"] >= first]
+        for model in ("a/m", "b/n"):
+            mine = [i for i, r in recent if r["model"] == model]
+            served = [i for i in mine if i % 17]
+            assert counted[("p", model)] == (len(served), 0)
+            failed_on_q = [i for i in mine if i % 17 == 0 or i % 5 == 0]
+            assert counted[("q", model)] == (len(failed_on_q), len(failed_on_q))
+        assert not [ident for ident in counted if ident[0] == "r"]  # never sent
         spend = await reports.spend_by_key(store)
         assert spend == {k: sum(r["cost_nanos"] for r in raw if r["key_hash"] == k) for k in ("k1", "k2")}
 
@@ -79,14 +106,19 @@ def test_rebuild_gives_the_same_totals(tmp_path: Path) -> None:
     async def check(store: Store) -> None:
         async with store.engine.connect() as conn:
             before = [tuple(r) for r in (await conn.execute(select(usage_hourly).order_by(*usage_hourly.primary_key)))]
+            attempts_before = [tuple(r) for r in await conn.execute(
+                select(endpoint_attempts_hourly).order_by(*endpoint_attempts_hourly.primary_key))]
             days_before = (await conn.execute(select(func.sum(usage_daily.c.cost_nanos)))).scalar_one()
         async with store.engine.begin() as conn:
             await rebuild_rollups(conn)
         async with store.engine.connect() as conn:
             after = [tuple(r) for r in (await conn.execute(select(usage_hourly).order_by(*usage_hourly.primary_key)))]
+            attempts_after = [tuple(r) for r in await conn.execute(
+                select(endpoint_attempts_hourly).order_by(*endpoint_attempts_hourly.primary_key))]
             days_after = (await conn.execute(select(func.sum(usage_daily.c.cost_nanos)))).scalar_one()
             ledger_total = (await conn.execute(select(func.sum(generations.c.cost_nanos)))).scalar_one()
         assert before == after
+        assert attempts_before == attempts_after and len(attempts_after) > 50
         assert days_before == days_after == ledger_total
 
     asyncio.run(with_store(tmp_path, check))

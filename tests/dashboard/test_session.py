@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import urllib.parse
 
+import openai
+import pytest
+
 from switchpoint.server.dashboard import session
 
 from ..conftest import ADMIN_KEY, TEST_KEY
-from .helpers import get_json, http, login, make_traffic
+from ..upstream import Reply
+from .helpers import CHAT, get_json, http, login, make_traffic
 
 
 def test_signed_tokens() -> None:
@@ -81,10 +85,30 @@ def test_overview_endpoints_generations_keys(gateway, upstream) -> None:
     assert abs(overview["totals"]["cost"] - 3 * (14 * 0.00000015 + 37 * 0.0000006)) < 1e-12
     endpoints = get_json(gateway, "/dashboard/api/endpoints", cookie)["endpoints"]
     gpt = next(e for e in endpoints if e["model"] == "test/gpt")
-    assert gpt["requests"] == 3 and gpt["percentiles"]["sample"] == 3 and gpt["live"]["attempts"] == 4
+    assert (gpt["requests"], gpt["errors"], gpt["served"]) == (4, 1, 3)  # the failed attempt counts
+    assert gpt["percentiles"]["sample"] == 3 and gpt["live"]["attempts"] == 4
     assert gpt["live"]["circuit"] in ("closed", "open", "half_open")
     recent = get_json(gateway, "/dashboard/api/generations?limit=10", cookie)["generations"]
     assert [g["id"] for g in recent[1:]] == ids[::-1]
     assert recent[0]["status"] == "error" and recent[0]["attempts"][0]["status"] == 500
     keys = get_json(gateway, "/dashboard/api/keys", cookie)["keys"]
     assert keys[0]["name"] == "test" and keys[0]["usage_total"] == overview["totals"]["cost"]
+
+
+def test_endpoints_count_failed_attempts(gateway, upstream) -> None:
+    """An endpoint failing every attempt shows them all, 100% errors; a failed attempt before a
+    failover counts against the endpoint that failed it, not the one that served."""
+    upstream.always(CHAT, Reply.file("openai/error_500_server_error.json", status=500))
+    upstream.always("/backup" + CHAT, Reply.file("openai/chat_text.response.json"))
+    client = openai.OpenAI(base_url=f"{gateway.url}/api/v1", api_key=TEST_KEY, max_retries=0, timeout=20)
+    for _ in range(2):
+        with pytest.raises(openai.InternalServerError):
+            client.chat.completions.create(model="test/gpt", messages=[{"role": "user", "content": "hi"}])
+    client.chat.completions.create(model="test/fallback", messages=[{"role": "user", "content": "hi"}],
+                                   extra_body={"provider": {"order": ["up", "backup"]}})
+    gateway.flush()
+    endpoints = get_json(gateway, "/dashboard/api/endpoints?window=24h", login(gateway))["endpoints"]
+    figures = {(e["provider"], e["model"]): (e["requests"], e["errors"], e["error_rate"], e["served"])
+               for e in endpoints if e["requests"]}
+    assert figures == {("up", "test/gpt"): (2, 2, 1.0, 0), ("up", "test/fallback"): (1, 1, 1.0, 0),
+                       ("backup", "test/fallback"): (1, 0, 0.0, 1)}

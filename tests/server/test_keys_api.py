@@ -9,6 +9,8 @@ import urllib.request
 import openai
 import pytest
 
+from switchpoint.accounting.keys import hash_key
+
 from ..conftest import ADMIN_KEY, TEST_KEY
 from ..upstream import Reply
 
@@ -59,6 +61,14 @@ def test_create_list_get_patch_delete(gateway, upstream):
     with pytest.raises(openai.AuthenticationError):
         chat(gateway, key).chat.completions.create(model="test/gpt", messages=[{"role": "user", "content": "x"}])
     assert call(gateway, "GET", f"/api/v1/keys/{data['hash']}")[0] == 404
+
+
+def test_a_key_from_the_config_cannot_be_deleted(gateway):
+    """The config's keys are stored again at every start: deleting one would not last."""
+    key_hash = hash_key(TEST_KEY)
+    status, body = call(gateway, "DELETE", f"/api/v1/keys/{key_hash}")
+    assert status == 400 and "key 'test' is defined in switchpoint.yaml" in body["error"]["message"]
+    assert call(gateway, "GET", f"/api/v1/keys/{key_hash}")[0] == 200
 
 
 def test_admin_only(gateway):

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import Config
 from ..errors import AuthenticationError, ForbiddenError
 from ..singleflight import SingleFlight
 from ..storage import Store
@@ -69,17 +70,20 @@ class KeyService:
         self._loading: SingleFlight[KeyRecord | None] = SingleFlight()
 
     async def authenticate(self, authorization: str | None) -> KeyRecord:
+        record = await self.identify(authorization)
+        refusal = refused(record)
+        if refusal is not None:
+            raise refusal
+        return record
+
+    async def identify(self, authorization: str | None) -> KeyRecord:
+        """The key the credentials name, usable or not (see `refused`); 401 when they name none."""
         token = bearer(authorization)
         if token is None:
             raise AuthenticationError("No auth credentials found")
-        key_hash = hash_key(token)
-        record = await self.lookup(key_hash)
+        record = await self.lookup(hash_key(token))
         if record is None:
             raise AuthenticationError("Invalid API key")
-        if record.disabled:
-            raise ForbiddenError("This API key is disabled")
-        if record.expires_at_ms is not None and record.expires_at_ms <= now_ms():
-            raise AuthenticationError("This API key has expired")
         return record
 
     def is_admin(self, authorization: str | None) -> bool:
@@ -128,6 +132,30 @@ class KeyService:
                           external_user=external_user)
         await self.store.insert_key(row)
         return KeyRecord.from_row(row), key
+
+
+def refused(record: KeyRecord) -> AuthenticationError | ForbiddenError | None:
+    """Why a known key may not be used now (disabled, expired), or None."""
+    if record.disabled:
+        return ForbiddenError("This API key is disabled")
+    if record.expires_at_ms is not None and record.expires_at_ms <= now_ms():
+        return AuthenticationError("This API key has expired")
+    return None
+
+
+def config_key_hashes(config: Config) -> set[str]:
+    """The hashes of the keys switchpoint.yaml defines."""
+    return {hash_key(key.key) for key in config.keys}
+
+
+def config_key_problem(row: dict[str, Any], config_hashes: set[str]) -> str | None:
+    """Why a key may not be revoked or deleted here: the config defines it, so the next start would
+    store it again. None for keys made by the API or CLI, or that the config no longer defines."""
+    if row.get("source") != "config" or row["hash"] not in config_hashes:
+        return None
+    return (f"key '{row['name']}' is defined in switchpoint.yaml (keys:), so every start stores it again. "
+            "Remove it from the config file and restart the gateway: a key the config no longer defines is "
+            "disabled at start (then it can be deleted).")
 
 
 def new_key_row(key: str, name: str, *, limit_usd: float | None = None, limit_reset: str | None = None,

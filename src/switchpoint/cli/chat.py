@@ -4,6 +4,7 @@ each turn. Slash commands switch models mid-conversation and manage the history.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import click
 from rich.text import Text
 
-from .client import Answer, Gateway
+from .client import Answer, Gateway, GatewayError
 from .common import api_key, console, run
 
 HELP = """[bold]/model NAME[/bold]  switch model (the conversation so far is kept)
@@ -27,6 +28,7 @@ class Conversation:
     system: str | None = None
     messages: list[dict[str, str]] = field(default_factory=list)
     turns: list[Answer] = field(default_factory=list)
+    known: set[str] = field(default_factory=set)  # the gateway's model ids, to check /model against
 
     def __post_init__(self) -> None:
         self.clear()
@@ -46,6 +48,10 @@ class Conversation:
             return False
         if name == "model":
             if arg:
+                problem = self.unknown(arg)
+                if problem:
+                    console.print(f"[red]{problem}[/red]; still talking to {self.model}", highlight=False)
+                    return True
                 self.model = arg
                 console.print(f"[dim]now talking to[/dim] [bold]{arg}[/bold]", highlight=False)
             else:
@@ -61,6 +67,13 @@ class Conversation:
         else:
             console.print(HELP)
         return True
+
+    def unknown(self, model: str) -> str | None:
+        """Why `model` cannot be asked (not in the gateway's catalogue), with the closest ids; else None."""
+        if not self.known or model.split(":", 1)[0] in self.known:
+            return None
+        close = difflib.get_close_matches(model, sorted(self.known), n=3, cutoff=0.5)
+        return f"no model {model} on the gateway" + (f" (did you mean {', '.join(close)}?)" if close else "")
 
     async def ask(self, text: str, max_tokens: int | None) -> Answer:
         body: dict[str, Any] = {"model": self.model, "messages": [*self.messages, {"role": "user", "content": text}]}
@@ -79,6 +92,31 @@ class Conversation:
         return answer
 
 
+def turn(conversation: Conversation, line: str, max_tokens: int | None) -> None:
+    """Ask and show one answer. Ctrl-C stops this answer (the gateway stops the upstream request) and
+    returns to the prompt; the unfinished exchange is not kept in the conversation."""
+    try:
+        answer = run(conversation.ask(line, max_tokens))
+    except KeyboardInterrupt:
+        sys.stdout.write("\n")
+        console.print("[yellow]answer stopped[/yellow] [dim](not kept in the conversation)[/dim]", highlight=False)
+        return
+    sys.stdout.write("\n")
+    if answer.ok:
+        console.print(footer(answer, conversation), highlight=False)
+    else:
+        console.print(f"[red]error[/red] {answer.error}", highlight=False)
+
+
+async def model_ids() -> set[str]:
+    """The gateway's model ids (empty when they cannot be read: the gateway then says what is wrong)."""
+    async with Gateway() as gateway:
+        try:
+            return {m["id"] for m in (await gateway.get("/api/v1/models?output_modalities=all"))["data"]}
+        except GatewayError:
+            return set()
+
+
 def footer(answer: Answer, conversation: Conversation) -> str:
     return (f"[dim]{answer.served_model or answer.model} via {answer.provider} · {answer.prompt_tokens:,} in / "
             f"{answer.completion_tokens:,} out · ${answer.cost:.6f} this turn · ${conversation.cost:.6f} total"
@@ -95,25 +133,32 @@ def chat(model: str, system: str | None, max_tokens: int | None) -> None:
     api_key()
     with contextlib.suppress(ImportError):  # line editing and up-arrow history where the platform has it
         import readline  # noqa: F401, PLC0415
-    conversation = Conversation(model, system)
-    console.print(f"[bold]switchpoint chat[/bold] with [bold]{model}[/bold] · /help for commands, Ctrl-D to leave",
-                  highlight=False)
+    conversation = Conversation(model, system, known=run(model_ids()))
+    problem = conversation.unknown(model)
+    if problem:
+        raise click.ClickException(problem)
+    console.print(f"[bold]switchpoint chat[/bold] with [bold]{model}[/bold] · /help for commands, Ctrl-C stops an "
+                  "answer, Ctrl-D leaves", highlight=False)
+    interrupted = False
     while True:
         try:
             line = console.input(f"[bold cyan]{conversation.model}[/bold cyan] [dim]›[/dim] ").strip()
         except EOFError:
             console.print()
             break
+        except KeyboardInterrupt:  # at the prompt: a second Ctrl-C in a row leaves
+            console.print()
+            if interrupted:
+                break
+            interrupted = True
+            console.print("[dim](Ctrl-C again, Ctrl-D or /exit to leave)[/dim]")
+            continue
+        interrupted = False
         if not line:
             continue
         if line.startswith("/"):
             if not conversation.command(line):
                 break
             continue
-        answer = run(conversation.ask(line, max_tokens))
-        sys.stdout.write("\n")
-        if answer.ok:
-            console.print(footer(answer, conversation), highlight=False)
-        else:
-            console.print(f"[red]error[/red] {answer.error}", highlight=False)
+        turn(conversation, line, max_tokens)
     console.print(f"[dim]{len(conversation.turns)} turns · ${conversation.cost:.6f}[/dim]", highlight=False)

@@ -38,6 +38,8 @@ class Answer:
     finish_reason: str | None = None
     error: str | None = None
     status: int | None = None
+    error_type: str | None = None        # the error's metadata.error_type
+    error_provider: str | None = None    # the provider that failed; None when the gateway itself refused
     chunks: int = field(default=0, repr=False)
 
     @property
@@ -97,7 +99,9 @@ class Gateway:
                                           data=orjson.dumps({**body, "stream": True})) as response:
                 answer.status = response.status
                 if response.status >= 400:
-                    answer.error = error_message(await response.read(), response.status)
+                    body = await response.read()
+                    answer.error = error_message(body, response.status)
+                    answer.error_type, answer.error_provider = error_origin(body)
                 else:
                     answer.generation_id = response.headers.get("x-generation-id")
                     await self._read_stream(response, answer, started, on_text)
@@ -143,6 +147,15 @@ class GatewayError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def error_origin(body: bytes) -> tuple[str | None, str | None]:
+    """An error body's metadata.error_type and metadata.provider_name (set only when a provider failed)."""
+    try:
+        metadata = (orjson.loads(body).get("error") or {}).get("metadata") or {}
+        return metadata.get("error_type"), metadata.get("provider_name")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None, None
 
 
 def error_message(body: bytes, status: int) -> str:

@@ -14,13 +14,55 @@ from typing import Any
 
 import click
 import yaml
-from rich.console import Console
+from rich.color import ColorSystem
+from rich.console import Console, ConsoleDimensions
 
 from ..config import Config, find_config_path, load_config
 from ..errors import ConfigError
 
-console = Console()
-err_console = Console(stderr=True)
+PIPE_WIDTH = 1000  # lines written to a pipe or a file are not wrapped (tables keep their natural width)
+
+
+class CliConsole(Console):
+    """Rich's console, deciding at each write whether its output is a terminal (a real one: not
+    $FORCE_COLOR, $TERM or another stream's terminal). Output that is not (a pipe, a file, a test) is
+    never wrapped at a width taken from $COLUMNS and has no colours, so the same command prints the
+    same text wherever it runs. In a terminal: its width, and colours unless $NO_COLOR."""
+
+    @property
+    def is_terminal(self) -> bool:
+        isatty = getattr(self.file, "isatty", None)
+        try:
+            return bool(isatty is not None and isatty())
+        except ValueError:  # a closed file
+            return False
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        if not self.is_terminal:
+            return ConsoleDimensions(PIPE_WIDTH, 25)
+        return super().size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+    # Rich picks its colour system once, when the console is made (at import); here it applies only
+    # while the output is a terminal, and is detected as for one.
+    @property
+    def _color_system(self) -> ColorSystem | None:
+        return self._terminal_colors if self.is_terminal and not self.no_color else None
+
+    @_color_system.setter
+    def _color_system(self, value: ColorSystem | None) -> None:
+        if value is None and os.environ.get("TERM", "") not in ("dumb", "unknown"):  # made while not a terminal
+            truecolor = os.environ.get("COLORTERM") in ("truecolor", "24bit")
+            value = ColorSystem.TRUECOLOR if truecolor else ColorSystem.EIGHT_BIT
+        self._terminal_colors = value
+
+
+console = CliConsole()
+err_console = CliConsole(stderr=True)
 
 
 def load_dotenv(path: Path) -> None:
@@ -42,12 +84,51 @@ def load_dotenv(path: Path) -> None:
 def load_or_exit(path: str | None) -> Config:
     found = find_config_path(path)
     load_dotenv((found.parent if found else Path.cwd()) / ".env")
+    from ..providers import registry  # noqa: F401, PLC0415 - registers the provider types load_config checks
     try:
         return load_config(found)
     except ConfigError as exc:
+        print_warnings(exc.warnings)
         for field, problem in exc.problems:
-            err_console.print(f"[red]error[/red] {field}: {problem}", highlight=False)
+            click.echo(f"{click.style('error', fg='red')} {field}: {problem}", err=True)  # unwrapped, any width
         sys.exit(1)
+
+
+def print_warnings(warnings: list[str] | tuple[str, ...]) -> None:
+    for warning in warnings:
+        click.echo(f"{click.style('warning', fg='yellow')} {warning}", err=True)
+
+
+def load_database_config(path: str | None, *, create: bool = False) -> Config:
+    """The config of the database a command works on: the one `serve` would use with the same `--config`
+    / $SWITCHPOINT_CONFIG / ./switchpoint.yaml. Says which database on stderr. With no config file and
+    no ./switchpoint.db (and no $SWITCHPOINT_DATABASE), stops instead of creating an empty ledger here,
+    unless `create` (`db upgrade`)."""
+    config = load_or_exit(path)
+    found = find_config_path(path)
+    if found is not None:
+        source = f"from {found.resolve()}"
+    elif os.environ.get("SWITCHPOINT_DATABASE"):
+        source = "from $SWITCHPOINT_DATABASE"
+    else:
+        source = "built-in default: no switchpoint.yaml here"
+        local = Path("switchpoint.db")
+        if not create and not local.exists():
+            raise click.ClickException(
+                f"no switchpoint.yaml (--config, $SWITCHPOINT_CONFIG or ./switchpoint.yaml) and no switchpoint.db "
+                f"in {Path.cwd()}: nothing to work on. Run this in the folder where you run `switchpoint serve`, "
+                "or pass --config PATH.")
+    click.echo(f"database: {redact(config.database)} ({source})", err=True)
+    return config
+
+
+def redact(url: str) -> str:
+    """A database URL without its password."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
 
 
 def run(coro: Any) -> Any:

@@ -8,7 +8,7 @@ import click
 from ..accounting.replay import ReplayResult, replay
 from ..storage import Store, migrate
 from ..storage.spool import DEAD_LETTERS, spool_directory
-from .common import console, load_or_exit, run
+from .common import console, load_database_config, run
 
 
 @click.group()
@@ -21,7 +21,7 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True, help="Migrate to this revision.")
 def upgrade(config_path: str | None, revision: str) -> None:
     """Apply the migrations the database does not have yet (serve does this at start too)."""
-    config = load_or_exit(config_path)
+    config = load_database_config(config_path, create=True)
 
     async def go() -> tuple[str | None, str | None]:
         store = Store(config.database)
@@ -41,7 +41,7 @@ def upgrade(config_path: str | None, revision: str) -> None:
 @click.option("--config", "config_path", help="Path to switchpoint.yaml.")
 def current(config_path: str | None) -> None:
     """Print the database's revision and the newest one this version ships."""
-    config = load_or_exit(config_path)
+    config = load_database_config(config_path)
 
     async def go() -> str | None:
         store = Store(config.database)
@@ -62,7 +62,7 @@ def replay_command(config_path: str | None, spool_only: bool) -> None:
     """Write into the database the ledger rows left on disk: the spool of gateways that stopped before
     writing them, and the dead letters (rows the database refused; correct them in the file first).
     A row already in the database is never written twice."""
-    config = load_or_exit(config_path)
+    config = load_database_config(config_path)
     directory = spool_directory(config.database, config.ledger.spool_dir)
     if directory is None or not directory.exists():
         console.print(f"nothing to replay (no spool folder{f' at {directory}' if directory else ''})",

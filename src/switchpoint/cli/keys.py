@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from ..accounting.keys import KeyRecord, KeyService
+from ..accounting.keys import KeyRecord, KeyService, config_key_hashes, config_key_problem
 from ..accounting.pricing import from_nanos
 from ..storage import Store, reports
-from .common import console, load_or_exit, print_json, run
+from .common import console, load_database_config, print_json, run
 
 
 @click.group()
@@ -26,7 +26,7 @@ def keys() -> None:
 def create(name: str, limit: float | None, limit_reset: str | None, rate_limit: int | None,
            config_path: str | None, as_json: bool) -> None:
     """Create a key called NAME. The key is printed once; only its hash is stored."""
-    config = load_or_exit(config_path)
+    config = load_database_config(config_path)
 
     async def go() -> tuple[KeyRecord, str]:
         store = Store(config.database)
@@ -52,7 +52,7 @@ def create(name: str, limit: float | None, limit_reset: str | None, rate_limit: 
 @click.option("--json", "as_json", is_flag=True)
 def list_keys(config_path: str | None, as_json: bool) -> None:
     """List keys with their limits and spend."""
-    config = load_or_exit(config_path)
+    config = load_database_config(config_path)
 
     async def go() -> list[tuple[dict, int]]:
         store = Store(config.database)
@@ -85,7 +85,7 @@ def list_keys(config_path: str | None, as_json: bool) -> None:
 @click.option("--config", "config_path", help="Path to switchpoint.yaml.")
 def revoke(name_or_hash: str, config_path: str | None) -> None:
     """Delete a key by its name or hash (a unique prefix of the hash will do)."""
-    config = load_or_exit(config_path)
+    config = load_database_config(config_path)
 
     async def go() -> list[dict]:
         store = Store(config.database)
@@ -93,6 +93,9 @@ def revoke(name_or_hash: str, config_path: str | None) -> None:
             await store.create_schema()
             found = await store.find_keys(name=name_or_hash) or await store.find_keys(hash_prefix=name_or_hash)
             if len(found) == 1:
+                problem = config_key_problem(found[0], config_key_hashes(config))
+                if problem is not None:
+                    raise click.ClickException(problem)
                 await store.delete_key(found[0]["hash"])
             return found
         finally:
@@ -103,4 +106,5 @@ def revoke(name_or_hash: str, config_path: str | None) -> None:
         raise click.ClickException(f"no key named or hashed '{name_or_hash}'")
     if len(found) > 1:
         raise click.ClickException(f"'{name_or_hash}' matches {len(found)} keys; give more of the hash")
-    console.print(f"Revoked key [bold]{found[0]['name']}[/bold] ({found[0]['hash'][:12]}).")
+    click.echo(f"Revoked key {found[0]['name']} ({found[0]['hash'][:12]}). Requests with it are refused within "
+               "5 seconds (the gateway's key cache).")

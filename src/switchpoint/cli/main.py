@@ -8,7 +8,7 @@ import click
 
 from .. import __version__
 from .chat import chat
-from .common import console, err_console, load_or_exit
+from .common import load_or_exit, print_warnings
 from .compare import compare
 from .db import db
 from .init import init
@@ -50,12 +50,11 @@ def config_check(config_path: str | None) -> None:
     from ..config import find_config_path  # noqa: PLC0415
 
     cfg = load_or_exit(config_path)
-    for warning in cfg.warnings:
-        err_console.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
+    print_warnings(cfg.warnings)
     path = find_config_path(config_path)
     source = str(path) if path else "built-in defaults (no switchpoint.yaml)"
-    console.print(f"[green]ok[/green] {source}: {len(cfg.providers)} providers, {len(cfg.models)} models, "
-                  f"{len(cfg.keys)} keys", highlight=False)
+    click.echo(f"{click.style('ok', fg='green')} {source}: {len(cfg.providers)} providers, {len(cfg.models)} "
+               f"models, {len(cfg.keys)} keys")
 
 
 cli.add_command(query)

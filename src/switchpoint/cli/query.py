@@ -87,4 +87,6 @@ def _per_million(value: str | None) -> str:
     if value is None:
         return "-"
     amount = Decimal(value) * 1_000_000
+    if amount < 0:  # OpenRouter's "-1": priced per request by the model it routes to (switchpoint/auto)
+        return "varies"
     return "free" if amount == 0 else f"{amount:.2f}"

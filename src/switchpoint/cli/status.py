@@ -15,8 +15,6 @@ from rich.table import Table
 from .client import Answer, Gateway, GatewayError
 from .common import api_key, console, print_json, run
 
-AUTH_WORDS = ("401", "403", "api key", "unauthorized", "authentication", "permission")
-
 
 @dataclass
 class ProviderStatus:
@@ -32,8 +30,8 @@ class ProviderStatus:
     def key(self) -> str:
         if self.up:
             return "accepted"
-        if self.probes and all(any(w in (p.error or "").lower() for w in AUTH_WORDS) for p in self.probes):
-            return "rejected"
+        if self.probes and all(p.error_provider and p.error_type == "authentication" for p in self.probes):
+            return "rejected"  # the provider refused the gateway's credentials for it
         return "unknown"
 
     @property
@@ -75,9 +73,27 @@ async def circuits(gateway: Gateway, admin_key: str | None) -> dict[tuple[str, s
     return {(r["provider"], r["model"]): r["live"]["circuit"] for r in rows}
 
 
+async def check_key(gateway: Gateway) -> None:
+    """The gateway must accept SWITCHPOINT_API_KEY, else every probe fails for that one reason."""
+    try:
+        await gateway.get("/api/v1/key")
+    except GatewayError as exc:
+        if exc.status not in (401, 403):
+            raise
+        raise click.ClickException(
+            f"the gateway at {gateway.url} refused SWITCHPOINT_API_KEY ({exc.message}). That is the key of "
+            "the gateway, not of a provider: use one from `switchpoint keys create NAME` or `switchpoint keys "
+            "list`, for the gateway SWITCHPOINT_URL names.") from None
+
+
 async def probe(per_provider: int, only: tuple[str, ...]) -> list[ProviderStatus]:
     async with Gateway(timeout=60) as gateway:
+        await check_key(gateway)
         served = await endpoints_by_provider(gateway)
+        unknown = [name for name in only if name not in served]
+        if unknown:
+            raise click.ClickException(f"no provider {', '.join(unknown)} with models on the gateway; it has "
+                                       f"{', '.join(served) or 'none'}")
         states = await circuits(gateway, os.environ.get("SWITCHPOINT_ADMIN_KEY"))
         statuses = {name: ProviderStatus(name) for name in served if not only or name in only}
         body = {"messages": [{"role": "user", "content": "Reply with OK."}], "max_tokens": 1}
@@ -101,7 +117,8 @@ def render(statuses: list[ProviderStatus]) -> None:
         failing = [p for p in s.probes if not p.ok]
         models = f"{len(answering)}/{len(s.probes)} " + ", ".join(answering)
         if failing:
-            models += f"\n[dim]{failing[0].model}: {failing[0].error}[/dim]"
+            origin = "" if failing[0].error_provider else "refused by the gateway: "
+            models += f"\n[dim]{failing[0].model}: {origin}{failing[0].error}[/dim]"
         circuit_style = {"open": "red", "half_open": "yellow", "closed": "green"}.get(s.circuit, "dim")
         table.add_row(s.name, "[green]up[/green]" if s.up else "[red]down[/red]",
                       {"accepted": "[green]accepted[/green]", "rejected": "[red]rejected[/red]"}.get(s.key, "?"),

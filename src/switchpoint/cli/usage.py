@@ -9,7 +9,7 @@ from rich.table import Table
 
 from ..accounting.activity import activity, parse_since
 from ..storage import Store
-from .common import console, load_or_exit, print_json, run
+from .common import console, load_database_config, print_json, run
 
 LABELS = {"day": "date", "model": "model", "provider": "provider_name", "key": "key"}
 
@@ -21,7 +21,7 @@ LABELS = {"day": "date", "model": "model", "provider": "provider_name", "key": "
 @click.option("--json", "as_json", is_flag=True)
 def usage(by: str, since: str | None, config_path: str | None, as_json: bool) -> None:
     """Spend and token report from the ledger."""
-    config = load_or_exit(config_path)
+    config = load_database_config(config_path)
     try:
         since_ms = parse_since(since)
     except ValueError as exc:

@@ -12,7 +12,8 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import ConfigError
-from .schema import Config
+from .provider_types import split_options
+from .schema import Config, ProviderConfig, cross_problems
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser when libyaml is there
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -71,15 +72,75 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     data = _expand(raw, env, "", missing)
     warnings: list[str] = []
     data, missing = _drop_unused_providers(data, missing, warnings)
-    if missing:
-        raise ConfigError([(p, f"environment variable {var} is not set (use ${{{var}:-default}} for a default)")
-                           for p, var in missing])
+    # Every problem in one run: unset variables, then whatever validation finds in the rest.
+    problems = [(p, f"environment variable {var} is not set (use ${{{var}:-default}} for a default)")
+                for p, var in missing]
+    if path is not None and (data.get("database") is not None or not env.get("SWITCHPOINT_DATABASE")):
+        data["database"] = beside_config(data.get("database") or DEFAULT_DATABASE, path, warnings)
     _apply_defaults(data, env, warnings)
+    warnings += advice(data)
+    problems += _provider_options(data)
     try:
         config = Config.model_validate({**data, "warnings": tuple(warnings)})
     except ValidationError as exc:
-        raise ConfigError(_problems(exc)) from None
+        unset = {p for p, _ in problems}
+        found = [problem for problem in _problems(exc) if problem[0] not in unset]
+        if all(err["loc"] for err in exc.errors()):  # field errors only: pydantic skipped the cross-field check
+            found += [_split(line) for line in cross_problems(data)]
+        problems += [problem for problem in found if problem not in problems]
+    if problems:
+        raise ConfigError(problems, warnings)
     return config
+
+
+def _split(line: str) -> tuple[str, str]:
+    head, _, tail = line.partition(": ")
+    return (head, tail) if tail else ("(config)", line)
+
+
+def advice(data: dict[str, Any]) -> list[str]:
+    """Valid settings that are probably mistakes: an endpoint without pricing is free (the ledger
+    records no cost for it), and a short admin key can be guessed."""
+    out = []
+    for i, model in enumerate(data.get("models") or []):
+        if not isinstance(model, dict):
+            continue
+        for j, endpoint in enumerate(model.get("endpoints") or []):
+            if isinstance(endpoint, dict) and endpoint.get("pricing") is None:
+                out.append(f"models[{i}].endpoints[{j}]: no pricing, so requests to {model.get('id')} via "
+                           f"{endpoint.get('provider')} cost nothing in the ledger and budgets; set pricing "
+                           "(USD per token), or pricing: {prompt: \"0\", completion: \"0\"} if it is free")
+    admin_key = data.get("admin_key")
+    if isinstance(admin_key, str) and len(admin_key) < MIN_ADMIN_KEY:
+        out.append(f"admin_key: {len(admin_key)} characters; use at least {MIN_ADMIN_KEY} random ones "
+                   "(e.g. `openssl rand -hex 32`): it manages every key and the dashboard")
+    return out
+
+
+MIN_ADMIN_KEY = 32
+
+
+DEFAULT_DATABASE = "sqlite:///switchpoint.db"
+
+
+def beside_config(url: Any, path: Path, warnings: list[str]) -> Any:
+    """A relative SQLite path in a config file is relative to the file's folder, so one config means
+    one database wherever `serve` or a command runs (with no config file, ./switchpoint.db is in the
+    current folder). Warns when a file of that name in the current folder may be the ledger meant."""
+    if not isinstance(url, str) or not url.startswith(("sqlite:///", "sqlite+aiosqlite:///")):
+        return url
+    scheme, _, rest = url.partition(":///")
+    file, sep, query = rest.partition("?")
+    if not file or file.startswith("/") or file.startswith(":memory:") or file.startswith("file:"):
+        return url
+    folder = path.resolve().parent
+    anchored = folder / file
+    here = Path(file).resolve()
+    if here != anchored and here.exists() and not anchored.exists():
+        warnings.append(f"database: {file} is read beside the config, {anchored}, which does not exist yet; "
+                        f"the current folder has {here}: give its absolute path (sqlite:///{here}) if that is "
+                        "the ledger you mean")
+    return f"{scheme}:///{anchored}{sep}{query}"
 
 
 def parse_yaml(text: str) -> Any:
@@ -194,6 +255,22 @@ PROXY_VARS = {
     "http": ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"),
     "no_proxy": ("no_proxy", "NO_PROXY"),
 }
+
+
+# The settings every provider type has; the rest of a provider's mapping belongs to its type.
+_COMMON = frozenset(ProviderConfig.model_fields) - {"options"}
+
+
+def _provider_options(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each provider's type checked and its own settings validated by the type (provider_types.py)."""
+    providers = data.get("providers")
+    if not isinstance(providers, dict):
+        return []  # reported by the schema
+    problems: list[tuple[str, str]] = []
+    for name, provider in providers.items():
+        if isinstance(provider, dict):
+            problems += split_options(str(name), provider, _COMMON)
+    return problems
 
 
 def _proxy_defaults(data: dict[str, Any], env: Mapping[str, str]) -> None:

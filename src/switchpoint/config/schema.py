@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..proxy import DIRECT, parse_proxy
 from ..upstream_settings import DEFAULT_MAX_BODY, tls_context
 
-ProviderType = Literal["openai", "anthropic", "gemini", "ollama", "azure", "openrouter"]
 LimitReset = Literal["daily", "weekly", "monthly"]
 MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-:]+$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$")
@@ -64,7 +63,12 @@ class ProviderTLS(Strict):
 
 
 class ProviderConfig(Strict):
-    type: ProviderType
+    """The settings every provider type shares. A type's own settings (azure's `api_version`) are
+    written beside these in switchpoint.yaml and declared by the type itself (its `Options` model in
+    providers/); load_config checks `type` against the registered types and moves those settings,
+    validated, into `options` (config/provider_types.py)."""
+
+    type: str = Field(description="the wire format: a key of providers/registry.py")
     base_url: str | None = None
     api_key: str | None = None
     proxy: str | None = Field(None, description="http://[user:password@]host:port for this provider, or 'none' "
@@ -72,17 +76,14 @@ class ProviderConfig(Strict):
     timeout: float = Field(60.0, gt=0, description="seconds per attempt (time to first byte, then between chunks)")
     max_retries: int = Field(1, ge=0, le=10, description="extra tries on the same endpoint for 5xx/connect errors")
     headers: dict[str, str] = Field(default_factory=dict)
-    api_version: str | None = None  # azure
-    responses_api: bool | None = Field(None, description="the endpoint also serves OpenAI's Responses API at "
-                                                         "{base_url}/responses, so Responses requests pass "
-                                                         "through (default: true for azure and openrouter, "
-                                                         "false for openai)")
     data_collection: Literal["allow", "deny"] = "allow"
     markup: float | None = Field(None, ge=0, description="percent added to this provider's prices (overrides "
                                                         "the global markup)")
     max_body_bytes: int = Field(DEFAULT_MAX_BODY, gt=0, description="the largest non-streamed response read "
                                                                     "from this provider (after decompression)")
     tls: ProviderTLS = Field(default_factory=ProviderTLS)
+    options: dict[str, Any] = Field(default_factory=dict, description="the type's own settings, as validated "
+                                                                      "by its Options model")
 
     @field_validator("proxy")
     @classmethod
@@ -211,6 +212,7 @@ class ServerConfig(Strict):
     ledger_batch_size: int = Field(500, gt=0)
     reservation_lease: float = Field(3600.0, gt=0, description="seconds a budget hold outlives a replica that "
                                                                 "died before settling it")
+    access_log: bool = Field(True, description="one line per request on the 'switchpoint.access' logger")
 
 
 class LedgerConfig(Strict):
@@ -359,25 +361,7 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _cross_check(self) -> Config:
-        problems = []
-        for i, model in enumerate(self.models):
-            for j, endpoint in enumerate(model.endpoints):
-                if endpoint.provider not in self.providers:
-                    problems.append(f"models[{i}].endpoints[{j}].provider: unknown provider "
-                                    f"'{endpoint.provider}' (configured: {', '.join(self.providers) or 'none'})")
-        seen: set[str] = set()
-        for i, key in enumerate(self.keys):
-            if key.name in seen:
-                problems.append(f"keys[{i}].name: duplicate key name '{key.name}'")
-            seen.add(key.name)
-        if self.database.split(":", 1)[0] not in ("sqlite", "sqlite+aiosqlite", "postgresql", "postgres",
-                                                   "postgresql+asyncpg"):
-            problems.append("database: use sqlite:///path or postgresql://user@host:port/db")
-        if self.state != "memory" and not self.state.startswith(("redis://", "rediss://", "unix://")):
-            problems.append("state: use 'memory' or redis://host:port/db")
-        host, _, port = self.listen.rpartition(":")
-        if not host or not port.isdigit():
-            problems.append("listen: use host:port, e.g. 127.0.0.1:8080")
+        problems = cross_problems(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -389,3 +373,40 @@ class Config(Strict):
     @property
     def port(self) -> int:
         return int(self.listen.rpartition(":")[2])
+
+
+def cross_problems(config: Config | dict[str, Any]) -> list[str]:
+    """Checks across settings, as "path: message" lines. Also run on the raw settings when a field is
+    invalid (pydantic then skips the model's own check), so one run reports every problem."""
+    def get(node: Any, name: str, default: Any = None) -> Any:
+        value = node.get(name, default) if isinstance(node, dict) else getattr(node, name, default)
+        return default if value is None else value
+
+    providers = get(config, "providers", {})
+    names = list(providers) if isinstance(providers, dict) else []
+    problems = []
+    models = get(config, "models", [])
+    for i, model in enumerate(models if isinstance(models, list) else []):
+        endpoints = get(model, "endpoints", [])
+        for j, endpoint in enumerate(endpoints if isinstance(endpoints, list) else []):
+            provider = get(endpoint, "provider")
+            if isinstance(provider, str) and provider not in names:
+                problems.append(f"models[{i}].endpoints[{j}].provider: unknown provider "
+                                f"'{provider}' (configured: {', '.join(names) or 'none'})")
+    seen: set[str] = set()
+    keys = get(config, "keys", [])
+    for i, key in enumerate(keys if isinstance(keys, list) else []):
+        name = get(key, "name")
+        if isinstance(name, str) and name in seen:
+            problems.append(f"keys[{i}].name: duplicate key name '{name}'")
+        seen.add(name)
+    database, state, listen = get(config, "database", ""), get(config, "state", "memory"), get(config, "listen", ":0")
+    if isinstance(database, str) and database.split(":", 1)[0] not in (
+            "sqlite", "sqlite+aiosqlite", "postgresql", "postgres", "postgresql+asyncpg"):
+        problems.append("database: use sqlite:///path or postgresql://user@host:port/db")
+    if isinstance(state, str) and state != "memory" and not state.startswith(("redis://", "rediss://", "unix://")):
+        problems.append("state: use 'memory' or redis://host:port/db")
+    host, _, port = str(listen).rpartition(":") if isinstance(listen, str) else ("", "", "")
+    if isinstance(listen, str) and (not host or not port.isdigit()):
+        problems.append("listen: use host:port, e.g. 127.0.0.1:8080")
+    return problems

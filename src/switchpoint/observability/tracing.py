@@ -108,7 +108,7 @@ class Tracer:
                                           kind=SpanKind.CLIENT, start_time=start_ns, attributes=attributes)
             for attempt in orjson.loads(row["attempts"]) if row.get("attempts") else []:
                 span.add_event("gen_ai.attempt", {k: v for k, v in attempt.items() if v is not None})
-            if row["status"] == "error":
+            if row["status"] in ("error", "refused"):
                 span.set_status(Status(StatusCode.ERROR, row.get("error") or ""))
             span.end(end_time=max(end_ns, start_ns))
 

@@ -17,16 +17,21 @@ from ..types import ANTHROPIC_MESSAGES, ChatRequest, Completion, NativeBody, Ups
 from .anthropic_request import client_betas, messages_body
 from .anthropic_response import error_event, parse_message
 from .anthropic_stream import AnthropicStreamParser
-from .base import Provider, StreamParser, Target, error_from_status, load_json, retry_after
+from .base import Provider, ProviderOptions, StreamParser, Target, error_from_status, load_json, retry_after
 from .native import error_json, json_headers
 
 API_VERSION = "2023-06-01"
 MESSAGES_FORMAT = ANTHROPIC_MESSAGES
 
 
+class AnthropicOptions(ProviderOptions):
+    """`providers.<name>` settings of the `anthropic` type, beside the common ones: none yet."""
+
+
 class AnthropicProvider(Provider):
     type = "anthropic"
     native_format = MESSAGES_FORMAT
+    Options = AnthropicOptions
 
     def headers(self, betas: list[str]) -> dict[str, str]:
         headers = {"anthropic-version": API_VERSION, **json_headers(self.connection, "x-api-key")}

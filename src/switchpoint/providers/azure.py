@@ -1,26 +1,38 @@
 """Azure OpenAI (type `azure`): the OpenAI wire format at
 {base_url}/openai/deployments/{deployment}/chat/completions?api-version=..., authenticated with an
-`api-key` header. The endpoint's model name is the deployment name; `api_version` comes from the
-provider config (Connection.options)."""
+`api-key` header. The endpoint's model name is the deployment name; `api_version` is this type's own
+setting (AzureOptions)."""
 
 from __future__ import annotations
 
-from .base import Target
+from pydantic import Field
+
+from .base import ProviderOptions, Target
 from .native import json_headers
 from .openai import OpenAIProvider
 
 DEFAULT_API_VERSION = "2024-10-21"  # the current GA data-plane version
 
 
+class AzureOptions(ProviderOptions):
+    """`providers.<name>` settings of the `azure` type, beside the common ones."""
+
+    api_version: str = Field(DEFAULT_API_VERSION, min_length=1,
+                             description="the data-plane `api-version` query parameter of every request")
+    responses_api: bool = Field(True, description="Responses API requests pass through to "
+                                                  "{base_url}/openai/v1/responses (false: translated to chat)")
+
+
 class AzureProvider(OpenAIProvider):
     """The Responses API is served at {base_url}/openai/v1/responses (Azure's v1 API: no api-version)."""
 
     type = "azure"
-    serves_responses = True
+    Options = AzureOptions  # its own, not OpenAIOptions: an openai setting does not apply here unasked
+    options: AzureOptions
 
     @property
     def api_version(self) -> str:
-        return str(self.connection.options.get("api_version") or DEFAULT_API_VERSION)
+        return self.options.api_version
 
     def headers(self) -> dict[str, str]:
         return json_headers(self.connection, "api-key")

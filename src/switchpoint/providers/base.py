@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
+from pydantic import BaseModel, ConfigDict
 
 from ..errors import (
     AUTH,
@@ -44,6 +45,9 @@ from ..types import (
     Usage,
 )
 
+if TYPE_CHECKING:  # annotation only: the schema module pulls in I/O helpers providers must not import
+    from ..config.schema import ProviderConfig
+
 
 @dataclass(frozen=True, slots=True)
 class Connection:
@@ -56,7 +60,7 @@ class Connection:
     headers: Mapping[str, str] = field(default_factory=dict)
     timeout: float = 60.0
     max_retries: int = 1
-    options: Mapping[str, Any] = field(default_factory=dict)  # type-specific (e.g. azure api_version)
+    options: Mapping[str, Any] = field(default_factory=dict)  # the type's own settings: see Provider.Options
 
 
 @dataclass(slots=True)  # made for every attempt: not frozen, which costs 3x to make
@@ -135,15 +139,35 @@ class FramedStreamParser(StreamParser):
         raise NotImplementedError
 
 
+class ProviderOptions(BaseModel):
+    """A provider type's own settings in switchpoint.yaml, written beside the common ones (type,
+    base_url, api_key, ...; config/schema.py ProviderConfig). Each type subclasses it as its `Options`
+    (with no fields when it has none); a setting the model does not declare is a config error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class Provider:
-    """Base class; subclasses live one per wire format and are listed in registry.py."""
+    """Base class; subclasses live one per wire format and are listed in registry.py.
+
+    A subclass declares `Options`, the model of its own config settings, and is built from a
+    validated `providers.<name>` entry by `from_config`; `self.options` is that model."""
 
     type = ""
     streams_ndjson = False
     native_format: str | None = None  # the inbound wire format this provider speaks natively, if any
+    Options: ClassVar[type[ProviderOptions]] = ProviderOptions
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        self.options = self.Options.model_validate(dict(connection.options))
+
+    @classmethod
+    def from_config(cls, name: str, config: ProviderConfig) -> Provider:
+        """The provider for `providers.<name>`, validated by load_config (its options included)."""
+        return cls(Connection(name=name, type=config.type, base_url=config.base_url or "", api_key=config.api_key,
+                              headers=dict(config.headers), timeout=config.timeout,
+                              max_retries=config.max_retries, options=config.options))
 
     def passes_through(self, request: ChatRequest) -> bool:
         """Whether this request goes upstream as the client's own body (only the model replaced)."""

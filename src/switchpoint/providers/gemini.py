@@ -13,15 +13,20 @@ import orjson
 
 from ..errors import BadRequestError, UpstreamError
 from ..types import ChatRequest, Completion, EmbeddingRequest, Embeddings, UpstreamRequest, Usage
-from .base import Provider, StreamParser, Target, error_from_status, load_json, retry_after
+from .base import Provider, ProviderOptions, StreamParser, Target, error_from_status, load_json, retry_after
 from .gemini_request import generate_body
 from .gemini_response import parse_response, status_error
 from .gemini_stream import GeminiStreamParser
 from .native import error_json, json_headers
 
 
+class GeminiOptions(ProviderOptions):
+    """`providers.<name>` settings of the `gemini` type, beside the common ones: none yet."""
+
+
 class GeminiProvider(Provider):
     type = "gemini"
+    Options = GeminiOptions
 
     def headers(self) -> dict[str, str]:
         return json_headers(self.connection, "x-goog-api-key")

@@ -21,7 +21,15 @@ from ..types import (
     UpstreamRequest,
     Usage,
 )
-from .base import FramedStreamParser, Provider, StreamParser, Target, error_from_status, load_json
+from .base import (
+    FramedStreamParser,
+    Provider,
+    ProviderOptions,
+    StreamParser,
+    Target,
+    error_from_status,
+    load_json,
+)
 from .framing import NDJSONDecoder
 from .native import (
     check_common,
@@ -53,8 +61,13 @@ DONE_REASONS = {"stop": "stop", "length": "length"}
 _LEVELS = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
 
 
+class OllamaOptions(ProviderOptions):
+    """`providers.<name>` settings of the `ollama` type, beside the common ones: none yet."""
+
+
 class OllamaProvider(Provider):
     type = "ollama"
+    Options = OllamaOptions
     streams_ndjson = True
 
     def url(self, path: str) -> str:

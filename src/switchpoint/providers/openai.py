@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from pydantic import Field
 
 from ..errors import AUTH, QUOTA, SERVER, BadRequestError, UpstreamError
 from ..types import (
@@ -28,7 +29,16 @@ from ..types import (
     UpstreamRequest,
     Usage,
 )
-from .base import Connection, FramedStreamParser, Provider, StreamParser, Target, error_from_status, load_json
+from .base import (
+    Connection,
+    FramedStreamParser,
+    Provider,
+    ProviderOptions,
+    StreamParser,
+    Target,
+    error_from_status,
+    load_json,
+)
 from .framing import SSEDecoder
 from .native import dump_arguments
 from .openai_parts import Parts, error_status, parse_usage, read_content, reasoning_detail
@@ -42,20 +52,28 @@ _QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_not
 _AUTH_CODES = {"invalid_api_key", "account_deactivated"}
 
 
+class OpenAIOptions(ProviderOptions):
+    """`providers.<name>` settings of the `openai` type, beside the common ones."""
+
+    responses_api: bool = Field(False, description="the endpoint also serves OpenAI's Responses API at "
+                                                   "{base_url}/responses (OpenAI itself does), so Responses "
+                                                   "requests pass through to it")
+
+
 class OpenAIProvider(Provider):
-    """`responses_api` (provider config; on by default for azure and openrouter): the endpoint also serves
-    OpenAI's Responses API at {base}/responses, so Responses requests pass through to it."""
+    """With `responses_api` (an option of this type, azure and openrouter; on by default for the last two)
+    the endpoint also serves OpenAI's Responses API at {base}/responses: Responses requests pass through."""
 
     type = "openai"
+    Options = OpenAIOptions
+    options: OpenAIOptions
     chat_path = "/chat/completions"
     embeddings_path = "/embeddings"
     responses_path = "/responses"
-    serves_responses = False  # the type's default for the responses_api option
 
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection)
-        enabled = connection.options.get("responses_api")
-        if enabled if enabled is not None else self.serves_responses:
+        if getattr(self.options, "responses_api", False):
             self.native_format = OPENAI_RESPONSES
 
     def headers(self) -> dict[str, str]:

@@ -6,16 +6,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from ..types import ChatRequest, UpstreamRequest
-from .base import Target
+from .base import ProviderOptions, Target
 from .openai import OpenAIProvider
 
 ATTRIBUTION_HEADERS = ("http-referer", "x-title", "x-openrouter-title", "x-openrouter-categories")
 
 
+class OpenRouterOptions(ProviderOptions):
+    """`providers.<name>` settings of the `openrouter` type, beside the common ones."""
+
+    responses_api: bool = Field(True, description="Responses API requests pass through to {base_url}/responses "
+                                                  "(false: translated to chat completions)")
+
+
 class OpenRouterProvider(OpenAIProvider):
     type = "openrouter"
-    serves_responses = True  # POST {base_url}/responses: OpenRouter's Responses API
+    Options = OpenRouterOptions  # its own: a setting added to OpenAIOptions does not apply here unasked
 
     def build_chat(self, request: ChatRequest, target: Target) -> UpstreamRequest:
         upstream = super().build_chat(request, target)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..accounting.keys import KeyRecord, hash_key, usd_to_nanos
+from ..accounting.keys import KeyRecord, config_key_hashes, config_key_problem, hash_key, usd_to_nanos
 from ..config.schema import RateLimitConfig, TokenLimitConfig
 from ..errors import AuthenticationError, BadRequestError, ForbiddenError, NotFoundError
 from .http import Request, Response, Send, json_response
@@ -169,9 +169,17 @@ async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate) -
 async def delete_key(services: Services, request: Request, send: Send) -> Response:
     require_admin(services, request)
     record = await _record(services, request)
+    refuse_config_key(services, record)
     await services.store.delete_key(record.hash)
     services.keys.forget(record.hash)
     return json_response({"deleted": True})
+
+
+def refuse_config_key(services: Services, record: KeyRecord) -> None:
+    problem = config_key_problem({"source": record.source, "hash": record.hash, "name": record.name},
+                                 config_key_hashes(services.config))
+    if problem is not None:
+        raise BadRequestError(problem, metadata={"source": "config"})
 
 
 async def _record(services: Services, request: Request) -> KeyRecord:

@@ -58,30 +58,39 @@ KEY_ROUTES: dict[str, Handler] = {"GET": admin.get_key, "PATCH": admin.update_ke
 RESPONSE_ROUTES: dict[str, Handler] = {"GET": responses.get_response, "DELETE": responses.delete_response}
 
 
-def match(method: str, path: str) -> tuple[Handler | None, str, dict[str, str]]:
-    """Resolve a request path (under /api/v1 or /v1) to its handler and path parameters."""
+UNMATCHED = "unmatched"  # the route label of every path no route serves (bounded metric cardinality)
+
+
+def match(method: str, path: str) -> tuple[Handler | None, str, dict[str, str], str]:
+    """Resolve a request path (under /api/v1 or /v1) to its handler, its path parameters and its
+    route: the path template (`/api/v1/keys/{hash}`) that metrics and the access log count by."""
     if path.startswith("/api/v1/"):
         sub = path[7:]
     elif path.startswith("/v1/"):
         sub = path[3:]
     else:
-        return TOP_ROUTES.get((method, path.rstrip("/") or "/")), path, {}
+        top = path.rstrip("/") or "/"
+        handler = TOP_ROUTES.get((method, top))
+        return handler, path, {}, top if handler is not None else UNMATCHED
     sub = sub.rstrip("/")
     handler = ROUTES.get((method, sub))
     if handler is not None:
-        return handler, sub, {}
+        return handler, sub, {}, "/api/v1" + sub
     parts = sub.split("/")
     if len(parts) == 5 and parts[1] == "models" and parts[4] == "endpoints" and method == "GET":
-        return info.model_endpoints, sub, {"author": parts[2], "slug": parts[3]}
+        return (info.model_endpoints, sub, {"author": parts[2], "slug": parts[3]},
+                "/api/v1/models/{author}/{slug}/endpoints")
     if len(parts) == 4 and parts[1] in ("model", "models") and method == "GET":
-        return info.get_model, sub, {"author": parts[2], "slug": parts[3]}
+        return info.get_model, sub, {"author": parts[2], "slug": parts[3]}, f"/api/v1/{parts[1]}/{{author}}/{{slug}}"
     if len(parts) == 3 and parts[1] == "keys":
-        return KEY_ROUTES.get(method), sub, {"hash": parts[2]}
+        handler = KEY_ROUTES.get(method)
+        return handler, sub, {"hash": parts[2]}, "/api/v1/keys/{hash}" if handler is not None else UNMATCHED
     if len(parts) == 3 and parts[1] == "responses":
-        return RESPONSE_ROUTES.get(method), sub, {"id": parts[2]}
+        handler = RESPONSE_ROUTES.get(method)
+        return handler, sub, {"id": parts[2]}, "/api/v1/responses/{id}" if handler is not None else UNMATCHED
     if len(parts) == 4 and parts[1] == "responses" and parts[3] == "input_items" and method == "GET":
-        return responses.input_items, sub, {"id": parts[2]}
-    return None, sub, {}
+        return responses.input_items, sub, {"id": parts[2]}, "/api/v1/responses/{id}/input_items"
+    return None, sub, {}, UNMATCHED
 
 
 class App:
@@ -110,30 +119,36 @@ class App:
     async def http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
         handler = self.extra_routes.get((method, path))
-        sub, params = path, {}
+        sub, params, route = path, {}, path
         if handler is None:
-            handler, sub, params = match(method, path)
-        request_id, traceparent, origin = _request_headers(scope["headers"])
+            handler, sub, params, route = match(method, path)
+        request_id, traceparent, origin, authorization = _request_headers(scope["headers"])
         token = start_scope(request_id, traceparent)
         sender = ResponseSender(send, request_id.encode())
         if origin is not None and self.cors is not None and path.startswith(API_PREFIXES):
             sender.extra = self.cors.headers(origin)
             if method == "OPTIONS" and sender.extra:
-                handler = self.cors.preflight
+                handler, route = self.cors.preflight, "preflight"
+        started = time.perf_counter()
         try:
-            if handler is None:
-                raise NotFoundError(f"No route for {method} {path}")
-            assert self.services is not None, "the gateway has not started"
-            response = await handler(self.services, Request(scope, receive, sub, params), sender)
-        except SwitchpointError as err:
-            response = error_response(err)
-        except Exception:
-            log.exception("unhandled error on %s %s", method, path)
-            response = error_response(SwitchpointError("Internal Server Error"))
-        finally:
-            end_scope(token)
-        if not sender.started:  # a stream that failed after its headers went out has already ended
-            await response.send(sender)
+            try:
+                if handler is None:
+                    raise NotFoundError(f"No route for {method} {path}")
+                assert self.services is not None, "the gateway has not started"
+                response = await handler(self.services, Request(scope, receive, sub, params), sender)
+            except SwitchpointError as err:
+                response = error_response(err)
+            except Exception:
+                log.exception("unhandled error on %s %s", method, path)
+                response = error_response(SwitchpointError("Internal Server Error"))
+            finally:
+                end_scope(token)
+            if not sender.started:  # a stream that failed after its headers went out has already ended
+                await response.send(sender)
+        finally:  # counted and logged however the request ended, a client gone mid-request included
+            if self.services is not None:
+                self.services.access.done(method, path, route, sender.status, authorization,
+                                          time.perf_counter() - started, request_id)
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -168,9 +183,10 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(10_000, 20, 20)
 
 
-def _request_headers(headers: list[tuple[bytes, bytes]]) -> tuple[str, str | None, bytes | None]:
-    """The request id (the client's, or a new one), the W3C traceparent and the Origin, in one pass."""
-    given = traceparent = origin = None
+def _request_headers(headers: list[tuple[bytes, bytes]]) -> tuple[str, str | None, bytes | None, bytes | None]:
+    """The request id (the client's, or a new one), the W3C traceparent, the Origin and the
+    Authorization (for the access log's key label), in one pass."""
+    given = traceparent = origin = authorization = None
     for name, value in headers:
         if name == b"x-request-id":
             given = value
@@ -178,24 +194,28 @@ def _request_headers(headers: list[tuple[bytes, bytes]]) -> tuple[str, str | Non
             traceparent = value.decode("latin-1")
         elif name == b"origin":
             origin = value
-    return request_id_for(given), traceparent, origin
+        elif name == b"authorization":
+            authorization = value
+    return request_id_for(given), traceparent, origin, authorization
 
 
 class ResponseSender:
     """Wraps ASGI `send`: every response carries x-request-id, whoever writes it (handlers stream SSE
     themselves), and the app knows whether a response has started."""
 
-    __slots__ = ("send", "request_id", "started", "extra")
+    __slots__ = ("send", "request_id", "started", "status", "extra")
 
     def __init__(self, send: Send, request_id: bytes) -> None:
         self.send = send
         self.request_id = request_id
         self.started = False
+        self.status = 0  # the response's status once it started; 0: the client left before any response
         self.extra: list[tuple[bytes, bytes]] = []  # CORS headers for a browser's request
 
     async def __call__(self, message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             self.started = True
+            self.status = message["status"]
             message["headers"] = [*message.get("headers", ()), (b"x-request-id", self.request_id), *self.extra]
         await self.send(message)
 

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import orjson
+
+from ..accounting.keys import refused
 from ..engine import RequestContext
+from ..errors import SwitchpointError
 from ..generation import GenerationRecord
 from ..ids import generation_id
 from ..observability.context import current_scope
@@ -21,22 +27,24 @@ CHAT_HEADERS = frozenset(name.encode() for name in (*ATTRIBUTION, *CACHE_HEADERS
 
 
 async def chat_completions(services: Services, request: Request, send: Send) -> Response | Streamed:
-    key = await services.keys.authenticate(request.header(b"authorization"))
-    services.ledger.admit()  # 503 while usage cannot be recorded: nothing is served unaccounted
-    body = await request.body(services.config.server.max_body_bytes)
-    headers = request.pick(CHAT_HEADERS)
-    chat = parse_chat(body, headers, legacy=request.path == "/completions")
+    ctx = await authenticate(services, request)
+    now = time.time()
+    with refusals(services, ctx) as seen:
+        body = await request.body(services.config.server.max_body_bytes)
+        seen.append(body)
+        headers = request.pick(CHAT_HEADERS)
+        chat = parse_chat(body, headers, legacy=request.path == "/completions")
+    ctx.body_size, ctx.user, key = len(body), chat.params.get("user"), ctx.key
     if key.log_content:
         scope = current_scope()
         if scope is not None:
             scope.capture_content(chat.messages)
-    now = time.time()
-    ctx = RequestContext(key, generation_id(now), time.monotonic(), len(body), chat.params.get("user"))
     cache = services.cache
     plan = cache.plan(key, headers, request.path, chat)
     hit = await cache.lookup(plan) if plan is not None else None
     if hit is not None:
-        await services.limiter.admit(key, free=services.engine.plan(chat)[1])
+        with refusals(services, ctx, chat.model, streamed=chat.stream):
+            await services.limiter.admit(key, free=services.engine.plan(chat)[1])
         cache.record_hit(hit, ctx.generation_id, key, streamed=chat.stream, started=ctx.started, user=ctx.user)
         headers = [(b"x-generation-id", ctx.generation_id.encode()), *hit.headers()]
         if chat.stream:
@@ -75,12 +83,52 @@ def overhead_header(record: GenerationRecord, ctx: RequestContext) -> bytes:
 
 
 async def embeddings(services: Services, request: Request, send: Send) -> Response:
-    key = await services.keys.authenticate(request.header(b"authorization"))
-    services.ledger.admit()  # 503 while usage cannot be recorded: nothing is served unaccounted
-    body = await request.body(services.config.server.max_body_bytes)
-    embed = parse_embeddings(body)
-    now = time.time()
-    ctx = RequestContext(key, generation_id(now), time.monotonic(), len(body), embed.params.get("user"))
+    ctx = await authenticate(services, request)
+    with refusals(services, ctx, api_type="embeddings") as seen:
+        body = await request.body(services.config.server.max_body_bytes)
+        seen.append(body)
+        embed = parse_embeddings(body)
+    ctx.body_size, ctx.user = len(body), embed.params.get("user")
     result = await services.engine.embed(embed, ctx)
     return Response(embeddings_body(result.embeddings, result.record, embed.encoding_format),
                     headers=[(b"x-generation-id", ctx.generation_id.encode())])
+
+
+async def authenticate(services: Services, request: Request) -> RequestContext:
+    """The calling key, and the context of the generation it asks for. A known key that may not be used
+    (disabled, expired) is refused with a ledger row, so its owner sees why in the activity. A 503 while
+    the ledger cannot take rows: nothing is served (or refused) unaccounted."""
+    key = await services.keys.identify(request.header(b"authorization"))
+    services.ledger.admit()
+    ctx = RequestContext(key, generation_id(time.time()), time.monotonic())
+    refusal = refused(key)
+    if refusal is not None:
+        services.engine.refuse(services.engine.new_record(ctx, "", streamed=False), refusal)
+        raise refusal
+    return ctx
+
+
+@contextmanager
+def refusals(services: Services, ctx: RequestContext, model: str = "", *, streamed: bool = False,
+             api_type: str = "completions") -> Iterator[list[bytes]]:
+    """Records a request refused in the block (body too large or invalid, rate limited) in the ledger,
+    then lets the error through. The block may append the request body: the row then names the model
+    the body asked for, when it can be read."""
+    body: list[bytes] = []
+    try:
+        yield body
+    except SwitchpointError as err:
+        record = services.engine.new_record(ctx, model or (body and requested_model(body[0])) or "", streamed=streamed)
+        record.api_type = api_type
+        services.engine.refuse(record, err)
+        raise
+
+
+def requested_model(body: bytes) -> str:
+    """The `model` of a body that was refused as invalid, when it names one (else '')."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return ""
+    model = data.get("model") if isinstance(data, dict) else None
+    return model[:200] if isinstance(model, str) else ""

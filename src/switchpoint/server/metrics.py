@@ -1,6 +1,8 @@
-"""Prometheus metrics, derived from ledger rows in the ledger writer's batches (off the request
-path, and always in agreement with the ledger). Labels are the catalogue's model ids and the
-configured provider names only, so their cardinality is bounded by the configuration."""
+"""Prometheus metrics. Every HTTP request is counted by route and status as it ends (server/access.py);
+the generation metrics are derived from ledger rows in the ledger writer's batches (off the request
+path, and always in agreement with the ledger). Labels are the catalogue's model ids, the configured
+provider names, the routes' path templates, a fixed set of methods and the HTTP statuses, so their
+cardinality is bounded by the configuration and the code, never by what clients send."""
 
 from __future__ import annotations
 
@@ -79,6 +81,8 @@ class Metrics:
         self.registry = CollectorRegistry()
         labels = ("model", "provider")
         registry = self.registry
+        self.http = Counters("switchpoint_http_requests", "HTTP requests by route (path template), method and "
+                             "status, refused ones included", ("route", "method", "status"), registry)
         self.requests = Counters("switchpoint_requests", "Generations by outcome", (*labels, "status"), registry)
         self.errors = Counters("switchpoint_errors", "Failed generations by error type", ("type",), registry)
         self.tokens = Counters("switchpoint_tokens", "Tokens counted", (*labels, "kind"), registry)

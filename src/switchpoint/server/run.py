@@ -13,6 +13,7 @@ from functools import partial
 import uvicorn
 
 from ..config import Config, find_config_path, load_config
+from ..providers import registry as _registry  # noqa: F401 - registers the provider types load_config checks
 from .app import App
 from .services import prepare_database
 from .workers import STARTUP_FAILURE, GatewayServer, serve_workers

@@ -18,7 +18,7 @@ from ..engine import Engine
 from ..observability.setup import Observer, build_observers
 from ..protocols.anthropic_messages import ModelNames
 from ..protocols.anthropic_messages.models import served_names
-from ..providers.base import Connection, Provider
+from ..providers.base import Provider
 from ..providers.registry import PROVIDER_TYPES
 from ..proxy import Proxies
 from ..routing import BreakerSettings
@@ -30,6 +30,7 @@ from ..storage.dead_letters import DeadLetters
 from ..storage.spool import Spool, spool_directory
 from ..transport import Transport
 from ..upstream_settings import UpstreamSettings, tls_context
+from .access import AccessLog
 from .cache import ResponseCache
 from .metrics import LedgerHealth, Metrics
 
@@ -53,6 +54,7 @@ class Services:
     health: Health
     cache: ResponseCache
     metrics: Metrics
+    access: AccessLog
     started_at: float = field(default_factory=time.time)
     warnings: list[str] = field(default_factory=list)
     observers: list[Observer] = field(default_factory=list)  # generation log, tracing
@@ -70,12 +72,7 @@ def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:
         if not pc.tls.verify:
             warnings.append(f"provider '{name}': tls.verify is false: its certificate is not checked, so anyone "
                             "on the network path can read and alter its traffic")
-        options: dict[str, object] = {"api_version": pc.api_version} if pc.api_version else {}
-        if pc.responses_api is not None:
-            options["responses_api"] = pc.responses_api
-        providers[name] = cls(Connection(name=name, type=pc.type, base_url=pc.base_url or "", api_key=pc.api_key,
-                                         headers=dict(pc.headers), timeout=pc.timeout, max_retries=pc.max_retries,
-                                         options=options))
+        providers[name] = cls.from_config(name, pc)
     return providers
 
 
@@ -120,9 +117,10 @@ def build_services(config: Config) -> Services:
     cache = ResponseCache(state, ledger, config.response_cache)
     metrics = Metrics(set(catalogue.models))
     ledger.observers.append(metrics.observe)
+    access = AccessLog(metrics.http, enabled=config.server.access_log)
     LedgerHealth(ledger, metrics.registry)
     return Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
-                    health, cache, metrics, warnings=warnings, observers=build_observers(config),
+                    health, cache, metrics, access, warnings=warnings, observers=build_observers(config),
                     model_names=model_names(config, catalogue))
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Float, Select, Table, case, cast, func, select, union_all
 
 from .rollup import DAY_MS, GROUP, HOUR_MS, SUMS, per_generation
 from .store import Store
-from .tables import generations, usage_daily, usage_hourly
+from .tables import endpoint_attempts_hourly, generations, usage_daily, usage_hourly
 
 BUCKETS = {"hour": HOUR_MS, "day": DAY_MS}
 _FOREVER = 1 << 62  # an `until` beyond any timestamp: the rollups include the current hour
@@ -136,6 +136,15 @@ async def series(store: Store, since_ms: int, bucket: str, until_ms: int | None 
 async def spend_by_key(store: Store, since_ms: int = 0) -> dict[str, int]:
     """Spend in nano-USD per key hash since `since_ms`."""
     return {row["group"]: row["cost_nanos"] for row in await usage_by(store, "key", since_ms)}
+
+
+async def endpoint_attempts(store: Store, since_ms: int = 0) -> dict[tuple[str, str], tuple[int, int]]:
+    """Upstream attempts and failed attempts per (provider, model) from the hour holding `since_ms`."""
+    t = endpoint_attempts_hourly.c
+    query = (select(t.provider, t.model, func.sum(t.attempts), func.sum(t.failures))
+             .where(t.start_ms >= since_ms // HOUR_MS * HOUR_MS).group_by(t.provider, t.model))
+    async with store.engine.connect() as conn:
+        return {(row[0], row[1]): (int(row[2]), int(row[3])) for row in await conn.execute(query)}
 
 
 async def endpoint_latency(store: Store, endpoints: list[tuple[str, str]], since_ms: int = 0,

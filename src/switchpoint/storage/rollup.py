@@ -1,4 +1,4 @@
-"""Hourly and daily usage totals, kept in step with the ledger.
+"""Hourly and daily usage totals, and hourly upstream attempts per endpoint, kept in step with the ledger.
 
 Each batch of generations the ledger writer inserts also adds its totals to `usage_hourly` and
 `usage_daily` in the same transaction (an upsert that increments), so the totals are exact on SQLite
@@ -9,20 +9,43 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Integer, Table, case, func, insert, literal, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..usage_totals import DAY_MS, GROUP, HOUR_MS, SUMS, rollup_deltas_by_size
-from .tables import generations, usage_daily, usage_hourly
+from ..usage_totals import (
+    DAY_MS,
+    ENDPOINT_GROUP,
+    ENDPOINT_SUMS,
+    GROUP,
+    HOUR_MS,
+    SUMS,
+    attempt_deltas,
+    rollup_deltas_by_size,
+)
+from .tables import endpoint_attempts_hourly, generations, usage_daily, usage_hourly
 
 ROLLUPS: tuple[tuple[Table, int], ...] = ((usage_hourly, HOUR_MS), (usage_daily, DAY_MS))
 
 
-def rollup_statements(dialect: str) -> list[tuple[Any, int]]:
-    """For each rollup table, an upsert that adds a batch's totals, and the bucket size it sums over."""
+def _upsert(dialect: str) -> Any:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as upsert  # noqa: PLC0415 - dialect-specific
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert  # noqa: PLC0415
+    return upsert
+
+
+def attempts_statement(dialect: str) -> Any:
+    """The upsert that adds a batch's attempts per hour and endpoint (usage_totals.attempt_deltas)."""
+    table = endpoint_attempts_hourly
+    stmt = _upsert(dialect)(table)
+    return stmt.on_conflict_do_update(index_elements=[table.c[name] for name in ENDPOINT_GROUP],
+                                      set_={name: table.c[name] + stmt.excluded[name] for name in ENDPOINT_SUMS})
+
+
+def rollup_statements(dialect: str) -> list[tuple[Any, int]]:
+    """For each rollup table, an upsert that adds a batch's totals, and the bucket size it sums over."""
+    upsert = _upsert(dialect)
     statements = []
     for table, size in ROLLUPS:
         stmt = upsert(table)
@@ -41,6 +64,9 @@ async def add_rollups(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None
         deltas = rollup_deltas_by_size(rows, [size for _, size in statements])
         for stmt, size in statements:
             await conn.execute(stmt, deltas[size])
+        attempts = attempt_deltas(rows, HOUR_MS)
+        if attempts:
+            await conn.execute(attempts_statement(conn.dialect.name), attempts)
 
 
 def per_generation(size: int, since_ms: int, until_ms: int | None = None) -> Any:
@@ -53,7 +79,7 @@ def per_generation(size: int, since_ms: int, until_ms: int | None = None) -> Any
         ((g.created_at_ms // size) * size).label("start_ms"), g.key_hash.label("key_hash"),
         g.model.label("model"), func.coalesce(g.provider, "").label("provider"),
         literal(1, Integer).label("requests"),
-        case((g.status == "error", 1), else_=0).label("errors"),
+        case((g.status.in_(("error", "refused")), 1), else_=0).label("errors"),
         case((g.status == "cancelled", 1), else_=0).label("cancelled"),
         case((g.cache_hit.is_(True), 1), else_=0).label("cache_hits"),
         g.prompt_tokens.label("prompt_tokens"), g.completion_tokens.label("completion_tokens"),
@@ -82,3 +108,22 @@ def rebuild_statements() -> list[Any]:
 async def rebuild_rollups(conn: AsyncConnection) -> None:
     for statement in rebuild_statements():
         await conn.execute(statement)
+    await conn.run_sync(rebuild_attempts)
+
+
+def rebuild_attempts(conn: Connection, batch: int = 10_000) -> None:
+    """Recompute the attempts per hour and endpoint from the ledger's attempt lists (JSON, so in Python,
+    `batch` rows at a time; the totals held are one per hour and endpoint). Synchronous: migrations."""
+    table = endpoint_attempts_hourly
+    conn.execute(table.delete())
+    totals: dict[tuple[int, str, str], list[int]] = {}
+    query = select(generations.c.created_at_ms, generations.c.attempts).where(generations.c.attempts.is_not(None))
+    result = conn.execute(query.execution_options(yield_per=batch))  # on the statement: not the connection's
+    for part in result.mappings().partitions():
+        for delta in attempt_deltas(part, HOUR_MS):
+            total = totals.setdefault((delta["start_ms"], delta["provider"], delta["model"]), [0, 0])
+            total[0] += delta["attempts"]
+            total[1] += delta["failures"]
+    if totals:
+        conn.execute(insert(table), [{"start_ms": k[0], "provider": k[1], "model": k[2], "attempts": v[0],
+                                      "failures": v[1]} for k, v in totals.items()])

@@ -18,8 +18,8 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ..sqlite_ledger import frame
-from ..usage_totals import GROUP, SUMS
-from .rollup import rollup_statements
+from ..usage_totals import ENDPOINT_GROUP, ENDPOINT_SUMS, GROUP, SUMS
+from .rollup import attempts_statement, rollup_statements
 from .row_errors import SQLITE_ROW_ERRORS, RejectedRowsError
 from .tables import generations
 
@@ -39,7 +39,9 @@ def child_setup() -> bytes:
     for stmt, size in rollup_statements("sqlite"):
         compiled = stmt.compile(dialect=dialect, column_keys=[*GROUP, *SUMS])
         rollups.append([str(compiled), size, list(compiled.positiontup or [])])
-    return orjson.dumps({"insert": list(ledger_insert_sql(dialect)), "rollups": rollups})
+    attempts = attempts_statement("sqlite").compile(dialect=dialect, column_keys=[*ENDPOINT_GROUP, *ENDPOINT_SUMS])
+    return orjson.dumps({"insert": list(ledger_insert_sql(dialect)), "rollups": rollups,
+                         "attempts": [str(attempts), list(attempts.positiontup or [])]})
 
 
 def database_path(url: str) -> str:

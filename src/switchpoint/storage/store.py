@@ -67,14 +67,17 @@ class Store:
     async def upsert_config_keys(self, rows: list[dict[str, Any]]) -> None:
         """Static keys from switchpoint.yaml, in one transaction: insert the new ones, refresh the
         settings of those already stored that the file changed (their creation time and usage stay;
-        their update time becomes now)."""
-        if not rows:
-            return
+        their update time becomes now), and disable the keys an earlier config defined that this one no
+        longer does (removing a key from the file revokes it)."""
         async with self.engine.begin() as conn:
-            existing: dict[str, dict[str, Any]] = {}
             hashes = [row["hash"] for row in rows]
-            for start in range(0, len(hashes), 500):
-                chunk = hashes[start:start + 500]
+            stale = {h for (h,) in await conn.execute(
+                select(keys.c.hash).where(keys.c.source == "config", keys.c.disabled.is_(False)))} - set(hashes)
+            for chunk in _chunks(sorted(stale)):
+                await conn.execute(update(keys).where(keys.c.hash.in_(chunk)).values(disabled=True,
+                                                                                     updated_at_ms=now_ms()))
+            existing: dict[str, dict[str, Any]] = {}
+            for chunk in _chunks(hashes):
                 found = await conn.execute(select(keys).where(keys.c.hash.in_(chunk)))
                 existing.update((r["hash"], dict(r)) for r in found.mappings())
             new = [row for row in rows if row["hash"] not in existing]
@@ -206,6 +209,11 @@ class Store:
         async with self.engine.begin() as conn:
             result = await conn.execute(delete(stored_responses).where(stored_responses.c.expires_at_ms <= before_ms))
         return int(result.rowcount or 0)
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
+    """Bounded IN lists (SQLite caps the parameters of one statement)."""
+    return (items[start:start + size] for start in range(0, len(items), size))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

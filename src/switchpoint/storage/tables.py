@@ -49,7 +49,7 @@ generations = Table(
     Column("provider", String(100), nullable=True),          # configured provider name that served
     Column("upstream_model", String(200), nullable=True),
     Column("upstream_id", String(200), nullable=True),
-    Column("status", String(16), nullable=False),            # success | error | cancelled
+    Column("status", String(16), nullable=False),            # success | error | cancelled | refused (no upstream attempt)
     Column("http_status", Integer, nullable=False),
     Column("streamed", Boolean, nullable=False, default=False),
     Column("cache_hit", Boolean, nullable=False, default=False),
@@ -109,6 +109,18 @@ def _usage_table(name: str) -> Table:
 
 usage_hourly = _usage_table("usage_hourly")
 usage_daily = _usage_table("usage_daily")
+
+# Upstream attempts per hour and endpoint (provider, public model id), failed ones apart: the Endpoints
+# view's requests and error rate. A generation's row names only the endpoint that served it, so an
+# endpoint that fails every attempt would otherwise show no requests at all.
+endpoint_attempts_hourly = Table(
+    "endpoint_attempts_hourly", metadata,
+    Column("start_ms", BigInteger, primary_key=True),
+    Column("provider", String(100), primary_key=True),
+    Column("model", String(200), primary_key=True),
+    Column("attempts", BigInteger, nullable=False, default=0),
+    Column("failures", BigInteger, nullable=False, default=0),
+)
 
 # Responses API state (`store: true`): the Response object and the conversation it continued (every input
 # item before its output), so `previous_response_id` can carry a conversation on. Only the key that made

@@ -75,7 +75,8 @@ async def endpoints(services: Services, request: Request, send: Send) -> Respons
     usage = await reports.usage_by(services.store, "endpoint", window.since_ms)
     busiest = [(r["provider"], r["model"]) for r in usage if r["provider"]][:30]
     latency = await reports.endpoint_latency(services.store, busiest, window.since_ms)
-    rows = endpoint_rows(services, [money(r) for r in usage], latency)
+    attempts = await reports.endpoint_attempts(services.store, window.since_ms)
+    rows = endpoint_rows(services, [money(r) for r in usage], latency, attempts)
     return json_response({"window": window.name, "endpoints": rows})
 
 
@@ -93,7 +94,7 @@ async def generations(services: Services, request: Request, send: Send) -> Respo
     out = []
     for row in rows:
         attempts = row.pop("attempts")
-        out.append(money({**row, "requests": 1, "errors": int(row["status"] == "error")})
+        out.append(money({**row, "requests": 1, "errors": int(row["status"] in ("error", "refused"))})
                    | {"key_name": names.get(row["key_hash"], row["key_hash"][:12]),
                       "attempts": orjson.loads(attempts) if attempts else []})
     return json_response({"generations": out})

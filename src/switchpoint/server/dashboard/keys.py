@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ...accounting.keys import KeyRecord
 from ...errors import BadRequestError, NotFoundError
-from ..admin import KeyCreate, KeyUpdate, apply_update, create_from_spec, parse
+from ..admin import KeyCreate, KeyUpdate, apply_update, create_from_spec, parse, refuse_config_key
 from ..http import Request, Response, Send, json_response
 from ..services import Services
 from ..validate import load_object
@@ -33,6 +33,7 @@ async def update(services: Services, request: Request, send: Send) -> Response:
 async def revoke(services: Services, request: Request, send: Send) -> Response:
     await session.require(services, request)
     record = await _record(services, await request.body(BODY_LIMIT))
+    refuse_config_key(services, record)
     await services.store.delete_key(record.hash)
     services.keys.forget(record.hash)
     return json_response({"deleted": True, "hash": record.hash})
