@@ -11,6 +11,7 @@ id is the generation id, so /api/v1/generation?id= finds it."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -28,6 +29,7 @@ def response_object(response_id: str, created: int, model: str, request: dict[st
     text = request.get("text") or {"format": {"type": "text"}}
     body: dict[str, Any] = {
         "id": response_id, "object": "response", "created_at": created, "status": status, "background": False,
+        "completed_at": int(time.time()) if status == "completed" else None,
         "error": None, "incomplete_details": None, "instructions": request.get("instructions"),
         "max_output_tokens": request.get("max_output_tokens"), "model": model, "output": output,
         "parallel_tool_calls": request.get("parallel_tool_calls", True),
@@ -38,6 +40,8 @@ def response_object(response_id: str, created: int, model: str, request: dict[st
         "temperature": request.get("temperature", 1.0), "text": text,
         "tool_choice": request.get("tool_choice", "auto"), "tools": request.get("tools") or [],
         "top_p": request.get("top_p", 1.0), "truncation": request.get("truncation") or "disabled",
+        # OpenRouter's schema of the Response object requires these two (null when not asked for)
+        "frequency_penalty": request.get("frequency_penalty"), "presence_penalty": request.get("presence_penalty"),
         "usage": usage, "user": request.get("user"), "metadata": request.get("metadata") or {},
     }
     body.update(extra)
