@@ -24,7 +24,6 @@ from ..accounting.keys import KeyRecord
 from ..engine import RequestContext
 from ..errors import NotFoundError, SwitchpointError
 from ..generation import GenerationRecord
-from ..ids import generation_id
 from ..observability.context import current_scope
 from ..protocols.openai_responses import (
     ResponsesStreamRenderer,
@@ -35,7 +34,7 @@ from ..protocols.openai_responses import (
 )
 from ..types import ChatRequest
 from .cache import CACHE_HEADERS, StreamTape, status_headers
-from .chat import overhead_header
+from .chat import authenticate, overhead_header, refusals
 from .http import STREAMED, Request, Response, Send, Streamed
 from .render import KEEPALIVE
 from .services import Services
@@ -123,18 +122,22 @@ async def create_response(services: Services, request: Request, send: Send) -> R
 
 
 async def _create(services: Services, request: Request, send: Send) -> Response | Streamed:
-    key = await services.keys.authenticate(request.header(b"authorization"))
-    body = await request.body(services.config.server.max_body_bytes)
-    data = load_body(body)
-    headers = request.pick(RESPONSES_HEADERS)
-    chat = parse_responses(data, await history(services, key.hash, data) if data.get("previous_response_id")
-                           else [], {k: v for k, v in headers.items() if k in ATTRIBUTION})
+    ctx = await authenticate(services, request)
+    ctx.api_type = API_TYPE
+    key = ctx.key
+    with refusals(services, ctx, api_type=API_TYPE) as seen:  # refused requests leave a ledger row too
+        body = await request.body(services.config.server.max_body_bytes)
+        seen.append(body)
+        data = load_body(body)
+        headers = request.pick(RESPONSES_HEADERS)
+        chat = parse_responses(data, await history(services, key.hash, data) if data.get("previous_response_id")
+                               else [], {k: v for k, v in headers.items() if k in ATTRIBUTION})
+    ctx.body_size, ctx.user = len(body), data.get("user")
     if key.log_content:
         scope = current_scope()
         if scope is not None:
             scope.capture_content(chat.messages)
     now = time.time()
-    ctx = RequestContext(key, generation_id(now), time.monotonic(), len(body), data.get("user"), API_TYPE)
     cache = services.cache
     # A cached answer has no state behind it: only requests that store nothing use the response cache.
     plan = cache.plan(key, headers, "/v1/responses", chat) if data.get("store") is False else None
@@ -172,7 +175,8 @@ async def _create(services: Services, request: Request, send: Send) -> Response 
 
 async def _replay(services: Services, hit: Any, ctx: RequestContext, key: KeyRecord, chat: ChatRequest,
                   send: Send) -> Response | Streamed:
-    await services.limiter.admit(key, free=services.engine.plan(chat)[1])
+    with refusals(services, ctx, chat.model, streamed=chat.stream, api_type=API_TYPE):
+        await services.limiter.admit(key, free=services.engine.plan(chat)[1])
     services.cache.record_hit(hit, ctx.generation_id, key, streamed=chat.stream, started=ctx.started,
                               user=ctx.user, api_type=API_TYPE)
     replay = [(b"x-generation-id", ctx.generation_id.encode()), *hit.headers()]
