@@ -17,7 +17,7 @@ import yaml
 
 from switchpoint.config import load_config
 from switchpoint.server.app import App
-from switchpoint.server.run import HTTP_PROTOCOL
+from switchpoint.server.run import protocol_factory
 
 from .upstream import Upstream
 
@@ -59,7 +59,7 @@ class Gateway:
         self.port = free_port()
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, lifespan="on",
                                                     log_level="warning", access_log=False, loop="asyncio",
-                                                    http=HTTP_PROTOCOL))
+                                                    http=protocol_factory(self.config)))
         self.task: asyncio.Task[None] | None = None
 
     @property

@@ -29,6 +29,7 @@ class Reply:
     chunks: list[bytes | float] | None = None   # streamed body: bytes are written, floats are pauses
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0                           # before the status line
+    hold: float = 0.0                            # before the status line, watching for the client to leave
     cut: bool = False                            # drop the connection after the chunks
     reset: bool = False                          # drop the connection without answering
     content_type: str = "application/json"
@@ -170,6 +171,16 @@ class Upstream:
                 return rejection
         return None
 
+    @staticmethod
+    async def _hold(request: web.Request, seconds: float) -> bool:
+        """Wait `seconds` before answering; False as soon as the client closes the connection."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while asyncio.get_running_loop().time() < deadline:
+            if request.transport is None or request.transport.is_closing():
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         received = Received(request.method, request.path, dict(request.query),
@@ -181,6 +192,9 @@ class Upstream:
                                                 "type": "invalid_request_error", "code": "not_found"}}, status=404)
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        if reply.hold and not await self._hold(request, reply.hold):
+            self.disconnects += 1
+            return web.Response()
         if reply.reset:
             assert request.transport is not None
             request.transport.abort()

@@ -169,7 +169,9 @@ class Engine:
 
     async def admit(self, request: ChatRequest, ctx: RequestContext, record: GenerationRecord) -> Route:
         """Plan the request and count it against the key's rate limits. A refusal here (unknown model,
-        no endpoint or every circuit open, rate limited) is recorded in the ledger, then raised."""
+        no endpoint or every circuit open, rate limited) is recorded in the ledger, then raised. While the
+        ledger cannot take rows, a 503 first: nothing is served unaccounted, whatever API asked."""
+        self.ledger.admit()
         try:
             planned = self.route(request)
             await self.limiter.admit(ctx.key, free=planned.free)
@@ -186,6 +188,9 @@ class Engine:
                                                                    self._complete_once)
         except SwitchpointError as err:
             self.finish_failed(record, err, ctx.started)
+            raise
+        except asyncio.CancelledError:  # the client went away: the attempt released its reservation
+            self.finish_cancelled(record, ctx.started)
             raise
         record.latency_ms = (self.clock() - ctx.started) * 1000
         first = completion.choices[0] if completion.choices else None
@@ -225,6 +230,7 @@ class Engine:
     async def embed(self, request: EmbeddingRequest, ctx: RequestContext) -> EmbeddingResult:
         record = self.new_record(ctx, request.model, streamed=False)
         record.api_type = "embeddings"
+        self.ledger.admit()
         chat_like = ChatRequest(model=request.model, messages=[], provider=request.provider)
         try:
             models = self.resolve([request.model])
@@ -246,6 +252,9 @@ class Engine:
             embeddings, cand, reservation = await self.attempt_all(chat_like, ctx, candidates, record, once)
         except SwitchpointError as err:
             self.finish_failed(record, err, ctx.started)
+            raise
+        except asyncio.CancelledError:
+            self.finish_cancelled(record, ctx.started)
             raise
         record.latency_ms = (self.clock() - ctx.started) * 1000
         self.served(record, cand, None, embeddings.upstream_model)
@@ -439,6 +448,13 @@ class Engine:
         record.error = err.message
         if started is not None:
             record.latency_ms = (self.clock() - started) * 1000
+        self.ledger.record(record.row())
+
+    def finish_cancelled(self, record: GenerationRecord, started: float) -> None:
+        """Record a generation whose client went away before any output reached it, as a cancelled
+        stream is recorded (status `cancelled`, 499); nothing was served, so nothing is charged."""
+        record.status, record.http_status, record.error = "cancelled", 499, "client disconnected"
+        record.latency_ms = (self.clock() - started) * 1000
         self.ledger.record(record.row())
 
     def estimate_usage(self, ctx: RequestContext, output_chars: int) -> Usage:

@@ -17,6 +17,15 @@ class SingleFlight(Generic[T]):
         future = self._inflight.get(key)
         if future is None:
             future = self._inflight[key] = asyncio.ensure_future(call())
-            future.add_done_callback(lambda _f: self._inflight.pop(key, None))
+
+            def done(finished: asyncio.Future[T]) -> None:
+                if self._inflight.get(key) is finished:  # not a newer call started after `forget`
+                    del self._inflight[key]
+
+            future.add_done_callback(done)
         # shield: one caller being cancelled (a client went away) must not cancel the others' call
         return await asyncio.shield(future)
+
+    def forget(self, key: Any) -> None:
+        """Callers from now on start a new call (what the one in flight reads may be out of date)."""
+        self._inflight.pop(key, None)

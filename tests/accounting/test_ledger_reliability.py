@@ -105,6 +105,11 @@ def test_a_database_that_takes_no_rows_fails_closed_past_the_bound_and_recovers(
         embedding = httpx.post(f"{gateway.url}/api/v1/embeddings", json={"model": "test/embed", "input": "x"},
                                headers={"authorization": refused.request.headers["authorization"]})
         assert embedding.status_code == 503
+        # every inbound API is refused alike: the Anthropic Messages surface in its own envelope
+        message = httpx.post(f"{gateway.url}/v1/messages", json={"model": "test/gpt", "max_tokens": 16,
+                                                                   "messages": [{"role": "user", "content": "hi"}]},
+                             headers={"x-api-key": refused.request.headers["authorization"].split()[1]})
+        assert message.status_code == 529 and message.json()["error"]["type"] == "overloaded_error"
         ready = httpx.get(f"{gateway.url}/readyz")
         assert ready.status_code == 503 and "could not write yet" in ready.json()["error"]["message"]
         assert 'switchpoint_ledger_refusing 1.0' in httpx.get(f"{gateway.url}/metrics").text

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import openai
 
 from .. import replies
 from ..conftest import TEST_KEY
+from ..upstream import Reply
 from .conftest import chat, key_config, sdk
 
 CACHE = {"X-Switchpoint-Cache": "true"}
@@ -84,3 +86,46 @@ def test_streams_are_cached_and_replayed_as_streams(gateway: Any, upstream: Any)
     assert usage.cost == 0 and usage.completion_tokens == 3 and json.loads(second[-1].model_dump_json())["cache_hit"]
     rows = gateway.ledger()
     assert [(r["streamed"], r["cache_hit"]) for r in rows] == [(True, False), (True, True)]
+
+
+def _events(response: Any) -> list[dict[str, Any]]:
+    return [json.loads(line[6:]) for line in response.text.split("\n\n") if line.startswith("data: {")]
+
+
+def test_a_replayed_stream_renders_as_the_first_did_tool_calls_and_hidden_reasoning(gateway: Any,
+                                                                                    upstream: Any) -> None:
+    base = {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini"}
+    deltas = [{"role": "assistant", "content": "", "reasoning": "let me think"}, {"reasoning": " more"},
+              {"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                               "function": {"name": "lookup", "arguments": "{\"q\""}}]},
+              {"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]}]
+    events = [{**base, "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+    events += [{**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+               {**base, "choices": [], "usage": replies.usage(7, 9)}]
+    body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+    upstream.always("/v1/chat/completions", Reply.sse(body))
+    ask = {"stream": True, "reasoning": {"exclude": True}, "headers": CACHE}
+    first, second = chat(gateway, **ask), chat(gateway, **ask)
+    assert (first.headers["x-switchpoint-cache-status"], second.headers["x-switchpoint-cache-status"]) == \
+        ("MISS", "HIT")
+    assert len(upstream.hits("/v1/chat/completions")) == 1 and "think" not in second.text
+    sent, replayed = _events(first), _events(second)
+    assert [e["choices"] for e in replayed] == [e["choices"] for e in sent]
+    assert {e["id"] for e in replayed} == {second.headers["x-generation-id"]} and replayed[-1]["cache_hit"] is True
+    assert replayed[-1]["usage"]["completion_tokens"] == 9 and replayed[-1]["usage"]["cost"] == 0
+    assert second.text.endswith("data: [DONE]\n\n")
+
+
+def test_legacy_completions_are_replayed_as_text_completions(gateway: Any, upstream: Any) -> None:
+    upstream.always("/v1/chat/completions", replies.stream(["Hel", "lo"]))
+
+    def run() -> Any:
+        return httpx.post(f"{gateway.url}/api/v1/completions", timeout=20, headers={"authorization": f"Bearer {TEST_KEY}", **CACHE},
+                          json={"model": "test/gpt", "prompt": "say hello", "stream": True})
+
+    first, second = run(), run()
+    assert second.headers["x-switchpoint-cache-status"] == "HIT" and len(upstream.hits("/v1/chat/completions")) == 1
+    replayed = _events(second)
+    assert {e["object"] for e in replayed} == {"text_completion"}
+    assert "".join(c["text"] for e in replayed for c in e["choices"]) == "Hello"
+    assert [e["choices"] for e in replayed] == [e["choices"] for e in _events(first)]

@@ -39,3 +39,38 @@ async def test_concurrent_misses_share_one_query(tmp_path: Any) -> None:
         assert calls["spend"] == 1 and all(h is not None for h in holds)
     finally:
         await store.close()
+
+
+async def test_a_lookup_in_flight_when_the_key_changes_is_not_kept_or_shared(tmp_path: Any) -> None:
+    """A read begun before a revocation may return the old record to its own caller, but neither
+    caches it nor hands it to lookups that start after the revocation."""
+    store = Store(f"sqlite:///{tmp_path / 'k.db'}")
+    await store.create_schema()
+    row = new_key_row("sk-sp-v1-" + "b" * 64, "doomed")
+    await store.insert_key(row)
+    get_key = store.get_key
+    reading = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_get_key(key_hash: str) -> Any:
+        found = await get_key(key_hash)  # read before the delete...
+        reading.set()
+        await release.wait()             # ...answered after it
+        return found
+
+    store.get_key = slow_get_key  # type: ignore[method-assign]
+    keys = KeyService(store, admin_key=None)
+    try:
+        early = asyncio.ensure_future(keys.lookup(row["hash"]))
+        await reading.wait()
+        await store.delete_key(row["hash"])
+        await keys.changed(row["hash"])  # what the admin API does, in this process or on a message
+        store.get_key = get_key  # type: ignore[method-assign]
+        late = asyncio.ensure_future(keys.lookup(row["hash"]))
+        await asyncio.sleep(0.01)
+        release.set()
+        assert (await early) is not None  # began before the change
+        assert (await late) is None       # began after it: its own read, not the one in flight
+        assert await keys.lookup(row["hash"]) is None  # and the old record was not cached
+    finally:
+        await store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from typing import Any
 
@@ -16,10 +17,10 @@ from switchpoint.storage import Store
 from switchpoint.storage.tables import generations
 
 from .. import replies
-from ..conftest import LoopThread
+from ..conftest import ADMIN_KEY, LoopThread
 from ..servers import RedisServer
 from ..upstream import Reply
-from .conftest import cluster_config, gather
+from .conftest import SWITCHPOINT, cluster_config, gather
 
 BUDGET_KEY = "sk-sp-v1-cluster-budget-0123456789"
 RATE_KEY = "sk-sp-v1-cluster-rate-0123456789ab"
@@ -197,3 +198,42 @@ def test_an_endpoint_failing_on_one_replica_is_avoided_by_all(upstream: Any, pos
     assert load(lambda s: requests(s, second.url, 5)) == [200] * 5
     assert len(upstream.hits("/v1/chat/completions")) == 3        # `second` never tried the open endpoint
     assert len(upstream.hits("/backup/v1/chat/completions")) == 8
+
+
+def test_a_key_revoked_on_one_replica_is_refused_by_the_other_at_once(
+        upstream: Any, postgres_url: str, redis_url: str, start_replicas: Any, load: Any) -> None:
+    upstream.always("/v1/chat/completions", replies.chat())
+    first, second = start_replicas(cluster_config(upstream, postgres_url, redis_url, []))
+    admin = {"authorization": f"Bearer {ADMIN_KEY}"}
+
+    async def scenario(session: aiohttp.ClientSession) -> tuple[list[int], list[int], list[int]]:
+        async with session.post(f"{first.url}/api/v1/keys", json={"name": "doomed"}, headers=admin) as response:
+            created = orjson.loads(await response.read())
+        key, key_hash = created["key"], created["data"]["hash"]
+        before = [(await post(session, replica.url, key))[0] for replica in (first, second, first, second)]
+        async with session.patch(f"{first.url}/api/v1/keys/{key_hash}", json={"disabled": True},
+                                 headers=admin) as response:
+            assert response.status == 200
+        disabled = [(await post(session, second.url, key))[0] for _ in range(5)]
+        async with session.delete(f"{first.url}/api/v1/keys/{key_hash}", headers=admin) as response:
+            assert response.status == 200
+        deleted = [(await post(session, second.url, key))[0] for _ in range(5)]
+        return before, disabled, deleted
+
+    before, disabled, deleted = load(scenario)
+    assert before == [200] * 4  # both replicas hold the key in their caches
+    assert disabled == [403] * 5 and deleted == [401] * 5  # the other replica knew before the call answered
+
+    # `switchpoint keys revoke` changes the database, and tells the replicas through Redis
+    async def create(session: aiohttp.ClientSession) -> tuple[str, list[int]]:
+        async with session.post(f"{first.url}/api/v1/keys", json={"name": "by-cli"}, headers=admin) as response:
+            key = orjson.loads(await response.read())["key"]
+        return key, [(await post(session, replica.url, key))[0] for replica in (first, second)]
+
+    key, warm = load(create)
+    assert warm == [200, 200]
+    revoked = subprocess.run([SWITCHPOINT, "keys", "revoke", "by-cli", "--config", str(first.config_path)],
+                             capture_output=True, text=True, timeout=30)
+    assert revoked.returncode == 0, revoked.stderr
+    after = load(lambda s: gather(*(post(s, replica.url, key) for replica in (first, second) for _ in range(3))))
+    assert [status for status, _, _ in after] == [401] * 6

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from http.client import HTTPConnection
+from typing import Any
 
 import openai
 import pytest
@@ -93,6 +97,40 @@ def test_overview_endpoints_generations_keys(gateway, upstream) -> None:
     assert recent[0]["status"] == "error" and recent[0]["attempts"][0]["status"] == 500
     keys = get_json(gateway, "/dashboard/api/keys", cookie)["keys"]
     assert keys[0]["name"] == "test" and keys[0]["usage_total"] == overview["totals"]["cost"]
+
+
+def attempt_login(gateway: Any, key: str, source: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
+    """POST the login form from `source` (any 127.x.y.z address reaches the gateway on Linux)."""
+    connection = HTTPConnection("127.0.0.1", gateway.port, timeout=20, source_address=(source, 0))
+    try:
+        connection.request("POST", "/dashboard/login", urllib.parse.urlencode({"key": key}),
+                           {"content-type": "application/x-www-form-urlencoded"})
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def test_failed_logins_are_limited_per_client_address(make_gateway: Any) -> None:
+    gateway = make_gateway(server={"login_failures": 3, "login_window": 60})
+    for _ in range(5):  # successes are not counted
+        assert attempt_login(gateway, ADMIN_KEY)[0] == 303
+    assert [attempt_login(gateway, "guess")[0] for _ in range(3)] == [401, 401, 401]
+    status, headers, page = attempt_login(gateway, "guess")
+    assert status == 429 and b"Too many failed attempts" in page
+    assert 55 <= int(headers["retry-after"]) <= 60
+    assert attempt_login(gateway, ADMIN_KEY)[0] == 429  # the right key too: no oracle past the limit
+    assert attempt_login(gateway, ADMIN_KEY, source="127.0.0.2")[0] == 303  # other clients are not locked out
+    assert attempt_login(gateway, "guess", source="127.0.0.2")[0] == 401
+
+
+def test_concurrent_guesses_cannot_overrun_the_limit(make_gateway: Any) -> None:
+    gateway = make_gateway(server={"login_failures": 3, "login_window": 1})
+    with ThreadPoolExecutor(20) as pool:
+        statuses = list(pool.map(lambda _: attempt_login(gateway, "guess")[0], range(20)))
+    assert sorted(statuses) == [401] * 3 + [429] * 17
+    time.sleep(1.1)  # the window slides: the address may try again
+    assert attempt_login(gateway, ADMIN_KEY)[0] == 303
 
 
 def test_endpoints_count_failed_attempts(gateway, upstream) -> None:

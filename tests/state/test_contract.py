@@ -1,4 +1,5 @@
-"""The State contract: the same tests for the in-process and the Redis backend."""
+"""The State contract: the same tests for the in-process backend, the workers' socket backend (one
+in-process state served over a Unix socket) and Redis."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 
 from switchpoint.state import State, Window
 from switchpoint.state.redis import RedisState
+from switchpoint.state.socket import SocketState
 
 TTL = 60.0
 LEASE = 60.0
@@ -168,3 +170,47 @@ async def test_cache_entries(state: State) -> None:
     await state.cache_put("c2", b"x", ttl=0.05)
     await asyncio.sleep(0.1)
     assert await state.cache_get("c2") is None
+
+
+async def until(condition, timeout: float = 1.0) -> None:  # noqa: ANN001 - a zero-argument predicate
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not delivered within a second"
+        await asyncio.sleep(0.005)
+
+
+async def test_messages_reach_every_other_process(state: State, peer: State | None) -> None:
+    if peer is None:  # one process: there is no one else to tell
+        assert await state.publish("keys", "abc") == []
+        return
+    theirs: list[str | None] = []
+    mine: list[str | None] = []
+    await peer.subscribe("keys", lambda m: theirs.append(m) or "dropped")
+    await state.subscribe("keys", lambda m: mine.append(m) or "mine")
+    assert await state.publish("keys", "abc") == ["dropped"]  # answered once every other process handled it
+    assert theirs == ["abc"]
+    assert await peer.publish("other", "x") == []  # no subscriber on that channel
+    await asyncio.sleep(0.05)
+    assert mine == []  # a process does not hear its own messages
+
+
+async def test_a_lost_connection_tells_subscribers_messages_may_be_lost(state: State, peer: State | None) -> None:
+    if isinstance(state, SocketState):
+        heard: list[str | None] = []
+        await state.subscribe("keys", heard.append)
+        assert state._link is not None and state._link.transport is not None
+        state._link.transport.abort()  # the host restarted, say
+        await until(lambda: heard == [None, None])  # lost; reconnected at once (not on the next call), said again
+        assert peer is not None and await peer.publish("keys", "k1") == []  # handled; nothing to reply
+        assert heard == [None, None, "k1"]
+    elif isinstance(state, RedisState):
+        heard = []
+        await state.subscribe("keys", heard.append)
+        await state.client.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        await until(lambda: None in heard)
+        assert peer is not None
+        deadline = time.monotonic() + 3
+        while "k2" not in heard:  # resubscribed in the background: messages flow again
+            assert time.monotonic() < deadline, heard
+            await peer.publish("keys", "k2")
+            await asyncio.sleep(0.05)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -39,4 +40,14 @@ async def test_open_falls_back_to_local_counters_that_still_enforce_limits() -> 
     assert await state.reserve("k", "t", 100, 5, ttl=60, lease=60) == (True, 5)
     checks = [await state.hit([Window("b", 2, 60)], time.time()) for _ in range(3)]
     assert [c.admitted for c in checks] == [True, True, False]
+    await state.close()
+
+
+@pytest.mark.parametrize("url", ["redis", "socket"])
+async def test_an_outage_loses_messages_but_fails_nothing(url: str, tmp_path: Path) -> None:
+    """Revoking a key must not fail because the other processes cannot be told (their caches expire)."""
+    state = open_state(unreachable() if url == "redis" else f"switchpoint+unix://{tmp_path}/none.sock")
+    heard: list[str | None] = []
+    await state.subscribe("keys", heard.append)
+    assert await state.publish("keys", "k") == []
     await state.close()

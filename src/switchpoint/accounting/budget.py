@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import orjson
+
 from ..errors import ForbiddenError
 from ..ids import random_hex
 from ..singleflight import SingleFlight
@@ -15,6 +17,7 @@ from .keys import KeyRecord
 from .ledger import LedgerWriter
 
 PERIOD_NAMES = {"daily": "daily", "weekly": "weekly", "monthly": "monthly", None: "total"}
+PENDING = "ledger-pending"  # the state channel that asks every process for its ledger rows not written yet
 
 
 # A hold outlives any request (the engine settles every one); the lease only frees the holds of a
@@ -86,10 +89,23 @@ class Budget:
         await self.state.seed(counter, await self.ledger_spend(key_hash, since_ms), ttl=ttl)
 
     async def ledger_spend(self, key_hash: str | None, since_ms: int) -> int:
-        """Spend in the ledger, counting this process's rows not written yet exactly once: they are
-        taken first, and left out of the stored sum even if they are written meanwhile."""
+        """Spend in the ledger, counting the rows not written yet (this process's, and every other
+        worker's or replica's, asked through the state) exactly once: they are taken first, and left
+        out of the stored sum even if they are written meanwhile."""
         pending = self.ledger.pending_costs(key_hash, since_ms) if self.ledger is not None else {}
+        for reply in await self.state.publish(PENDING, orjson.dumps([key_hash, since_ms]).decode()):
+            pending.update(orjson.loads(reply))
         return sum(pending.values()) + await self.store.spend_nanos(key_hash, since_ms, exclude=pending.keys())
+
+    async def listen(self) -> None:
+        """Answer other processes asking for this process's rows not written yet."""
+        await self.state.subscribe(PENDING, self._pending_here)
+
+    def _pending_here(self, message: str | None) -> str | None:
+        if message is None or self.ledger is None:
+            return None
+        key_hash, since_ms = orjson.loads(message)
+        return orjson.dumps(self.ledger.pending_costs(key_hash, since_ms)).decode()
 
     def _counter(self, key: KeyRecord, now: dt.datetime | None) -> tuple[str, int, float]:
         if key.limit_reset is None:  # a lifetime limit: one counter for ever

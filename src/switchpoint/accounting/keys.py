@@ -14,11 +14,13 @@ from typing import Any
 from ..config import Config
 from ..errors import AuthenticationError, ForbiddenError
 from ..singleflight import SingleFlight
+from ..state import State
 from ..storage import Store
 from ..storage.store import now_ms
 
 log = logging.getLogger("switchpoint.keys")
 KEY_PREFIX = "sk-sp-v1-"
+CHANGED = "keys"  # the state channel on which a created, changed or deleted key's hash is published
 
 
 def generate_key() -> str:
@@ -59,11 +61,16 @@ class KeyRecord:
 
 
 class KeyService:
-    """Looks keys up by hash, with a short cache so revocations on any replica show within `ttl`."""
+    """Looks keys up by hash, with a short cache. A key changed through this service is published on
+    the shared state, and every process (worker or replica) drops it from its cache: at once with
+    `serve --workers N`, within milliseconds over Redis. The cache is refreshed every `ttl` all the
+    same, for changes made straight in the database (`switchpoint keys revoke`)."""
 
-    def __init__(self, store: Store, *, admin_key: str | None, ttl: float = 5.0) -> None:
+    def __init__(self, store: Store, *, admin_key: str | None, ttl: float = 5.0, state: State | None = None) -> None:
         self.store = store
+        self.state = state
         self.ttl = ttl
+        self._epoch = 0  # bumped by every drop, so a lookup begun before it does not cache what it read
         self._admin_hash = hash_key(admin_key) if admin_key else None
         self._cache: dict[str, tuple[KeyRecord | None, float]] = {}
         self._refreshing: set[str] = set()
@@ -105,8 +112,11 @@ class KeyService:
         return cached[0]
 
     async def _load(self, key_hash: str) -> KeyRecord | None:
+        epoch = self._epoch
         row = await self.store.get_key(key_hash)
         record = KeyRecord.from_row(row) if row else None
+        if epoch != self._epoch:  # the key may have changed while we read it: answer, but do not keep it
+            return record
         if len(self._cache) > 200_000:
             self._cache.clear()
         self._cache[key_hash] = (record, time.monotonic())
@@ -118,7 +128,27 @@ class KeyService:
             log.warning("refreshing key %s failed: %s", key_hash[:12], task.exception())
 
     def forget(self, key_hash: str) -> None:
+        self._epoch += 1
         self._cache.pop(key_hash, None)
+        self._loading.forget(key_hash)  # a lookup after this starts its own read
+
+    async def changed(self, key_hash: str) -> None:
+        """The key was created, changed or deleted here: drop it here and in every other process."""
+        self.forget(key_hash)
+        if self.state is not None:
+            await self.state.publish(CHANGED, key_hash)
+
+    async def listen(self) -> None:
+        """Drop the keys other processes change (and everything, when some changes may be lost)."""
+        if self.state is not None:
+            await self.state.subscribe(CHANGED, self._heard)
+
+    def _heard(self, key_hash: str | None) -> None:
+        if key_hash is None:
+            self._epoch += 1
+            self._cache.clear()
+        else:
+            self.forget(key_hash)
 
     async def create(self, name: str, *, limit_usd: float | None = None, limit_reset: str | None = None,
                      rate_limit: tuple[int, float] | None = None, token_limit: tuple[int, float] | None = None,
@@ -131,6 +161,7 @@ class KeyService:
                           token_limit=token_limit, expires_at_ms=expires_at_ms, cache=cache, log_content=log_content,
                           external_user=external_user)
         await self.store.insert_key(row)
+        await self.changed(row["hash"])  # a process that was asked for it before keeps no "unknown key"
         return KeyRecord.from_row(row), key
 
 

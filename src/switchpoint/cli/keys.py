@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from ..accounting.keys import KeyRecord, KeyService, config_key_hashes, config_key_problem
+from ..accounting.keys import CHANGED, KeyRecord, KeyService, config_key_hashes, config_key_problem
 from ..accounting.pricing import from_nanos
+from ..state import open_state
 from ..storage import Store, reports
 from .common import console, load_database_config, print_json, run
 
@@ -80,11 +81,24 @@ def list_keys(config_path: str | None, as_json: bool) -> None:
     console.print(table)
 
 
+async def tell_gateways(state_url: str, key_hash: str) -> None:
+    """Publish the change on the shared state, as the provisioning API does (a memory state lives
+    inside the gateway: nothing to reach from here)."""
+    if state_url == "memory":
+        return
+    state = open_state(state_url)
+    try:
+        await state.publish(CHANGED, key_hash)
+    finally:
+        await state.close()
+
+
 @keys.command("revoke")
 @click.argument("name_or_hash")
 @click.option("--config", "config_path", help="Path to switchpoint.yaml.")
 def revoke(name_or_hash: str, config_path: str | None) -> None:
-    """Delete a key by its name or hash (a unique prefix of the hash will do)."""
+    """Delete a key by its name or hash (a unique prefix of the hash will do). Gateways sharing a Redis
+    state drop it at once; others within the 5 s their key cache lives."""
     config = load_database_config(config_path)
 
     async def go() -> list[dict]:
@@ -97,6 +111,7 @@ def revoke(name_or_hash: str, config_path: str | None) -> None:
                 if problem is not None:
                     raise click.ClickException(problem)
                 await store.delete_key(found[0]["hash"])
+                await tell_gateways(config.state, found[0]["hash"])
             return found
         finally:
             await store.close()

@@ -213,6 +213,21 @@ class ServerConfig(Strict):
     reservation_lease: float = Field(3600.0, gt=0, description="seconds a budget hold outlives a replica that "
                                                                 "died before settling it")
     access_log: bool = Field(True, description="one line per request on the 'switchpoint.access' logger")
+    # client connections (server/deadlines.py): slow and idle clients are timed out, a flood refused
+    idle_timeout: float = Field(30.0, gt=0, description="seconds a keep-alive connection may wait for its next "
+                                                        "request (and a new one for its first)")
+    head_timeout: float = Field(20.0, gt=0, description="seconds from a request's first byte to the end of its "
+                                                        "headers; 408 after")
+    body_timeout: float = Field(30.0, gt=0, description="seconds to receive a request body, plus one for every "
+                                                        "body_min_rate bytes received; 408 after")
+    body_min_rate: int = Field(1024, gt=0, description="bytes per second that extend body_timeout")
+    send_timeout: float = Field(60.0, gt=0, description="seconds a client may read nothing of its response "
+                                                        "(while it waits to be sent) before the connection is closed")
+    max_connections: int | None = Field(None, gt=0, description="open client connections per process; past it a "
+                                        "new connection is answered 503 and closed. Default: half the open-file limit")
+    login_failures: int = Field(10, gt=0, description="failed dashboard logins allowed per client address in "
+                                                      "login_window seconds; 429 after")
+    login_window: float = Field(60.0, gt=0)
 
 
 class LedgerConfig(Strict):

@@ -30,8 +30,8 @@ class AnthropicOptions(ProviderOptions):
 
 class AnthropicProvider(Provider):
     type = "anthropic"
-    native_format = MESSAGES_FORMAT
     Options = AnthropicOptions
+    native_format = MESSAGES_FORMAT
 
     def headers(self, betas: list[str]) -> dict[str, str]:
         headers = {"anthropic-version": API_VERSION, **json_headers(self.connection, "x-api-key")}

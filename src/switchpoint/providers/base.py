@@ -155,8 +155,8 @@ class Provider:
 
     type = ""
     streams_ndjson = False
-    native_format: str | None = None  # the inbound wire format this provider speaks natively, if any
     Options: ClassVar[type[ProviderOptions]] = ProviderOptions
+    native_format: str | None = None  # the inbound wire format this provider speaks natively, if any
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection

@@ -163,7 +163,7 @@ async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate) -
         values["token_limit_interval"] = spec.token_limit.interval if spec.token_limit else None
     if values:
         await services.store.update_key(record.hash, values)
-        services.keys.forget(record.hash)
+        await services.keys.changed(record.hash)
 
 
 async def delete_key(services: Services, request: Request, send: Send) -> Response:
@@ -171,7 +171,7 @@ async def delete_key(services: Services, request: Request, send: Send) -> Respon
     record = await _record(services, request)
     refuse_config_key(services, record)
     await services.store.delete_key(record.hash)
-    services.keys.forget(record.hash)
+    await services.keys.changed(record.hash)
     return json_response({"deleted": True})
 
 

@@ -14,12 +14,12 @@ from ..errors import SwitchpointError
 from ..generation import GenerationRecord
 from ..ids import generation_id
 from ..observability.context import current_scope
-from ..types import hide_reasoning
-from .cache import CACHE_HEADERS, StreamTape, status_headers
+from ..types import ChatRequest, Completion, Usage, hide_reasoning
+from .cache import CACHE_HEADERS
 from .http import STREAMED, Request, Response, Send, Streamed
 from .render import completion_body, embeddings_body
 from .services import Services
-from .streaming import SSE_HEADERS, stream_chat
+from .streaming import ChatSurface, send_replay, stream_chat
 from .validate import ATTRIBUTION, parse_chat, parse_embeddings
 
 # The request headers a generation reads: attribution passed upstream, and the cache controls.
@@ -39,43 +39,38 @@ async def chat_completions(services: Services, request: Request, send: Send) -> 
         scope = current_scope()
         if scope is not None:
             scope.capture_content(chat.messages)
-    cache = services.cache
-    plan = cache.plan(key, headers, request.path, chat)
-    hit = await cache.lookup(plan) if plan is not None else None
-    if hit is not None:
+    turn = services.cache.turn(key, headers, request.path, chat)
+    if await turn.lookup() is not None:
         with refusals(services, ctx, chat.model, streamed=chat.stream):
             await services.limiter.admit(key, free=services.engine.plan(chat)[1])
-        cache.record_hit(hit, ctx.generation_id, key, streamed=chat.stream, started=ctx.started, user=ctx.user)
-        headers = [(b"x-generation-id", ctx.generation_id.encode()), *hit.headers()]
-        if chat.stream:
-            await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
-            for chunk in cache.replay_stream(hit, ctx.generation_id, int(now), chat.legacy_prompt):
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return STREAMED
-        return Response(cache.replay_body(hit, ctx.generation_id, int(now)), headers=headers)
-    extra = status_headers("MISS") if plan is not None else []
+        hit = turn.replay(ctx, streamed=chat.stream)
+        if hit.batches is not None:
+            renderer = ChatSurface(chat, ctx.generation_id, int(now)).renderer(hit.record)
+            return await send_replay(send, hit.headers, renderer, hit.batches, hit.usage, hit.record)
+        assert hit.completion is not None
+        return Response(_render(chat, hit.completion, hit.record, hit.usage, int(now)), headers=hit.headers)
+    extra = turn.headers
     if chat.stream:
-        tape = StreamTape() if plan is not None else None
+        tape = turn.tape()
         error = await stream_chat(services.engine, chat, ctx, request.receive, send, created=int(now),
                                   interval=services.config.server.keepalive_interval, headers=extra, tape=tape)
         if error is not None:
             raise error
-        if plan is not None and tape is not None and tape.record is not None and tape.usage is not None:
-            await cache.store(plan, tape.record, tape.usage, chunks=tape.chunks)
+        await turn.store_stream(tape)
         return STREAMED
     result = await services.engine.complete(chat, ctx)
     headers = [(b"x-generation-id", ctx.generation_id.encode()),
                (b"x-switchpoint-attempts", str(len(result.record.attempts)).encode()),
                (b"x-switchpoint-overhead-ms", overhead_header(result.record, ctx)), *extra]
+    await turn.store(result)  # the completion as the engine made it: a hit is rendered (and hidden) again
+    return Response(_render(chat, result.completion, result.record, result.usage, int(now)), headers=headers)
+
+
+def _render(chat: ChatRequest, completion: Completion, record: GenerationRecord, usage: Usage, created: int) -> bytes:
     if chat.hides_reasoning:
-        for choice in result.completion.choices:
+        for choice in completion.choices:
             hide_reasoning(choice)
-    rendered = completion_body(result.completion, result.record, result.usage, created=int(now),
-                               legacy=chat.legacy_prompt)
-    if plan is not None:
-        await cache.store(plan, result.record, result.usage, body=rendered)
-    return Response(rendered, headers=headers)
+    return completion_body(completion, record, usage, created=created, legacy=chat.legacy_prompt)
 
 
 def overhead_header(record: GenerationRecord, ctx: RequestContext) -> bytes:

@@ -59,6 +59,17 @@ class Cycle:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def abandon(self) -> None:
+        """The client went away (or timed out) before this response was complete: `receive` answers
+        http.disconnect, sends are dropped, and an app that has not begun its response is cancelled,
+        so a generation stops waiting on its provider at once. Go's net/http does the same with the
+        request's context; a stream already under way ends through its http.disconnect instead."""
+        self.disconnected = True
+        self.wake()
+        task = self.task
+        if task is not None and not self.started and not task.done():
+            task.cancel()
+
     async def wait(self) -> None:
         self.waiter = self.conn.loop.create_future()
         try:
@@ -70,6 +81,9 @@ class Cycle:
         try:
             await app(self.scope, self.receive, self.send)
         except BaseException as exc:
+            if self.disconnected and isinstance(exc, asyncio.CancelledError):
+                log.debug("%s %s cancelled: the client went away", self.scope["method"], self.scope["path"])
+                return  # cancelled by abandon(): nothing to answer, nobody to answer
             log.error("Exception in ASGI application", exc_info=exc)
             if not self.started:
                 await self.send_error()

@@ -28,14 +28,13 @@ from ..protocols.anthropic_messages import (
     message_body,
     parse_messages,
 )
-from ..protocols.anthropic_messages.replay import replay_body, replay_stream
 from ..protocols.anthropic_messages.request import load_body
 from ..types import ChatRequest
-from .cache import CACHE_HEADERS, StreamTape, status_headers
+from .cache import CACHE_HEADERS
 from .chat import overhead_header
 from .http import STREAMED, Request, Response, Send, Streamed
 from .services import Services
-from .streaming import SSE_HEADERS, stream_generation
+from .streaming import send_replay, stream_generation
 
 API_TYPE = "messages"
 MESSAGES_HEADERS = frozenset(name.encode() for name in ("anthropic-version", "anthropic-beta", *CACHE_HEADERS))
@@ -106,37 +105,29 @@ async def _create(services: Services, request: Request, send: Send) -> Response 
             scope.capture_content(chat.messages)
     now = time.time()
     ctx = RequestContext(key, generation_id(now), time.monotonic(), size, chat.params.get("user"), API_TYPE)
-    cache = services.cache
-    headers = request.pick(MESSAGES_HEADERS)
-    plan = cache.plan(key, headers, "/v1/messages", chat)
-    hit = await cache.lookup(plan) if plan is not None else None
-    if hit is not None:
+    turn = services.cache.turn(key, request.pick(MESSAGES_HEADERS), "/v1/messages", chat)
+    if await turn.lookup() is not None:
         await services.limiter.admit(key, free=services.engine.plan(chat)[1])
-        cache.record_hit(hit, ctx.generation_id, key, streamed=chat.stream, started=ctx.started, user=ctx.user,
-                         api_type=API_TYPE)
-        replay = [(b"x-generation-id", ctx.generation_id.encode()), (b"x-switchpoint-cost", b"0"), *hit.headers()]
-        if chat.stream:
-            await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *replay]})
-            for chunk in replay_stream(hit.entry["chunks"], hit.entry["id"], ctx.generation_id):
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return STREAMED
-        return Response(replay_body(hit.entry["body"], hit.entry["id"], ctx.generation_id), headers=replay)
-    extra = status_headers("MISS") if plan is not None else []
+        hit = turn.replay(ctx, streamed=chat.stream)
+        replay = [*hit.headers, (b"x-switchpoint-cost", b"0")]
+        if hit.batches is not None:
+            renderer = MessagesSurface(ctx.generation_id, chat.model).renderer(hit.record)
+            return await send_replay(send, replay, renderer, hit.batches, hit.usage, hit.record)
+        assert hit.completion is not None
+        return Response(message_body(hit.completion, hit.record, hit.usage), headers=replay)
+    extra = turn.headers
     if chat.stream:
-        tape = StreamTape() if plan is not None else None
+        tape = turn.tape()
         error = await stream_generation(services.engine, chat, ctx, request.receive, send,
                                         MessagesSurface(ctx.generation_id, chat.model),
                                         interval=services.config.server.keepalive_interval, headers=extra, tape=tape)
         if error is not None:
             raise error
-        if plan is not None and tape is not None and tape.record is not None and tape.usage is not None:
-            await cache.store(plan, tape.record, tape.usage, chunks=[*tape.chunks, tape.closing])
+        await turn.store_stream(tape)
         return STREAMED
     result = await services.engine.complete(chat, ctx)
+    await turn.store(result)
     rendered = message_body(result.completion, result.record, result.usage)
-    if plan is not None:
-        await cache.store(plan, result.record, result.usage, body=rendered)
     return Response(rendered, headers=[
         (b"x-generation-id", ctx.generation_id.encode()),
         (b"x-switchpoint-cost", repr(from_nanos(result.record.cost_nanos)).encode()),

@@ -6,10 +6,16 @@ class it creates for each connection (its `http=` setting). uvicorn's own httpto
 attributes on a cycle object, two regular expressions per response header, an asyncio.Event and a
 keep-alive timer armed and cancelled for every request. Here a request costs one small object (a
 Cycle, server/cycle.py, which does the ASGI receive and send), the response head is joined once, and
-one loop timer closes every idle keep-alive connection.
+one loop timer keeps every connection's deadlines (server/deadlines.py).
 
 Responses are written through the loop's outbox (switchpoint/outbox.py): the writes of one turn of
-the event loop leave together at its end."""
+the event loop leave together at its end.
+
+A connection may not keep the gateway waiting for ever (server/deadlines.py): its request head, its
+request body, a response it does not read and the wait between requests each have a deadline, and
+past `max_connections` a new connection is answered 503 at once. A client that goes away before its
+response has begun has its request cancelled (as Go's net/http cancels the request's context): a
+generation stops waiting on its provider and releases its budget at once."""
 
 from __future__ import annotations
 
@@ -21,16 +27,15 @@ from typing import Any
 import httptools
 import orjson
 
-from ..loops import PerLoop
 from ..outbox import outbox_for
 from .cycle import STATUS_LINES, Cycle
+from .deadlines import LINGER, ConnectionLimits, deadlines_for, unsent
 
 log = logging.getLogger("switchpoint.server")
 
 ASGI = {"version": "3.0", "spec_version": "2.3"}
 BUFFERED_BODY = 65536  # request body held before the socket stops being read
 HEAD_LIMIT = 65536  # request line and headers
-IDLE_CHECK = 1.0  # seconds between sweeps for idle keep-alive connections
 
 
 def error_response(status: int, message: str) -> bytes:
@@ -38,42 +43,6 @@ def error_response(status: int, message: str) -> bytes:
     body = orjson.dumps({"error": {"code": status, "message": message}})
     return (STATUS_LINES[status] + b"content-type: application/json\r\ncontent-length: %d\r\n"
             b"connection: close\r\n\r\n%s" % (len(body), body))
-
-
-class IdleConnections:
-    """Keep-alive connections waiting for their next request, closed by one loop timer once they have
-    waited `timeout` seconds (give or take IDLE_CHECK): no timer is armed and cancelled per request."""
-
-    __slots__ = ("loop", "timeout", "waiting", "handle")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
-        self.loop = loop
-        self.timeout = timeout
-        self.waiting: dict[HttpProtocol, float] = {}  # insertion order is deadline order
-        self.handle: asyncio.TimerHandle | None = None
-
-    def add(self, conn: HttpProtocol) -> None:
-        self.waiting[conn] = self.loop.time() + self.timeout
-        if self.handle is None:
-            self.handle = self.loop.call_later(min(IDLE_CHECK, self.timeout), self.sweep)
-
-    def discard(self, conn: HttpProtocol) -> None:
-        self.waiting.pop(conn, None)
-
-    def sweep(self) -> None:
-        now = self.loop.time()
-        expired = []
-        for conn, deadline in self.waiting.items():
-            if deadline > now:
-                break
-            expired.append(conn)
-        for conn in expired:
-            del self.waiting[conn]
-            conn.close()
-        self.handle = self.loop.call_later(min(IDLE_CHECK, self.timeout), self.sweep) if self.waiting else None
-
-
-_idle: PerLoop[IdleConnections] = PerLoop(IdleConnections)  # type: ignore[arg-type]
 
 
 class DefaultHeaders:
@@ -101,7 +70,7 @@ class HttpProtocol(asyncio.Protocol):
     """One client connection. uvicorn constructs it with its config and shared server state."""
 
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
-                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+                 _loop: asyncio.AbstractEventLoop | None = None, limits: ConnectionLimits | None = None) -> None:
         if not config.loaded:
             config.load()
         self.app = config.loaded_app
@@ -110,7 +79,10 @@ class HttpProtocol(asyncio.Protocol):
         self.app_state = app_state
         self.root_path: str = config.root_path
         self.limit_concurrency: int | None = config.limit_concurrency
-        self.idle = _idle.get(self.loop, float(config.timeout_keep_alive))
+        # `limits` comes from the gateway's config (run.py, protocol_factory); run bare under uvicorn,
+        # the keep-alive is uvicorn's and the rest are the defaults
+        self.limits = limits or ConnectionLimits(idle=float(config.timeout_keep_alive))
+        self.deadlines = deadlines_for(self.loop, self.limits)
         self.defaults = DEFAULT_HEADERS
         self.outbox = outbox_for(self.loop)
         self.parser = httptools.HttpRequestParser(self)
@@ -130,6 +102,16 @@ class HttpProtocol(asyncio.Protocol):
         self.read_paused = False
         self.write_paused = False
         self.writable: asyncio.Future[None] | None = None
+        # what the connection waits on, for its deadline (see `deadline`)
+        self.in_head = False  # a request has begun and its head is not complete
+        self.in_body = False  # its head is complete and its body is not
+        self.head_started: float | None = None
+        self.body_started: float | None = None  # None while the body is not being read
+        self.body_received = 0  # bytes of body since body_started
+        self.idle_since = 0.0
+        self.stalled_since = 0.0  # since when the client has read nothing (writes paused)
+        self.stalled_buffer = 0  # bytes waiting for it then
+        self.linger_until = 0.0  # refused or timed out: the error is out, the socket closes by then
 
     # -- the transport ---------------------------------------------------------------------------
 
@@ -140,16 +122,22 @@ class HttpProtocol(asyncio.Protocol):
         self.client = _address(transport.get_extra_info("peername"))
         if transport.get_extra_info("sslcontext") is not None:
             self.scheme = "https"
-        self.idle.add(self)  # a client that connects and never asks is closed like an idle one
+        cap = self.limits.max_connections
+        if cap is not None and len(self.server_state.connections) > cap:
+            self.deadlines.refused += 1  # logged once a sweep, not once a connection
+            self.deadlines.watch(self, self.refuse(503, "The gateway has too many open connections; "
+                                                        "retry shortly."))
+            return
+        self.idle_since = now = self.loop.time()  # a client that connects and never asks is closed
+        self.deadlines.watch(self, now + self.limits.idle)  # like an idle one
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server_state.connections.discard(self)
-        self.idle.discard(self)
+        self.deadlines.discard(self)
         self.outbox.discard(self.transport)
         for cycle in {self.cycle, self.active, *self.pipeline}:
             if cycle is not None and not cycle.complete:
-                cycle.disconnected = True
-                cycle.wake()
+                cycle.abandon()
         self.pipeline.clear()
         self.write_paused = False
         if self.writable is not None and not self.writable.done():
@@ -159,6 +147,8 @@ class HttpProtocol(asyncio.Protocol):
         return None  # close our side too: a half-closed client gets no more responses
 
     def data_received(self, data: bytes) -> None:
+        if self.linger_until:
+            return  # answered with an error and closing: what the client still sends is dropped
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -169,9 +159,15 @@ class HttpProtocol(asyncio.Protocol):
                 self.reject(431, "The request's headers are too large.")
             else:
                 self.reject(400, "Invalid HTTP request received.")
+            return
+        if self.in_head or self.in_body:  # a request is still arriving (rare: most come in one read)
+            self.watch_request()
 
     def pause_writing(self) -> None:
         self.write_paused = True
+        self.stalled_since = now = self.loop.time()
+        self.stalled_buffer = unsent(self.transport) if self.transport is not None else 0
+        self.deadlines.watch(self, now + self.limits.send)
 
     def resume_writing(self) -> None:
         self.write_paused = False
@@ -193,6 +189,9 @@ class HttpProtocol(asyncio.Protocol):
         if self.read_paused and self.transport is not None:
             self.read_paused = False
             self.transport.resume_reading()
+            if self.in_body:  # the pause was ours: the body's clock starts again
+                self.body_started = None
+                self.watch_request()
 
     def write(self, data: bytes) -> None:
         self.outbox.write(self.transport, data)
@@ -213,6 +212,26 @@ class HttpProtocol(asyncio.Protocol):
             self.transport.write(error_response(status, message))
             self.transport.close()
 
+    def refuse(self, status: int, message: str) -> float:
+        """Answer in the error envelope (Connection: close) and stop sending; the client gets LINGER
+        seconds to read the answer and close. Closing at once, with the client's request unread,
+        would reset the connection and could lose the answer. Returns when to cut the connection."""
+        transport = self.transport
+        assert transport is not None
+        self.flush()
+        self.server_state.connections.discard(self)  # on its way out: it takes no one's place
+        self.linger_until = self.loop.time() + LINGER
+        self.in_head = self.in_body = False
+        if transport.is_closing():
+            return self.linger_until
+        transport.write(error_response(status, message))
+        if transport.can_write_eof():
+            transport.write_eof()
+            self.resume_reading()  # read (and drop) what the client still sends, and see it close
+        else:  # TLS: no half-close
+            transport.close()
+        return self.linger_until
+
     def shutdown(self) -> None:
         """The server is stopping: close now if idle, else after the response in progress."""
         active = self.active
@@ -226,7 +245,7 @@ class HttpProtocol(asyncio.Protocol):
     # -- parser callbacks ------------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self.idle.discard(self)
+        self.in_head = True
         self.url = b""
         self.headers = []
         self.head_size = 0
@@ -248,6 +267,10 @@ class HttpProtocol(asyncio.Protocol):
             self.expect_continue = True
 
     def on_headers_complete(self) -> None:
+        self.in_head = False
+        self.head_started = None
+        self.in_body = True
+        self.body_started = None
         parser = self.parser
         version = parser.get_http_version()
         url = self.url
@@ -276,6 +299,7 @@ class HttpProtocol(asyncio.Protocol):
             self.pause_reading()
 
     def on_body(self, body: bytes) -> None:
+        self.body_received += len(body)
         cycle = self.cycle
         if cycle is None or cycle.complete:
             return
@@ -286,6 +310,7 @@ class HttpProtocol(asyncio.Protocol):
         cycle.wake()
 
     def on_message_complete(self) -> None:
+        self.in_body = False
         cycle = self.cycle
         if cycle is None or cycle.complete:
             return
@@ -324,7 +349,79 @@ class HttpProtocol(asyncio.Protocol):
                 self.resume_reading()
             return
         self.resume_reading()
-        self.idle.add(self)
+        self.idle_since = now = self.loop.time()
+        self.deadlines.watch(self, now + self.limits.idle)
+        if self.in_head:  # the next request began meanwhile: its clock has been running since
+            self.deadlines.watch(self, (self.head_started or now) + self.limits.head)
+
+    # -- deadlines -------------------------------------------------------------------------------
+
+    def watch_request(self) -> None:
+        """A request's head or body is still to come: start its clock, unless it runs already."""
+        if self.in_head:
+            if self.head_started is None:
+                self.head_started = now = self.loop.time()
+                self.deadlines.watch(self, now + self.limits.head)
+        elif self.body_started is None and not self.read_paused:
+            self.body_started = now = self.loop.time()
+            self.body_received = 0
+            self.deadlines.watch(self, now + self.limits.body)
+
+    def deadline(self) -> float | None:
+        """When the connection times out, as things stand; None while the gateway is the one working
+        (running the app, or not reading because the app has not taken the body so far)."""
+        limits = self.limits
+        if self.linger_until:
+            return self.linger_until
+        if self.write_paused:
+            return self.stalled_since + limits.send
+        if self.in_head:  # while an earlier request is answered the clock runs, but a long
+            if self.head_started is None or self.active is not None:  # generation is not the
+                return None  # client's fault: the deadline applies once that answer is out
+            return self.head_started + limits.head
+        if self.in_body:
+            if self.body_started is None or self.read_paused:
+                return None
+            return self.body_started + limits.body + self.body_received / limits.body_rate
+        if self.active is not None or self.pipeline:
+            return None
+        return self.idle_since + limits.idle
+
+    def check(self, now: float) -> float | None:
+        """Called by the sweep: time out if the deadline has passed. The next time to check, if any."""
+        deadline = self.deadline()
+        if deadline is None or deadline > now:
+            return deadline
+        transport = self.transport
+        if transport is None:
+            return None
+        if self.write_paused and not self.linger_until:
+            waiting = unsent(transport)
+            if waiting < self.stalled_buffer:  # slow, but reading: the clock starts again
+                self.stalled_since, self.stalled_buffer = now, waiting
+                return now + self.limits.send
+            log.debug("closed the connection of %s: it read nothing of its response for %gs",
+                     self.client, self.limits.send)
+            transport.abort()
+            return None
+        if self.linger_until:
+            transport.abort()
+            return None
+        if self.in_head:
+            log.debug("408 to %s: request head incomplete after %gs", self.client, self.limits.head)
+            return self.refuse(408, f"The request's headers did not arrive within {self.limits.head:g} seconds.")
+        if self.in_body:
+            log.debug("408 to %s: request body too slow (%d bytes in %gs)", self.client, self.body_received,
+                     now - (self.body_started or now))
+            cycle = self.cycle
+            if cycle is not None and cycle.started:  # already answered (e.g. 413): just close
+                self.close()
+                return None
+            if cycle is not None:
+                cycle.abandon()
+            return self.refuse(408, "The request body arrived too slowly.")
+        self.close()  # idle
+        return None
 
 
 class HeadersTooLargeError(Exception):

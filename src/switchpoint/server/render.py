@@ -93,6 +93,8 @@ def completion_body(completion: Completion, record: GenerationRecord, usage: Usa
         body["service_tier"] = completion.service_tier
     if record.router:
         body["router"] = record.router
+    if record.cache_hit:
+        body["cache_hit"] = True
     return orjson.dumps(body)
 
 
@@ -150,11 +152,13 @@ class ChunkRenderer:
         return choice
 
     def usage(self, usage: Usage, cost_nanos: int, markup_nanos: int = 0, completion_nanos: int = 0,
-              router: dict[str, Any] | None = None) -> bytes:
-        body = {**self._envelope, "choices": [], "usage": usage_dict(usage, cost_nanos, markup_nanos,
-                                                                      completion_nanos)}
+              router: dict[str, Any] | None = None, cache_hit: bool = False) -> bytes:
+        body: dict[str, Any] = {**self._envelope, "choices": [],
+                                "usage": usage_dict(usage, cost_nanos, markup_nanos, completion_nanos)}
         if router:
             body["router"] = router
+        if cache_hit:
+            body["cache_hit"] = True
         return b"data: " + orjson.dumps(body) + b"\n\n"
 
     def error(self, err: SwitchpointError) -> bytes:

@@ -20,8 +20,6 @@ from typing import Any
 
 import orjson
 
-from ..accounting.keys import KeyRecord
-from ..engine import RequestContext
 from ..errors import NotFoundError, SwitchpointError
 from ..generation import GenerationRecord
 from ..observability.context import current_scope
@@ -33,12 +31,12 @@ from ..protocols.openai_responses import (
     parse_responses,
 )
 from ..types import ChatRequest
-from .cache import CACHE_HEADERS, StreamTape, status_headers
+from .cache import CACHE_HEADERS, OFF
 from .chat import authenticate, overhead_header, refusals
 from .http import STREAMED, Request, Response, Send, Streamed
 from .render import KEEPALIVE
 from .services import Services
-from .streaming import SSE_HEADERS, stream_generation
+from .streaming import send_replay, stream_generation
 from .validate import ATTRIBUTION
 
 API_TYPE = "responses"
@@ -138,22 +136,29 @@ async def _create(services: Services, request: Request, send: Send) -> Response 
         if scope is not None:
             scope.capture_content(chat.messages)
     now = time.time()
-    cache = services.cache
     # A cached answer has no state behind it: only requests that store nothing use the response cache.
-    plan = cache.plan(key, headers, "/v1/responses", chat) if data.get("store") is False else None
-    hit = await cache.lookup(plan) if plan is not None else None
-    if hit is not None:
-        return await _replay(services, hit, ctx, key, chat, send)
-    extra = status_headers("MISS") if plan is not None else []
+    turn = services.cache.turn(key, headers, "/v1/responses", chat) if data.get("store") is False else OFF
+    if await turn.lookup() is not None:
+        with refusals(services, ctx, chat.model, streamed=chat.stream, api_type=API_TYPE):
+            await services.limiter.admit(key, free=services.engine.plan(chat)[1])
+        hit = turn.replay(ctx, streamed=chat.stream)
+        if hit.batches is not None:
+            renderer = ResponsesStreamRenderer(ctx.generation_id, int(now), hit.record.model, data,
+                                               hit.record.provider)
+            return await send_replay(send, hit.headers, renderer, hit.batches, hit.usage, hit.record)
+        assert hit.completion is not None
+        replayed = completion_response(hit.completion, ctx.generation_id, int(now), hit.record.model, data, hit.usage,
+                                       hit.record.cost_nanos, hit.record.provider)
+        return Response(orjson.dumps(replayed), headers=hit.headers)
+    extra = turn.headers
     if chat.stream:
-        tape = StreamTape() if plan is not None else None
+        tape = turn.tape()
         surface = ResponsesSurface(services, key.hash, data, chat, ctx.generation_id, int(now))
         error = await stream_generation(services.engine, chat, ctx, request.receive, send, surface,
                                         interval=services.config.server.keepalive_interval, headers=extra, tape=tape)
         if error is not None:
             raise error
-        if plan is not None and tape is not None and tape.record is not None and tape.usage is not None:
-            await cache.store(plan, tape.record, tape.usage, chunks=[*tape.chunks, tape.closing])
+        await turn.store_stream(tape)
         return STREAMED
     result = await services.engine.complete(chat, ctx)
     completion, record = result.completion, result.record
@@ -165,32 +170,11 @@ async def _create(services: Services, request: Request, send: Send) -> Response 
                                        record.cost_nanos, record.provider)
         rendered = orjson.dumps(response)
     await keep(services, key.hash, data, chat, response, ctx.generation_id)
-    if plan is not None:
-        await cache.store(plan, record, result.usage, body=rendered)
+    await turn.store(result)
     return Response(rendered, headers=[
         (b"x-generation-id", ctx.generation_id.encode()),
         (b"x-switchpoint-attempts", str(len(record.attempts)).encode()),
         (b"x-switchpoint-overhead-ms", overhead_header(record, ctx)), *extra])
-
-
-async def _replay(services: Services, hit: Any, ctx: RequestContext, key: KeyRecord, chat: ChatRequest,
-                  send: Send) -> Response | Streamed:
-    with refusals(services, ctx, chat.model, streamed=chat.stream, api_type=API_TYPE):
-        await services.limiter.admit(key, free=services.engine.plan(chat)[1])
-    services.cache.record_hit(hit, ctx.generation_id, key, streamed=chat.stream, started=ctx.started,
-                              user=ctx.user, api_type=API_TYPE)
-    replay = [(b"x-generation-id", ctx.generation_id.encode()), *hit.headers()]
-    old, new = hit.entry["id"].encode(), ctx.generation_id.encode()  # a translated answer's ids embed it
-    if chat.stream:
-        await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *replay]})
-        for chunk in hit.entry["chunks"]:
-            await send({"type": "http.response.body", "body": chunk.encode().replace(old, new), "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-        return STREAMED
-    body = orjson.loads(hit.entry["body"].encode().replace(old, new))
-    if isinstance(body.get("usage"), dict) and "cost" in body["usage"]:
-        body["usage"]["cost"] = 0  # a hit is billed nothing
-    return Response(orjson.dumps(body), headers=replay)
 
 
 async def get_response(services: Services, request: Request, send: Send) -> Response:

@@ -9,12 +9,15 @@ import multiprocessing
 import os
 import resource
 from functools import partial
+from typing import Any
 
 import uvicorn
 
 from ..config import Config, find_config_path, load_config
 from ..providers import registry as _registry  # noqa: F401 - registers the provider types load_config checks
 from .app import App
+from .deadlines import ConnectionLimits
+from .protocol import HttpProtocol
 from .services import prepare_database
 from .workers import STARTUP_FAILURE, GatewayServer, serve_workers
 from .workers import supported as workers_supported
@@ -25,11 +28,17 @@ log = logging.getLogger("switchpoint")
 HTTP_PROTOCOL = "switchpoint.server.protocol:HttpProtocol"  # our HTTP/1.1 protocol under uvicorn's server
 
 
+def protocol_factory(config: Config) -> Any:
+    """Our HTTP/1.1 protocol for uvicorn's `http=` setting, with the config's connection limits
+    (uvicorn passes a protocol only its own settings)."""
+    return partial(HttpProtocol, limits=ConnectionLimits.from_config(config.server))
+
+
 def banner(config: Config, host: str, port: int, workers: int = 1) -> None:
     from .services import build_providers  # noqa: PLC0415
 
     warnings: list[str] = list(config.warnings)
-    if workers > 1 and config.state == "memory":
+    if workers > 1 and config.state == "memory" and not workers_supported():
         warnings.append(f"--workers {workers} with state: memory: each worker counts rate limits, budgets and "
                         f"the response cache on its own, so a key can get up to {workers}x its limits. "
                         "Set state: redis://... to share them exactly.")
@@ -37,7 +46,10 @@ def banner(config: Config, host: str, port: int, workers: int = 1) -> None:
     for warning in warnings:
         print(f"warning: {warning}")
     remote = [n for n, p in providers.items() if p.type != "ollama"]
-    print(f"Switchpoint listening on http://{host}:{port}  (database {config.database}, state {config.state})")
+    state = config.state
+    if workers > 1 and state == "memory" and workers_supported():
+        state = f"memory, shared by the {workers} workers"
+    print(f"Switchpoint listening on http://{host}:{port}  (database {config.database}, state {state})")
     if providers:
         print(f"providers: {', '.join(providers)}")
     if not remote:
@@ -65,13 +77,14 @@ def serve(config: Config, config_path: str | None, *, host: str | None, port: in
     port = port or config.port
     raise_file_limit()
     banner(config, host, port, workers)
-    common = dict(host=host, port=port, loop="uvloop", http=HTTP_PROTOCOL, lifespan="on", access_log=False,
-                  log_level="warning", timeout_graceful_shutdown=int(config.server.shutdown_grace) or None,
-                  timeout_keep_alive=30, proxy_headers=False, server_header=False)
+    common = dict(host=host, port=port, loop="uvloop", http=protocol_factory(config), lifespan="on",
+                  access_log=False, log_level="warning",
+                  timeout_graceful_shutdown=int(config.server.shutdown_grace) or None,
+                  proxy_headers=False, server_header=False)
     prepare_in_child(config)
     if workers > 1 and workers_supported():
-        serve_workers(partial(App, config, tune_gc=True, prepared=True), host, port, workers, common,
-                      grace=config.server.shutdown_grace)
+        serve_workers(partial(worker_app, config), host, port, workers, common, grace=config.server.shutdown_grace,
+                      share_memory_state=config.state == "memory", cache_bytes=config.response_cache.max_bytes)
     elif workers > 1:  # no SO_REUSEPORT balancing here: uvicorn's workers, sharing one socket
         path = find_config_path(config_path)
         if path is not None:
@@ -84,6 +97,13 @@ def serve(config: Config, config_path: str | None, *, host: str | None, port: in
             server.run()
         if not server.started:
             raise SystemExit(STARTUP_FAILURE)
+
+
+def worker_app(config: Config, state_url: str | None) -> App:
+    """A worker's app; with `state_url`, on the state the supervisor hosts for all workers."""
+    if state_url is not None:
+        config = config.model_copy(update={"state": state_url})
+    return App(config, tune_gc=True, prepared=True)
 
 
 def prepare_in_child(config: Config) -> None:

@@ -104,7 +104,7 @@ def build_services(config: Config) -> Services:
     state = open_state(config.state, failure=config.state_failure, cache_bytes=config.response_cache.max_bytes)
     providers = build_providers(config, warnings)
     catalogue = build_catalogue(config, {n: p.type for n, p in providers.items()})
-    keys = KeyService(store, admin_key=config.admin_key)
+    keys = KeyService(store, admin_key=config.admin_key, state=state)
     ledger = build_ledger(config, store)
     budget = Budget(state, store, lease=config.server.reservation_lease, ledger=ledger)
     limiter = RateLimiter(state, free_per_minute=config.free_models.requests_per_minute,
@@ -174,6 +174,8 @@ async def start_services(services: Services, *, prepared: bool = False) -> None:
         await services.store.create_schema()
         await services.store.upsert_config_keys(config_key_rows(services.config))
     services.ledger.start()
+    await services.keys.listen()
+    await services.budget.listen()
     if isinstance(services.engine.breakers, SharedBreakers):
         services.engine.breakers.start()
     for observer in services.observers:

@@ -18,7 +18,7 @@ from ..generation import GenerationRecord
 from ..loops import PerLoop
 from ..types import ChatRequest, Delta, Usage
 from .cache import StreamTape
-from .http import Receive, Send
+from .http import STREAMED, Receive, Send, Streamed
 from .render import DONE, KEEPALIVE, ChunkRenderer
 
 log = logging.getLogger("switchpoint.server")
@@ -65,7 +65,7 @@ class ChatRenderer:
 
     def finish(self, usage: Usage, record: GenerationRecord) -> bytes:
         return self.chunks.usage(usage, record.cost_nanos, record.markup_nanos, record.completion_nanos,
-                                 record.router) + DONE
+                                 record.router, cache_hit=record.cache_hit) + DONE
 
 
 class ChatSurface:
@@ -137,7 +137,7 @@ async def stream_generation(engine: Engine, chat: ChatRequest, ctx: RequestConte
                             tape: StreamTape | None = None) -> SwitchpointError | None:
     """Relay a streamed generation. Returns an error to render as a normal response when the
     generation failed before anything was sent; otherwise writes the whole response itself.
-    A `tape` keeps the chunks sent and, once the generation completed, its record and usage.
+    A `tape` keeps the delta batches relayed and, once the generation completed, its record and usage.
 
     The relay runs in the request's own task; one more task waits for the client to go away (and then
     cancels the relay), and the loop's keep-alive timer sends comments while the upstream is silent. A held
@@ -221,11 +221,11 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
                            (b"x-switchpoint-overhead-ms", f"{overhead:.3f}".encode())])
         try:
             async for batch in stream.batches():
+                if tape is not None:
+                    tape.add(batch)  # as the engine made it: a replay renders (and hides) it again
                 data = renderer.batch(batch)
                 if not data:
                     continue
-                if tape is not None:
-                    tape.chunks.append(data)
                 await writer.write(data)
         except UpstreamError as exc:
             err = mid_stream_error(exc, record.provider or "")
@@ -242,7 +242,6 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
         closing = renderer.finish(usage, record)
         if tape is not None:
             tape.finished(record, usage)
-            tape.closing = closing
         on_finish = getattr(surface, "on_finish", None)
         if on_finish is not None:  # a surface that keeps state stores it before the client sees the end
             await on_finish()
@@ -262,3 +261,17 @@ async def _watch(receive: Receive, relay: asyncio.Task[Any], writer: SSEWriter) 
                 return False
             relay.cancel()
             return True
+
+
+async def send_replay(send: Send, headers: list[tuple[bytes, bytes]], renderer: StreamRenderer,
+                      batches: list[list[Delta]], usage: Usage, record: GenerationRecord) -> Streamed:
+    """A cached stream in the inbound API's framing, by the renderer a live stream uses (under the hit's
+    record: its new id, billed 0, `cache_hit`): one chunk per stored batch, then the closing bytes."""
+    await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
+    for batch in batches:
+        data = renderer.batch(batch)
+        if data:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+    await send({"type": "http.response.body", "body": renderer.finish(usage, record), "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return STREAMED

@@ -5,19 +5,30 @@ uvicorn's own multi-process mode shares one listening socket, and whichever work
 a burst of new connections (a load balancer's pool, a benchmark's) lands mostly on one worker while the
 other idles. With a socket per worker the kernel hashes each connection to a worker instead.
 
+With `state: memory`, the workers share one state all the same: the supervisor binds a Unix socket in a
+private directory and starts a state process (state/host.py) that keeps the one in-process state on
+it; every worker reaches it with the socket backend (state/socket.py). Budgets, rate limits, the
+response cache and circuit breakers are then exact across workers, and a key changed in one worker is
+dropped by all of them before the change answers. The listening socket stays with the supervisor, so
+a restarted state process picks it up and the workers' reconnections wait in its backlog.
+
 The supervisor forwards SIGINT/SIGTERM to the workers as SIGTERM (each drains its in-flight requests and
-ledger), and restarts a worker that dies on its own. A worker that cannot start (a port in use, a broken
-config), or dies within a second of starting, stops the whole server instead of restarting in a loop."""
+ledger), stops the state process once they have, and restarts a worker (or the state process) that dies
+on its own. A worker that cannot start (a port in use, a broken config), or dies within a second of
+starting, stops the whole server instead of restarting in a loop."""
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -25,11 +36,15 @@ from typing import Any
 
 import uvicorn
 
+from ..state.host import run as run_state_host
+from ..state.socket import SCHEME
+
 log = logging.getLogger("switchpoint")
 
 STARTUP_FAILURE = 3  # a worker's exit code when it could not start (uvicorn uses the same)
 EARLY_DEATH = 1.0  # seconds: a worker that dies sooner than this after starting is not restarted
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STATE_SLOT = -1  # the state process's slot among the supervised processes
 
 
 def supported() -> bool:
@@ -62,9 +77,37 @@ def reserve_port(host: str, port: int) -> int:
         return int(probe.getsockname()[1])
 
 
-def run_worker(make_app: Callable[[], Any], host: str, port: int, options: dict[str, Any]) -> None:
+class SharedState:
+    """The Unix socket the state process serves the workers on, in a directory only this user can enter."""
+
+    def __init__(self, cache_bytes: int) -> None:
+        self.cache_bytes = cache_bytes
+        self.directory = tempfile.mkdtemp(prefix="switchpoint-")
+        self.path = f"{self.directory}/state.sock"
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.listener.bind(self.path)  # at most 107 bytes: a deep $TMPDIR is too long
+            self.listener.listen(1024)
+        except OSError as exc:
+            self.close()
+            raise SystemExit(f"switchpoint: cannot create the workers' state socket {self.path}: "
+                             f"{exc.strerror or exc} (set TMPDIR to a shorter directory)") from None
+
+    @property
+    def url(self) -> str:
+        return SCHEME + self.path
+
+    def close(self) -> None:
+        self.listener.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def run_worker(make_app: Callable[[], Any], host: str, port: int, options: dict[str, Any],
+               shared: SharedState | None = None) -> None:
     for signum in STOP_SIGNALS:  # the supervisor's handlers were copied by fork; uvicorn installs its own
         signal.signal(signum, signal.SIG_DFL)
+    if shared is not None:
+        shared.listener.close()  # the state process's, inherited by fork
     try:
         sock = bound_socket(host, port, share=True)
         app = make_app()
@@ -92,8 +135,9 @@ class GatewayServer(uvicorn.Server):
 
 class Supervisor:
     def __init__(self, make_app: Callable[[], Any], host: str, port: int, workers: int,
-                 options: dict[str, Any], grace: float) -> None:
+                 options: dict[str, Any], grace: float, shared: SharedState | None = None) -> None:
         self.make_app = make_app
+        self.shared = shared
         self.host = host
         self.port = port
         self.count = workers
@@ -105,8 +149,13 @@ class Supervisor:
         self.failed = False
 
     def start(self, slot: int) -> None:
-        process = self.context.Process(target=run_worker, name=f"switchpoint-worker-{slot}",
-                                       args=(self.make_app, self.host, self.port, self.options))
+        if slot == STATE_SLOT:
+            assert self.shared is not None
+            process = self.context.Process(target=run_state_host, name="switchpoint-state",
+                                           args=(self.shared.listener, self.shared.cache_bytes, self.count))
+        else:
+            process = self.context.Process(target=run_worker, name=f"switchpoint-worker-{slot}",
+                                           args=(self.make_app, self.host, self.port, self.options, self.shared))
         process.start()
         self.workers[slot] = (process, time.monotonic())
 
@@ -116,6 +165,8 @@ class Supervisor:
     def run(self) -> int:
         previous = {signum: signal.signal(signum, self.on_signal) for signum in STOP_SIGNALS}
         try:
+            if self.shared is not None:
+                self.start(STATE_SLOT)
             for slot in range(self.count):
                 self.start(slot)
             while not self.stopping:
@@ -132,14 +183,26 @@ class Supervisor:
                 continue
             process.join()
             if process.exitcode == STARTUP_FAILURE or time.monotonic() - started < EARLY_DEATH:
-                log.error("worker %d exited during start-up (code %s); stopping", process.pid, process.exitcode)
+                log.error("%s (%d) exited during start-up (code %s); stopping", process.name, process.pid,
+                          process.exitcode)
                 self.failed = self.stopping = True
                 return
-            log.warning("worker %d exited (code %s); starting another", process.pid, process.exitcode)
+            if slot == STATE_SLOT:
+                log.error("the state process %d exited (code %s); starting another: spend counters are re-read "
+                          "from the ledger, rate-limit windows and the response cache start empty",
+                          process.pid, process.exitcode)
+            else:
+                log.warning("worker %d exited (code %s); starting another", process.pid, process.exitcode)
             self.start(slot)
 
     def stop(self) -> None:
-        processes = [process for process, _ in self.workers.values()]
+        """Workers first (they settle their requests in flight against the state), then the state."""
+        state = self.workers.pop(STATE_SLOT, None)
+        self.stop_processes([process for process, _ in self.workers.values()])
+        if state is not None:
+            self.stop_processes([state[0]])
+
+    def stop_processes(self, processes: list[BaseProcess]) -> None:
         for process in processes:
             if process.is_alive():
                 process.terminate()  # SIGTERM: finish in-flight requests, drain the ledger
@@ -152,9 +215,18 @@ class Supervisor:
                 process.join()
 
 
-def serve_workers(make_app: Callable[[], Any], host: str, port: int, workers: int, options: dict[str, Any],
-                  grace: float) -> None:
+def serve_workers(make_app: Callable[[str | None], Any], host: str, port: int, workers: int,
+                  options: dict[str, Any], grace: float, *, share_memory_state: bool = False,
+                  cache_bytes: int = 64 << 20) -> None:
+    """`make_app(state_url)` builds a worker's app; `state_url` is the shared state's when the supervisor
+    hosts one (`share_memory_state`, for `state: memory`), else None (keep the configured state)."""
     port = reserve_port(host, port)
-    code = Supervisor(make_app, host, port, workers, options, grace).run()
+    shared = SharedState(cache_bytes) if share_memory_state else None
+    try:
+        build = partial(make_app, shared.url if shared is not None else None)
+        code = Supervisor(build, host, port, workers, options, grace, shared).run()
+    finally:
+        if shared is not None:
+            shared.close()
     if code:
         raise SystemExit(code)

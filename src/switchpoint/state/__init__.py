@@ -1,14 +1,19 @@
 """Counters that must be shared between replicas: budget reservations, rate-limit windows, small
-shared hashes (circuit-breaker state) and the response cache. `memory` (one process) is the default;
-`redis` serves a cluster. Both implement `State` and pass the same contract tests (tests/state/)."""
+shared hashes (circuit-breaker state) and the response cache, and messages between the processes
+that share them (a revoked key). `memory` (one process) is the default; `serve --workers N` keeps one
+`memory` state in a process of its own that the workers reach over a Unix socket (`socket`); `redis`
+serves a cluster. All implement `State` and pass the same contract tests (tests/state/)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import ServiceUnavailableError
+
+log = logging.getLogger("switchpoint.state")
 
 
 class StateUnavailableError(ServiceUnavailableError):
@@ -37,6 +42,19 @@ class WindowCheck:
     @property
     def admitted(self) -> bool:
         return self.refused < 0
+
+
+Handler = Callable[[str | None], str | None]  # a subscriber: message (None: some may be lost) -> reply
+
+
+def notify(handler: Handler, message: str | None) -> str | None:
+    """Call a subscriber. Its failure is logged and answered with None: it must not take down the
+    connection that carries every other message."""
+    try:
+        return handler(message)
+    except Exception:
+        log.exception("a subscriber failed on message %r", message)
+        return None
 
 
 class State(Protocol):
@@ -75,23 +93,44 @@ class State(Protocol):
 
     async def cache_delete(self, key: str) -> None: ...
 
+    # -- messages between the processes sharing this state ---------------------------------------
+    async def subscribe(self, channel: str, handler: Handler) -> None:
+        """Call `handler` with each message another process publishes on `channel`, and with None
+        when messages may have been missed (the connection to the shared state was lost): the
+        handler then drops whatever such messages keep fresh. Its return value is its reply."""
+
+    async def publish(self, channel: str, message: str) -> list[str]:
+        """Deliver `message` to the subscribers of `channel` in every other process sharing this
+        state (not this one), and return once each has handled it (or a second has passed), with
+        their replies (None and empty ones left out). With one process (memory) there is no one to
+        tell."""
+
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
 
 
+
 def open_state(url: str, *, failure: str = "closed", cache_bytes: int = 64 << 20) -> State:
-    """`memory` or a redis:// URL. A shared backend is wrapped so that an outage fails closed (503)
-    or, with failure='open', falls back to this process's own counters seeded from the ledger."""
+    """`memory`, a redis:// URL, or the workers' shared state (`switchpoint+unix://PATH`, set by
+    `serve --workers N`). A shared backend is wrapped so that an outage fails closed (503) or, with
+    failure='open', falls back to this process's own counters seeded from the ledger."""
     from .memory import MemoryState
 
     if url == "memory":
         return MemoryState(cache_bytes=cache_bytes)
     from .guard import GuardedState
-    from .redis import RedisState
+    from .socket import SCHEME, SocketState
 
+    primary: State
+    if url.startswith(SCHEME):
+        primary = SocketState(url.removeprefix(SCHEME))
+    else:
+        from .redis import RedisState
+
+        primary = RedisState(url)
     fallback = MemoryState(cache_bytes=0) if failure == "open" else None
-    return GuardedState(RedisState(url), fallback)
+    return GuardedState(primary, fallback)
 
 
-__all__ = ["State", "StateUnavailableError", "Window", "WindowCheck", "open_state"]
+__all__ = ["Handler", "notify", "State", "StateUnavailableError", "Window", "WindowCheck", "open_state"]

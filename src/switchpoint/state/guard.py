@@ -6,7 +6,9 @@ in-process counters, seeded from the ledger like any new counter: limits stay en
 (spend is bounded by replicas x limit during the outage) and requests keep flowing.
 Settling never fails a request that was already served: the ledger row is still written.
 The response cache and shared hashes are conveniences, not controls: an outage is a miss, and
-hashes fall back to this process."""
+hashes fall back to this process. A message published during an outage is lost: the other
+processes see a changed key when their key cache expires (5 s), and every subscriber is told to
+drop what such messages keep fresh when its connection comes back."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from . import State, StateUnavailableError, Window, WindowCheck
+from . import Handler, State, StateUnavailableError, Window, WindowCheck
 from .memory import MemoryState
 
 log = logging.getLogger("switchpoint.state")
@@ -98,6 +100,21 @@ class GuardedState:
 
     async def cache_delete(self, key: str) -> None:
         await self._guarded("a cache delete", lambda: self.primary.cache_delete(key), _none)
+
+    async def subscribe(self, channel: str, handler: Handler) -> None:
+        try:
+            await self.primary.subscribe(channel, handler)
+        except StateUnavailableError as exc:  # the backend subscribes again when it reconnects
+            self._warn(exc, "subscribing to messages")
+
+    async def publish(self, channel: str, message: str) -> list[str]:
+        """An outage loses the message: the other processes then see the change when their caches
+        expire (a key record: within 5 s)."""
+        try:
+            return await self.primary.publish(channel, message)
+        except StateUnavailableError as exc:
+            self._warn(exc, "publishing a message")
+            return []
 
     async def ping(self) -> None:
         await self.primary.ping()

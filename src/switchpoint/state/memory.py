@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from . import Window, WindowCheck
+from . import Handler, Window, WindowCheck
 
 
 @dataclass(slots=True)
@@ -205,6 +205,14 @@ class MemoryState:
         entry = self._cache.pop(key, None)
         if entry is not None:
             self._cache_size -= len(entry[0])
+
+    # -- messages: one process has no one else to tell -------------------------------------------
+
+    async def subscribe(self, channel: str, handler: Handler) -> None:
+        return None
+
+    async def publish(self, channel: str, message: str) -> list[str]:
+        return []
 
     async def ping(self) -> None:
         return None

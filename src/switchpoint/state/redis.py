@@ -8,10 +8,20 @@ Layout (all keys of one counter share a hash tag, so they live in one Redis Clus
   rl:{B}:t    string                         the units currently in that window
   hs:{N}      hash                           small shared hashes (circuit-breaker state)
   rc:{K}      string                         response-cache entries
+  ch:{C}      pub/sub channel                messages between replicas ("<sender> <reply list> <message>")
+  rp:{R}      list                           the other replicas' replies to one message
+
+A message (a revoked key) reaches every replica's listener within milliseconds; each pushes its reply,
+and the publisher waits for as many as PUBLISH said received it (at most `reply_timeout`), so when a
+revocation answers, every replica has dropped the key. A replica that loses its subscription tells its
+handlers that messages may be lost, and resubscribes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -20,9 +30,13 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from . import StateUnavailableError, Window, WindowCheck
+from ..ids import random_hex
+from . import Handler, StateUnavailableError, Window, WindowCheck, notify
 
+log = logging.getLogger("switchpoint.state")
 T = TypeVar("T")
+RESUBSCRIBE_AFTER = 0.5  # seconds between attempts to resubscribe after the connection was lost
+REPLY_TIMEOUT = 1.0
 
 RESERVE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
@@ -162,6 +176,9 @@ class RedisState:
         self._hit = self.client.register_script(HIT)
         self._hash_set = self.client.register_script(HASH_SET)
         self._hash_incr = self.client.register_script(HASH_INCR)
+        self._sender = random_hex(8)  # this replica's messages come back to it; it skips them
+        self._handlers: dict[str, Handler] = {}
+        self._listener: asyncio.Task[None] | None = None
 
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
         try:
@@ -229,8 +246,89 @@ class RedisState:
     async def cache_delete(self, key: str) -> None:
         await self._call(lambda: self.client.delete(f"rc:{key}"))
 
+    # -- messages --------------------------------------------------------------------------------
+
+    async def subscribe(self, channel: str, handler: Handler) -> None:
+        """(Re)start the listener on every channel subscribed so far; returns once it listens."""
+        self._handlers[channel] = handler
+        await self._stop_listening()
+        listening: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._listener = asyncio.get_running_loop().create_task(self._listen(listening), name="state-messages")
+        await listening
+
+    async def publish(self, channel: str, message: str, *, reply_timeout: float = REPLY_TIMEOUT) -> list[str]:
+        replies_key = f"rp:{random_hex(8)}"
+        received = await self._call(lambda: self.client.publish(f"ch:{channel}",
+                                                                f"{self._sender} {replies_key} {message}"))
+        expected = int(received) - (channel in self._handlers)  # our own listener received it too
+        replies: list[str] = []
+        if expected <= 0:
+            return replies
+        deadline = time.monotonic() + reply_timeout
+        try:
+            for _ in range(expected):
+                wait = max(deadline - time.monotonic(), 0.001)
+                popped = await self._call(lambda wait=wait: self.client.blpop([replies_key], timeout=wait))
+                if popped is None:
+                    log.warning("%d replica(s) did not answer a message within %g s", expected - len(replies),
+                                reply_timeout)
+                    break
+                if popped[1]:
+                    replies.append(popped[1].decode())
+        finally:
+            await self._call(lambda: self.client.delete(replies_key))
+        return replies
+
+    def _current(self) -> bool:
+        """Whether the running listener is still wanted (a cancellation can be lost in a read timeout
+        that expires at the same moment, so the loops check this too)."""
+        return asyncio.current_task() is self._listener
+
+    async def _listen(self, listening: asyncio.Future[None]) -> None:
+        while self._current():
+            pubsub = self.client.pubsub()
+            try:
+                await pubsub.subscribe(*(f"ch:{channel}" for channel in self._handlers))
+                if not listening.done():
+                    listening.set_result(None)
+                else:  # resubscribed after a loss: what was published meanwhile is gone
+                    self._deliver_all(None)
+                while self._current():
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None:
+                        await self._deliver(message["channel"].decode()[3:], message["data"].decode())
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                log.warning("state messages: subscription lost (%s); resubscribing", exc.__class__.__name__)
+                self._deliver_all(None)
+                if not listening.done():
+                    listening.set_result(None)  # the caller goes on; we keep trying in the background
+                await asyncio.sleep(RESUBSCRIBE_AFTER)
+            finally:
+                with contextlib.suppress(RedisConnectionError, OSError):
+                    await pubsub.aclose()
+
+    async def _deliver(self, channel: str, data: str) -> None:
+        sender, replies_key, message = data.split(" ", 2)
+        handler = self._handlers.get(channel)
+        if sender == self._sender or handler is None:
+            return
+        reply = notify(handler, message) or ""
+        async with self.client.pipeline(transaction=False) as pipe:
+            await pipe.rpush(replies_key, reply).pexpire(replies_key, _ms(REPLY_TIMEOUT * 5)).execute()
+
+    def _deliver_all(self, message: str | None) -> None:
+        for handler in self._handlers.values():
+            notify(handler, message)
+
+    async def _stop_listening(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.cancel()
+            await asyncio.wait({listener}, timeout=2 * REPLY_TIMEOUT)
+
     async def ping(self) -> None:
         await self._call(self.client.ping)
 
     async def close(self) -> None:
+        await self._stop_listening()
         await self.client.aclose()

@@ -35,7 +35,7 @@ async def revoke(services: Services, request: Request, send: Send) -> Response:
     record = await _record(services, await request.body(BODY_LIMIT))
     refuse_config_key(services, record)
     await services.store.delete_key(record.hash)
-    services.keys.forget(record.hash)
+    await services.keys.changed(record.hash)
     return json_response({"deleted": True, "hash": record.hash})
 
 

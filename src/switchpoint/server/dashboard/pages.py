@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 from functools import cache
 from importlib import resources
 
@@ -66,7 +67,13 @@ async def login(services: Services, request: Request, send: Send) -> Response:
     if not session.same_origin(request):
         return page(login_html("This form must be sent from the dashboard itself."), 403)
     key = session.login_key(await request.body(4096))
-    if not key or not services.keys.is_admin(f"Bearer {key}"):
+    right = bool(key) and services.keys.is_admin(f"Bearer {key}")
+    wait = await session.login_refused(services, request, failed=not right)
+    if wait is not None:
+        seconds = max(1, math.ceil(wait))
+        return page(login_html(f"Too many failed attempts from your address: try again in {seconds} seconds."),
+                    429, [(b"retry-after", str(seconds).encode())])
+    if not right:
         return page(login_html("That is not the admin key."), 401)
     return redirect("/dashboard", [session.set_cookie(session.issue(admin_key))])
 

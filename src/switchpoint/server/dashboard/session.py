@@ -1,7 +1,10 @@
 """Dashboard sessions: the admin key is typed once into a login form; the browser then holds a signed,
 HTTP-only, SameSite=Strict, Secure cookie. The signing secret is derived from the admin key, so every
 replica accepts the same cookie and rotating the admin key ends every session. Logout marks the
-session revoked in the shared state for the rest of its lifetime."""
+session revoked in the shared state for the rest of its lifetime. Failed logins are counted per client
+address in the shared state too: past `server.login_failures` in `server.login_window` seconds every
+attempt from that address is refused (429), so the form cannot be used to guess the key (it once
+took 7,337 wrong tries a second)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from ...errors import AuthenticationError, ForbiddenError
+from ...state import Window
 from ..http import Request
 from ..services import Services
 
@@ -121,6 +125,19 @@ def same_origin(request: Request) -> bool:
         return True  # not sent by a browser for this request; the SameSite cookie still applies
     host = request.header(b"host") or ""
     return origin.partition("://")[2] == host
+
+
+async def login_refused(services: Services, request: Request, *, failed: bool) -> float | None:
+    """Count a failed login against the client's address. Seconds to wait when that address has used
+    up its failures, whatever this attempt was (a right key is refused too, or the answer would tell
+    which guess was right); None to go on. One atomic hit, so concurrent guesses cannot overrun it."""
+    server = services.config.server
+    client = request.scope.get("client")
+    address = client[0] if client else "unknown"
+    window = Window(f"dashboard-login-failures:{address}", server.login_failures, server.login_window,
+                    1 if failed else 0)
+    check = await services.state.hit([window], time.time())
+    return None if check.admitted else check.reset[0]
 
 
 def login_key(body: bytes) -> str:
