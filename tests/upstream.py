@@ -33,6 +33,7 @@ class Reply:
     cut: bool = False                            # drop the connection after the chunks
     reset: bool = False                          # drop the connection without answering
     content_type: str = "application/json"
+    echo: bool = False                           # body (or each chunk) formatted with the request's headers
 
     @classmethod
     def json(cls, data: Any, status: int = 200, **kw: Any) -> Reply:
@@ -199,6 +200,8 @@ class Upstream:
             assert request.transport is not None
             request.transport.abort()
             return web.Response()
+        if reply.echo:  # an upstream that quotes the request's headers (credentials included) back
+            reply = _echoed(reply, {k.lower(): v for k, v in request.headers.items()})
         if reply.chunks is None:
             self.completed += 1
             return web.Response(status=reply.status, body=reply.body, headers=reply.headers,
@@ -224,3 +227,16 @@ class Upstream:
             self.disconnects += 1
             raise
         return response
+
+
+def _echoed(reply: Reply, headers: dict[str, str]) -> Reply:
+    """`{authorization}`, `{x-api-key}`, ... in the body or chunks replaced by the request's header values."""
+    def fill(raw: bytes) -> bytes:
+        text = raw.decode()
+        for name, value in headers.items():
+            text = text.replace("{" + name + "}", value)
+        return text.encode()
+
+    chunks = None if reply.chunks is None else [c if isinstance(c, float | int) else fill(c) for c in reply.chunks]
+    return Reply(reply.status, fill(reply.body), chunks, reply.headers, 0.0, reply.cut, reply.reset,
+                 reply.content_type)

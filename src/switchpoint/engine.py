@@ -35,6 +35,7 @@ from .errors import (
 from .generation import GenerationRecord, new_record
 from .observability.context import capture_output
 from .providers.base import Provider, Target
+from .redact import Redactor
 from .routing import BreakerSettings, BreakerStore, Candidate, Decision, Live, MemoryBreakers, Preferences
 from .routing.auto import AUTO_MODEL, AutoChoice, AutoRouter, build_auto
 from .routing.health import Health
@@ -119,6 +120,7 @@ class Engine:
             BreakerSettings(**config.routing.breaker.model_dump()))
         self.routes = routing.RouteTable(catalogue)
         self.auto: AutoRouter | None = build_auto(config, catalogue)
+        self.redactor = Redactor.from_config(config)  # upstream error text is cleaned once, where caught
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- planning -------------------------------------------------------------------------------
@@ -307,6 +309,7 @@ class Engine:
             try:
                 result = await once(request, provider, cand, min(provider.connection.timeout, deadline - started))
             except UpstreamError as err:
+                self.redactor.error(err)
                 await self.budget.settle(reservation, 0)
                 now = self.clock()
                 elapsed = (now - started) * 1000

@@ -134,12 +134,15 @@ class ChatStream:
         if self._ended or self._chunks is None or self.parser is None:
             return
         parser = self.parser
-        async for data in self._chunks:
-            batch = parser.feed(data)
-            if batch:
-                self._track(batch)
-                yield batch
-        batch = parser.close()
+        try:
+            async for data in self._chunks:
+                batch = parser.feed(data)
+                if batch:
+                    self._track(batch)
+                    yield batch
+            batch = parser.close()
+        except UpstreamError as err:  # a mid-stream failure: its text goes to the client and the ledger
+            raise self.engine.redactor.error(err) from None
         if batch:
             self._track(batch)
             yield batch

@@ -295,8 +295,14 @@ def test_errors_use_openais_envelope(gateway: Gateway) -> None:
     assert response.json()["error"] == {"message": "input[0].role: must be one of user, system, developer, assistant",
                                          "type": "invalid_request_error", "param": "input[0].role", "code": None,
                                          "metadata": {"param": "input[0].role"}}
+    deep: Any = "x"
+    for _ in range(300):
+        deep = {"a": deep}
+    nested = httpx.post(f"{gateway.url}/v1/responses", json={"model": "test/gpt", "input": "x", "metadata": deep},
+                        headers={"authorization": f"Bearer {TEST_KEY}"})
+    assert nested.status_code == 400 and nested.json()["error"]["param"] == "metadata"
     refused = [(r["api_type"], r["status"], r["http_status"], r["model"]) for r in gateway.ledger()]
-    assert refused == [("responses", "refused", 400, "test/gpt")] * 2  # the ledger shows each refusal
+    assert refused == [("responses", "refused", 400, "test/gpt")] * 3  # the ledger shows each refusal
 
 
 def test_an_error_after_the_first_byte_is_response_failed(gateway: Gateway, upstream: Upstream) -> None:

@@ -15,6 +15,20 @@ from .info import WORKSPACE_ID, key_fields, key_object, last_used_times
 from .services import Services
 from .validate import load_object
 
+MAX_LIMIT_USD = 1e9  # in nano-USD it still fits the ledger's 64-bit columns
+INT32_MAX = 2**31 - 1  # the key table's request counts are a 32-bit INTEGER column on PostgreSQL
+YEAR = 366 * 86400.0
+
+
+class KeyRateLimit(RateLimitConfig):
+    requests: int = Field(gt=0, le=INT32_MAX)
+    interval: float = Field(60.0, gt=0, le=YEAR)
+
+
+class KeyTokenLimit(TokenLimitConfig):
+    tokens: int = Field(gt=0, le=2**63 - 1)
+    interval: float = Field(60.0, gt=0, le=YEAR)
+
 
 class External(BaseModel):
     """OpenRouter's partner identity for a new key: the end user it is for, and optionally the key
@@ -27,11 +41,11 @@ class External(BaseModel):
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: str = Field(min_length=1, max_length=200)
-    limit: float | None = Field(None, ge=0)
+    limit: float | None = Field(None, ge=0, le=MAX_LIMIT_USD)
     limit_reset: Literal["daily", "weekly", "monthly"] | None = None
     expires_at: dt.datetime | None = None
-    rate_limit: RateLimitConfig | None = None
-    token_limit: TokenLimitConfig | None = None
+    rate_limit: KeyRateLimit | None = None
+    token_limit: KeyTokenLimit | None = None
     cache: bool = False
     log_content: bool = False  # write prompts and completions into the generation log
     workspace_id: str | None = None
@@ -54,10 +68,10 @@ class KeyUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: str | None = Field(None, min_length=1, max_length=200)
     disabled: bool | None = None
-    limit: float | None = Field(None, ge=0)
+    limit: float | None = Field(None, ge=0, le=MAX_LIMIT_USD)
     limit_reset: Literal["daily", "weekly", "monthly"] | None = None
-    rate_limit: RateLimitConfig | None = None
-    token_limit: TokenLimitConfig | None = None
+    rate_limit: KeyRateLimit | None = None
+    token_limit: KeyTokenLimit | None = None
     cache: bool | None = None
     log_content: bool | None = None
     workspace_id: str | None = None

@@ -35,6 +35,7 @@ from .chat import overhead_header
 from .http import STREAMED, Request, Response, Send, Streamed
 from .services import Services
 from .streaming import send_replay, stream_generation
+from .validate import bound_depth
 
 API_TYPE = "messages"
 MESSAGES_HEADERS = frozenset(name.encode() for name in ("anthropic-version", "anthropic-beta", *CACHE_HEADERS))
@@ -68,6 +69,7 @@ class MessagesSurface:
 async def parse(services: Services, request: Request, *, counting: bool = False) -> tuple[ChatRequest, int]:
     body = await request.body(services.config.server.max_body_bytes)
     data = load_body(body)
+    bound_depth(body, data)  # the upstream body is written with orjson, which stops at 254 levels
     if counting and "max_tokens" not in data:
         data = {**data, "max_tokens": 1}  # count_tokens takes no max_tokens; the count ignores it
     assert services.model_names is not None

@@ -37,7 +37,7 @@ from .http import STREAMED, Request, Response, Send, Streamed
 from .render import KEEPALIVE
 from .services import Services
 from .streaming import send_replay, stream_generation
-from .validate import ATTRIBUTION
+from .validate import ATTRIBUTION, bound_depth
 
 API_TYPE = "responses"
 RESPONSES_HEADERS = frozenset(name.encode() for name in (*ATTRIBUTION, *CACHE_HEADERS))
@@ -127,6 +127,7 @@ async def _create(services: Services, request: Request, send: Send) -> Response 
         body = await request.body(services.config.server.max_body_bytes)
         seen.append(body)
         data = load_body(body)
+        bound_depth(body, data)  # the upstream body is written with orjson, which stops at 254 levels
         headers = request.pick(RESPONSES_HEADERS)
         chat = parse_responses(data, await history(services, key.hash, data) if data.get("previous_response_id")
                                else [], {k: v for k, v in headers.items() if k in ATTRIBUTION})

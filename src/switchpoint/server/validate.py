@@ -1,4 +1,15 @@
-"""Request bodies -> canonical requests. Every problem is a 400 that names the field."""
+"""Request bodies -> canonical requests. Every problem is a 400 that names the field.
+
+Every field a body may carry is typed by body_fields.py before anything reads it; fields the gateway
+does not know pass through untouched. Nesting is bounded for the whole body at once (MAX_DEPTH):
+orjson reads up to 1,024 levels but writes only 254, and the upstream body is written with it.
+
+Cost of parse_chat (load, depth bound, every field typed), min of 40 timeit rounds on one core of the
+shared 2-core Sapphire Rapids, CPython 3.11, against the earlier partial checks: one-message body
+3.4 µs (3.4 before), a typical body with sampling fields 6.4 µs (4.9), two messages and two tools
+10.1 µs (6.6), a 40-message 15 kB conversation 42 µs (22); a request costs ~150 µs of CPU in all.
+The depth bound is one orjson.dumps of the body inside a fixed chain of lists (~1 µs for a small body).
+A schema library would have to walk the same values; pydantic is kept off this path (design.md §6)."""
 
 from __future__ import annotations
 
@@ -8,25 +19,24 @@ import orjson
 
 from ..errors import BadRequestError
 from ..types import ROUTING_KEYS, ChatRequest, EmbeddingRequest
+from .body_fields import CHAT, COMPLETIONS, EMBEDDINGS, MAX_FALLBACK_MODELS
+from .fields import bad, check_fields
 
-ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-PART_TYPES = frozenset({"text", "image_url", "input_audio", "file", "video_url", "input_text", "input_image"})
-EFFORTS = frozenset({"max", "xhigh", "high", "medium", "low", "minimal", "none"})
 ATTRIBUTION = ("http-referer", "x-title", "x-openrouter-title", "x-openrouter-categories", "x-anthropic-beta")
-MAX_FALLBACK_MODELS = 3
-
-_RANGES: dict[str, tuple[type | tuple[type, ...], float | None, float | None]] = {
-    "temperature": ((int, float), 0, 2), "top_p": ((int, float), 0, 1), "top_k": (int, 0, None),
-    "min_p": ((int, float), 0, 1), "top_a": ((int, float), 0, 1),
-    "frequency_penalty": ((int, float), -2, 2), "presence_penalty": ((int, float), -2, 2),
-    "repetition_penalty": ((int, float), 0, 2), "max_tokens": (int, 1, None),
-    "max_completion_tokens": (int, 1, None), "n": (int, 1, 128), "seed": (int, None, None),
-    "top_logprobs": (int, 0, 20),
-}
+MAX_DEPTH = 128  # levels of nesting in a request body; translators add a few levels under orjson's 254
 
 
-def bad(field: str, problem: str) -> BadRequestError:
-    return BadRequestError(f"{field}: {problem}", metadata={"param": field})
+def _depth_probe() -> tuple[list[Any], list[Any]]:
+    """A chain of 254 - MAX_DEPTH nested lists and its innermost list: a body put in the slot can be
+    written by orjson only if it nests MAX_DEPTH levels or fewer."""
+    slot: list[Any] = [None]
+    chain = slot
+    for _ in range(254 - MAX_DEPTH - 1):
+        chain = [chain]
+    return chain, slot
+
+
+_CHAIN, _SLOT = _depth_probe()
 
 
 def load_object(body: bytes) -> dict[str, Any]:
@@ -35,46 +45,56 @@ def load_object(body: bytes) -> dict[str, Any]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc):
+            raise BadRequestError(f"The request body nests deeper than the {MAX_DEPTH} levels allowed.") from None
         raise BadRequestError(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise BadRequestError("The request body must be a JSON object.")
+    bound_depth(body, data)
     return data
+
+
+def bound_depth(body: bytes, data: dict[str, Any]) -> None:
+    """A 400 naming the top-level field when a body nests deeper than MAX_DEPTH (every JSON body)."""
+    if len(body) > MAX_DEPTH and _too_deep(data):
+        raise bad(_deep_path(data), f"nested deeper than the {MAX_DEPTH} levels a request body may have")
+
+
+def _too_deep(data: dict[str, Any]) -> bool:
+    _SLOT[0] = data
+    try:
+        orjson.dumps(_CHAIN)
+    except orjson.JSONEncodeError:  # what orjson raises past 254 levels (loads gave no other unwritable value)
+        return True
+    finally:
+        _SLOT[0] = None
+    return False
+
+
+def _deep_path(data: dict[str, Any]) -> str:
+    """The top-level field that nests too deep (only looked for in a rejected body)."""
+    for key, member in data.items():
+        if (type(member) is dict or type(member) is list) and _too_deep({key: member}):
+            return key
+    return "body"
 
 
 def parse_chat(body: bytes, headers: dict[str, str], *, legacy: bool = False) -> ChatRequest:
     data = load_object(body)
+    check_fields(COMPLETIONS if legacy else CHAT, data)
     model, models = _models(data)
-    if legacy:
-        messages = [{"role": "user", "content": _prompt(data.get("prompt"))}]
-    else:
-        messages = data.get("messages")
-        if messages is None and "prompt" in data:
-            messages = [{"role": "user", "content": _prompt(data.get("prompt"))}]
-        _messages(messages)
-    stream = data.get("stream", False)
-    if stream is None:
-        stream = False
-    if not isinstance(stream, bool):
-        raise bad("stream", "must be true or false")
-    for name in _RANGES.keys() & data.keys():
-        if data[name] is not None:
-            _number(name, data[name], *_RANGES[name])
-    _stop(data.get("stop"))
-    _tools(data.get("tools"), data.get("tool_choice"))
-    _response_format(data.get("response_format"))
-    for name in ("provider", "metadata", "logit_bias", "stream_options", "usage", "prediction"):
-        if data.get(name) is not None and not isinstance(data[name], dict):
-            raise bad(name, "must be an object")
-    for name in ("user", "session_id"):
-        if data.get(name) is not None and not isinstance(data[name], str):
-            raise bad(name, "must be a string")
-    for name in ("logprobs", "parallel_tool_calls"):
-        if data.get(name) is not None and not isinstance(data[name], bool):
-            raise bad(name, "must be true or false")
+    prompt = data.get("prompt")
+    messages = data.get("messages")
+    if legacy or (messages is None and prompt is not None):
+        if prompt is None:
+            raise bad("prompt", "required: a string")
+        messages = [{"role": "user", "content": prompt if type(prompt) is str else prompt[0]}]
+    elif messages is None:
+        raise bad("messages", "required: a non-empty array of messages")
     params = {k: v for k, v in data.items() if k not in ROUTING_KEYS and k != "prompt"}
     return ChatRequest(
-        model=model, messages=messages, stream=stream, models=models, provider=_route(data),
-        reasoning=_reasoning(data), params=params, legacy_prompt=legacy,
+        model=model, messages=messages, stream=data.get("stream") or False, models=models,
+        provider=_route(data), reasoning=_reasoning(data), params=params, legacy_prompt=legacy,
         headers={k: v for k, v in headers.items() if k in ATTRIBUTION},
     )
 
@@ -85,8 +105,6 @@ def _route(data: dict[str, Any]) -> dict[str, Any] | None:
     provider, route = data.get("provider"), data.get("route")
     if route is None:
         return provider
-    if route not in _ROUTES:
-        raise bad("route", "must be 'fallback' or 'sort' (deprecated: use provider.sort.partition)")
     sort = (provider or {}).get("sort")
     if isinstance(sort, dict):
         if sort.get("partition") is not None:
@@ -106,169 +124,41 @@ _ROUTES = {"fallback": "model", "sort": "none"}
 
 def parse_embeddings(body: bytes) -> EmbeddingRequest:
     data = load_object(body)
+    check_fields(EMBEDDINGS, data)
     model = data.get("model")
-    if not isinstance(model, str) or not model:
+    if model is None:
         raise bad("model", "required: an embedding model id such as openai/text-embedding-3-small")
     raw = data.get("input")
-    if isinstance(raw, str):
-        inputs: list[Any] = [raw]
-    elif isinstance(raw, list) and raw and all(isinstance(x, int) for x in raw):
-        inputs = [raw]
-    elif isinstance(raw, list) and raw and all(isinstance(x, str | list) for x in raw):
-        inputs = raw
-    else:
-        raise bad("input", "must be a string, an array of strings, or token arrays (non-empty)")
-    encoding = data.get("encoding_format") or "float"
-    if encoding not in ("float", "base64"):
-        raise bad("encoding_format", "must be 'float' or 'base64'")
-    dimensions = data.get("dimensions")
-    if dimensions is not None:
-        _number("dimensions", dimensions, int, 1, None)
-    provider = data.get("provider")
-    if provider is not None and not isinstance(provider, dict):
-        raise bad("provider", "must be an object")
+    if raw is None:
+        raise bad("input", "required: a string, an array of strings, or token arrays (non-empty)")
+    inputs: list[Any] = [raw] if type(raw) is str or type(raw[0]) is int else raw
     params = {k: v for k, v in data.items()
               if k not in ("model", "input", "encoding_format", "dimensions", "provider", "models")}
-    return EmbeddingRequest(model=model, inputs=inputs, encoding_format=encoding, dimensions=dimensions,
-                            provider=provider, params=params)
+    return EmbeddingRequest(model=model, inputs=inputs, encoding_format=data.get("encoding_format") or "float",
+                            dimensions=data.get("dimensions"), provider=data.get("provider"), params=params)
 
 
 def _models(data: dict[str, Any]) -> tuple[str, list[str]]:
+    """The model and the fallback models (both typed already)."""
     models = data.get("models") or []
-    if models and (not isinstance(models, list) or not all(isinstance(m, str) and m for m in models)):
-        raise bad("models", "must be an array of model ids")
     if len(models) > MAX_FALLBACK_MODELS:
         raise bad("models", f"'models' array must have {MAX_FALLBACK_MODELS} items or fewer.")
     model = data.get("model")
     if model is None and models:
         model = models[0]
-    if not isinstance(model, str) or not model:
+    if model is None:
         raise bad("model", "required: a model id such as openai/gpt-4o-mini")
     return model, models
 
 
-def _prompt(prompt: Any) -> str:
-    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
-        prompt = prompt[0]
-    if not isinstance(prompt, str):
-        raise bad("prompt", "must be a string (one prompt per request)")
-    return prompt
-
-
-def _messages(messages: Any) -> None:
-    if not isinstance(messages, list) or not messages:
-        raise bad("messages", "required: a non-empty array of messages")
-    for i, message in enumerate(messages):
-        where = f"messages[{i}]"
-        if not isinstance(message, dict):
-            raise bad(where, "must be an object with a role and content")
-        role = message.get("role")
-        if role not in ROLES:
-            raise bad(f"{where}.role", f"must be one of {', '.join(sorted(ROLES))}")
-        content = message.get("content")
-        if isinstance(content, list):
-            for j, part in enumerate(content):
-                _part(f"{where}.content[{j}]", part)
-        elif content is not None and not isinstance(content, str):
-            raise bad(f"{where}.content", "must be a string, an array of content parts, or null")
-        elif content is None and role in ("user", "system", "developer"):
-            raise bad(f"{where}.content", "required for this role")
-        if role == "tool" and not isinstance(message.get("tool_call_id"), str):
-            raise bad(f"{where}.tool_call_id", "required on tool messages (the id of the call it answers)")
-        calls = message.get("tool_calls")
-        if calls is not None:
-            if role != "assistant" or not isinstance(calls, list):
-                raise bad(f"{where}.tool_calls", "only assistant messages carry an array of tool_calls")
-            for j, call in enumerate(calls):
-                fn = call.get("function") if isinstance(call, dict) else None
-                if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-                    raise bad(f"{where}.tool_calls[{j}].function.name", "required")
-                if not isinstance(call.get("id"), str):
-                    raise bad(f"{where}.tool_calls[{j}].id", "required")
-                args = fn.get("arguments")
-                if args is not None and not isinstance(args, str | dict):
-                    raise bad(f"{where}.tool_calls[{j}].function.arguments", "must be a JSON string")
-
-
-def _part(where: str, part: Any) -> None:
-    if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-        raise bad(where, "each content part must be an object with a type")
-    kind = part["type"]
-    if kind == "text" and not isinstance(part.get("text"), str):
-        raise bad(f"{where}.text", "required: a string")
-    if kind == "image_url":
-        image = part.get("image_url")
-        url = image.get("url") if isinstance(image, dict) else image
-        if not isinstance(url, str) or not url:
-            raise bad(f"{where}.image_url.url", "required: an https URL or a data: URI")
-    if kind not in PART_TYPES:
-        raise bad(f"{where}.type", f"unknown content part type '{kind}'")
-
-
-def _number(name: str, value: Any, kind: type | tuple[type, ...], low: float | None, high: float | None) -> None:
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise bad(name, "must be an integer" if kind is int else "must be a number")
-    if low is not None and value < low:
-        raise bad(name, f"must be at least {low:g}")
-    if high is not None and value > high:
-        raise bad(name, f"must be at most {high:g}")
-
-
-def _stop(stop: Any) -> None:
-    if stop is None or isinstance(stop, str):
-        return
-    if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
-        raise bad("stop", "must be a string or an array of strings")
-
-
-def _tools(tools: Any, tool_choice: Any) -> None:
-    if tools is not None:
-        if not isinstance(tools, list):
-            raise bad("tools", "must be an array of tools")
-        for i, tool in enumerate(tools):
-            fn = tool.get("function") if isinstance(tool, dict) else None
-            if not isinstance(tool, dict) or tool.get("type", "function") != "function" or not isinstance(fn, dict):
-                raise bad(f"tools[{i}]", "must be {\"type\": \"function\", \"function\": {...}}")
-            if not isinstance(fn.get("name"), str) or not fn["name"]:
-                raise bad(f"tools[{i}].function.name", "required")
-            if fn.get("parameters") is not None and not isinstance(fn["parameters"], dict):
-                raise bad(f"tools[{i}].function.parameters", "must be a JSON Schema object")
-    if tool_choice is None:
-        return
-    if isinstance(tool_choice, str):
-        if tool_choice not in ("none", "auto", "required"):
-            raise bad("tool_choice", "must be 'none', 'auto', 'required' or a named function")
-        return
-    fn = tool_choice.get("function") if isinstance(tool_choice, dict) else None
-    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-        raise bad("tool_choice", "must be 'none', 'auto', 'required' or {\"type\": \"function\", \"function\": {\"name\": ...}}")
-
-
-def _response_format(fmt: Any) -> None:
-    if fmt is None:
-        return
-    if not isinstance(fmt, dict) or fmt.get("type") not in ("text", "json_object", "json_schema", "grammar", "python"):
-        raise bad("response_format.type", "must be 'text', 'json_object' or 'json_schema'")
-    if fmt["type"] == "json_schema":
-        schema = fmt.get("json_schema")
-        if not isinstance(schema, dict) or not isinstance(schema.get("name"), str):
-            raise bad("response_format.json_schema.name", "required")
-
-
 def _reasoning(data: dict[str, Any]) -> dict[str, Any] | None:
-    reasoning = data.get("reasoning")
-    if reasoning is not None and not isinstance(reasoning, dict):
-        raise bad("reasoning", "must be an object such as {\"effort\": \"high\"}")
-    reasoning = dict(reasoning or {})
+    """`reasoning`, with the `reasoning_effort` and `include_reasoning` aliases folded in (all typed already)."""
+    reasoning = dict(data.get("reasoning") or {})
     effort = data.get("reasoning_effort")
     if effort is not None:
         if reasoning.get("effort") not in (None, effort):
             raise bad("reasoning_effort", "conflicts with reasoning.effort")
         reasoning["effort"] = effort
-    if reasoning.get("effort") is not None and reasoning["effort"] not in EFFORTS:
-        raise bad("reasoning.effort", f"must be one of {', '.join(sorted(EFFORTS))}")
-    if reasoning.get("max_tokens") is not None:
-        _number("reasoning.max_tokens", reasoning["max_tokens"], int, 0, None)
     if data.get("include_reasoning") is False:
         reasoning.setdefault("exclude", True)
     return reasoning or None
