@@ -26,6 +26,7 @@ ROUTING_KEYS = frozenset(
 
 # Wire formats a request may carry natively (NativeBody.format).
 ANTHROPIC_MESSAGES = "anthropic-messages"
+OPENAI_RESPONSES = "openai-responses"
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,3 +103,26 @@ async def test_activity_groups_and_filters(store: Store) -> None:
     assert [(r["key"], r["requests"]) for r in mine] == [("k2", 1)]
     total = (await store.activity([]))[0]
     assert (total["requests"], total["prompt_tokens"], total["reasoning_tokens"]) == (4, 31, 2)
+
+
+async def test_stored_responses_are_the_keys_own_and_expire(store: Store) -> None:
+    now = 1_900_000_000_000  # far in the future: the rows below are live now
+
+    def row(response_id: str, key: str, expires: int = now) -> dict[str, Any]:
+        return {"id": response_id, "key_hash": key, "generation_id": "gen-1", "created_at_ms": 1_000,
+                "expires_at_ms": expires, "response": f'{{"id": "{response_id}"}}', "conversation": "[]"}
+
+    await store.put_response(row("resp_a", "k1"))
+    await store.put_response(row("resp_b", "k2"))
+    await store.put_response(row("resp_old", "k1", expires=2_000))
+    got = await store.get_response("resp_a", "k1")
+    assert got is not None and got["response"] == '{"id": "resp_a"}' and got["conversation"] == "[]"
+    assert await store.get_response("resp_a", "k2") is None      # another key's
+    assert await store.get_response("resp_old", "k1") is None    # expired
+    assert not await store.delete_response("resp_a", "k2")
+    await store.put_response({**row("resp_a", "k1"), "conversation": "[1]"})  # the same id again replaces it
+    assert (await store.get_response("resp_a", "k1") or {})["conversation"] == "[1]"
+    assert await store.purge_responses(now - 1) == 1                # only the expired one
+    assert await store.delete_response("resp_a", "k1")
+    assert await store.get_response("resp_a", "k1") is None
+    assert await store.get_response("resp_b", "k2") is not None

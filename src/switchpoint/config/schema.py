@@ -354,6 +354,13 @@ class MessagesConfig(Strict):
     model_aliases: dict[str, str] = Field(default_factory=dict, description="model name or glob -> model id")
 
 
+class ResponsesConfig(Strict):
+    """The OpenAI Responses API (`/v1/responses`): how long stored responses (`store: true`, the API's
+    default) are kept for `previous_response_id` and GET /responses/{id}; expired ones are purged."""
+
+    retention_days: float = Field(30.0, gt=0, description="days a stored response is kept")
+
+
 class Config(Strict):
     listen: str = "127.0.0.1:8080"
     database: str = "sqlite:///switchpoint.db"
@@ -373,6 +380,7 @@ class Config(Strict):
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
     messages: MessagesConfig = Field(default_factory=MessagesConfig)
+    responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
     # Internal: warnings found while loading (e.g. providers skipped for a missing key).
     warnings: tuple[str, ...] = ()
 

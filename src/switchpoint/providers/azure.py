@@ -19,9 +19,13 @@ class AzureOptions(ProviderOptions):
 
     api_version: str = Field(DEFAULT_API_VERSION, min_length=1,
                              description="the data-plane `api-version` query parameter of every request")
+    responses_api: bool = Field(True, description="Responses API requests pass through to "
+                                                  "{base_url}/openai/v1/responses (false: translated to chat)")
 
 
 class AzureProvider(OpenAIProvider):
+    """The Responses API is served at {base_url}/openai/v1/responses (Azure's v1 API: no api-version)."""
+
     type = "azure"
     Options = AzureOptions  # its own, not OpenAIOptions: an openai setting does not apply here unasked
     options: AzureOptions  # type: ignore[assignment]  # its own options, deliberately not OpenAIOptions
@@ -35,4 +39,6 @@ class AzureProvider(OpenAIProvider):
 
     def url(self, path: str, target: Target) -> str:
         base = self.connection.base_url.rstrip("/").removesuffix("/openai")
+        if path == self.responses_path:
+            return f"{base}/openai/v1{path}"
         return f"{base}/openai/deployments/{target.model}{path}?api-version={self.api_version}"

@@ -43,7 +43,8 @@ def check_common(params: Mapping[str, Any], provider: str, *, multiple_choices: 
         raise reject("audio", provider)
     for i, tool in enumerate(params.get("tools") or ()):
         if not isinstance(tool, dict) or tool.get("type", "function") != "function" or "function" not in tool:
-            raise reject(f"tools[{i}]", provider, "only function tools")
+            kind = tool.get("type") if isinstance(tool, dict) else None
+            raise reject(f"tools[{i}]", provider, f"only function tools, not '{kind}'" if kind else "only function tools")
 
 
 def split_system(messages: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import orjson
+from pydantic import Field
 
 from ..errors import AUTH, QUOTA, SERVER, BadRequestError, UpstreamError
 from ..types import (
     ANTHROPIC_MESSAGES,
+    OPENAI_RESPONSES,
     ROUTING_KEYS,
     ChatRequest,
     Choice,
@@ -29,6 +31,7 @@ from ..types import (
     Usage,
 )
 from .base import (
+    Connection,
     FramedStreamParser,
     Provider,
     ProviderOptions,
@@ -40,6 +43,7 @@ from .base import (
 from .framing import SSEDecoder
 from .native import dump_arguments
 from .openai_parts import Parts, error_status, parse_usage, read_content, reasoning_detail
+from .openai_responses import ResponsesStreamParser, parse_response, passthrough_body
 
 FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls",
                   "content_filter": "content_filter", "function_call": "tool_calls", "error": "error"}
@@ -50,16 +54,28 @@ _AUTH_CODES = {"invalid_api_key", "account_deactivated"}
 
 
 class OpenAIOptions(ProviderOptions):
-    """`providers.<name>` settings of the `openai` type, beside the common ones. None yet: a setting of
-    this type alone (e.g. `responses_api: bool = False`) is a field here, read as `self.options.<field>`."""
+    """`providers.<name>` settings of the `openai` type, beside the common ones."""
+
+    responses_api: bool = Field(False, description="the endpoint also serves OpenAI's Responses API at "
+                                                   "{base_url}/responses (OpenAI itself does), so Responses "
+                                                   "requests pass through to it")
 
 
 class OpenAIProvider(Provider):
+    """With `responses_api` (an option of this type, azure and openrouter; on by default for the last two)
+    the endpoint also serves OpenAI's Responses API at {base}/responses: Responses requests pass through."""
+
     type = "openai"
     Options: ClassVar[builtins.type[ProviderOptions]] = OpenAIOptions
     options: OpenAIOptions
     chat_path = "/chat/completions"
     embeddings_path = "/embeddings"
+    responses_path = "/responses"
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection)
+        if getattr(self.options, "responses_api", False):
+            self.native_format = OPENAI_RESPONSES
 
     def headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json", **self.connection.headers}
@@ -73,14 +89,17 @@ class OpenAIProvider(Provider):
     # -- requests -----------------------------------------------------------------------------
 
     def build_chat(self, request: ChatRequest, target: Target) -> UpstreamRequest:
+        if request.native is not None and self.passes_through(request):
+            body = passthrough_body(request.native, target.model, openrouter=self.type == "openrouter")
+            return UpstreamRequest("POST", self.url(self.responses_path, target), self.headers(), orjson.dumps(body))
         body = self.chat_body(request, target)
         return UpstreamRequest("POST", self.url(self.chat_path, target), self.headers(), orjson.dumps(body))
 
     def chat_body(self, request: ChatRequest, target: Target) -> dict[str, Any]:
         body: dict[str, Any] = {"model": target.model, "messages": self.messages(request.messages)}
         body.update(request.params)
-        if request.native is not None and request.native.format == ANTHROPIC_MESSAGES:
-            refuse_anthropic_tools(request.params, self.type)
+        if request.native is not None:
+            refuse_native_tools(request.params, self.type, request.native.format)
         user = body.get("user")
         if isinstance(user, str):  # an end-user id is hashed, never forwarded raw
             body["user"] = hashlib.sha256(user.encode()).hexdigest()[:32]
@@ -129,7 +148,16 @@ class OpenAIProvider(Provider):
             service_tier=data.get("service_tier"),
         )
 
+    def read_chat(self, request: ChatRequest, body: bytes) -> Completion:
+        if not self.passes_through(request):
+            return self.parse_chat(body)
+        completion = parse_response(body)
+        completion.native = body
+        return completion
+
     def stream_parser(self, request: ChatRequest, target: Target) -> StreamParser:
+        if self.passes_through(request):
+            return ResponsesStreamParser(relay=True)
         return OpenAIStreamParser(self)
 
     def parse_embeddings(self, body: bytes) -> Embeddings:
@@ -342,12 +370,18 @@ __all__ = ["OpenAIProvider", "OpenAIStreamParser", "parse_choice", "parse_delta"
            "ROUTING_KEYS"]
 
 
-def refuse_anthropic_tools(params: dict[str, Any], provider: str) -> None:
-    """Anthropic's own tools (server tools such as web_search_20250305, and Anthropic-defined client tools
-    such as bash_20250124) arrive only from the Messages API; no OpenAI-compatible endpoint runs them."""
+def refuse_native_tools(params: dict[str, Any], provider: str, fmt: str) -> None:
+    """Tools another API runs itself arrive only from that API and no chat endpoint runs them: Anthropic's
+    (server tools such as web_search_20250305, Anthropic-defined client tools such as bash_20250124) and
+    the Responses API's hosted tools (web_search, file_search, code_interpreter, mcp, ...)."""
     for i, tool in enumerate(params.get("tools") or ()):
         kind = tool.get("type") if isinstance(tool, dict) else None
-        if isinstance(kind, str) and kind not in ("function", "custom"):
+        if not isinstance(kind, str) or kind in ("function", "custom"):
+            continue
+        if fmt == ANTHROPIC_MESSAGES:
             raise BadRequestError(f"tools[{i}]: '{tool.get('name')}' ({kind}) is an Anthropic tool that only "
                                   f"Anthropic endpoints serve, not provider type '{provider}'",
                                   metadata={"param": f"tools[{i}]"})
+        raise BadRequestError(f"tools[{i}]: the hosted tool '{kind}' runs only where the endpoint serves the "
+                              f"Responses API itself, not on provider type '{provider}'",
+                              metadata={"param": f"tools[{i}]"})

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from ..types import ChatRequest, UpstreamRequest
 from .base import ProviderOptions, Target
 from .openai import OpenAIProvider
@@ -14,7 +16,10 @@ ATTRIBUTION_HEADERS = ("http-referer", "x-title", "x-openrouter-title", "x-openr
 
 
 class OpenRouterOptions(ProviderOptions):
-    """`providers.<name>` settings of the `openrouter` type, beside the common ones: none yet."""
+    """`providers.<name>` settings of the `openrouter` type, beside the common ones."""
+
+    responses_api: bool = Field(True, description="Responses API requests pass through to {base_url}/responses "
+                                                  "(false: translated to chat completions)")
 
 
 class OpenRouterProvider(OpenAIProvider):

@@ -12,7 +12,7 @@ from ..config import Config
 from ..errors import NotFoundError, SwitchpointError
 from ..observability.context import end_scope, request_id_for, start_scope
 from ..protocols.openai_chat.render import error_body
-from . import admin, chat, dashboard, info, messages, openapi
+from . import admin, chat, dashboard, info, messages, openapi, responses
 from .cors import API_PREFIXES, Cors
 from .http import Receive, Request, Response, Send, Streamed
 from .metrics import metrics_endpoint
@@ -31,6 +31,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/messages/count_tokens"): messages.count_tokens,
     ("POST", "/v1/messages"): messages.create_message,
     ("POST", "/v1/messages/count_tokens"): messages.count_tokens,
+    ("POST", "/responses"): responses.create_response,
     ("GET", "/models"): info.list_models,
     ("GET", "/models/count"): info.count_models,
     ("GET", "/models/user"): info.list_user_models,
@@ -55,6 +56,7 @@ TOP_ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/api/messages/count_tokens"): messages.count_tokens,
 }
 KEY_ROUTES: dict[str, Handler] = {"GET": admin.get_key, "PATCH": admin.update_key, "DELETE": admin.delete_key}
+RESPONSE_ROUTES: dict[str, Handler] = {"GET": responses.get_response, "DELETE": responses.delete_response}
 
 
 UNMATCHED = "unmatched"  # the route label of every path no route serves (bounded metric cardinality)
@@ -84,6 +86,11 @@ def match(method: str, path: str) -> tuple[Handler | None, str, dict[str, str], 
     if len(parts) == 3 and parts[1] == "keys":
         handler = KEY_ROUTES.get(method)
         return handler, sub, {"hash": parts[2]}, "/api/v1/keys/{hash}" if handler is not None else UNMATCHED
+    if len(parts) == 3 and parts[1] == "responses":
+        handler = RESPONSE_ROUTES.get(method)
+        return handler, sub, {"id": parts[2]}, "/api/v1/responses/{id}" if handler is not None else UNMATCHED
+    if len(parts) == 4 and parts[1] == "responses" and parts[3] == "input_items" and method == "GET":
+        return responses.input_items, sub, {"id": parts[2]}, "/api/v1/responses/{id}/input_items"
     return None, sub, {}, UNMATCHED
 
 

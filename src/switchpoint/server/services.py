@@ -59,6 +59,7 @@ class Services:
     warnings: list[str] = field(default_factory=list)
     observers: list[Observer] = field(default_factory=list)  # generation log, tracing
     model_names: ModelNames | None = None  # Messages API model names -> catalogue ids
+    responses_purged_at: float = 0.0  # when this process last purged expired stored responses
 
 
 def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:

@@ -242,6 +242,9 @@ async def _relay(engine: Engine, chat: ChatRequest, ctx: RequestContext, writer:
         closing = renderer.finish(usage, record)
         if tape is not None:
             tape.finished(record, usage)
+        on_finish = getattr(surface, "on_finish", None)
+        if on_finish is not None:  # a surface that keeps state stores it before the client sees the end
+            await on_finish()
         await writer.close(closing)
         return None
     except asyncio.CancelledError:

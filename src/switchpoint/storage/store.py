@@ -13,7 +13,7 @@ from . import migrate
 from .rollup import add_rollups
 from .sqlite_ledger import PRAGMAS
 from .sqlite_writer import SQLiteWriterProcess, ledger_insert_sql
-from .tables import generations, keys
+from .tables import generations, keys, stored_responses
 
 
 def async_url(url: str) -> str:
@@ -180,6 +180,37 @@ class Store:
             return int((await conn.execute(select(func.count()).select_from(generations))).scalar_one())
 
 
+    # -- stored responses (Responses API) ----------------------------------------------------------
+
+    async def put_response(self, row: dict[str, Any]) -> None:
+        """Insert a stored response (a passed-through upstream id seen again replaces the old row)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(stored_responses).where(stored_responses.c.id == row["id"]))
+            await conn.execute(insert(stored_responses).values(**row))
+
+    async def get_response(self, response_id: str, key_hash: str) -> dict[str, Any] | None:
+        """The key's stored response, unless it expired."""
+        query = select(stored_responses).where(stored_responses.c.id == response_id,
+                                               stored_responses.c.key_hash == key_hash,
+                                               stored_responses.c.expires_at_ms > now_ms())
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return dict(row) if row is not None else None
+
+    async def delete_response(self, response_id: str, key_hash: str) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(stored_responses).where(
+                stored_responses.c.id == response_id, stored_responses.c.key_hash == key_hash,
+                stored_responses.c.expires_at_ms > now_ms()))
+        return bool(result.rowcount)
+
+    async def purge_responses(self, before_ms: int) -> int:
+        """Delete the stored responses that expired before `before_ms`; how many."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(stored_responses).where(stored_responses.c.expires_at_ms <= before_ms))
+        return int(result.rowcount or 0)
+
+
 def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
     """Bounded IN lists (SQLite caps the parameters of one statement)."""
     return (items[start:start + size] for start in range(0, len(items), size))
@@ -190,3 +221,4 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     for pragma in PRAGMAS:
         cursor.execute(pragma)
     cursor.close()
+

@@ -121,3 +121,19 @@ endpoint_attempts_hourly = Table(
     Column("attempts", BigInteger, nullable=False, default=0),
     Column("failures", BigInteger, nullable=False, default=0),
 )
+
+# Responses API state (`store: true`): the Response object and the conversation it continued (every input
+# item before its output), so `previous_response_id` can carry a conversation on. Only the key that made
+# a response can read, continue or delete it; rows past `expires_at_ms` are purged (responses.retention_days).
+stored_responses = Table(
+    "stored_responses", metadata,
+    Column("id", String(200), primary_key=True),             # the response id the client got
+    Column("key_hash", String(64), nullable=False),
+    Column("generation_id", String(64), nullable=True),
+    Column("created_at_ms", BigInteger, nullable=False),
+    Column("expires_at_ms", BigInteger, nullable=False),
+    Column("response", Text, nullable=False),                # JSON: the Response object
+    Column("conversation", Text, nullable=False),            # JSON: the input items, history included
+)
+
+Index("ix_stored_responses_expiry", stored_responses.c.expires_at_ms)
