@@ -10,11 +10,11 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import routing
 from ..accounting import pricing
-from ..accounting.budget import Budget
+from ..accounting.budget import Budget, Reservation
 from ..accounting.ledger import LedgerWriter
 from ..accounting.limits import RateLimiter
 from ..accounting.pricing import Pricer
@@ -35,6 +35,8 @@ from .context import ChatResult, EmbeddingResult, RequestContext, Route, target
 from .redact import Redactor
 from .settlement import Settlement
 from .stream import ChatStream
+
+T = TypeVar("T")
 
 
 class Engine:
@@ -127,15 +129,8 @@ class Engine:
     async def complete(self, request: ChatRequest, ctx: RequestContext) -> ChatResult:
         record = self.books.new_record(ctx, request.model, streamed=False)
         planned = await self.admit(request, ctx, record)
-        try:
-            completion, cand, reservation = await self.attempts.attempt_all(request, ctx, planned.candidates, record,
-                                                                   self._complete_once)
-        except SwitchpointError as err:
-            self.books.finish_failed(record, err, ctx.started)
-            raise
-        except asyncio.CancelledError:  # the client went away: the attempt released its reservation
-            self.books.finish_cancelled(record, ctx.started)
-            raise
+        completion, cand, reservation = await self._attempt(request, ctx, planned.candidates, record,
+                                                            self._complete_once)
         record.latency_ms = (self.clock() - ctx.started) * 1000
         first = completion.choices[0] if completion.choices else None
         usage = completion.usage or self.books.estimate_usage(ctx, sum(len(c.content or "") for c in completion.choices))
@@ -145,6 +140,19 @@ class Engine:
         record.native_finish_reason = first.native_finish_reason if first else None
         await self.books.settle(record, cand, reservation, usage, ctx)
         return ChatResult(completion, record, usage)
+
+    async def _attempt(self, request: ChatRequest, ctx: RequestContext, candidates: list[Candidate],
+                       record: GenerationRecord, once: Callable[[ChatRequest, Provider, Candidate, float], Awaitable[T]],
+                       ) -> tuple[T, Candidate, Reservation | None]:
+        """The attempt loop for a non-streamed request; a failure or a client gone away is recorded."""
+        try:
+            return await self.attempts.attempt_all(request, ctx, candidates, record, once)
+        except SwitchpointError as err:
+            self.books.finish_failed(record, err, ctx.started)
+            raise
+        except asyncio.CancelledError:  # the client went away: the attempt released its reservation
+            self.books.finish_cancelled(record, ctx.started)
+            raise
 
     async def _complete_once(self, request: ChatRequest, provider: Provider, cand: Candidate,
                              timeout: float) -> Completion:
@@ -196,14 +204,7 @@ class Engine:
             body = await self.exchange(provider, provider.build_embeddings(request, target(cand)), timeout)
             return provider.parse_embeddings(body)
 
-        try:
-            embeddings, cand, reservation = await self.attempts.attempt_all(chat_like, ctx, candidates, record, once)
-        except SwitchpointError as err:
-            self.books.finish_failed(record, err, ctx.started)
-            raise
-        except asyncio.CancelledError:  # the client went away: the attempt released its reservation
-            self.books.finish_cancelled(record, ctx.started)
-            raise
+        embeddings, cand, reservation = await self._attempt(chat_like, ctx, candidates, record, once)
         record.latency_ms = (self.clock() - ctx.started) * 1000
         self.books.served(record, cand, None, embeddings.upstream_model)
         usage = embeddings.usage

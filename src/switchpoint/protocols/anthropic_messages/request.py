@@ -35,6 +35,7 @@ import orjson
 
 from ...errors import BadRequestError
 from ...types import ANTHROPIC_MESSAGES, ChatRequest, NativeBody
+from ..openai_chat.request import load_object as load_body  # noqa: F401 - one depth-bounded JSON loader for every API
 
 FORMAT = ANTHROPIC_MESSAGES
 REASONING_FORMAT = "anthropic-claude-v1"  # the reasoning_details format the Anthropic provider reads back
@@ -49,15 +50,6 @@ GATEWAY_FIELDS = frozenset({"provider", "models"})
 def bad(where: str, problem: str) -> BadRequestError:
     return BadRequestError(f"{where}: {problem}", metadata={"param": where})
 
-
-def load_body(body: bytes) -> dict[str, Any]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequestError(f"The request body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise BadRequestError("The request body must be a JSON object")
-    return data
 
 
 def parse_messages(data: dict[str, Any], headers: Mapping[str, str], resolve: Callable[[str], str]) -> ChatRequest:

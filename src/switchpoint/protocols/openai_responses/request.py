@@ -27,10 +27,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
-from ...errors import BadRequestError
 from ...types import OPENAI_RESPONSES, ChatRequest, NativeBody
+from ..openai_chat.request import load_object as load_body  # noqa: F401 - one depth-bounded JSON loader for every API
 from .items import bad, input_items, items_to_messages
 
 FORMAT = OPENAI_RESPONSES
@@ -41,15 +39,6 @@ INCLUDABLE = frozenset({"reasoning.encrypted_content", "message.output_text.logp
                         "computer_call_output.output.image_url", "file_search_call.results",
                         "message.input_image.image_url"})
 
-
-def load_body(body: bytes) -> dict[str, Any]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequestError(f"The request body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise BadRequestError("The request body must be a JSON object")
-    return data
 
 
 def check_body(data: dict[str, Any]) -> None:
