@@ -31,8 +31,8 @@ from .anthropic_response import (
     refusal,
     url_citation,
 )
-from .base import FramedStreamParser, load_json
-from .framing import SSEDecoder
+from .base import load_json
+from .relay import RelayingSSEParser
 
 
 @dataclass(slots=True)
@@ -47,34 +47,16 @@ class _Block:
     citations: list[dict[str, Any]] = field(default_factory=list)
 
 
-class AnthropicStreamParser(FramedStreamParser):
+class AnthropicStreamParser(RelayingSSEParser):
     terminal = "message_stop"
 
     def __init__(self, relay: bool = False) -> None:
-        super().__init__(SSEDecoder())
-        self._relay = relay
-        self._raw = b""  # relayed bytes past the last whole event
+        super().__init__(relay)
         self._blocks: dict[int, _Block] = {}
         self._tools = 0
         self._details = 0
         self._chars = 0  # content characters sent so far: annotation offsets
         self._documents: list[dict[str, Any]] = []  # pages fetched by web_fetch, for their citations
-
-    def feed(self, data: bytes) -> list[Delta]:
-        if not self._relay:
-            return super().feed(data)
-        raw = self._raw + data if self._raw else data
-        deltas = super().feed(data)
-        whole, self._raw = split_events(raw)
-        if self.pending_error is not None:
-            cut = whole.find(b"event: error")
-            whole = whole[:cut] if cut >= 0 else whole
-        return [Delta(raw=whole), *deltas] if whole else deltas
-
-    def close(self) -> list[Delta]:
-        rest, self._raw = self._raw, b""
-        deltas = super().close()
-        return [Delta(raw=rest), *deltas] if self._relay and rest.strip() else deltas
 
     def item(self, item: tuple[str | None, bytes], out: list[Delta]) -> None:
         name, raw = item
@@ -181,9 +163,3 @@ _HANDLERS = {
     "message_stop": AnthropicStreamParser._message_stop,
 }
 
-
-def split_events(raw: bytes) -> tuple[bytes, bytes]:
-    """(the whole SSE events at the start of `raw`, the rest): split after the last blank line."""
-    lf, crlf = raw.rfind(b"\n\n"), raw.rfind(b"\r\n\r\n")
-    end = max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
-    return raw[:end], raw[end:]

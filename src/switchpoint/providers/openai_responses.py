@@ -12,9 +12,8 @@ from typing import Any
 
 from ..errors import SERVER, UpstreamError
 from ..types import Choice, Completion, Delta, NativeBody, ToolCall, ToolCallDelta, Usage
-from .anthropic_stream import split_events
-from .base import FramedStreamParser, load_json
-from .framing import SSEDecoder
+from .base import load_json
+from .relay import RelayingSSEParser
 
 # OpenRouter's own request extras: only an OpenRouter endpoint takes them.
 OPENROUTER_EXTRAS = ("models", "provider", "plugins", "usage", "transforms", "route")
@@ -84,36 +83,19 @@ def finish_reason(response: dict[str, Any], called: bool) -> str:
     return "tool_calls" if called else "stop"
 
 
-class ResponsesStreamParser(FramedStreamParser):
+class ResponsesStreamParser(RelayingSSEParser):
     """The semantic events of a Responses stream -> canonical deltas (for accounting and the generation
     log); with `relay`, each read also yields the raw bytes of the whole events it completed, as
     `Delta(raw=...)` ahead of the deltas parsed from them (an upstream failure event is cut: the gateway
     reports the failure itself). The final event's response rides on a Delta's extra "response"."""
 
     terminal = "response.completed"
+    failure_events = FAILURES
 
     def __init__(self, relay: bool = False) -> None:
-        super().__init__(SSEDecoder())
-        self._relay = relay
-        self._raw = b""
+        super().__init__(relay)
         self._calls: dict[int, int] = {}  # output_index -> tool call index
         self._called = False
-
-    def feed(self, data: bytes) -> list[Delta]:
-        if not self._relay:
-            return super().feed(data)
-        raw = self._raw + data if self._raw else data
-        deltas = super().feed(data)
-        whole, self._raw = split_events(raw)
-        if self.pending_error is not None:
-            cuts = [i for i in (whole.find(f) for f in FAILURES) if i >= 0]
-            whole = whole[:min(cuts)] if cuts else whole
-        return [Delta(raw=whole), *deltas] if whole else deltas
-
-    def close(self) -> list[Delta]:
-        rest, self._raw = self._raw, b""
-        deltas = super().close()
-        return [Delta(raw=rest), *deltas] if self._relay and rest.strip() else deltas
 
     def item(self, item: tuple[str | None, bytes], out: list[Delta]) -> None:
         _, raw = item
