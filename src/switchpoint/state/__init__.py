@@ -44,6 +44,31 @@ class WindowCheck:
         return self.refused < 0
 
 
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """One spend counter a reservation must fit under (a key's, its team's): its limit and how long
+    the counter lives unused."""
+
+    counter: str
+    limit: int
+    ttl: float
+
+
+@dataclass(slots=True)
+class HoldCheck:
+    """The answer to `reserve_all`: `refused` is the index of the first counter the amount did not
+    fit under (-1 when it was held under all of them); `remaining` what each had free before it;
+    `unseeded` the counters never seeded (then nothing was held)."""
+
+    refused: int
+    remaining: tuple[int, ...] = ()
+    unseeded: tuple[int, ...] = ()
+
+    @property
+    def admitted(self) -> bool:
+        return self.refused < 0 and not self.unseeded
+
+
 Handler = Callable[[str | None], str | None]  # a subscriber: message (None: some may be lost) -> reply
 
 
@@ -68,6 +93,14 @@ class State(Protocol):
 
     async def settle(self, counter: str, token: str, actual: int, *, ttl: float) -> None:
         """Release the hold `token` (if still held) and add `actual` to the settled spend."""
+
+    async def reserve_all(self, holds: Sequence[Hold], token: str, amount: int, *, lease: float) -> HoldCheck:
+        """`reserve` under several counters in one atomic step (a key's and its team's): `amount` is
+        held under `token` in every one of them, or in none. Replicas racing on a shared team can
+        then never overspend it, whichever of their keys they reserve for."""
+
+    async def settle_all(self, counters: Sequence[tuple[str, float]], token: str, actual: int) -> None:
+        """`settle` the hold `token` in each (counter, ttl) in one step."""
 
     async def spent(self, counter: str) -> int | None:
         """Settled spend, or None when the counter was never seeded."""
@@ -133,4 +166,4 @@ def open_state(url: str, *, failure: str = "closed", cache_bytes: int = 64 << 20
     return GuardedState(primary, fallback)
 
 
-__all__ = ["Handler", "notify", "State", "StateUnavailableError", "Window", "WindowCheck", "open_state"]
+__all__ = ["Handler", "Hold", "HoldCheck", "notify", "State", "StateUnavailableError", "Window", "WindowCheck", "open_state"]

@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from . import Handler, State, StateUnavailableError, Window, WindowCheck
+from . import Handler, Hold, HoldCheck, State, StateUnavailableError, Window, WindowCheck
 from .memory import MemoryState
 
 log = logging.getLogger("switchpoint.state")
@@ -66,6 +66,19 @@ class GuardedState:
             self._warn(exc, "settling a reservation")
             if self.fallback is not None:
                 await self.fallback.settle(counter, token, actual, ttl=ttl)
+
+    async def reserve_all(self, holds: Sequence[Hold], token: str, amount: int, *, lease: float) -> HoldCheck:
+        return await self._guarded(
+            "a budget reservation", lambda: self.primary.reserve_all(holds, token, amount, lease=lease),
+            self._open(lambda s: s.reserve_all(holds, token, amount, lease=lease)))
+
+    async def settle_all(self, counters: Sequence[tuple[str, float]], token: str, actual: int) -> None:
+        try:
+            await self.primary.settle_all(counters, token, actual)
+        except StateUnavailableError as exc:
+            self._warn(exc, "settling a reservation")
+            if self.fallback is not None:
+                await self.fallback.settle_all(counters, token, actual)
 
     async def spent(self, counter: str) -> int | None:
         return await self._guarded("reading spend", lambda: self.primary.spent(counter),

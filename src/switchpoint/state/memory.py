@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from . import Handler, Window, WindowCheck
+from . import Handler, Hold, HoldCheck, Window, WindowCheck
 
 
 @dataclass(slots=True)
@@ -123,6 +123,33 @@ class MemoryState:
             c.reserved -= held[0]
         c.spent += actual
         c.expires = time.monotonic() + ttl
+
+    async def reserve_all(self, holds: Sequence[Hold], token: str, amount: int, *, lease: float) -> HoldCheck:
+        counters = [self._live(h.counter) for h in holds]
+        unseeded = tuple(i for i, c in enumerate(counters) if c is None)
+        if unseeded:
+            return HoldCheck(-1, (), unseeded)
+        now, wall = time.monotonic(), time.time()
+        remaining, refused = [], -1
+        for i, (hold, c) in enumerate(zip(holds, counters, strict=True)):
+            assert c is not None
+            c.release_expired(wall)
+            c.expires = now + hold.ttl
+            remaining.append(hold.limit - c.spent - c.reserved)
+            if refused < 0 and amount > remaining[-1]:
+                refused = i
+        if refused < 0:
+            end = wall + lease
+            for c in counters:
+                assert c is not None
+                c.reserved += amount
+                c.holds[token] = (amount, end)
+                c.next_lease_end = min(c.next_lease_end, end)
+        return HoldCheck(refused, tuple(remaining))
+
+    async def settle_all(self, counters: Sequence[tuple[str, float]], token: str, actual: int) -> None:
+        for counter, ttl in counters:
+            await self.settle(counter, token, actual, ttl=ttl)
 
     async def spent(self, counter: str) -> int | None:
         c = self._live(counter)

@@ -31,7 +31,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..ids import random_hex
-from . import Handler, StateUnavailableError, Window, WindowCheck, notify
+from . import Handler, Hold, HoldCheck, StateUnavailableError, Window, WindowCheck, notify
 
 log = logging.getLogger("switchpoint.state")
 T = TypeVar("T")
@@ -64,6 +64,73 @@ if amount <= remaining then
 end
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
 return {ok, remaining}
+"""
+
+# KEYS: per counter its three keys (as RESERVE). ARGV: token, amount, lease ms, now ms, then per counter
+# its limit and ttl ms. Returns {-2, unseeded indices...} (nothing held), or {refused index or -1,
+# remaining per counter...}: the amount is held under every counter, or none.
+RESERVE_ALL = """
+local n = #KEYS / 3
+local missing = {-2}
+for i = 1, n do
+  if redis.call('EXISTS', KEYS[3 * i - 2]) == 0 then missing[#missing + 1] = i - 1 end
+end
+if #missing > 1 then return missing end
+local token, amount, lease, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local out, refused = {-1}, -1
+for i = 1, n do
+  local c, h, l = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local expired = redis.call('ZRANGEBYSCORE', l, '-inf', now, 'LIMIT', 0, 200)
+  if #expired > 0 then
+    local freed = 0
+    for _, t in ipairs(expired) do
+      local held = redis.call('HGET', h, t)
+      if held then freed = freed + tonumber(held) end
+    end
+    redis.call('HDEL', h, unpack(expired))
+    redis.call('ZREM', l, unpack(expired))
+    redis.call('HINCRBY', c, 'reserved', -freed)
+  end
+  local remaining = tonumber(ARGV[3 + 2 * i]) - tonumber(redis.call('HGET', c, 'spent') or '0')
+    - tonumber(redis.call('HGET', c, 'reserved') or '0')
+  out[i + 1] = remaining
+  if refused < 0 and amount > remaining then refused = i - 1 end
+end
+out[1] = refused
+for i = 1, n do
+  local c, h, l = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  if refused < 0 then
+    redis.call('HINCRBY', c, 'reserved', amount)
+    redis.call('HSET', h, token, amount)
+    redis.call('ZADD', l, now + lease, token)
+  end
+  local ttl = ARGV[4 + 2 * i]
+  redis.call('PEXPIRE', c, ttl)
+  redis.call('PEXPIRE', h, ttl)
+  redis.call('PEXPIRE', l, ttl)
+end
+return out
+"""
+
+# KEYS: per counter its three keys. ARGV: token, actual, then per counter its ttl ms.
+SETTLE_ALL = """
+for i = 1, #KEYS / 3 do
+  local c, h, l = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local held = redis.call('HGET', h, ARGV[1])
+  if held then
+    redis.call('HDEL', h, ARGV[1])
+    redis.call('ZREM', l, ARGV[1])
+  end
+  if redis.call('EXISTS', c) == 1 then
+    if held then redis.call('HINCRBY', c, 'reserved', -tonumber(held)) end
+    redis.call('HINCRBY', c, 'spent', ARGV[2])
+    local ttl = ARGV[2 + i]
+    redis.call('PEXPIRE', c, ttl)
+    redis.call('PEXPIRE', h, ttl)
+    redis.call('PEXPIRE', l, ttl)
+  end
+end
+return 1
 """
 
 SETTLE = """
@@ -172,6 +239,8 @@ class RedisState:
         self.client = aioredis.Redis(connection_pool=pool)
         self._reserve = self.client.register_script(RESERVE)
         self._settle = self.client.register_script(SETTLE)
+        self._reserve_all = self.client.register_script(RESERVE_ALL)
+        self._settle_all = self.client.register_script(SETTLE_ALL)
         self._seed = self.client.register_script(SEED)
         self._hit = self.client.register_script(HIT)
         self._hash_set = self.client.register_script(HASH_SET)
@@ -202,6 +271,20 @@ class RedisState:
 
     async def settle(self, counter: str, token: str, actual: int, *, ttl: float) -> None:
         await self._script(self._settle, _counter_keys(counter), [token, actual, _ms(ttl)])
+
+    async def reserve_all(self, holds: Sequence[Hold], token: str, amount: int, *, lease: float) -> HoldCheck:
+        keys = [k for hold in holds for k in _counter_keys(hold.counter)]
+        args: list[Any] = [token, amount, _ms(lease), int(time.time() * 1000)]
+        for hold in holds:
+            args += [hold.limit, _ms(hold.ttl)]
+        out = [int(v) for v in await self._script(self._reserve_all, keys, args)]
+        if out[0] == -2:
+            return HoldCheck(-1, (), tuple(out[1:]))
+        return HoldCheck(out[0], tuple(out[1:]))
+
+    async def settle_all(self, counters: Sequence[tuple[str, float]], token: str, actual: int) -> None:
+        keys = [k for counter, _ in counters for k in _counter_keys(counter)]
+        await self._script(self._settle_all, keys, [token, actual, *[_ms(ttl) for _, ttl in counters]])
 
     async def spent(self, counter: str) -> int | None:
         value = await self._call(lambda: self.client.hget(_counter_keys(counter)[0], "spent"))

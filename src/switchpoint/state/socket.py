@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from . import Handler, StateUnavailableError, Window, WindowCheck, notify
+from . import Handler, Hold, HoldCheck, StateUnavailableError, Window, WindowCheck, notify
 
 log = logging.getLogger("switchpoint.state")
 SCHEME = "switchpoint+unix://"
@@ -40,6 +40,7 @@ HEADER_SIZE = HEADER.size
 # calls (worker -> host)
 RESERVE, SETTLE, SPENT, SEED, HIT, HASH_GET, HASH_SET, HASH_INCR = 1, 2, 3, 4, 5, 6, 7, 8
 CACHE_GET, CACHE_PUT, CACHE_DELETE, PING, SUBSCRIBE, PUBLISH, REPLY = 9, 10, 11, 12, 13, 14, 15
+RESERVE_ALL, SETTLE_ALL = 17, 18
 # answers and messages (host -> worker)
 OK, MESSAGE, ERROR = 0, 16, 255
 
@@ -227,6 +228,13 @@ class SocketState:
 
     async def settle(self, counter: str, token: str, actual: int, *, ttl: float) -> None:
         await self._call(SETTLE, [counter, token, actual, ttl])
+
+    async def reserve_all(self, holds: Sequence[Hold], token: str, amount: int, *, lease: float) -> HoldCheck:
+        result, _ = await self._call(RESERVE_ALL, [[[h.counter, h.limit, h.ttl] for h in holds], token, amount, lease])
+        return HoldCheck(result[0], tuple(result[1]), tuple(result[2]))
+
+    async def settle_all(self, counters: Sequence[tuple[str, float]], token: str, actual: int) -> None:
+        await self._call(SETTLE_ALL, [[list(c) for c in counters], token, actual])
 
     async def spent(self, counter: str) -> int | None:
         return (await self._call(SPENT, [counter]))[0]
