@@ -9,19 +9,23 @@ import hmac
 import logging
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Config
+from ..config.access import UNRESTRICTED, AccessPolicy, policy_columns, policy_from_row
 from ..errors import AuthenticationError, ForbiddenError
 from ..state import State
 from ..state.singleflight import SingleFlight
 from ..storage import Store
 from ..storage.store import now_ms
+from .teams import TeamRecord
 
 log = logging.getLogger("switchpoint.keys")
 KEY_PREFIX = "sk-sp-v1-"
 CHANGED = "keys"  # the state channel on which a created, changed or deleted key's hash is published
+EVERY_KEY = "*"   # published on CHANGED when a team changed: every cached key is dropped
 
 
 def generate_key() -> str:
@@ -55,10 +59,25 @@ class KeyRecord:
     updated_at_ms: int | None = None
     expires_at_ms: int | None = None
     external_user: str | None = None
+    team: str | None = None                         # the team's name, as stored
+    policy: AccessPolicy = field(default=UNRESTRICTED)
+    team_record: TeamRecord | None = None           # the team itself, loaded with the key
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> KeyRecord:
-        return cls(**{k: row[k] for k in cls.__slots__ if k in row})  # type: ignore[attr-defined]
+    def from_row(cls, row: dict[str, Any], team: TeamRecord | None = None) -> KeyRecord:
+        fields = {k: row[k] for k in ROW_FIELDS if k in row}
+        return cls(**fields, policy=policy_from_row(row), team_record=team)
+
+    @property
+    def policies(self) -> tuple[AccessPolicy, ...]:
+        """Every policy a request with this key must satisfy (its own, its team's)."""
+        found = [] if self.policy.unrestricted else [self.policy]
+        if self.team_record is not None and not self.team_record.policy.unrestricted:
+            found.append(self.team_record.policy)
+        return tuple(found)
+
+
+ROW_FIELDS = tuple(name for name in KeyRecord.__slots__ if name not in ("policy", "team_record"))  # type: ignore[attr-defined]
 
 
 class KeyService:
@@ -114,8 +133,7 @@ class KeyService:
 
     async def _load(self, key_hash: str) -> KeyRecord | None:
         epoch = self._epoch
-        row = await self.store.get_key(key_hash)
-        record = KeyRecord.from_row(row) if row else None
+        record = await load_key(self.store, key_hash)
         if epoch != self._epoch:  # the key may have changed while we read it: answer, but do not keep it
             return record
         if len(self._cache) > 200_000:
@@ -139,13 +157,19 @@ class KeyService:
         if self.state is not None:
             await self.state.publish(CHANGED, key_hash)
 
+    async def changed_all(self) -> None:
+        """A team changed: every key (of any team) is dropped here and in every other process."""
+        self._heard(None)
+        if self.state is not None:
+            await self.state.publish(CHANGED, EVERY_KEY)
+
     async def listen(self) -> None:
         """Drop the keys other processes change (and everything, when some changes may be lost)."""
         if self.state is not None:
             await self.state.subscribe(CHANGED, self._heard)
 
     def _heard(self, key_hash: str | None) -> None:
-        if key_hash is None:
+        if key_hash is None or key_hash == EVERY_KEY:
             self._epoch += 1
             self._cache.clear()
         else:
@@ -154,13 +178,16 @@ class KeyService:
     async def create(self, name: str, *, limit_usd: float | None = None, limit_reset: str | None = None,
                      rate_limit: tuple[int, float] | None = None, token_limit: tuple[int, float] | None = None,
                      expires_at_ms: int | None = None, cache: bool = False, log_content: bool = False,
-                     external_user: str | None = None, plaintext: str | None = None) -> tuple[KeyRecord, str]:
+                     external_user: str | None = None, plaintext: str | None = None, team: str | None = None,
+                     models: Sequence[str] | None = None, providers: Sequence[str] | None = None,
+                     max_price: dict[str, Any] | None = None) -> tuple[KeyRecord, str]:
         """Store a new key in one insert; returns its record and its plaintext (shown once). The
         plaintext is generated unless the caller brings its own (OpenRouter's `external.api_key`)."""
         key = plaintext or generate_key()
         row = new_key_row(key, name, limit_usd=limit_usd, limit_reset=limit_reset, rate_limit=rate_limit,
                           token_limit=token_limit, expires_at_ms=expires_at_ms, cache=cache, log_content=log_content,
-                          external_user=external_user)
+                          external_user=external_user, team=team, models=models, providers=providers,
+                          max_price=max_price)
         await self.store.insert_key(row)
         await self.changed(row["hash"])  # a process that was asked for it before keeps no "unknown key"
         return KeyRecord.from_row(row), key
@@ -193,7 +220,9 @@ def config_key_problem(row: dict[str, Any], config_hashes: set[str]) -> str | No
 def new_key_row(key: str, name: str, *, limit_usd: float | None = None, limit_reset: str | None = None,
                 rate_limit: tuple[int, float] | None = None, token_limit: tuple[int, float] | None = None,
                 expires_at_ms: int | None = None, cache: bool = False, log_content: bool = False,
-                external_user: str | None = None, source: str = "api") -> dict[str, Any]:
+                external_user: str | None = None, source: str = "api", team: str | None = None,
+                models: Sequence[str] | None = None, providers: Sequence[str] | None = None,
+                max_price: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "hash": hash_key(key), "name": name, "label": key_label(key), "disabled": False,
         "limit_nanos": usd_to_nanos(limit_usd), "limit_reset": limit_reset,
@@ -203,8 +232,17 @@ def new_key_row(key: str, name: str, *, limit_usd: float | None = None, limit_re
         "token_limit_interval": token_limit[1] if token_limit else None,
         "cache": cache, "log_content": log_content, "source": source,
         "created_at_ms": now_ms(), "updated_at_ms": None, "expires_at_ms": expires_at_ms,
-        "external_user": external_user,
+        "external_user": external_user, "team": team, **policy_columns(models, providers, max_price),
     }
+
+
+async def load_key(store: Store, key_hash: str) -> KeyRecord | None:
+    """The key and, when it belongs to one, its team (so the request path sees both at once)."""
+    row = await store.get_key(key_hash)
+    if row is None:
+        return None
+    team_row = await store.get_team(row["team"]) if row.get("team") else None
+    return KeyRecord.from_row(row, TeamRecord.from_row(team_row) if team_row else None)
 
 
 def usd_to_nanos(usd: float | None) -> int | None:

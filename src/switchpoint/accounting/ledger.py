@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from ..errors import ServiceUnavailableError
@@ -96,10 +96,14 @@ class LedgerWriter:
     def pending(self, generation_id: str) -> dict[str, Any] | None:
         return self._pending.get(generation_id)
 
-    def pending_costs(self, key_hash: str | None, since_ms: int = 0) -> dict[str, int]:
-        """Cost of each row not written yet (of one key, or of all), by generation id."""
+    def pending_costs(self, key_hash: str | Collection[str] | None, since_ms: int = 0) -> dict[str, int]:
+        """Cost of each row not written yet (of one key, of several, or of all), by generation id."""
+        if isinstance(key_hash, str) or key_hash is None:
+            return {gid: r["cost_nanos"] for gid, r in self._pending.items()
+                    if (key_hash is None or r["key_hash"] == key_hash) and r["created_at_ms"] >= since_ms}
+        hashes = set(key_hash)
         return {gid: r["cost_nanos"] for gid, r in self._pending.items()
-                if (key_hash is None or r["key_hash"] == key_hash) and r["created_at_ms"] >= since_ms}
+                if r["key_hash"] in hashes and r["created_at_ms"] >= since_ms}
 
     def pending_last_used(self) -> dict[str, int]:
         """The newest generation time (epoch ms) of each key among the rows not written yet."""

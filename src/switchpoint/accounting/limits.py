@@ -1,5 +1,6 @@
-"""Per-key rate limits (requests and tokens per interval) on sliding windows kept in `state`.
-All of a request's windows are checked in one atomic hit: a refused request takes nothing."""
+"""Per-key and per-team rate limits (requests and tokens per interval) on sliding windows kept in
+`state`. All of a request's windows (its key's and its team's) are checked in one atomic hit: a
+refused request takes nothing."""
 
 from __future__ import annotations
 
@@ -49,6 +50,13 @@ class RateLimiter:
 
     def _build_windows(self, key: KeyRecord, free: bool) -> list[tuple[Window, str]]:
         windows = []
+        team = key.team_record
+        if team is not None and team.rate_limit_requests:
+            windows.append((Window(f"rq:{team.hash}", team.rate_limit_requests, team.rate_limit_interval or 60.0),
+                            "team-requests"))
+        if team is not None and team.token_limit_tokens:
+            windows.append((Window(f"tk:{team.hash}", team.token_limit_tokens, team.token_limit_interval or 60.0, 0),
+                            "team-tokens"))
         if key.rate_limit_requests:
             windows.append((Window(f"rq:{key.hash}", key.rate_limit_requests, key.rate_limit_interval or 60.0),
                             "requests"))
@@ -75,7 +83,7 @@ class RateLimiter:
         if check.refused >= 0:
             raise RateLimitError(f"Rate limit exceeded: {what}.", retry_after=check.reset[i],
                                  headers=headers.as_dict(), metadata={"limit": what})
-        return headers if what == "requests" else None
+        return headers if what in ("requests", "team-requests") else None
 
     async def free_requests_left(self, key: KeyRecord) -> int:
         """Requests to free models the key has left in its sliding day (read, not counted)."""
@@ -83,7 +91,10 @@ class RateLimiter:
         return (await self.state.hit([window], time.time())).remaining[0]
 
     async def consume_tokens(self, key: KeyRecord, tokens: int) -> None:
-        if key.token_limit_tokens and tokens > 0:
-            # Recorded even past the limit (the tokens were spent); later requests wait for the window.
-            window = Window(f"tk:{key.hash}", UNBOUNDED, key.token_limit_interval or 60.0, tokens)
-            await self.state.hit([window], time.time())
+        if tokens <= 0:
+            return
+        # Recorded even past the limit (the tokens were spent); later requests wait for the window.
+        windows = [Window(f"tk:{owner.hash}", UNBOUNDED, owner.token_limit_interval or 60.0, tokens)
+                   for owner in (key, key.team_record) if owner is not None and owner.token_limit_tokens]
+        if windows:
+            await self.state.hit(windows, time.time())

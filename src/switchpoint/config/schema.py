@@ -186,7 +186,22 @@ class TokenLimitConfig(Strict):
         return parse_duration(value)
 
 
-class KeyConfig(Strict):
+class MaxPriceConfig(Strict):
+    """USD per million tokens, as a request's `provider.max_price`."""
+
+    prompt: float | None = Field(None, ge=0)
+    completion: float | None = Field(None, ge=0)
+
+
+class PolicyConfig(Strict):
+    """What a key or team may use (docs/governance.md): model ids or globs, provider names, prices."""
+
+    models: list[str] | None = Field(None, description="model ids or globs (openai/*); null = every model")
+    providers: list[str] | None = Field(None, description="provider names; null = every provider")
+    max_price: MaxPriceConfig | None = None
+
+
+class KeyConfig(PolicyConfig):
     name: str = Field(min_length=1)
     key: str = Field(min_length=16)
     limit: float | None = Field(None, ge=0)
@@ -194,6 +209,17 @@ class KeyConfig(Strict):
     rate_limit: RateLimitConfig | None = None
     token_limit: TokenLimitConfig | None = None
     cache: bool = False
+    team: str | None = Field(None, description="the team (teams:) the key belongs to")
+
+
+class TeamConfig(PolicyConfig):
+    """A team: a budget, rate limits and a policy its keys share on top of their own."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][\w.\-]*$")
+    limit: float | None = Field(None, ge=0)
+    limit_reset: LimitReset | None = None
+    rate_limit: RateLimitConfig | None = None
+    token_limit: TokenLimitConfig | None = None
 
 
 class FreeModelLimits(Strict):
@@ -373,6 +399,7 @@ class Config(Strict):
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: list[ModelConfig] = Field(default_factory=list)
     keys: list[KeyConfig] = Field(default_factory=list)
+    teams: list[TeamConfig] = Field(default_factory=list)
     server: ServerConfig = Field(default_factory=ServerConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
@@ -425,6 +452,7 @@ def cross_problems(config: Config | dict[str, Any]) -> list[str]:
         if isinstance(name, str) and name in seen:
             problems.append(f"keys[{i}].name: duplicate key name '{name}'")
         seen.add(name)
+    problems.extend(team_problems(get(config, "teams", []), keys))
     database, state, listen = get(config, "database", ""), get(config, "state", "memory"), get(config, "listen", ":0")
     if isinstance(database, str) and database.split(":", 1)[0] not in (
             "sqlite", "sqlite+aiosqlite", "postgresql", "postgres", "postgresql+asyncpg"):
@@ -434,4 +462,23 @@ def cross_problems(config: Config | dict[str, Any]) -> list[str]:
     host, _, port = str(listen).rpartition(":") if isinstance(listen, str) else ("", "", "")
     if isinstance(listen, str) and (not host or not port.isdigit()):
         problems.append("listen: use host:port, e.g. 127.0.0.1:8080")
+    return problems
+
+
+def team_problems(teams: Any, keys: Any) -> list[str]:
+    """Team names are unique, and a key of the file names a team of the file."""
+    def get(node: Any, name: str) -> Any:
+        return node.get(name) if isinstance(node, dict) else getattr(node, name, None)
+
+    problems, names = [], []
+    for i, team in enumerate(teams if isinstance(teams, list) else []):
+        name = get(team, "name")
+        if isinstance(name, str) and name in names:
+            problems.append(f"teams[{i}].name: duplicate team name '{name}'")
+        names.append(name)
+    for i, key in enumerate(keys if isinstance(keys, list) else []):
+        team = get(key, "team")
+        if isinstance(team, str) and team not in names:
+            problems.append(f"keys[{i}].team: unknown team '{team}' (teams: "
+                            f"{', '.join(str(n) for n in names) or 'none'})")
     return problems

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from .. import routing
 from ..accounting import pricing
-from ..accounting.budget import Budget, InsufficientBudgetError, Reservation, limit_exceeded
+from ..accounting.budget import Budget, InsufficientBudgetError, Reservation, limit_exceeded, limited
 from ..accounting.pricing import Pricer
 from ..config import Config
 from ..errors import (
@@ -169,7 +169,7 @@ class Attempts:
         return prompt, output
 
     async def reserve(self, ctx: RequestContext, request: ChatRequest, cand: Candidate) -> Reservation | None:
-        if ctx.key.limit_nanos is None:
+        if not limited(ctx.key):
             return None
         prompt, output = self.worst_case_tokens(request, ctx, cand)
         amount = self.pricer.worst_case(cand.endpoint.price, prompt, output, cand.endpoint.provider)
@@ -182,11 +182,15 @@ class Attempts:
         prompt, output = self.worst_case_tokens(request, ctx, cand)
         price, provider = cand.endpoint.price, cand.endpoint.provider
         if not self.pricer.affordable_output(price, MIN_PROMPT_TOKENS, provider, exc.unspent):
-            return limit_exceeded(ctx.key)
+            return limit_exceeded(ctx.key, exc.team)
         affordable = min(output, self.pricer.affordable_output(price, prompt, provider, exc.remaining))
         left = pricing.from_nanos(max(0, exc.remaining))
+        whose = "the key's limit" if exc.team is None else f"the limit of team '{exc.team.name}'"
+        metadata: dict[str, object] = {"limit_remaining": left, "requested_tokens": output,
+                                       "affordable_tokens": affordable}
+        if exc.team is not None:
+            metadata["team"] = exc.team.name
         return PaymentRequiredError(
             f"This request requires more credits, or fewer max_tokens. You requested up to {output} tokens, "
-            f"but can only afford {affordable}. Lower max_tokens, or raise the key's limit.",
-            metadata={"limit_remaining": left, "requested_tokens": output, "affordable_tokens": affordable},
+            f"but can only afford {affordable}. Lower max_tokens, or raise {whose}.", metadata=metadata,
         )

@@ -19,6 +19,7 @@ from ..accounting.ledger import LedgerWriter
 from ..accounting.limits import RateLimiter
 from ..accounting.pricing import Pricer
 from ..config import Config
+from ..config.access import AccessPolicy
 from ..config.catalogue import Catalogue, Model
 from ..errors import BadRequestError, SwitchpointError
 from ..generation import GenerationRecord
@@ -26,6 +27,7 @@ from ..net.transport import Transport
 from ..observability.context import capture_output
 from ..providers.base import Provider
 from ..routing import BreakerSettings, BreakerStore, Candidate, Live, MemoryBreakers
+from ..routing.access import allowed_models
 from ..routing.auto import AUTO_MODEL, AutoRouter, build_auto
 from ..routing.health import Health
 from ..routing.hedge import hedge_delay
@@ -82,8 +84,9 @@ class Engine:
     def live(self) -> Live:
         return Live(self.health, self.breakers, self.clock(), self.config.routing.healthy_window)
 
-    def route(self, request: ChatRequest) -> Route:
-        """Resolve the requested model(s) (expanding `switchpoint/auto`) and order their endpoints."""
+    def route(self, request: ChatRequest, policies: tuple[AccessPolicy, ...] = ()) -> Route:
+        """Resolve the requested model(s) (expanding `switchpoint/auto`) and order their endpoints.
+        `policies`: the calling key's and its team's (a 403 for what they do not allow)."""
         prefs = routing.parse_preferences(request.provider)
         ids = list(dict.fromkeys([request.model, *request.models])) if request.models else [request.model]
         auto = None
@@ -94,21 +97,22 @@ class Engine:
                                       metadata={"model": AUTO_MODEL})
             at = ids.index(AUTO_MODEL)
             ids = list(dict.fromkeys([*ids[:at], *auto.models, *ids[at + 1:]]))
-        models = self.resolve(ids)
+        models = allowed_models(self.resolve(ids), policies)
         for model, _ in models:
             if model.is_embedding:
                 raise BadRequestError(f"{model.id} is an embedding model: use /api/v1/embeddings",
                                       metadata={"error_type": "wrong_endpoint"})
         live = self.live()
-        candidates = routing.plan(models, request, self.rng, prefs=prefs, table=self.routes, live=live)
+        candidates = routing.plan(models, request, self.rng, prefs=prefs, table=self.routes, live=live,
+                                  policies=policies)
         if not candidates:
-            raise routing.explain(models, request, prefs, live, self.routes)
+            raise routing.explain(models, request, prefs, live, self.routes, policies)
         free = all(c.free for c in candidates) or any(v == "free" for _, v in models)
         return Route(candidates, free, prefs, auto)
 
-    def plan(self, request: ChatRequest) -> tuple[list[Candidate], bool]:
+    def plan(self, request: ChatRequest, policies: tuple[AccessPolicy, ...] = ()) -> tuple[list[Candidate], bool]:
         """Ordered candidates, and whether the request is for free models (own rate limits)."""
-        planned = self.route(request)
+        planned = self.route(request, policies)
         return planned.candidates, planned.free
 
     # -- non-streaming chat ------------------------------------------------------------------
@@ -119,7 +123,7 @@ class Engine:
         ledger cannot take rows, a 503 first: nothing is served unaccounted, whatever API asked."""
         self.ledger.admit()
         try:
-            planned = self.route(request)
+            planned = self.route(request, ctx.key.policies)
             await self.limiter.admit(ctx.key, free=planned.free)
         except SwitchpointError as err:
             self.books.refuse(record, err)
@@ -189,12 +193,14 @@ class Engine:
         self.ledger.admit()
         chat_like = ChatRequest(model=request.model, messages=[], provider=request.provider)
         try:
-            models = self.resolve([request.model])
+            policies = ctx.key.policies
+            models = allowed_models(self.resolve([request.model]), policies)
             prefs = routing.parse_preferences(request.provider)
             live = self.live()
-            candidates = routing.plan(models, chat_like, self.rng, prefs=prefs, table=self.routes, live=live)
+            candidates = routing.plan(models, chat_like, self.rng, prefs=prefs, table=self.routes, live=live,
+                                      policies=policies)
             if not candidates:
-                raise routing.explain(models, chat_like, prefs, live, self.routes)
+                raise routing.explain(models, chat_like, prefs, live, self.routes, policies)
             await self.limiter.admit(ctx.key)
         except SwitchpointError as err:
             self.books.refuse(record, err)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 import random
 
+from ..config.access import AccessPolicy
 from ..config.catalogue import Model
 from ..errors import NotFoundError, ServiceUnavailableError, SwitchpointError
 from ..types import ChatRequest
+from .access import filter_refusal, is_policy_filter, policy_filters
 from .candidate import Candidate, RouteTable
 from .filters import Filter, apply, first_emptying, free_filter, request_filters
 from .order import Live, arrange
@@ -22,12 +24,15 @@ ResolvedModels = list[tuple[Model, str | None]]
 
 
 def plan(models: ResolvedModels, request: ChatRequest, rng: random.Random, *, prefs: Preferences | None = None,
-         table: RouteTable | None = None, live: Live | None = None) -> list[Candidate]:
-    """Every usable endpoint of each model in turn, in the order they will be tried."""
+         table: RouteTable | None = None, live: Live | None = None,
+         policies: tuple[AccessPolicy, ...] = ()) -> list[Candidate]:
+    """Every usable endpoint of each model in turn, in the order they will be tried. `policies`: the
+    calling key's (and its team's) access policies, whose endpoint filters come first."""
     prefs = parse_preferences(request.provider) if prefs is None else prefs
     live = Live() if live is None else live
     table = RouteTable() if table is None else table
-    filters = request_filters(request, prefs)
+    filters = [*policy_filters(policies), *request_filters(request, prefs)] if policies else \
+        request_filters(request, prefs)
     pooled = prefs.partition == "none" and len(models) > 1
     out: list[Candidate] = []
     for model, variant in models:
@@ -51,10 +56,11 @@ def _model_filters(filters: list[Filter], variant: str | None, live: Live) -> li
 
 
 def explain(models: ResolvedModels, request: ChatRequest, prefs: Preferences, live: Live,
-            table: RouteTable | None = None) -> SwitchpointError:
-    """The client's error when `plan` left nothing: what emptied the list, for the first model."""
+            table: RouteTable | None = None, policies: tuple[AccessPolicy, ...] = ()) -> SwitchpointError:
+    """The client's error when `plan` left nothing: what emptied the list, for the first model (a
+    403 when it was the key's or its team's policy)."""
     table = RouteTable() if table is None else table
-    filters = request_filters(request, prefs)
+    filters = [*policy_filters(policies), *request_filters(request, prefs)]
     model, variant = models[0]
     reason = None
     for m, v in models:
@@ -67,6 +73,9 @@ def explain(models: ResolvedModels, request: ChatRequest, prefs: Preferences, li
         if m is model:
             break
     name = model.id if variant is None else f"{model.id}:{variant}"
+    if is_policy_filter(reason):
+        assert reason is not None
+        return filter_refusal(reason, name, policies)
     metadata = {"model": name, "excluded_by": [reason] if reason else []}
     if reason == "health":
         retry = _cooldown_left(models, live, table)

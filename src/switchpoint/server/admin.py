@@ -1,13 +1,15 @@
-"""Key provisioning API (admin key only), shaped like OpenRouter's /api/v1/keys."""
+"""Key provisioning API (admin key only), shaped like OpenRouter's /api/v1/keys. Bodies are strict:
+an unknown field is a 400 naming it. Every write goes through `services.governance`."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..accounting.keys import KeyRecord, config_key_hashes, config_key_problem, hash_key, usd_to_nanos
+from ..accounting.keys import KeyRecord, config_key_hashes, config_key_problem, load_key, usd_to_nanos
+from ..config.access import policy_columns
 from ..config.schema import RateLimitConfig, TokenLimitConfig
 from ..errors import AuthenticationError, BadRequestError, ForbiddenError, NotFoundError
 from ..protocols.openai_chat.request import load_object
@@ -30,16 +32,46 @@ class KeyTokenLimit(TokenLimitConfig):
     interval: float = Field(60.0, gt=0, le=YEAR)
 
 
-class External(BaseModel):
+class StrictBody(BaseModel):
+    """An admin API body: a field it does not know is a 400 naming it (a misspelt restriction must
+    never be accepted and silently not applied)."""
+    model_config = ConfigDict(extra="forbid")
+
+
+class MaxPrice(StrictBody):
+    """USD per million tokens, as a request's `provider.max_price`."""
+    prompt: float | None = Field(None, ge=0, le=MAX_LIMIT_USD)
+    completion: float | None = Field(None, ge=0, le=MAX_LIMIT_USD)
+
+
+class PolicyFields(StrictBody):
+    """What a key or team may use (docs/governance.md); null = no restriction."""
+    models: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(None, max_length=1000)
+    providers: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(None, max_length=1000)
+    max_price: MaxPrice | None = None
+
+    def policy_values(self) -> dict[str, Any]:
+        """The stored columns of the policy fields given."""
+        given = self.model_fields_set
+        columns = policy_columns(self.models, self.providers,
+                                 self.max_price.model_dump() if self.max_price else None)
+        return {name: columns[name] for name in ("models", "providers", "max_price") if name in given}
+
+
+class External(StrictBody):
     """OpenRouter's partner identity for a new key: the end user it is for, and optionally the key
     itself (stored as a hash like every key, and never shown again)."""
-    model_config = ConfigDict(extra="ignore")
     user: str = Field(min_length=1, max_length=256)
     api_key: str | None = Field(None, min_length=32, max_length=512)
 
 
-class KeyCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+TeamName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][\w.\-]*$")]
+# OpenRouter's optional key fields that the gateway accepts but has nothing to apply to: each one
+# given is named in the answer's `metadata.ignored`.
+IGNORED_FIELDS = ("include_byok_in_limit", "creator_user_id")
+
+
+class KeyCreate(PolicyFields):
     name: str = Field(min_length=1, max_length=200)
     limit: float | None = Field(None, ge=0, le=MAX_LIMIT_USD)
     limit_reset: Literal["daily", "weekly", "monthly"] | None = None
@@ -50,6 +82,9 @@ class KeyCreate(BaseModel):
     log_content: bool = False  # write prompts and completions into the generation log
     workspace_id: str | None = None
     external: External | None = None
+    team: TeamName | None = None
+    include_byok_in_limit: bool | None = None  # no BYOK here: accepted, listed as ignored
+    creator_user_id: str | None = Field(None, max_length=200)  # no organization members: ignored
 
     @field_validator("workspace_id")
     @classmethod
@@ -59,27 +94,44 @@ class KeyCreate(BaseModel):
     @field_validator("expires_at")
     @classmethod
     def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is not None and (value.tzinfo is None or value.utcoffset() != dt.timedelta(0)):
-            raise ValueError("must be an ISO-8601 time in UTC (ending in Z or +00:00)")
-        return value
+        return utc_time(value)
 
 
-class KeyUpdate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class KeyUpdate(PolicyFields):
     name: str | None = Field(None, min_length=1, max_length=200)
     disabled: bool | None = None
     limit: float | None = Field(None, ge=0, le=MAX_LIMIT_USD)
     limit_reset: Literal["daily", "weekly", "monthly"] | None = None
+    expires_at: dt.datetime | None = None
     rate_limit: KeyRateLimit | None = None
     token_limit: KeyTokenLimit | None = None
     cache: bool | None = None
     log_content: bool | None = None
     workspace_id: str | None = None
+    team: TeamName | None = None
+    include_byok_in_limit: bool | None = None
 
     @field_validator("workspace_id")
     @classmethod
     def _workspace(cls, value: str | None) -> str | None:
         return one_workspace(value)
+
+    @field_validator("expires_at")
+    @classmethod
+    def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        return utc_time(value)
+
+
+def utc_time(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() != dt.timedelta(0)):
+        raise ValueError("must be an ISO-8601 time in UTC (ending in Z or +00:00)")
+    return value
+
+
+def ignored(spec: BaseModel) -> dict[str, Any]:
+    """`{"metadata": {"ignored": [...]}}` for the accepted fields that have no effect here, else {}."""
+    names = [name for name in IGNORED_FIELDS if name in spec.model_fields_set]
+    return {"metadata": {"ignored": names}} if names else {}
 
 
 def one_workspace(value: str | None) -> str | None:
@@ -99,11 +151,17 @@ def require_admin(services: Services, request: Request) -> None:
         raise ForbiddenError("Only management keys can perform this operation")
 
 
-def parse(model: type[BaseModel], body: bytes) -> Any:
+def parse(model: type[BaseModel], body: bytes | dict[str, Any]) -> Any:
+    """Validate an admin body; a 400 naming every unknown field, or else the first invalid one."""
     try:
-        return model.model_validate(load_object(body))
+        return model.model_validate(body if isinstance(body, dict) else load_object(body))
     except ValidationError as exc:
-        first = exc.errors()[0]
+        errors = exc.errors()
+        unknown = [".".join(str(p) for p in e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
+        if unknown:
+            raise BadRequestError(f"Unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
+                                  metadata={"param": unknown[0], "unknown_fields": unknown}) from None
+        first = errors[0]
         field = ".".join(str(p) for p in first["loc"]) or "body"
         raise BadRequestError(f"{field}: {first['msg'].removeprefix('Value error, ')}",
                               metadata={"param": field}) from None
@@ -111,23 +169,26 @@ def parse(model: type[BaseModel], body: bytes) -> Any:
 
 async def create_key(services: Services, request: Request, send: Send) -> Response:
     require_admin(services, request)
-    record, plaintext = await create_from_spec(services, parse(KeyCreate, await request.body(1 << 16)))
+    spec = parse(KeyCreate, await request.body(1 << 16))
+    record, plaintext = await create_from_spec(services, spec)
     # Built from the stored record alone (a new key has spent nothing, never been used): once the key
     # exists, nothing can fail before its one-time plaintext reaches the caller.
-    return json_response({"data": key_fields(record, {}, None), "key": plaintext}, status=201)
+    return json_response({"data": key_fields(record, {}, None), "key": plaintext, **ignored(spec)}, status=201)
 
 
 async def create_from_spec(services: Services, spec: KeyCreate) -> tuple[KeyRecord, str]:
     """Create a key as the provisioning API and the dashboard both do; returns it and its plaintext."""
     own = spec.external.api_key if spec.external else None
-    if own is not None and (services.keys.is_admin(f"Bearer {own}") or await services.store.get_key(hash_key(own))):
+    if own is not None and await services.governance.key_exists(own):
         raise BadRequestError("external.api_key: this key is already in use", metadata={"param": "external.api_key"})
-    record, plaintext = await services.keys.create(
-        spec.name, limit_usd=spec.limit, limit_reset=spec.limit_reset,
+    record, plaintext, _ = await services.governance.create_key(
+        spec.name, plaintext=own, limit_usd=spec.limit, limit_reset=spec.limit_reset,
         rate_limit=(spec.rate_limit.requests, spec.rate_limit.interval) if spec.rate_limit else None,
         token_limit=(spec.token_limit.tokens, spec.token_limit.interval) if spec.token_limit else None,
         expires_at_ms=int(spec.expires_at.timestamp() * 1000) if spec.expires_at else None, cache=spec.cache,
-        log_content=spec.log_content, external_user=spec.external.user if spec.external else None, plaintext=own,
+        log_content=spec.log_content, external_user=spec.external.user if spec.external else None,
+        team=spec.team, models=spec.models, providers=spec.providers,
+        max_price=spec.max_price.model_dump() if spec.max_price else None,
     )
     return record, plaintext
 
@@ -156,17 +217,20 @@ async def get_key(services: Services, request: Request, send: Send) -> Response:
 async def update_key(services: Services, request: Request, send: Send) -> Response:
     require_admin(services, request)
     record = await _record(services, request)
-    await apply_update(services, record, parse(KeyUpdate, await request.body(1 << 16)))
-    return json_response({"data": await key_object(services, await _record(services, request))})
+    spec = parse(KeyUpdate, await request.body(1 << 16))
+    await apply_update(services, record, spec)
+    return json_response({"data": await key_object(services, await _record(services, request)), **ignored(spec)})
 
 
 async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate) -> None:
     """Apply the fields given in `spec` to the key (the provisioning API and the dashboard)."""
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = spec.policy_values()
     given = spec.model_fields_set
-    for name in ("name", "disabled", "limit_reset", "cache", "log_content"):
-        if name in given and (getattr(spec, name) is not None or name == "limit_reset"):
+    for name in ("name", "disabled", "limit_reset", "cache", "log_content", "team"):
+        if name in given and (getattr(spec, name) is not None or name in ("limit_reset", "team")):
             values[name] = getattr(spec, name)
+    if "expires_at" in given:
+        values["expires_at_ms"] = int(spec.expires_at.timestamp() * 1000) if spec.expires_at else None
     if "limit" in given:
         values["limit_nanos"] = usd_to_nanos(spec.limit)
     if "rate_limit" in given:
@@ -175,17 +239,14 @@ async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate) -
     if "token_limit" in given:
         values["token_limit_tokens"] = spec.token_limit.tokens if spec.token_limit else None
         values["token_limit_interval"] = spec.token_limit.interval if spec.token_limit else None
-    if values:
-        await services.store.update_key(record.hash, values)
-        await services.keys.changed(record.hash)
+    await services.governance.update_key(record.hash, values)
 
 
 async def delete_key(services: Services, request: Request, send: Send) -> Response:
     require_admin(services, request)
     record = await _record(services, request)
     refuse_config_key(services, record)
-    await services.store.delete_key(record.hash)
-    await services.keys.changed(record.hash)
+    await services.governance.delete_key(record.hash)
     return json_response({"deleted": True})
 
 
@@ -197,7 +258,7 @@ def refuse_config_key(services: Services, record: KeyRecord) -> None:
 
 
 async def _record(services: Services, request: Request) -> KeyRecord:
-    row = await services.store.get_key(request.params["hash"])
-    if row is None:
+    record = await load_key(services.store, request.params["hash"])
+    if record is None:
         raise NotFoundError(f"Key {request.params['hash']} not found")
-    return KeyRecord.from_row(row)
+    return record

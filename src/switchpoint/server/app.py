@@ -12,7 +12,7 @@ from ..config import Config
 from ..errors import NotFoundError, SwitchpointError
 from ..observability.context import end_scope, request_id_for, start_scope
 from ..protocols.openai_chat.render import error_body
-from . import admin, chat, dashboard, info, messages, openapi, responses
+from . import admin, chat, dashboard, info, messages, openapi, responses, teams
 from .cors import API_PREFIXES, Cors
 from .http import Receive, Request, Response, Send, Streamed
 from .metrics import metrics_endpoint
@@ -44,6 +44,8 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/activity"): info.activity,
     ("GET", "/keys"): admin.list_keys,
     ("POST", "/keys"): admin.create_key,
+    ("GET", "/teams"): teams.list_teams,
+    ("POST", "/teams"): teams.create_team,
     ("GET", "/openapi.json"): openapi.serve,
 }
 TOP_ROUTES: dict[tuple[str, str], Handler] = {
@@ -56,6 +58,7 @@ TOP_ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/api/messages/count_tokens"): messages.count_tokens,
 }
 KEY_ROUTES: dict[str, Handler] = {"GET": admin.get_key, "PATCH": admin.update_key, "DELETE": admin.delete_key}
+TEAM_ROUTES: dict[str, Handler] = {"GET": teams.get_team, "PATCH": teams.update_team, "DELETE": teams.delete_team}
 RESPONSE_ROUTES: dict[str, Handler] = {"GET": responses.get_response, "DELETE": responses.delete_response}
 
 
@@ -86,6 +89,9 @@ def match(method: str, path: str) -> tuple[Handler | None, str, dict[str, str], 
     if len(parts) == 3 and parts[1] == "keys":
         handler = KEY_ROUTES.get(method)
         return handler, sub, {"hash": parts[2]}, "/api/v1/keys/{hash}" if handler is not None else UNMATCHED
+    if len(parts) == 3 and parts[1] == "teams":
+        handler = TEAM_ROUTES.get(method)
+        return handler, sub, {"name": parts[2]}, "/api/v1/teams/{name}" if handler is not None else UNMATCHED
     if len(parts) == 3 and parts[1] == "responses":
         handler = RESPONSE_ROUTES.get(method)
         return handler, sub, {"id": parts[2]}, "/api/v1/responses/{id}" if handler is not None else UNMATCHED

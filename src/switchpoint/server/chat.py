@@ -42,7 +42,7 @@ async def chat_completions(services: Services, request: Request, send: Send) -> 
     turn = services.cache.turn(key, headers, request.path, chat)
     if await turn.lookup() is not None:
         with refusals(services, ctx, chat.model, streamed=chat.stream):
-            await services.limiter.admit(key, free=services.engine.plan(chat)[1])
+            await services.limiter.admit(key, free=services.engine.plan(chat, key.policies)[1])
         hit = turn.replay(ctx, streamed=chat.stream)
         if hit.batches is not None:
             renderer = ChatSurface(chat, ctx.generation_id, int(now)).renderer(hit.record)

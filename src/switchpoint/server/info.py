@@ -333,7 +333,7 @@ def key_fields(key: KeyRecord, usage_nanos: dict[str, int], last_used_ms: int | 
         budget_object = {"budget_id": None, "guardrail_id": None, "scope": "key_limit", "include_byok": False,
                          "limit_usd": limit, "spend_usd": current, "remaining_usd": remaining,
                          "reset_interval": key.limit_reset,
-                         "resets_at": _iso(int(resets.timestamp() * 1000)) if resets else None}
+                         "resets_at": iso_time(int(resets.timestamp() * 1000)) if resets else None}
     return {
         "hash": key.hash, "name": key.name, "label": key.label, "disabled": key.disabled,
         "limit": limit, "limit_remaining": remaining,
@@ -348,13 +348,14 @@ def key_fields(key: KeyRecord, usage_nanos: dict[str, int], last_used_ms: int | 
                         if key.token_limit_tokens else None),
         "creator_user_id": None, "organization_id": None, "workspace_id": WORKSPACE_ID,
         "external_user": key.external_user,
+        "team": key.team, **key.policy.as_fields(),
         "allowed_data_regions": ["global"],
-        "created_at": _iso(key.created_at_ms), "updated_at": _iso(key.updated_at_ms),
-        "last_used_at": _iso(last_used_ms), "expires_at": _iso(key.expires_at_ms),
+        "created_at": iso_time(key.created_at_ms), "updated_at": iso_time(key.updated_at_ms),
+        "last_used_at": iso_time(last_used_ms), "expires_at": iso_time(key.expires_at_ms),
     }
 
 
-def _iso(ms: int | None) -> str | None:
+def iso_time(ms: int | None) -> str | None:
     if ms is None:
         return None
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -109,7 +109,7 @@ async def _create(services: Services, request: Request, send: Send) -> Response 
     ctx = RequestContext(key, generation_id(now), time.monotonic(), size, chat.params.get("user"), API_TYPE)
     turn = services.cache.turn(key, request.pick(MESSAGES_HEADERS), "/v1/messages", chat)
     if await turn.lookup() is not None:
-        await services.limiter.admit(key, free=services.engine.plan(chat)[1])
+        await services.limiter.admit(key, free=services.engine.plan(chat, key.policies)[1])
         hit = turn.replay(ctx, streamed=chat.stream)
         replay = [*hit.headers, (b"x-switchpoint-cost", b"0")]
         if hit.batches is not None:

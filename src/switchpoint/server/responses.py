@@ -141,7 +141,7 @@ async def _create(services: Services, request: Request, send: Send) -> Response 
     turn = services.cache.turn(key, headers, "/v1/responses", chat) if data.get("store") is False else OFF
     if await turn.lookup() is not None:
         with refusals(services, ctx, chat.model, streamed=chat.stream, api_type=API_TYPE):
-            await services.limiter.admit(key, free=services.engine.plan(chat)[1])
+            await services.limiter.admit(key, free=services.engine.plan(chat, key.policies)[1])
         hit = turn.replay(ctx, streamed=chat.stream)
         if hit.batches is not None:
             renderer = ResponsesStreamRenderer(ctx.generation_id, int(now), hit.record.model, data,

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..accounting.budget import Budget
+from ..accounting.governance import Governance
 from ..accounting.keys import KeyService, new_key_row
 from ..accounting.ledger import LedgerWriter
 from ..accounting.limits import RateLimiter
 from ..accounting.pricing import Pricer
+from ..accounting.teams import config_team_rows
 from ..config import Config
 from ..config.catalogue import Catalogue, build_catalogue
 from ..engine import Engine
@@ -60,6 +62,10 @@ class Services:
     observers: list[Observer] = field(default_factory=list)  # generation log, tracing
     model_names: ModelNames | None = None  # Messages API model names -> catalogue ids
     responses_purged_at: float = 0.0  # when this process last purged expired stored responses
+    governance: Governance = field(init=False)  # every key and team mutation goes through it
+
+    def __post_init__(self) -> None:
+        self.governance = Governance(self.store, self.keys)
 
 
 def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:
@@ -151,6 +157,7 @@ async def prepare_database(config: Config) -> None:
     store = Store(config.database)
     try:
         await store.create_schema()
+        await store.upsert_config_teams(config_team_rows(config))
         await store.upsert_config_keys(config_key_rows(config))
     finally:
         await store.close()
@@ -162,7 +169,8 @@ def config_key_rows(config: Config) -> list[dict[str, Any]]:
             key.key, key.name, limit_usd=key.limit, limit_reset=key.limit_reset,
             rate_limit=(key.rate_limit.requests, key.rate_limit.interval) if key.rate_limit else None,
             token_limit=(key.token_limit.tokens, key.token_limit.interval) if key.token_limit else None,
-            cache=key.cache, source="config",
+            cache=key.cache, source="config", team=key.team, models=key.models, providers=key.providers,
+            max_price=key.max_price.model_dump() if key.max_price else None,
         )
         for key in config.keys
     ]
@@ -172,6 +180,7 @@ async def start_services(services: Services, *, prepared: bool = False) -> None:
     """`prepared`: `prepare_database` already ran for this config (serve does it before starting)."""
     if not prepared:
         await services.store.create_schema()
+        await services.store.upsert_config_teams(config_team_rows(services.config))
         await services.store.upsert_config_keys(config_key_rows(services.config))
     services.ledger.start()
     await services.keys.listen()

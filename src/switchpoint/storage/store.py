@@ -13,7 +13,7 @@ from . import migrate
 from .rollup import add_rollups
 from .sqlite_ledger import PRAGMAS
 from .sqlite_writer import SQLiteWriterProcess, ledger_insert_sql
-from .tables import generations, keys, stored_responses
+from .tables import generations, keys, stored_responses, teams
 
 
 def async_url(url: str) -> str:
@@ -128,6 +128,64 @@ class Store:
             result = await conn.execute(delete(keys).where(keys.c.hash == key_hash))
         return result.rowcount > 0
 
+    # -- teams --------------------------------------------------------------------------------
+
+    async def insert_team(self, row: dict[str, Any]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(teams).values(**row))
+
+    async def get_team(self, name: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(teams).where(teams.c.name == name))).mappings().first()
+        return dict(row) if row else None
+
+    async def list_teams(self) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(select(teams).order_by(teams.c.name))).mappings()]
+
+    async def update_team(self, name: str, values: dict[str, Any]) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(update(teams).where(teams.c.name == name).values(**values,
+                                                                                          updated_at_ms=now_ms()))
+        return result.rowcount > 0
+
+    async def delete_team(self, name: str) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(teams).where(teams.c.name == name))
+        return result.rowcount > 0
+
+    async def team_key_hashes(self, name: str) -> list[str]:
+        """Every key of the team, disabled ones too (their spend still counts)."""
+        async with self.engine.connect() as conn:
+            return [h for (h,) in await conn.execute(select(keys.c.hash).where(keys.c.team == name))]
+
+    async def key_teams(self) -> dict[str, str]:
+        """key hash -> team, for the keys that belong to one (reports group by team with it)."""
+        async with self.engine.connect() as conn:
+            return {h: t for h, t in await conn.execute(select(keys.c.hash, keys.c.team).where(keys.c.team.is_not(None)))}
+
+    async def upsert_config_teams(self, rows: list[dict[str, Any]]) -> None:
+        """Teams from switchpoint.yaml: insert the new ones and refresh the settings the file changed.
+        A team the file no longer defines stays (its keys may still name it) but is no longer `config`."""
+        async with self.engine.begin() as conn:
+            names = [row["name"] for row in rows]
+            await conn.execute(update(teams).where(teams.c.source == "config", teams.c.name.not_in(names or [""]))
+                               .values(source="api", updated_at_ms=now_ms()))
+            existing = {r["name"]: dict(r) for r in (await conn.execute(
+                select(teams).where(teams.c.name.in_(names or [""])))).mappings()}
+            new = [row for row in rows if row["name"] not in existing]
+            if new:
+                await conn.execute(insert(teams), new)
+            for row in rows:
+                stored = existing.get(row["name"])
+                if stored is None:
+                    continue
+                values = {k: v for k, v in row.items()
+                          if k not in ("name", "created_at_ms", "updated_at_ms") and stored.get(k) != v}
+                if values:
+                    await conn.execute(update(teams).where(teams.c.name == row["name"]).values(
+                        **values, updated_at_ms=now_ms()))
+
     # -- ledger -------------------------------------------------------------------------------
 
     async def insert_generations(self, rows: Iterable[dict[str, Any]]) -> None:
@@ -156,12 +214,16 @@ class Store:
             row = (await conn.execute(select(generations).where(generations.c.id == generation_id))).mappings().first()
         return dict(row) if row else None
 
-    async def spend_nanos(self, key_hash: str | None, since_ms: int = 0, *, exclude: Collection[str] = ()) -> int:
-        """Sum of cost since `since_ms`, for one key or all, leaving out the generations in `exclude`."""
+    async def spend_nanos(self, key_hash: str | None, since_ms: int = 0, *, exclude: Collection[str] = (),
+                          team: str | None = None) -> int:
+        """Sum of cost since `since_ms`, for one key, one team's keys or all, leaving out the
+        generations in `exclude`."""
         query = select(func.coalesce(func.sum(generations.c.cost_nanos), 0)).where(
             generations.c.created_at_ms >= since_ms)
         if key_hash is not None:
             query = query.where(generations.c.key_hash == key_hash)
+        if team is not None:
+            query = query.where(generations.c.key_hash.in_(select(keys.c.hash).where(keys.c.team == team)))
         if exclude:
             query = query.where(generations.c.id.not_in(list(exclude)))
         async with self.engine.connect() as conn:

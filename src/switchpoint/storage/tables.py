@@ -37,6 +37,31 @@ keys = Table(
     Column("updated_at_ms", BigInteger, nullable=True),
     Column("expires_at_ms", BigInteger, nullable=True),
     Column("external_user", String(256), nullable=True),     # the end user the key was made for
+    # governance (docs/governance.md): the team the key belongs to, and its access policy as JSON text
+    Column("team", String(100), nullable=True),
+    Column("models", Text, nullable=True),                   # ["openai/*", ...]; NULL = every model
+    Column("providers", Text, nullable=True),                # ["groq", ...]; NULL = every provider
+    Column("max_price", Text, nullable=True),                # {"prompt": usd/M, "completion": usd/M}
+)
+
+Index("ix_keys_team", keys.c.team)
+
+# Teams: a budget, rate limits and an access policy shared by their keys, on top of each key's own.
+teams = Table(
+    "teams", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("limit_nanos", BigInteger, nullable=True),
+    Column("limit_reset", String(16), nullable=True),
+    Column("rate_limit_requests", Integer, nullable=True),
+    Column("rate_limit_interval", Float, nullable=True),
+    Column("token_limit_tokens", BigInteger, nullable=True),
+    Column("token_limit_interval", Float, nullable=True),
+    Column("models", Text, nullable=True),
+    Column("providers", Text, nullable=True),
+    Column("max_price", Text, nullable=True),
+    Column("source", String(16), nullable=False, default="api"),  # api | config
+    Column("created_at_ms", BigInteger, nullable=False),
+    Column("updated_at_ms", BigInteger, nullable=True),
 )
 
 generations = Table(
