@@ -10,7 +10,9 @@ from typing import Any
 from ..storage import Store
 from .pricing import from_nanos
 
-DIMENSIONS = ("day", "model", "provider", "key")
+DIMENSIONS = ("day", "model", "provider", "key", "team")
+SUMMED = ("requests", "errors", "cancelled", "cache_hits", "prompt_tokens", "completion_tokens", "reasoning_tokens",
+          "cached_tokens", "cost_nanos", "markup_nanos")
 DAY_MS = 86_400_000
 
 
@@ -45,7 +47,8 @@ def day_range(date: str) -> tuple[int, int]:
 async def activity(store: Store, *, by: Sequence[str] = ("day", "model", "provider"), since_ms: int = 0,
                    until_ms: int | None = None, key_hash: str | None = None,
                    key_names: dict[str, str] | None = None,
-                   endpoint_ids: Mapping[tuple[str, str], str] | None = None) -> list[dict[str, Any]]:
+                   endpoint_ids: Mapping[tuple[str, str], str] | None = None,
+                   team: str | None = None) -> list[dict[str, Any]]:
     """Rows shaped like OpenRouter's /activity items (`date`, `model`, `provider_name`, `endpoint_id`,
     `usage` in USD, `requests`, token counts) plus errors, cache hits and the operator's markup.
 
@@ -56,7 +59,10 @@ async def activity(store: Store, *, by: Sequence[str] = ("day", "model", "provid
     for dim in by:
         if dim not in DIMENSIONS:
             raise ValueError(f"cannot group by '{dim}' (use {', '.join(DIMENSIONS)})")
-    rows = await store.activity(by, since_ms=since_ms, until_ms=until_ms, key_hash=key_hash)
+    if team is not None or "team" in by:
+        rows = await by_team(store, by, since_ms=since_ms, until_ms=until_ms, key_hash=key_hash, team=team)
+    else:
+        rows = await store.activity(by, since_ms=since_ms, until_ms=until_ms, key_hash=key_hash)
     out = []
     for row in rows:
         item: dict[str, Any] = {}
@@ -70,6 +76,8 @@ async def activity(store: Store, *, by: Sequence[str] = ("day", "model", "provid
             served = (row["model"], row["provider"])
             item["endpoint_id"] = ((endpoint_ids or {}).get(served) or f"{row['provider']}:{row['model']}"
                                    if row["provider"] else "")
+        if "team" in by:
+            item["team"] = row["team"]
         if "key" in by:
             item["key_hash"] = row["key"]
             item["key"] = (key_names or {}).get(row["key"], row["key"][:12] if row["key"] else None)
@@ -81,3 +89,27 @@ async def activity(store: Store, *, by: Sequence[str] = ("day", "model", "provid
         )
         out.append(item)
     return out
+
+
+async def by_team(store: Store, by: Sequence[str], *, since_ms: int, until_ms: int | None, key_hash: str | None,
+                  team: str | None) -> list[dict[str, Any]]:
+    """Rows grouped by the other dimensions and by key, folded into the keys' teams (a key's spend
+    counts for the team it belongs to now; keys of no team under `team: null`), keeping only `team`'s
+    keys when it is given."""
+    dims = [d for d in by if d != "team"]
+    rows = await store.activity([*dims, "key"] if "key" not in dims else dims, since_ms=since_ms,
+                                until_ms=until_ms, key_hash=key_hash)
+    teams = await store.key_teams()
+    folded: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        owner = teams.get(row["key"])
+        if team is not None and owner != team:
+            continue
+        group = tuple(row[d] for d in dims) + ((owner,) if "team" in by else ())
+        into = folded.get(group)
+        if into is None:
+            folded[group] = {**{d: row[d] for d in dims}, "team": owner, **{n: row.get(n) or 0 for n in SUMMED}}
+        else:
+            for name in SUMMED:
+                into[name] += row.get(name) or 0
+    return sorted(folded.values(), key=lambda r: -r["cost_nanos"])

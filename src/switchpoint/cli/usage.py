@@ -11,15 +11,17 @@ from ..accounting.activity import activity, parse_since
 from ..storage import Store
 from .common import console, load_database_config, print_json, run
 
-LABELS = {"day": "date", "model": "model", "provider": "provider_name", "key": "key"}
+LABELS = {"day": "date", "model": "model", "provider": "provider_name", "key": "key", "team": "team"}
 
 
 @click.command()
-@click.option("--by", type=click.Choice(["model", "key", "provider", "day"]), default="model", show_default=True)
+@click.option("--by", type=click.Choice(["model", "key", "provider", "day", "team"]), default="model",
+              show_default=True, help="team: a row per team (keys of no team under '-').")
 @click.option("--since", help="Only since then: 7d, 24h, 30m or an ISO date.")
+@click.option("--team", help="Only the keys of this team.")
 @click.option("--config", "config_path", help="Path to switchpoint.yaml.")
 @click.option("--json", "as_json", is_flag=True)
-def usage(by: str, since: str | None, config_path: str | None, as_json: bool) -> None:
+def usage(by: str, since: str | None, team: str | None, config_path: str | None, as_json: bool) -> None:
     """Spend and token report from the ledger."""
     config = load_database_config(config_path)
     try:
@@ -32,7 +34,7 @@ def usage(by: str, since: str | None, config_path: str | None, as_json: bool) ->
         try:
             await store.create_schema()
             names = {row["hash"]: row["name"] for row in await store.list_keys(limit=100_000)} if by == "key" else {}
-            return await activity(store, by=[by], since_ms=since_ms, key_names=names)
+            return await activity(store, by=[by], since_ms=since_ms, key_names=names, team=team)
         finally:
             await store.close()
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..config.access import AccessPolicy
-from ..config.catalogue import Model
+from ..config.catalogue import Endpoint, Model
 from ..errors import ForbiddenError
 from .filters import Filter
 
@@ -33,8 +33,7 @@ def allowed_models(models: ResolvedModels, policies: Sequence[AccessPolicy]) -> 
         return allowed
     model, variant = models[0]
     refusing = next(p for p in policies if not p.allows_model(model.id))
-    return_error = model_refused(_name(model, variant), refusing, "models")
-    raise return_error
+    raise model_refused(_name(model, variant), refusing, "models")
 
 
 def policy_filters(policies: Sequence[AccessPolicy]) -> list[Filter]:
@@ -75,3 +74,17 @@ def model_refused(model_name: str, policy: AccessPolicy, constraint: str) -> For
 
 def _name(model: Model, variant: str | None) -> str:
     return model.id if variant is None else f"{model.id}:{variant}"
+
+
+def endpoint_allowed(endpoint: Endpoint, policies: Sequence[AccessPolicy]) -> bool:
+    """Whether every policy lets a request use this endpoint (its provider and its price)."""
+    return all(p.allows_provider(endpoint.provider) and p.allows_price(endpoint.price.prompt, endpoint.price.completion)
+               for p in policies)
+
+
+def visible(model: Model, policies: Sequence[AccessPolicy]) -> bool:
+    """Whether a key with these policies may use the model at all: the model is allowed and at least
+    one of its endpoints is (what the model listings show it)."""
+    if not policies:
+        return True
+    return permitted(model.id, policies) and any(endpoint_allowed(e, policies) for e in model.endpoints)

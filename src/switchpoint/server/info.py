@@ -14,10 +14,12 @@ import orjson
 from ..accounting.activity import activity as report
 from ..accounting.activity import day_range, parse_since
 from ..accounting.budget import period_end, period_start
-from ..accounting.keys import KeyRecord
+from ..accounting.keys import KeyRecord, bearer, hash_key
 from ..accounting.pricing import from_nanos
+from ..config.access import AccessPolicy
 from ..config.catalogue import Endpoint, Model, bundled_models
 from ..errors import BadRequestError, NotFoundError, ServiceUnavailableError
+from ..routing.access import endpoint_allowed, permitted, visible
 from ..routing.auto import AUTO_MODEL
 from ..routing.breaker import CLOSED
 from ..storage.reports import last_used
@@ -151,35 +153,51 @@ def auto_model_object(services: Services) -> dict[str, Any] | None:
     }
 
 
-def listed_models(services: Services, request: Request, default: str = "text") -> list[dict[str, Any]]:
+def listed_models(services: Services, request: Request, default: str = "text",
+                  policies: tuple[AccessPolicy, ...] = ()) -> list[dict[str, Any]]:
     """The model objects `GET /models` lists: `output_modalities` (default text; `all`), `all=true`
-    for models without a configured provider too."""
+    for models without a configured provider too; only those `policies` (the caller's key's and
+    team's) allow."""
     wanted = request.query.get("output_modalities", default)
     models = services.catalogue.servable() if request.query.get("all") != "true" else list(
         services.catalogue.models.values())
     if wanted != "all":
         kinds = set(wanted.split(","))
         models = [m for m in models if kinds & set(m.output_modalities)]
+    if policies:
+        models = [m for m in models if visible(m, policies)]
     data = [model_object(m) for m in models]
     auto = auto_model_object(services) if wanted == "all" or "text" in wanted.split(",") else None
-    if auto is not None:
+    if auto is not None and (not policies or any(
+            (m := services.catalogue.get(i)) is not None and visible(m, policies)
+            for tier in auto["router"]["tiers"].values() for i in tier)):
         data.append(auto)
     return data
 
 
+async def caller_policies(services: Services, request: Request) -> tuple[AccessPolicy, ...]:
+    """The access policies of the key calling a public listing (`GET /models` needs no key, as on
+    OpenRouter): none for no key, the admin key or a key the gateway does not know."""
+    token = bearer(request.header(b"authorization"))
+    if token is None or services.keys.is_admin(f"Bearer {token}"):
+        return ()
+    record = await services.keys.lookup(hash_key(token))
+    return record.policies if record is not None else ()
+
+
 async def list_models(services: Services, request: Request, send: Send) -> Response:
-    return page_of_models(request, listed_models(services, request))
+    return page_of_models(request, listed_models(services, request, policies=await caller_policies(services, request)))
 
 
 async def list_embedding_models(services: Services, request: Request, send: Send) -> Response:
-    return page_of_models(request, listed_models(services, request, "embeddings"))
+    return page_of_models(request, listed_models(services, request, "embeddings",
+                                                 await caller_policies(services, request)))
 
 
 async def list_user_models(services: Services, request: Request, send: Send) -> Response:
-    """`GET /models/user`: the models the calling key may use. A key may use every model the gateway
-    serves, so this is `GET /models` behind the key's authentication."""
-    await services.keys.authenticate(request.header(b"authorization"))
-    return page_of_models(request, listed_models(services, request))
+    """`GET /models/user`: the models the calling key may use (its policy and its team's)."""
+    key = await services.keys.authenticate(request.header(b"authorization"))
+    return page_of_models(request, listed_models(services, request, policies=key.policies))
 
 
 def page_of_models(request: Request, data: list[dict[str, Any]]) -> Response:
@@ -205,7 +223,8 @@ def _count_param(request: Request, name: str, default: int | None) -> int | None
 
 
 async def count_models(services: Services, request: Request, send: Send) -> Response:
-    return json_response({"data": {"count": len(listed_models(services, request))}})
+    policies = await caller_policies(services, request)
+    return json_response({"data": {"count": len(listed_models(services, request, policies=policies))}})
 
 
 async def get_model(services: Services, request: Request, send: Send) -> Response:
@@ -216,7 +235,8 @@ async def get_model(services: Services, request: Request, send: Send) -> Respons
         found = auto_model_object(services)
     else:
         model = services.catalogue.get(services.catalogue.split_variant(model_id)[0])
-        found = model_object(model) if model is not None else None
+        policies = await caller_policies(services, request)
+        found = model_object(model) if model is not None and (not policies or visible(model, policies)) else None
     if found is None:
         raise NotFoundError(f"Model {model_id} not found")
     if request.path.startswith("/model/"):
@@ -231,12 +251,14 @@ async def model_endpoints(services: Services, request: Request, send: Send) -> R
     if auto is not None:
         data = {key: auto[key] for key in ("id", "name", "created", "description", "architecture")}
         return json_response({"data": {**data, "endpoints": []}})
-    if model is None:
+    policies = await caller_policies(services, request)
+    if model is None or (policies and not permitted(model.id, policies)):
         raise NotFoundError(f"Model {model_id} not found")
     data = {
         "id": model.id, "name": model.name, "created": model.created, "description": model.description,
         "architecture": model_object(model)["architecture"],
-        "endpoints": [endpoint_object(services, model, e) for e in model.endpoints],
+        "endpoints": [endpoint_object(services, model, e) for e in model.endpoints
+                      if not policies or endpoint_allowed(e, policies)],
     }
     return json_response({"data": data})
 
@@ -390,7 +412,8 @@ async def list_providers(services: Services, request: Request, send: Send) -> Re
 async def activity(services: Services, request: Request, send: Send) -> Response:
     """Spend per day, model and provider (`date=YYYY-MM-DD` for one UTC day, `since=7d` or an ISO
     time, default the last 30 days). The admin key sees every key (or `api_key_hash=`, also spelled
-    `key_hash=`); a key its own. OpenRouter's `workspace_id` and `group_by=workspace` name the
+    `key_hash=`, `team=` for the keys of one team, `group_by=team` for a row per team); a key its
+    own. OpenRouter's `workspace_id` and `group_by=workspace` name the
     gateway's one workspace; `user_id` (an organization member) matches nothing: there are none."""
     authorization = request.header(b"authorization")
     query = request.query
@@ -399,8 +422,9 @@ async def activity(services: Services, request: Request, send: Send) -> Response
     else:
         key_hash = (await services.keys.authenticate(authorization)).hash
     group_by = query.get("group_by") or None
-    if group_by not in (None, "workspace"):
-        raise BadRequestError("group_by: must be 'workspace'", metadata={"param": "group_by"})
+    if group_by not in (None, "workspace", "team"):
+        raise BadRequestError("group_by: must be 'workspace' or 'team'", metadata={"param": "group_by"})
+    team = query.get("team") or None
     if query.get("workspace_id") not in (None, "", WORKSPACE_ID):
         raise NotFoundError(f"Workspace {query['workspace_id']} not found")
     try:
@@ -413,8 +437,9 @@ async def activity(services: Services, request: Request, send: Send) -> Response
     if query.get("user_id"):
         return json_response({"data": []})
     endpoint_ids = {(m.id, e.provider): e.key for m in services.catalogue.models.values() for e in m.endpoints}
-    rows = await report(services.store, since_ms=since_ms, until_ms=until_ms, key_hash=key_hash,
-                        endpoint_ids=endpoint_ids)
+    by = ("day", "model", "provider", "team") if group_by == "team" else ("day", "model", "provider")
+    rows = await report(services.store, by=by, since_ms=since_ms, until_ms=until_ms, key_hash=key_hash,
+                        endpoint_ids=endpoint_ids, team=team)
     if group_by == "workspace":
         for row in rows:
             row["workspace_id"] = WORKSPACE_ID

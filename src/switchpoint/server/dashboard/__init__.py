@@ -1,10 +1,10 @@
-"""The operator dashboard at /dashboard: login, charts and tables over the ledger, key management."""
+"""The operator dashboard at /dashboard: login, charts and tables over the ledger, key and team management."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import api, keys, pages
+from . import api, keys, pages, teams
 
 ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/dashboard"): pages.dashboard,
@@ -19,5 +19,9 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("POST", "/dashboard/api/keys"): keys.create,
     ("POST", "/dashboard/api/keys/update"): keys.update,
     ("POST", "/dashboard/api/keys/revoke"): keys.revoke,
+    ("GET", "/dashboard/api/teams"): teams.list_teams,
+    ("POST", "/dashboard/api/teams"): teams.create,
+    ("POST", "/dashboard/api/teams/update"): teams.update,
+    ("POST", "/dashboard/api/teams/delete"): teams.delete,
     **{("GET", f"/dashboard/static/{name}"): pages.static_handler(name) for name in pages.STATIC_FILES},
 }

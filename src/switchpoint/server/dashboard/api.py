@@ -12,6 +12,7 @@ import orjson
 
 from ...accounting.budget import period_start
 from ...accounting.pricing import from_nanos
+from ...config.access import policy_from_row
 from ...errors import BadRequestError
 from ...storage import reports
 from ..http import Request, Response, Send, json_response
@@ -128,5 +129,6 @@ async def key_views(services: Services) -> list[dict[str, Any]]:
             "token_limit": ({"tokens": row["token_limit_tokens"], "interval": row["token_limit_interval"]}
                             if row["token_limit_tokens"] else None),
             "created_at": row["created_at_ms"], "expires_at": row["expires_at_ms"],
+            "team": row.get("team"), **policy_from_row(row).as_fields(),
         })
     return views

@@ -1,12 +1,23 @@
 """Key management from the dashboard: create (the key is returned once), enable/disable, change the
-limit, revoke. The same validation and writes as the provisioning API (server/admin.py)."""
+limit, the team and the policy, revoke. The same validation (strict bodies) and writes (through
+`services.governance`) as the provisioning API (server/admin.py)."""
 
 from __future__ import annotations
 
-from ...accounting.keys import KeyRecord
-from ...errors import BadRequestError, NotFoundError
-from ...protocols.openai_chat.request import load_object
-from ..admin import KeyCreate, KeyUpdate, apply_update, create_from_spec, parse, refuse_config_key
+from pydantic import Field
+
+from ...accounting.keys import KeyRecord, load_key
+from ...errors import NotFoundError
+from ..admin import (
+    KeyCreate,
+    KeyUpdate,
+    StrictBody,
+    apply_update,
+    create_from_spec,
+    ignored,
+    parse,
+    refuse_config_key,
+)
 from ..http import Request, Response, Send, json_response
 from ..services import Services
 from . import session
@@ -15,35 +26,42 @@ from .api import key_views
 BODY_LIMIT = 1 << 16
 
 
+class KeyChange(KeyUpdate):
+    """A dashboard update names its key in the body."""
+    hash: str = Field(min_length=1, max_length=64)
+
+
+class KeyRevoke(StrictBody):
+    hash: str = Field(min_length=1, max_length=64)
+
+
 async def create(services: Services, request: Request, send: Send) -> Response:
     await session.require(services, request)
-    record, plaintext = await create_from_spec(services, parse(KeyCreate, await request.body(BODY_LIMIT)))
+    spec = parse(KeyCreate, await request.body(BODY_LIMIT))
+    record, plaintext = await create_from_spec(services, spec)
     view = next(v for v in await key_views(services) if v["hash"] == record.hash)
-    return json_response({"key": plaintext, "data": view}, status=201)
+    return json_response({"key": plaintext, "data": view, **ignored(spec)}, status=201)
 
 
 async def update(services: Services, request: Request, send: Send) -> Response:
     await session.require(services, request)
-    body = await request.body(BODY_LIMIT)
-    record = await _record(services, body)
-    await apply_update(services, record, parse(KeyUpdate, body))
-    return json_response({"data": next(v for v in await key_views(services) if v["hash"] == record.hash)})
+    spec = parse(KeyChange, await request.body(BODY_LIMIT))
+    record = await _record(services, spec.hash)
+    await apply_update(services, record, spec)
+    return json_response({"data": next(v for v in await key_views(services) if v["hash"] == record.hash),
+                          **ignored(spec)})
 
 
 async def revoke(services: Services, request: Request, send: Send) -> Response:
     await session.require(services, request)
-    record = await _record(services, await request.body(BODY_LIMIT))
+    record = await _record(services, parse(KeyRevoke, await request.body(BODY_LIMIT)).hash)
     refuse_config_key(services, record)
-    await services.store.delete_key(record.hash)
-    await services.keys.changed(record.hash)
+    await services.governance.delete_key(record.hash)
     return json_response({"deleted": True, "hash": record.hash})
 
 
-async def _record(services: Services, body: bytes) -> KeyRecord:
-    key_hash = load_object(body).get("hash")
-    if not isinstance(key_hash, str) or not key_hash:
-        raise BadRequestError("hash: required")
-    row = await services.store.get_key(key_hash)
-    if row is None:
+async def _record(services: Services, key_hash: str) -> KeyRecord:
+    record = await load_key(services.store, key_hash)
+    if record is None:
         raise NotFoundError(f"Key {key_hash} not found")
-    return KeyRecord.from_row(row)
+    return record

@@ -270,8 +270,40 @@ async function keyAction(path, body) {
   await loadKeys();
 }
 
+function list(text) {
+  const items = (text || "").split(",").map((s) => s.trim()).filter(Boolean);
+  return items.length ? items : null;
+}
+
+function policyText(p) {
+  const parts = [];
+  if (p.models) parts.push("models: " + p.models.join(", "));
+  if (p.providers) parts.push("providers: " + p.providers.join(", "));
+  if (p.max_price) parts.push("max $/M: " + Object.entries(p.max_price).map(([k, v]) => k + " " + v).join(", "));
+  return parts.join("; ") || "any model";
+}
+
+function policyFields(f, body) {
+  const models = list(f.get("models")), providers = list(f.get("providers"));
+  if (models) body.models = models;
+  if (providers) body.providers = providers;
+  if (f.get("max_prompt") || f.get("max_completion")) {
+    body.max_price = {};
+    if (f.get("max_prompt")) body.max_price.prompt = Number(f.get("max_prompt"));
+    if (f.get("max_completion")) body.max_price.completion = Number(f.get("max_completion"));
+  }
+}
+
+async function fillTeamChoices() {
+  const data = await api("/dashboard/api/teams");
+  const select = document.querySelector("#create-key select[name=team]");
+  const chosen = select.value;
+  select.replaceChildren(el("option", { value: "", text: "none" }), ...data.teams.map((t) => el("option", { value: t.name, text: t.name })));
+  select.value = chosen;
+}
+
 async function loadKeys() {
-  const data = await api("/dashboard/api/keys");
+  const [data] = await Promise.all([api("/dashboard/api/keys"), fillTeamChoices()]);
   document.getElementById("keys-count").textContent = data.keys.length + " keys";
   const rows = data.keys.map((k) => {
     const fraction = k.limit ? k.usage / k.limit : 0;
@@ -289,6 +321,8 @@ async function loadKeys() {
         : el("span", { class: "muted", text: "no limit" })),
       el("td", { class: "num", text: usd(k.usage_total) }),
       el("td", { text: limits }),
+      el("td", { text: k.team || "–" }),
+      el("td", { class: "small", text: policyText(k) }),
       el("td", { class: "small muted", text: new Date(k.created_at).toLocaleDateString() }),
       el("td", { class: "num" },
         config ? el("span", { class: "muted small", text: "from switchpoint.yaml" }) : [
@@ -299,7 +333,56 @@ async function loadKeys() {
   });
   fillTable(document.getElementById("table-keys-admin"), [
     { label: "Key" }, { label: "Status" }, { label: "Usage against limit" }, { label: "All-time", num: 1 },
-    { label: "Rate limits" }, { label: "Created" }, { label: "", num: 1 }], rows, "No keys yet: create one above.");
+    { label: "Rate limits" }, { label: "Team" }, { label: "Allowed" }, { label: "Created" }, { label: "", num: 1 }],
+    rows, "No keys yet: create one above.");
+}
+
+async function loadTeams() {
+  const data = await api("/dashboard/api/teams");
+  document.getElementById("teams-count").textContent = data.teams.length + " teams";
+  const rows = data.teams.map((t) => {
+    const fraction = t.limit ? t.usage / t.limit : 0;
+    const kind = fraction >= 1 ? "bad" : fraction >= 0.8 ? "warn" : "";
+    const limits = [t.rate_limit ? num(t.rate_limit.requests) + " req / " + t.rate_limit.interval : null,
+      t.token_limit ? num(t.token_limit.tokens) + " tok / " + t.token_limit.interval : null].filter(Boolean).join(", ") || "–";
+    return el("tr", { "data-team": t.name },
+      el("td", { text: t.name }),
+      el("td", {}, t.limit !== null
+        ? el("div", { class: "usage" }, bar(fraction, kind), el("span", { text: usd(t.usage) + " of " + usd(t.limit) + (t.limit_reset ? " " + t.limit_reset : "") }))
+        : el("span", { class: "muted", text: "no limit · " + usd(t.usage) + " spent" })),
+      el("td", { text: limits }),
+      el("td", { class: "small", text: policyText(t) }),
+      el("td", { class: "num", text: num(t.keys) }),
+      el("td", { class: "num" }, t.source === "config" ? el("span", { class: "muted small", text: "from switchpoint.yaml" })
+        : el("button", { class: "danger small", type: "button", text: "Delete",
+          onclick: () => { if (confirm("Delete team " + t.name + "?")) teamAction("/dashboard/api/teams/delete", { name: t.name }).catch(showError); } })));
+  });
+  fillTable(document.getElementById("table-teams"), [
+    { label: "Team" }, { label: "Usage against limit" }, { label: "Rate limits" }, { label: "Allowed" },
+    { label: "Keys", num: 1 }, { label: "", num: 1 }], rows, "No teams yet: create one above.");
+}
+
+async function teamAction(path, body) {
+  await api(path, { method: "POST", body: JSON.stringify(body) });
+  await loadTeams();
+}
+
+async function createTeam(event) {
+  event.preventDefault();
+  const form = event.target;
+  const f = new FormData(form);
+  const body = { name: f.get("name").trim() };
+  if (f.get("limit")) body.limit = Number(f.get("limit"));
+  if (f.get("limit_reset")) body.limit_reset = f.get("limit_reset");
+  if (f.get("rate")) body.rate_limit = { requests: Number(f.get("rate")), interval: 60 };
+  if (f.get("tokens")) body.token_limit = { tokens: Number(f.get("tokens")), interval: 60 };
+  policyFields(f, body);
+  try {
+    await api("/dashboard/api/teams", { method: "POST", body: JSON.stringify(body) });
+    form.reset();
+    showError(null);
+    await loadTeams();
+  } catch (error) { showError(error); }
 }
 
 async function createKey(event) {
@@ -312,6 +395,8 @@ async function createKey(event) {
   if (f.get("rate")) body.rate_limit = { requests: Number(f.get("rate")), interval: 60 };
   if (f.get("tokens")) body.token_limit = { tokens: Number(f.get("tokens")), interval: 60 };
   if (f.get("log_content")) body.log_content = true;
+  if (f.get("team")) body.team = f.get("team");
+  policyFields(f, body);
   try {
     const created = await api("/dashboard/api/keys", { method: "POST", body: JSON.stringify(body) });
     document.getElementById("created-key-value").textContent = created.key;
@@ -322,7 +407,7 @@ async function createKey(event) {
   } catch (error) { showError(error); }
 }
 
-const LOADERS = { overview: loadOverview, endpoints: loadEndpoints, generations: loadGenerations, keys: loadKeys };
+const LOADERS = { overview: loadOverview, endpoints: loadEndpoints, generations: loadGenerations, keys: loadKeys, teams: loadTeams };
 
 async function refresh() {
   try {
@@ -352,6 +437,7 @@ document.addEventListener("DOMContentLoaded", () => {
   }));
   window.addEventListener("hashchange", () => selectTab(location.hash.slice(1)));
   document.getElementById("create-key").addEventListener("submit", createKey);
+  document.getElementById("create-team").addEventListener("submit", createTeam);
   document.getElementById("filter-apply").addEventListener("click", () => refresh());
   document.getElementById("dismiss-key").addEventListener("click", () => {
     document.getElementById("created-key").hidden = true;
@@ -361,5 +447,5 @@ document.addEventListener("DOMContentLoaded", () => {
     navigator.clipboard.writeText(document.getElementById("created-key-value").textContent).catch(() => {});
   });
   selectTab(location.hash.slice(1) || "overview");
-  setInterval(() => { if (!document.hidden && state.tab !== "keys") refresh(); }, 30000);
+  setInterval(() => { if (!document.hidden && state.tab !== "keys" && state.tab !== "teams") refresh(); }, 30000);
 });

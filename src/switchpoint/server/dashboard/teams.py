@@ -1,0 +1,51 @@
+"""The dashboard's Teams page: list teams with their spend against their limit, create, change and
+delete them. The same validation (strict bodies) and writes (through `services.governance`) as the
+teams API (server/teams.py)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ...errors import BadRequestError
+from ...protocols.openai_chat.request import load_object
+from ..admin import StrictBody, parse
+from ..http import Request, Response, Send, json_response
+from ..services import Services
+from ..teams import create_from_body, team_object, update_from_body
+from . import session
+
+BODY_LIMIT = 1 << 16
+
+
+class TeamDelete(StrictBody):
+    name: str = Field(min_length=1, max_length=100)
+
+
+async def list_teams(services: Services, request: Request, send: Send) -> Response:
+    await session.require(services, request)
+    return json_response({"teams": [await team_object(services, row) for row in await services.store.list_teams()]})
+
+
+async def create(services: Services, request: Request, send: Send) -> Response:
+    await session.require(services, request)
+    return json_response({"data": await create_from_body(services, await request.body(BODY_LIMIT))}, status=201)
+
+
+async def update(services: Services, request: Request, send: Send) -> Response:
+    """Body: the team's `name` and the fields to change (as PATCH /api/v1/teams/{name})."""
+    await session.require(services, request)
+    body = dict(load_object(await request.body(BODY_LIMIT)))
+    name = body.pop("name", None)
+    if not isinstance(name, str) or not name:
+        raise BadRequestError("name: required", metadata={"param": "name"})
+    return json_response({"data": await update_from_body(services, name, body)})
+
+
+async def delete(services: Services, request: Request, send: Send) -> Response:
+    await session.require(services, request)
+    name = parse(TeamDelete, await request.body(BODY_LIMIT)).name
+    if (await services.governance.team_row(name))["source"] == "config":
+        raise BadRequestError(f"team '{name}' is defined in switchpoint.yaml (teams:); remove it there first",
+                              metadata={"source": "config"})
+    await services.governance.delete_team(name)
+    return json_response({"deleted": True, "name": name})
