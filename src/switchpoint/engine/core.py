@@ -27,7 +27,7 @@ from ..net.transport import Transport
 from ..observability.context import capture_output
 from ..providers.base import Provider
 from ..routing import BreakerSettings, BreakerStore, Candidate, Live, MemoryBreakers
-from ..routing.access import allowed_models
+from ..routing.access import allowed_models, require_permitted
 from ..routing.auto import AUTO_MODEL, AutoRouter, build_auto
 from ..routing.health import Health
 from ..routing.hedge import hedge_delay
@@ -91,6 +91,7 @@ class Engine:
         ids = list(dict.fromkeys([request.model, *request.models])) if request.models else [request.model]
         auto = None
         if AUTO_MODEL in ids:
+            require_permitted(AUTO_MODEL, policies)
             auto = self.auto.choose(request) if self.auto is not None else None
             if auto is None:
                 raise BadRequestError(f"{AUTO_MODEL} is not enabled or has no models to choose from",

@@ -24,6 +24,14 @@ def permitted(model_id: str, policies: Sequence[AccessPolicy]) -> bool:
     return all(policy.allows_model(model_id) for policy in policies)
 
 
+def require_permitted(model_id: str, policies: Sequence[AccessPolicy]) -> None:
+    """A 403 unless every policy allows `model_id` (a router such as `switchpoint/auto`, which must be
+    allowed by name or glob before the models it picks are checked in turn)."""
+    refusing = next((p for p in policies if not p.allows_model(model_id)), None)
+    if refusing is not None:
+        raise model_refused(model_id, refusing, "models")
+
+
 def allowed_models(models: ResolvedModels, policies: Sequence[AccessPolicy]) -> ResolvedModels:
     """The requested models the policies allow, in order; a 403 naming the first when none is."""
     if not policies:

@@ -168,7 +168,7 @@ def listed_models(services: Services, request: Request, default: str = "text",
         models = [m for m in models if visible(m, policies)]
     data = [model_object(m) for m in models]
     auto = auto_model_object(services) if wanted == "all" or "text" in wanted.split(",") else None
-    if auto is not None and (not policies or any(
+    if auto is not None and (not policies or permitted(AUTO_MODEL, policies) and any(
             (m := services.catalogue.get(i)) is not None and visible(m, policies)
             for tier in auto["router"]["tiers"].values() for i in tier)):
         data.append(auto)
@@ -252,7 +252,7 @@ async def model_endpoints(services: Services, request: Request, send: Send) -> R
         data = {key: auto[key] for key in ("id", "name", "created", "description", "architecture")}
         return json_response({"data": {**data, "endpoints": []}})
     policies = await caller_policies(services, request)
-    if model is None or (policies and not permitted(model.id, policies)):
+    if model is None or (policies and not visible(model, policies)):
         raise NotFoundError(f"Model {model_id} not found")
     data = {
         "id": model.id, "name": model.name, "created": model.created, "description": model.description,
