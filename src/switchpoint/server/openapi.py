@@ -16,6 +16,7 @@ from .. import __version__
 from ..protocols.fields import Check
 from ..protocols.openai_chat.body_fields import CHAT, COMPLETIONS, EMBEDDINGS, REQUIRED
 from .admin import KeyCreate, KeyUpdate
+from .teams import TeamCreate, TeamUpdate
 from .http import Request, Response, Send
 from .services import Services
 
@@ -50,6 +51,11 @@ _KEY = _obj({"hash": _STR, "name": _STR, "label": _STR, "disabled": {"type": "bo
              "limit_remaining": _NULL_NUM, "limit_reset": _NULL_STR, "usage": _NUM, "created_at": _NULL_STR,
              "expires_at": _NULL_STR}, ("hash", "name"))
 
+_TEAM = _obj({"name": _STR, "limit": _NULL_NUM, "limit_remaining": _NULL_NUM, "limit_reset": _NULL_STR,
+              "usage": _NUM, "keys": _INT, "models": {"type": ["array", "null"], "items": _STR},
+              "providers": {"type": ["array", "null"], "items": _STR}, "max_price": {"type": ["object", "null"]},
+              "source": _STR}, ("name",))
+
 
 def _component_schemas() -> dict[str, Any]:
     schemas: dict[str, Any] = {
@@ -69,8 +75,10 @@ def _component_schemas() -> dict[str, Any]:
                             "usage": _USAGE}, ("data",)),
         "Model": _MODEL,
         "Key": _KEY,
+        "Team": _TEAM,
     }
-    for name, model in (("KeyCreate", KeyCreate), ("KeyUpdate", KeyUpdate)):
+    for name, model in (("KeyCreate", KeyCreate), ("KeyUpdate", KeyUpdate), ("TeamCreate", TeamCreate),
+                        ("TeamUpdate", TeamUpdate)):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[name] = schema
@@ -130,6 +138,7 @@ def _paths() -> dict[str, Any]:
     models = _json(_obj({"data": {"type": "array", "items": {"$ref": "#/components/schemas/Model"}}}, ("data",)),
                    "Model objects, pricing in USD per token as strings")
     key = _json(_data({"$ref": "#/components/schemas/Key"}), "The key")
+    team = _json(_data({"$ref": "#/components/schemas/Team"}), "The team")
     return {
         "/chat/completions": {"post": _op(
             "Chat completion (server-sent events when stream is true)",
@@ -174,7 +183,9 @@ def _paths() -> dict[str, Any]:
             "Spend per day, model and provider", _json(_data({"type": "array"}), "Activity rows"), (400, 401),
             tag="account", parameters=[_query("date", "One UTC day, YYYY-MM-DD"),
                                        _query("since", "7d, 24h or an ISO time (default 30d)"),
-                                       _query("key_hash", "Admin key only: one key")])},
+                                       _query("key_hash", "Admin key only: one key"),
+                                       _query("team", "Admin key only: the keys of one team"),
+                                       _query("group_by", "workspace, or team (a row per team)")])},
         "/keys": {
             "get": _op("List keys (admin key)", _json(_data({"type": "array", "items": {
                 "$ref": "#/components/schemas/Key"}}), "Keys, newest first"), (400, 401, 403), tag="keys",
@@ -192,6 +203,18 @@ def _paths() -> dict[str, Any]:
                          parameters=[_path("hash")]),
             "delete": _op("Delete a key (admin key)", _json(_obj({"deleted": {"type": "boolean"}}), "Deleted"),
                           (401, 403, 404), tag="keys", parameters=[_path("hash")])},
+        "/teams": {
+            "get": _op("List teams (admin key)", _json(_data({"type": "array", "items": {
+                "$ref": "#/components/schemas/Team"}}), "Teams by name"), (401, 403), tag="teams"),
+            "post": _op("Create a team (admin key)", team, (400, 401, 403), body="TeamCreate", ok_status="201",
+                        tag="teams")},
+        "/teams/{name}": {
+            "get": _op("One team (admin key)", team, (401, 403, 404), tag="teams", parameters=[_path("name")]),
+            "patch": _op("Change a team (admin key)", team, (400, 401, 403, 404), tag="teams", body="TeamUpdate",
+                         parameters=[_path("name")]),
+            "delete": _op("Delete a team without keys (admin key)",
+                          _json(_obj({"deleted": {"type": "boolean"}}), "Deleted"), (400, 401, 403, 404),
+                          tag="teams", parameters=[_path("name")])},
         "/openapi.json": {"get": _op("This document", _json({"type": "object"}, "OpenAPI 3.1"), (), security=PUBLIC,
                                      tag="meta")},
     }
