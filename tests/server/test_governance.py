@@ -8,7 +8,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from ..conftest import ADMIN_KEY, TEST_KEY
+from ..conftest import TEST_KEY
 from ..upstream import Reply
 from .test_keys_api import call, chat
 

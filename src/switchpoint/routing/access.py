@@ -14,7 +14,7 @@ from typing import Any
 from ..config.access import AccessPolicy
 from ..config.catalogue import Endpoint, Model
 from ..errors import ForbiddenError
-from .filters import Filter
+from .filters import Check, Filter
 
 KEY_POLICY = "key_policy"  # the `excluded_by` name of every policy refusal
 ResolvedModels = list[tuple[Model, str | None]]
@@ -49,11 +49,18 @@ def policy_filters(policies: Sequence[AccessPolicy]) -> list[Filter]:
     filters: list[Filter] = []
     for policy in policies:
         if policy.providers is not None:
-            filters.append((f"{KEY_POLICY}:providers:{policy.owner}", lambda c, p=policy: p.allows_provider(c.provider)))
+            filters.append((f"{KEY_POLICY}:providers:{policy.owner}", _provider_check(policy)))
         if policy.max_price is not None:
-            filters.append((f"{KEY_POLICY}:max_price:{policy.owner}",
-                            lambda c, p=policy: p.allows_price(c.endpoint.price.prompt, c.endpoint.price.completion)))
+            filters.append((f"{KEY_POLICY}:max_price:{policy.owner}", _price_check(policy)))
     return filters
+
+
+def _provider_check(policy: AccessPolicy) -> Check:
+    return lambda c: policy.allows_provider(c.provider)
+
+
+def _price_check(policy: AccessPolicy) -> Check:
+    return lambda c: policy.allows_price(c.endpoint.price.prompt, c.endpoint.price.completion)
 
 
 def is_policy_filter(name: str | None) -> bool:

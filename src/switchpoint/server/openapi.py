@@ -16,9 +16,9 @@ from .. import __version__
 from ..protocols.fields import Check
 from ..protocols.openai_chat.body_fields import CHAT, COMPLETIONS, EMBEDDINGS, REQUIRED
 from .admin import KeyCreate, KeyUpdate
-from .teams import TeamCreate, TeamUpdate
 from .http import Request, Response, Send
 from .services import Services
+from .teams import TeamCreate, TeamUpdate
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
