@@ -156,6 +156,10 @@ def test_a_team_budget_is_shared_by_its_keys_and_its_policy_applies(gateway, ups
     assert status == 200 and team["data"]["keys"] == 2
     spent = sum(r["cost_nanos"] for r in gateway.ledger()) / 1e9
     assert team["data"]["usage"] == pytest.approx(spent) and spent > 0
+    # the key's own object shows the team's budget beside its own
+    budgets = call(gateway, "GET", "/api/v1/key", key=first)[1]["data"]["budgets"]
+    assert [(b["scope"], b.get("team")) for b in budgets] == [("key_limit", None), ("team_limit", "ops")]
+    assert budgets[1]["spend_usd"] == pytest.approx(spent)
     # spent out: 403 naming the team
     call(gateway, "PATCH", "/api/v1/teams/ops", {"limit": spent})
     with pytest.raises(openai.PermissionDeniedError) as spent_out:

@@ -329,7 +329,18 @@ async def key_object(services: Services, key: KeyRecord, used: dict[str, int] | 
     usage = {name: await services.budget.spent(key, reset) for name, reset in USAGE_PERIODS}
     if used is None:
         used = await last_used_times(services, [key.hash])
-    return key_fields(key, usage, used.get(key.hash))
+    fields = key_fields(key, usage, used.get(key.hash))
+    team = key.team_record
+    if team is not None and team.limit_nanos is not None:  # the team's budget, which the key shares
+        spent = from_nanos(await services.budget.team_spent(team, team.limit_reset))
+        limit = from_nanos(team.limit_nanos)
+        resets = period_end(team.limit_reset, period_start(team.limit_reset, dt.datetime.now(dt.UTC)))
+        fields["budgets"] = [*fields["budgets"], {
+            "budget_id": None, "guardrail_id": None, "scope": "team_limit", "team": team.name, "include_byok": False,
+            "limit_usd": limit, "spend_usd": spent, "remaining_usd": max(0.0, limit - spent),
+            "reset_interval": team.limit_reset,
+            "resets_at": iso_time(int(resets.timestamp() * 1000)) if resets else None}]
+    return fields
 
 
 async def last_used_times(services: Services, key_hashes: list[str]) -> dict[str, int]:
