@@ -175,23 +175,6 @@ class KeyService:
         else:
             self.forget(key_hash)
 
-    async def create(self, name: str, *, limit_usd: float | None = None, limit_reset: str | None = None,
-                     rate_limit: tuple[int, float] | None = None, token_limit: tuple[int, float] | None = None,
-                     expires_at_ms: int | None = None, cache: bool = False, log_content: bool = False,
-                     external_user: str | None = None, plaintext: str | None = None, team: str | None = None,
-                     models: Sequence[str] | None = None, providers: Sequence[str] | None = None,
-                     max_price: dict[str, Any] | None = None) -> tuple[KeyRecord, str]:
-        """Store a new key in one insert; returns its record and its plaintext (shown once). The
-        plaintext is generated unless the caller brings its own (OpenRouter's `external.api_key`)."""
-        key = plaintext or generate_key()
-        row = new_key_row(key, name, limit_usd=limit_usd, limit_reset=limit_reset, rate_limit=rate_limit,
-                          token_limit=token_limit, expires_at_ms=expires_at_ms, cache=cache, log_content=log_content,
-                          external_user=external_user, team=team, models=models, providers=providers,
-                          max_price=max_price)
-        await self.store.insert_key(row)
-        await self.changed(row["hash"])  # a process that was asked for it before keeps no "unknown key"
-        return KeyRecord.from_row(row), key
-
 
 def refused(record: KeyRecord) -> AuthenticationError | ForbiddenError | None:
     """Why a known key may not be used now (disabled, expired), or None."""
