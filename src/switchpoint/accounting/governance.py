@@ -25,6 +25,7 @@ class Change:
     id: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    actor: str = "api"  # who asked: "api" (the admin key), "dashboard", "cli", or a caller's own name
 
 
 Listener = Callable[[Change], Awaitable[None]]
@@ -47,7 +48,8 @@ class Governance:
 
     # -- keys ----------------------------------------------------------------------------------
 
-    async def create_key(self, name: str, *, plaintext: str | None = None, **settings: Any) -> tuple[KeyRecord, str, Change]:
+    async def create_key(self, name: str, *, plaintext: str | None = None, actor: str = "api",
+                         **settings: Any) -> tuple[KeyRecord, str, Change]:
         """Store a new key (settings as `new_key_row` takes them); its record, plaintext and change."""
         await self._require_team(settings.get("team"))
         key = plaintext or generate_key()
@@ -56,9 +58,9 @@ class Governance:
         await self.keys.changed(row["hash"])  # a process asked for it before keeps no "unknown key"
         team_row = await self.store.get_team(row["team"]) if row.get("team") else None
         record = KeyRecord.from_row(row, TeamRecord.from_row(team_row) if team_row else None)
-        return record, key, await self._done(Change("key", "create", row["hash"], None, row))
+        return record, key, await self._done(Change("key", "create", row["hash"], None, row, actor))
 
-    async def update_key(self, key_hash: str, values: dict[str, Any]) -> Change:
+    async def update_key(self, key_hash: str, values: dict[str, Any], actor: str = "api") -> Change:
         """Set the stored columns in `values` (the caller validated them)."""
         before = await self._key_row(key_hash)
         if "team" in values:
@@ -66,13 +68,13 @@ class Governance:
         if values:
             await self.store.update_key(key_hash, values)
             await self.keys.changed(key_hash)
-        return await self._done(Change("key", "update", key_hash, before, await self._key_row(key_hash)))
+        return await self._done(Change("key", "update", key_hash, before, await self._key_row(key_hash), actor))
 
-    async def delete_key(self, key_hash: str) -> Change:
+    async def delete_key(self, key_hash: str, actor: str = "api") -> Change:
         before = await self._key_row(key_hash)
         await self.store.delete_key(key_hash)
         await self.keys.changed(key_hash)
-        return await self._done(Change("key", "delete", key_hash, before, None))
+        return await self._done(Change("key", "delete", key_hash, before, None, actor))
 
     async def _key_row(self, key_hash: str) -> dict[str, Any]:
         row = await self.store.get_key(key_hash)
@@ -88,21 +90,21 @@ class Governance:
 
     # -- teams ---------------------------------------------------------------------------------
 
-    async def create_team(self, name: str, **settings: Any) -> Change:
+    async def create_team(self, name: str, *, actor: str = "api", **settings: Any) -> Change:
         if await self.store.get_team(name) is not None:
             raise BadRequestError(f"name: team '{name}' already exists", metadata={"param": "name"})
         row = new_team_row(name, **settings)
         await self.store.insert_team(row)
-        return await self._done(Change("team", "create", name, None, row))
+        return await self._done(Change("team", "create", name, None, row, actor))
 
-    async def update_team(self, name: str, values: dict[str, Any]) -> Change:
+    async def update_team(self, name: str, values: dict[str, Any], actor: str = "api") -> Change:
         before = await self.team_row(name)
         if values:
             await self.store.update_team(name, values)
             await self.keys.changed_all()  # every cached key of the team carries the team's settings
-        return await self._done(Change("team", "update", name, before, await self.team_row(name)))
+        return await self._done(Change("team", "update", name, before, await self.team_row(name), actor))
 
-    async def delete_team(self, name: str) -> Change:
+    async def delete_team(self, name: str, actor: str = "api") -> Change:
         """Refused while keys belong to the team: removing it would lift their team limits unasked."""
         before = await self.team_row(name)
         members = await self.store.team_key_hashes(name)
@@ -112,7 +114,7 @@ class Governance:
                                   metadata={"keys": len(members)})
         await self.store.delete_team(name)
         await self.keys.changed_all()
-        return await self._done(Change("team", "delete", name, before, None))
+        return await self._done(Change("team", "delete", name, before, None, actor))
 
     async def team_row(self, name: str) -> dict[str, Any]:
         row = await self.store.get_team(name)

@@ -78,7 +78,7 @@ def create(name: str, limit: float | None, limit_reset: str | None, rate_limit: 
             await store.create_schema()
             service, state = await governance(store, config.state)
             record, plaintext, _ = await service.create_key(
-                name, limit_usd=limit, limit_reset=limit_reset, rate_limit=(rate_limit, 60.0) if rate_limit else None,
+                name, actor="cli", limit_usd=limit, limit_reset=limit_reset, rate_limit=(rate_limit, 60.0) if rate_limit else None,
                 team=team, models=list(models) or None, providers=list(providers) or None,
                 max_price=max_price(max_prompt_price, max_completion_price))
             return record, plaintext
@@ -146,7 +146,7 @@ def update(name_or_hash: str, limit: float | None, no_limit: bool, limit_reset: 
             await store.create_schema()
             row = await _one_key(store, name_or_hash)
             service, state = await governance(store, config.state)
-            change = await service.update_key(row["hash"], values)
+            change = await service.update_key(row["hash"], values, actor="cli")
             assert change.after is not None
             return change.after
         except SwitchpointError as exc:
@@ -228,7 +228,7 @@ def revoke(name_or_hash: str, config_path: str | None) -> None:
                     raise click.ClickException(problem)
                 service, state = await governance(store, config.state)
                 try:
-                    await service.delete_key(found[0]["hash"])
+                    await service.delete_key(found[0]["hash"], actor="cli")
                 finally:
                     if state is not None:
                         await state.close()

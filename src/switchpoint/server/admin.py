@@ -176,13 +176,13 @@ async def create_key(services: Services, request: Request, send: Send) -> Respon
     return json_response({"data": key_fields(record, {}, None), "key": plaintext, **ignored(spec)}, status=201)
 
 
-async def create_from_spec(services: Services, spec: KeyCreate) -> tuple[KeyRecord, str]:
+async def create_from_spec(services: Services, spec: KeyCreate, actor: str = "api") -> tuple[KeyRecord, str]:
     """Create a key as the provisioning API and the dashboard both do; returns it and its plaintext."""
     own = spec.external.api_key if spec.external else None
     if own is not None and await services.governance.key_exists(own):
         raise BadRequestError("external.api_key: this key is already in use", metadata={"param": "external.api_key"})
     record, plaintext, _ = await services.governance.create_key(
-        spec.name, plaintext=own, limit_usd=spec.limit, limit_reset=spec.limit_reset,
+        spec.name, plaintext=own, actor=actor, limit_usd=spec.limit, limit_reset=spec.limit_reset,
         rate_limit=(spec.rate_limit.requests, spec.rate_limit.interval) if spec.rate_limit else None,
         token_limit=(spec.token_limit.tokens, spec.token_limit.interval) if spec.token_limit else None,
         expires_at_ms=int(spec.expires_at.timestamp() * 1000) if spec.expires_at else None, cache=spec.cache,
@@ -222,7 +222,7 @@ async def update_key(services: Services, request: Request, send: Send) -> Respon
     return json_response({"data": await key_object(services, await _record(services, request)), **ignored(spec)})
 
 
-async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate) -> None:
+async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate, actor: str = "api") -> None:
     """Apply the fields given in `spec` to the key (the provisioning API and the dashboard)."""
     values: dict[str, Any] = spec.policy_values()
     given = spec.model_fields_set
@@ -239,7 +239,7 @@ async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate) -
     if "token_limit" in given:
         values["token_limit_tokens"] = spec.token_limit.tokens if spec.token_limit else None
         values["token_limit_interval"] = spec.token_limit.interval if spec.token_limit else None
-    await services.governance.update_key(record.hash, values)
+    await services.governance.update_key(record.hash, values, actor)
 
 
 async def delete_key(services: Services, request: Request, send: Send) -> Response:

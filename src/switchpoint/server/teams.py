@@ -78,11 +78,11 @@ async def create_team(services: Services, request: Request, send: Send) -> Respo
     return json_response({"data": await create_from_body(services, await request.body(BODY_LIMIT))}, status=201)
 
 
-async def create_from_body(services: Services, body: bytes) -> dict[str, Any]:
+async def create_from_body(services: Services, body: bytes, actor: str = "api") -> dict[str, Any]:
     """Create a team from a JSON body (the API and the dashboard); its object."""
     spec = parse(TeamCreate, body)
     change = await services.governance.create_team(
-        spec.name, limit_nanos=usd_to_nanos(spec.limit), limit_reset=spec.limit_reset,
+        spec.name, actor=actor, limit_nanos=usd_to_nanos(spec.limit), limit_reset=spec.limit_reset,
         rate_limit=(spec.rate_limit.requests, spec.rate_limit.interval) if spec.rate_limit else None,
         token_limit=(spec.token_limit.tokens, spec.token_limit.interval) if spec.token_limit else None,
         models=spec.models, providers=spec.providers, max_price=spec.max_price.model_dump() if spec.max_price else None)
@@ -105,8 +105,9 @@ async def update_team(services: Services, request: Request, send: Send) -> Respo
     return json_response({"data": await update_from_body(services, _name(request), await request.body(BODY_LIMIT))})
 
 
-async def update_from_body(services: Services, name: str, body: bytes | dict[str, Any]) -> dict[str, Any]:
-    change = await services.governance.update_team(name, update_values(parse(TeamUpdate, body)))
+async def update_from_body(services: Services, name: str, body: bytes | dict[str, Any],
+                           actor: str = "api") -> dict[str, Any]:
+    change = await services.governance.update_team(name, update_values(parse(TeamUpdate, body)), actor)
     assert change.after is not None
     return await team_object(services, change.after)
 

@@ -24,6 +24,7 @@ from . import session
 from .api import key_views
 
 BODY_LIMIT = 1 << 16
+ACTOR = "dashboard"  # who made the change, as the governance service records it
 
 
 class KeyChange(KeyUpdate):
@@ -38,7 +39,7 @@ class KeyRevoke(StrictBody):
 async def create(services: Services, request: Request, send: Send) -> Response:
     await session.require(services, request)
     spec = parse(KeyCreate, await request.body(BODY_LIMIT))
-    record, plaintext = await create_from_spec(services, spec)
+    record, plaintext = await create_from_spec(services, spec, ACTOR)
     view = next(v for v in await key_views(services) if v["hash"] == record.hash)
     return json_response({"key": plaintext, "data": view, **ignored(spec)}, status=201)
 
@@ -47,7 +48,7 @@ async def update(services: Services, request: Request, send: Send) -> Response:
     await session.require(services, request)
     spec = parse(KeyChange, await request.body(BODY_LIMIT))
     record = await _record(services, spec.hash)
-    await apply_update(services, record, spec)
+    await apply_update(services, record, spec, ACTOR)
     return json_response({"data": next(v for v in await key_views(services) if v["hash"] == record.hash),
                           **ignored(spec)})
 
@@ -56,7 +57,7 @@ async def revoke(services: Services, request: Request, send: Send) -> Response:
     await session.require(services, request)
     record = await _record(services, parse(KeyRevoke, await request.body(BODY_LIMIT)).hash)
     refuse_config_key(services, record)
-    await services.governance.delete_key(record.hash)
+    await services.governance.delete_key(record.hash, ACTOR)
     return json_response({"deleted": True, "hash": record.hash})
 
 

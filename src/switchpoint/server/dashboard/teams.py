@@ -13,6 +13,7 @@ from ..http import Request, Response, Send, json_response
 from ..services import Services
 from ..teams import create_from_body, team_object, update_from_body
 from . import session
+from .keys import ACTOR
 
 BODY_LIMIT = 1 << 16
 
@@ -28,7 +29,7 @@ async def list_teams(services: Services, request: Request, send: Send) -> Respon
 
 async def create(services: Services, request: Request, send: Send) -> Response:
     await session.require(services, request)
-    return json_response({"data": await create_from_body(services, await request.body(BODY_LIMIT))}, status=201)
+    return json_response({"data": await create_from_body(services, await request.body(BODY_LIMIT), ACTOR)}, status=201)
 
 
 async def update(services: Services, request: Request, send: Send) -> Response:
@@ -38,7 +39,7 @@ async def update(services: Services, request: Request, send: Send) -> Response:
     name = body.pop("name", None)
     if not isinstance(name, str) or not name:
         raise BadRequestError("name: required", metadata={"param": "name"})
-    return json_response({"data": await update_from_body(services, name, body)})
+    return json_response({"data": await update_from_body(services, name, body, ACTOR)})
 
 
 async def delete(services: Services, request: Request, send: Send) -> Response:
@@ -47,5 +48,5 @@ async def delete(services: Services, request: Request, send: Send) -> Response:
     if (await services.governance.team_row(name))["source"] == "config":
         raise BadRequestError(f"team '{name}' is defined in switchpoint.yaml (teams:); remove it there first",
                               metadata={"source": "config"})
-    await services.governance.delete_team(name)
+    await services.governance.delete_team(name, ACTOR)
     return json_response({"deleted": True, "name": name})
