@@ -17,6 +17,7 @@ need npm npm                  # installs the npm clients: tests/sdk_ts, and the 
 need buildah buildah          # the container image is built and run for real (tests/deploy/test_image.py)
 [ -x /usr/sbin/debootstrap ] || need debootstrap debootstrap   # its local Debian base (scripts/image.sh)
 need systemd-analyze systemd  # checks deploy/switchpoint.service (systemd need not be running)
+need caddy caddy              # the Caddy configuration of docs/deployment.md, run for real
 # PostgreSQL's server binaries live outside PATH on Debian (/usr/lib/postgresql/<version>/bin).
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need initdb postgresql
 

@@ -1,7 +1,8 @@
-"""The nginx configuration of docs/deployment.md, taken from the page itself, in a real nginx that
-terminates TLS in front of a real gateway: the openai SDK (trusting the test's certificate) gets a
-chat and a stream through it, and the stream's events arrive as the upstream sends them, not all
-together at its end (which is what a buffering proxy does)."""
+"""The nginx and Caddy configurations of docs/deployment.md, taken from the page itself, in a real
+nginx and a real Caddy that terminate TLS in front of a real gateway: the openai SDK (trusting the
+test's certificate) gets a chat and a stream through each, and the stream's events arrive as the
+upstream sends them, not all together at its end (which is what a buffering proxy does).
+scripts/system-deps.sh installs both."""
 
 from __future__ import annotations
 
@@ -83,13 +84,44 @@ http {{
         stop(process)
 
 
-def test_the_documented_nginx_streams_through_to_the_openai_sdk(nginx_in_front, upstream):
-    url, trust = nginx_in_front
-    upstream.queue("/v1/chat/completions", chat(content="via nginx"), stream(["one", "two", "three"], pause=PAUSE))
+@pytest.fixture
+def caddy_in_front(make_gateway, tmp_path: Path):
+    binary = shutil.which("caddy")
+    if binary is None:
+        pytest.fail("caddy is not installed: scripts/system-deps.sh installs it (make test runs it)")
+    gateway = make_gateway()
+    cert, key = self_signed(tmp_path)
+    port = free_port()
+    site = doc_block("## Behind Caddy", "caddy")
+    site = replace_once(site, "reverse_proxy 127.0.0.1:8080 {", f"reverse_proxy 127.0.0.1:{gateway.port} {{")
+    # the test's certificate instead of one from an ACME CA (no network here)
+    site = replace_once(site, "llm.example.com {\n", f"https://localhost:{port} {{\n    tls {cert} {key}\n")
+    # no admin endpoint (a fixed port); what Caddy saves goes to the test folder
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text("{\n    admin off\n    auto_https disable_redirects\n}\n\n" + site)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config"),
+           "PATH": "/usr/bin:/bin"}
+    log = (tmp_path / "caddy.log").open("wb")
+    process = subprocess.Popen([binary, "run", "--config", str(caddyfile), "--adapter", "caddyfile"], env=env,
+                               stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+    try:
+        wait_port(port, process, "caddy")
+        yield f"https://localhost:{port}", ssl.create_default_context(cafile=str(cert))
+    finally:
+        stop(process)
+        log.close()
+
+
+@pytest.mark.parametrize("proxy", ["nginx_in_front", "caddy_in_front"])
+def test_the_documented_proxy_streams_through_to_the_openai_sdk(proxy, request, upstream):
+    url, trust = request.getfixturevalue(proxy)
+    upstream.queue("/v1/chat/completions", chat(content="via the proxy"), stream(["one", "two", "three"], pause=PAUSE))
     with openai.OpenAI(base_url=f"{url}/api/v1", api_key=TEST_KEY, max_retries=0, timeout=30,
                        http_client=httpx2.Client(verify=trust)) as client:
         reply = client.chat.completions.create(model="test/gpt", messages=[{"role": "user", "content": "hi"}])
-        assert reply.choices[0].message.content == "via nginx"
+        assert reply.choices[0].message.content == "via the proxy"
         arrivals: list[tuple[float, str]] = []
         for chunk in client.chat.completions.create(model="test/gpt", stream=True,
                                                     messages=[{"role": "user", "content": "hi"}]):

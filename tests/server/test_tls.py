@@ -19,6 +19,9 @@ import openai
 import pytest
 import yaml
 
+from switchpoint.cli.healthcheck import probe_url
+from switchpoint.config import load_config
+from switchpoint.errors import ConfigError
 from switchpoint.net.tls import TLSFilesError, server_context
 
 from ..conftest import TEST_KEY, base_config, free_port
@@ -30,6 +33,11 @@ def serve(config_path: Path, port: int, workers: int) -> subprocess.Popen[bytes]
     return subprocess.Popen([sys.executable, "-m", "switchpoint.cli.main", "serve", "--config", str(config_path),
                              "--port", str(port), "--workers", str(workers)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def healthcheck(config_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "switchpoint.cli.main", "healthcheck", "--config", str(config_path)],
+                          capture_output=True, text=True, timeout=30)
 
 
 def stop(process: subprocess.Popen[bytes]) -> str:
@@ -59,10 +67,11 @@ def test_the_openai_sdk_chats_and_streams_over_https(upstream, tmp_path: Path, w
     cert, key = self_signed(tmp_path)
     config = base_config(upstream, tmp_path)
     config["server"] = {**config["server"], "tls": {"cert": str(cert), "key": str(key)}}
+    port = free_port()
+    config["listen"] = f"127.0.0.1:{port}"
     path = tmp_path / "switchpoint.yaml"
     path.write_text(yaml.safe_dump(config))
     upstream.queue("/v1/chat/completions", chat(content="over TLS"), stream(["sec", "ure"]))
-    port = free_port()
     url = f"https://localhost:{port}"
     process = serve(path, port, workers)
     try:
@@ -75,6 +84,9 @@ def test_the_openai_sdk_chats_and_streams_over_https(upstream, tmp_path: Path, w
             pieces = [chunk.choices[0].delta.content or "" for chunk in client.chat.completions.create(
                 model="test/gpt", messages=[{"role": "user", "content": "hi"}], stream=True) if chunk.choices]
             assert "".join(pieces) == "secure"
+        # the container's HEALTHCHECK command: https, on loopback, from the config alone
+        probe = healthcheck(path)
+        assert probe.returncode == 0 and f"ok https://127.0.0.1:{port}/healthz" in probe.stdout, probe.stderr
         # the same port speaks only TLS: a plain request gets no HTTP answer
         with pytest.raises(httpx2.TransportError):
             httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
@@ -85,8 +97,16 @@ def test_the_openai_sdk_chats_and_streams_over_https(upstream, tmp_path: Path, w
         output = stop(process)
     assert process.returncode in (0, -signal.SIGTERM), output  # uvicorn re-raises SIGTERM after a clean stop
     assert f"listening on https://127.0.0.1:{port}" in output
+    stopped = healthcheck(path)
+    assert stopped.returncode == 1 and f"https://127.0.0.1:{port}/healthz" in stopped.stderr
     with sqlite3.connect(tmp_path / "ledger.db") as db:
         assert db.execute("select count(*) from generations").fetchone()[0] == 2
+
+
+def test_the_healthcheck_asks_loopback_when_the_gateway_listens_everywhere():
+    assert probe_url("0.0.0.0", 8080, tls=False) == "http://127.0.0.1:8080/healthz"
+    assert probe_url("::", 8443, tls=True) == "https://[::1]:8443/healthz"
+    assert probe_url("10.1.2.3", 8080, tls=True) == "https://10.1.2.3:8080/healthz"
 
 
 def test_a_key_that_does_not_match_stops_serve_with_a_clear_message(upstream, tmp_path: Path):
@@ -103,3 +123,16 @@ def test_a_key_that_does_not_match_stops_serve_with_a_clear_message(upstream, tm
     assert process.returncode == 1
     assert f"server.tls: cannot use {cert} with {other_key}: the key does not match the certificate" in output
     assert "Traceback" not in output
+
+
+def test_config_check_names_a_missing_or_wrong_file(tmp_path: Path):
+    cert, key = self_signed(tmp_path)
+    path = tmp_path / "switchpoint.yaml"
+    path.write_text(yaml.safe_dump({"server": {"tls": {"cert": str(tmp_path / "nowhere.pem"), "key": str(cert)}}}))
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, env={})
+    problems = dict(raised.value.problems)
+    assert "cannot be read" in problems["server.tls.cert"]
+    assert problems["server.tls.key"] == f"{str(cert)!r} holds no PEM private key"
+    path.write_text(yaml.safe_dump({"server": {"tls": {"cert": str(cert), "key": str(key)}}}))
+    assert load_config(path, env={}).server.tls is not None

@@ -222,7 +222,7 @@ class ServerTLS(Strict):
         # Read here without the ssl module (config sits below the network layer); the server loads the
         # pair with ssl when it starts, and says so when the key does not match the certificate.
         marker = b"-----BEGIN CERTIFICATE-----" if info.field_name == "cert" else b"PRIVATE KEY-----"
-        what = "a PEM certificate" if info.field_name == "cert" else "a PEM private key"
+        what = "PEM certificate" if info.field_name == "cert" else "PEM private key"
         try:
             pem = Path(value).read_bytes()
         except OSError as exc:
