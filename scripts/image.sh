@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the container image with buildah (Containerfile; docs/deployment.md).
 #
-#   scripts/image.sh build    the image, from $BASE_IMAGE (default python:3.11-slim, from a registry);
+#   scripts/image.sh build    the image, from $BASE_IMAGE (default python:3.11-slim, from Docker Hub);
 #                             BASE_IMAGE=local builds it on a Debian base made here (below)
 #   scripts/image.sh base     the local Debian base only, and print its name
 #
@@ -21,10 +21,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 IMAGE=${IMAGE:-localhost/switchpoint:latest}
-BASE_IMAGE=${BASE_IMAGE:-python:3.11-slim}
+BASE_IMAGE=${BASE_IMAGE:-docker.io/library/python:3.11-slim}
 SUITE=bookworm
 BASE_PACKAGES=python3,python3-venv,ca-certificates
-CACHE=${SWITCHPOINT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/switchpoint}
+CACHE=${SWITCHPOINT_CACHE:-${XDG_CACHE_HOME:-${HOME:-/var/cache}/.cache}/switchpoint}
 export BUILDAH_ISOLATION=chroot
 
 need() {
@@ -100,8 +100,12 @@ build() {
   # not kept in the image.
   local ca=${BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt} secret=()
   [ -s "$ca" ] && secret=(--secret "id=ca,src=$ca")
-  buildah bud --isolation chroot --format docker --layers --build-arg BASE_IMAGE="$from" "${secret[@]}" \
-    -f Containerfile -t "$IMAGE" .
+  if ! buildah bud --isolation chroot --format docker --layers --build-arg BASE_IMAGE="$from" "${secret[@]}" \
+      -f Containerfile -t "$IMAGE" .; then
+    [ "$BASE_IMAGE" = local ] || echo "the build failed; if $from cannot be pulled here (no image registry)," \
+      "build on a local Debian base instead: BASE_IMAGE=local $0 build (make image BASE_IMAGE=local)" >&2
+    return 1
+  fi
 }
 
 case "${1:-build}" in
