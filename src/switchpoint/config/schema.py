@@ -189,19 +189,16 @@ class TokenLimitConfig(Strict):
 class MaxPriceConfig(Strict):
     """USD per million tokens, as a request's `provider.max_price`."""
 
-    prompt: float | None = Field(None, ge=0)
-    completion: float | None = Field(None, ge=0)
+    prompt: float | None = Field(None, ge=0, description="the highest prompt price, USD per million tokens")
+    completion: float | None = Field(None, ge=0, description="the highest completion price, USD per million tokens")
 
 
-class PolicyConfig(Strict):
-    """What a key or team may use (docs/governance.md): model ids or globs, provider names, prices."""
-
-    models: list[str] | None = Field(None, description="model ids or globs (openai/*); null = every model")
-    providers: list[str] | None = Field(None, description="provider names; null = every provider")
-    max_price: MaxPriceConfig | None = None
+MODELS_POLICY = "model ids or globs (`openai/*`) it may use; null = every model, [] = none (docs/governance.md)"
+PROVIDERS_POLICY = "provider names it may use; null = every provider"
+PRICE_POLICY = "the highest prices it may use, USD per million tokens; an endpoint above either is skipped"
 
 
-class KeyConfig(PolicyConfig):
+class KeyConfig(Strict):
     name: str = Field(min_length=1)
     key: str = Field(min_length=16)
     limit: float | None = Field(None, ge=0)
@@ -209,17 +206,28 @@ class KeyConfig(PolicyConfig):
     rate_limit: RateLimitConfig | None = None
     token_limit: TokenLimitConfig | None = None
     cache: bool = False
-    team: str | None = Field(None, description="the team (teams:) the key belongs to")
+    team: str | None = Field(None, description="the team (`teams[].name`) the key belongs to: its budget, rate "
+                                               "limits and policy apply on top of the key's own")
+    models: list[str] | None = Field(None, description=MODELS_POLICY)
+    providers: list[str] | None = Field(None, description=PROVIDERS_POLICY)
+    max_price: MaxPriceConfig | None = Field(None, description=PRICE_POLICY)
 
 
-class TeamConfig(PolicyConfig):
+class TeamConfig(Strict):
     """A team: a budget, rate limits and a policy its keys share on top of their own."""
 
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][\w.\-]*$")
-    limit: float | None = Field(None, ge=0)
-    limit_reset: LimitReset | None = None
-    rate_limit: RateLimitConfig | None = None
-    token_limit: TokenLimitConfig | None = None
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][\w.\-]*$",
+                      description="the team's name (unique; letters, digits, `_`, `.`, `-`)")
+    limit: float | None = Field(None, ge=0, description="USD the team's keys may spend together; null for no limit")
+    limit_reset: LimitReset | None = Field(None, description="when the limit starts again: `daily`, `weekly`, "
+                                                             "`monthly`, or null (never)")
+    rate_limit: RateLimitConfig | None = Field(None, description="requests per interval, all the team's keys "
+                                                                 "together")
+    token_limit: TokenLimitConfig | None = Field(None, description="tokens per interval, all the team's keys "
+                                                                   "together")
+    models: list[str] | None = Field(None, description=MODELS_POLICY)
+    providers: list[str] | None = Field(None, description=PROVIDERS_POLICY)
+    max_price: MaxPriceConfig | None = Field(None, description=PRICE_POLICY)
 
 
 class FreeModelLimits(Strict):
@@ -424,7 +432,8 @@ class Config(Strict):
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: list[ModelConfig] = Field(default_factory=list)
     keys: list[KeyConfig] = Field(default_factory=list)
-    teams: list[TeamConfig] = Field(default_factory=list)
+    teams: list[TeamConfig] = Field(default_factory=list, description="teams of keys sharing a budget, rate "
+                                    "limits and a policy (docs/governance.md)")
     server: ServerConfig = Field(default_factory=ServerConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
