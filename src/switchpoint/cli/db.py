@@ -43,7 +43,7 @@ def upgrade(config_path: str | None, revision: str) -> None:
 @click.option("--config", "config_path", help="Path to switchpoint.yaml.")
 def current(config_path: str | None) -> None:
     """Print the database's revision and the newest one this version ships."""
-    config = load_database_config(config_path)
+    config = load_database_config(config_path, check_schema=False)
 
     async def go() -> str | None:
         store = Store(config.database)
@@ -53,6 +53,10 @@ def current(config_path: str | None) -> None:
             await store.close()
 
     revision = run(go())
+    try:
+        migrate.check_known(revision)
+    except migrate.SchemaTooNewError as exc:
+        raise click.ClickException(str(exc)) from None
     state = "current" if revision == migrate.HEAD else "behind: run `switchpoint db upgrade`"
     console.print(f"database revision {revision or 'none'} (newest {migrate.HEAD}; {state})", highlight=False)
 
@@ -95,7 +99,7 @@ def replay_command(config_path: str | None, spool_only: bool) -> None:
 def backup_command(path: Path, config_path: str | None) -> None:
     """Copy the database to PATH while the gateway serves: SQLite's online backup (one consistent
     snapshot, integrity-checked), or `pg_dump --format=custom` for PostgreSQL."""
-    config = load_database_config(config_path)
+    config = load_database_config(config_path, check_schema=False)
     try:
         outcome = backup.backup(config.database, path)
     except backup.BackupError as exc:
@@ -117,7 +121,7 @@ def backup_command(path: Path, config_path: str | None) -> None:
 def restore_command(path: Path, config_path: str | None, force: bool) -> None:
     """Replace the configured database's contents with the backup at PATH. Refuses while a gateway has
     the database open (stop it first), unless --force."""
-    config = load_database_config(config_path, create=True)
+    config = load_database_config(config_path, create=True, check_schema=False)  # a restore is the way back
     try:
         if backup.is_sqlite(config.database):
             outcome = backup.restore_sqlite(config.database, path, force=force)

@@ -17,6 +17,7 @@ from ..config import Config, find_config_path, load_config
 from ..net.deadlines import ConnectionLimits
 from ..net.server import HttpProtocol
 from ..providers import registry as _registry  # noqa: F401 - registers the provider types load_config checks
+from ..storage.migrate import SchemaTooNewError
 from .app import App
 from .services import prepare_database
 from .workers import STARTUP_FAILURE, GatewayServer, serve_workers
@@ -123,6 +124,9 @@ def prepare_in_child(config: Config) -> None:
 def _prepare(config: Config) -> None:
     try:
         asyncio.run(prepare_database(config))
+    except SchemaTooNewError as exc:
+        log.error("cannot start: %s", exc)
+        raise SystemExit(1) from None
     except Exception as exc:
         log.error("preparing the database failed: %s: %s", exc.__class__.__name__, exc)
         raise SystemExit(1) from None
