@@ -199,6 +199,7 @@ def test_sighup_applies_a_new_config_while_a_stream_is_in_flight(serve: Any, ups
     assert body["provider"] == "fresh" and body["choices"][0]["message"]["content"] == "from the new provider"
     assert served.get("/api/v1/key", key=NEW_KEY)[1]["data"]["limit"] == 2.0
     assert "server.idle_timeout changed but needs a restart" in served.output()
+    assert served.output().count("needs a restart") == workers * 2  # a warning and the summary; nothing else
 
     # an invalid file: refused, with its errors logged, and the running configuration kept
     served.write(invalid(new))

@@ -153,13 +153,18 @@ def test_backup_under_load_restores_everything_acknowledged(dialect: str, make_g
     assert config.database != restored_url
 
 
-def test_restore_refuses_while_a_gateway_has_the_database_open(gateway: Gateway, tmp_path: Path) -> None:
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_restore_refuses_while_a_gateway_has_the_database_open(dialect: str, make_gateway: Callable[..., Gateway],
+                                                              tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    make_gateway(**({"database": request.getfixturevalue("postgres_url")} if dialect == "postgresql" else {}))
     config_path = tmp_path / "gw0" / "switchpoint.yaml"
-    backup = tmp_path / "copy.db"
+    backup = tmp_path / "copy"
     assert cli("db", "backup", str(backup), "--config", str(config_path), cwd=tmp_path).returncode == 0
     done = cli("db", "restore", str(backup), "--config", str(config_path), cwd=tmp_path)
     assert done.returncode == 1
-    assert "is open in another process (a running gateway?)" in done.stderr and "--force" in done.stderr
+    expected = ("is open in another process (a running gateway?)" if dialect == "sqlite"
+                else "other session(s) are connected to the database")
+    assert expected in done.stderr and "--force" in done.stderr
     done = cli("db", "restore", str(backup), "--config", str(config_path), "--force", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
 

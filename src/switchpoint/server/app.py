@@ -101,7 +101,8 @@ def match(method: str, path: str) -> tuple[Handler | None, str, dict[str, str], 
 
 class App:
     def __init__(self, config: Config, services: Services | None = None, *, tune_gc: bool = False,
-                 prepared: bool = False, config_path: str | None = None, supervised: bool = False) -> None:
+                 prepared: bool = False, config_path: str | None = None, supervised: bool = False,
+                 config_overrides: dict[str, Any] | None = None) -> None:
         self.config = config
         self.services = services
         self.tune_gc = tune_gc
@@ -113,6 +114,7 @@ class App:
         self.stop_requested_at: float | None = None  # time.monotonic() of the stop signal (run.GatewayServer)
         self.reloader = Reloader(self, config_path)  # re-reads the file `serve` read (None: the defaults)
         self.supervised = supervised  # a worker of `serve --workers N`: the supervisor signals every worker
+        self.config_overrides = config_overrides or {}  # settings `serve` gave over the file's, kept on reload
 
     # -- live reload (server/reload.py) ----------------------------------------------------------
 

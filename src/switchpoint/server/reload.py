@@ -25,7 +25,7 @@ from typing import Any
 
 from ..config import Config, load_config
 from ..errors import ConfigError
-from .services import Services, build_services, store_config_keys
+from .services import Services, build_services, carry_over, store_config_keys
 
 log = logging.getLogger("switchpoint.reload")
 
@@ -111,6 +111,8 @@ class Reloader:
             for where, problem in exc.problems:
                 log.error("reload refused, the running configuration is kept: %s: %s", where, problem)
             return ReloadResult(False, source, problems=list(exc.problems), warnings=list(exc.warnings))
+        if self.app.config_overrides:  # what `serve` set over the file (a worker's shared state)
+            new = new.model_copy(update=self.app.config_overrides)
         new, kept = keep_restart_only(running.config, new)
         for path in kept:
             log.warning("reload: %s changed but needs a restart; running with the old value until then", path)
@@ -120,6 +122,7 @@ class Reloader:
         except Exception as exc:  # a config valid on paper the services could not be built from
             log.exception("reload refused, the running configuration is kept")
             return ReloadResult(False, source, problems=[("(reload)", f"{exc.__class__.__name__}: {exc}")])
+        carry_over(services)
         self.app.swap(services)
         for warning in services.warnings:
             log.warning("%s", warning)

@@ -125,10 +125,10 @@ class ConfigSource:
 
 def worker_app(source: ConfigSource, state_url: str | None) -> App:
     """A worker's app; with `state_url`, on the state the supervisor hosts for all workers."""
-    config = source.config
-    if state_url is not None:
-        config = config.model_copy(update={"state": state_url})
-    return App(config, tune_gc=True, prepared=True, config_path=source.path, supervised=True)
+    overrides = {"state": state_url} if state_url is not None else {}
+    config = source.config.model_copy(update=overrides)
+    return App(config, tune_gc=True, prepared=True, config_path=source.path, supervised=True,
+               config_overrides=overrides)
 
 
 def prepare_in_child(config: Config) -> None:

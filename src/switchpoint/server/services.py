@@ -122,8 +122,6 @@ def build_services(config: Config, keep: Services | None = None) -> Services:
     else:
         store, state, keys, ledger, budget = keep.store, keep.state, keep.keys, keep.ledger, keep.budget
         health, breakers, metrics, observers = keep.health, keep.engine.breakers, keep.metrics, keep.observers
-        keys.reconfigure(admin_key=config.admin_key)
-        metrics.known_models = set(catalogue.models)
     limiter = RateLimiter(state, free_per_minute=config.free_models.requests_per_minute,
                           free_per_day=config.free_models.requests_per_day)
     transport = Transport(proxies=build_proxies(config), settings=build_upstream_settings(config))
@@ -138,6 +136,12 @@ def build_services(config: Config, keep: Services | None = None) -> Services:
     if keep is not None:
         services.started_at, services.responses_purged_at = keep.started_at, keep.responses_purged_at
     return services
+
+
+def carry_over(services: Services) -> None:
+    """Point the parts a reload keeps at the new configuration, once it was built without error."""
+    services.keys.reconfigure(admin_key=services.config.admin_key)
+    services.metrics.known_models = set(services.catalogue.models)
 
 
 def model_names(config: Config, catalogue: Catalogue) -> ModelNames:
