@@ -50,16 +50,7 @@ class Served:
         return self.log.read_text()
 
     def request(self, method: str, path: str, body: Any = None, key: str = TEST_KEY) -> tuple[int, Any]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)  # a new connection: any worker
-        try:
-            connection.request(method, path, body=None if body is None else json.dumps(body),
-                               headers={"authorization": f"Bearer {key}", "content-type": "application/json"})
-            response = connection.getresponse()
-            return response.status, json.loads(response.read() or b"null")
-        except OSError:
-            return 0, None
-        finally:
-            connection.close()
+        return call(self.port, method, path, body, key)
 
     def get(self, path: str, key: str = TEST_KEY) -> tuple[int, Any]:
         return self.request("GET", path, key=key)
@@ -81,6 +72,20 @@ class Served:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
+
+
+def call(port: int, method: str, path: str, body: Any = None, key: str = TEST_KEY) -> tuple[int, Any]:
+    """One request on a new connection (with workers: any of them); (0, None) when it cannot connect."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        connection.request(method, path, body=None if body is None else json.dumps(body),
+                           headers={"authorization": f"Bearer {key}", "content-type": "application/json"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    except OSError:
+        return 0, None
+    finally:
+        connection.close()
 
 
 def wait_for(condition: Callable[[], bool], message: str = "timed out", timeout: float = 30) -> None:
@@ -244,3 +249,36 @@ def test_switchpoint_reload_reports_what_happened(serve: Any, upstream: Any, wor
     done = subprocess.run([sys.executable, "-m", "switchpoint.cli.main", "reload"], capture_output=True, text=True,
                           env=env, timeout=60, check=False)
     assert done.returncode == 1 and "403" in done.stderr
+
+
+def test_requests_under_way_finish_on_the_old_configuration_and_its_pools_close_after(
+        make_gateway: Callable[..., Any], upstream: Any, tmp_path: Path) -> None:
+    """In process: a stream planned before the reload is served by the provider the old configuration
+    routes to; a request after it goes where the new one routes; the old pools close only after."""
+    upstream.always("/v1/chat/completions", stream(PIECES[:10], pause=0.2))
+    upstream.always("/backup/v1/chat/completions", chat(content="from backup"))
+    gateway = make_gateway()
+    path = tmp_path / "gw0" / "switchpoint.yaml"
+    gateway.app.reloader.config_path = str(path)
+    config = yaml.safe_load(path.read_text())
+    config["models"][0]["endpoints"] = [{"provider": "backup", "model": "gpt-4o-mini", "pricing": PRICE}]
+    old = gateway.services
+
+    in_flight = Stream(gateway.port)
+    in_flight.start()
+    assert in_flight.started.wait(20) and in_flight.error is None
+    path.write_text(yaml.safe_dump(config))
+    result = gateway.loop.run(gateway.app.reloader.reload())
+    assert result.ok, result
+    assert gateway.services is not old and old.in_flight == 1
+    assert len(gateway.app.reloader.retiring) == 1  # the old pools wait for the stream
+
+    status, body = call(gateway.port, "POST", "/api/v1/chat/completions",
+                        {"model": "test/gpt", "messages": [{"role": "user", "content": "hi"}]})
+    assert status == 200 and body["provider"] == "backup"
+    in_flight.join(30)
+    assert in_flight.done and in_flight.content == "".join(PIECES[:10])
+    wait_for(lambda: not gateway.app.reloader.retiring)
+    assert old.in_flight == 0 and not any(old.transport._idle.values())
+    rows = {row["provider"] for row in gateway.ledger()}
+    assert rows == {"up", "backup"}  # the stream on the old route, the next request on the new one
