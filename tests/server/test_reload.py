@@ -5,6 +5,7 @@ configuration kept; a start-only setting is reported as needing a restart."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -67,11 +68,12 @@ class Served:
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(40)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        with contextlib.suppress(ProcessLookupError):  # what is left of its session (workers of a dead supervisor)
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        if self.proc.poll() is None:
+            self.proc.wait(10)
 
 
 def call(port: int, method: str, path: str, body: Any = None, key: str = TEST_KEY) -> tuple[int, Any]:
