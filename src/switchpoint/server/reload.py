@@ -140,6 +140,7 @@ class Reloader:
         while old.in_flight:
             await asyncio.sleep(RETIRE_POLL)
         await old.engine.drain()
+        old.access.flush()
         await old.transport.close()
         log.debug("the previous configuration's last request finished after %.1fs; its pools are closed",
                   time.monotonic() - started)

@@ -20,6 +20,7 @@ from ..net.deadlines import ConnectionLimits
 from ..net.server import HttpProtocol
 from ..providers import registry as _registry  # noqa: F401 - registers the provider types load_config checks
 from ..storage.migrate import SchemaTooNewError
+from .access import LOG_FORMAT
 from .app import App
 from .reload import keep_restart_only
 from .services import prepare_database
@@ -76,7 +77,7 @@ def raise_file_limit() -> None:
 
 def serve(config: Config, config_path: str | None, *, host: str | None, port: int | None, workers: int) -> None:
     logging.basicConfig(level=os.environ.get("SWITCHPOINT_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        format=LOG_FORMAT)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the gateway serves and handles it (reload)
     found = find_config_path(config_path)
     source = ConfigSource(config, str(found) if found is not None else None)
