@@ -16,7 +16,6 @@ from ..errors import BadRequestError, NotFoundError, SwitchpointError
 from ..observability.context import end_scope, request_id_for, start_scope
 from ..protocols.openai_chat.render import error_body
 from . import admin, chat, dashboard, info, messages, openapi, responses
-from .admin import require_admin
 from .cors import API_PREFIXES, Cors
 from .http import Receive, Request, Response, Send, Streamed, json_response
 from .metrics import metrics_endpoint
@@ -115,6 +114,7 @@ class App:
         self.reloader = Reloader(self, config_path)  # re-reads the file `serve` read (None: the defaults)
         self.supervised = supervised  # a worker of `serve --workers N`: the supervisor signals every worker
         self.config_overrides = config_overrides or {}  # settings `serve` gave over the file's, kept on reload
+        self.reloads: set[asyncio.Task[Any]] = set()
 
     # -- live reload (server/reload.py) ----------------------------------------------------------
 
@@ -126,12 +126,14 @@ class App:
 
     def request_reload(self) -> None:
         """SIGHUP: reload in the background (the signal handler must not wait)."""
-        asyncio.ensure_future(self.reloader.reload())
+        task = asyncio.ensure_future(self.reloader.reload())
+        self.reloads.add(task)  # a task nobody references may be collected before it ends
+        task.add_done_callback(self.reloads.discard)
 
     async def reload_endpoint(self, services: Services, request: Request, send: Send) -> Response:
         """`POST /api/v1/admin/reload` (`switchpoint reload`): reload, answer what was applied or refused.
         A worker asks the supervisor, which signals every worker, and answers with its own outcome."""
-        require_admin(services, request)
+        admin.require_admin(services, request)
         if self.supervised:
             finished = self.reloader.finished
             os.kill(os.getppid(), signal.SIGHUP)
