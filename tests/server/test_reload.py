@@ -284,3 +284,19 @@ def test_requests_under_way_finish_on_the_old_configuration_and_its_pools_close_
     assert old.in_flight == 0 and not any(old.transport._idle.values())
     rows = {row["provider"] for row in gateway.ledger()}
     assert rows == {"up", "backup"}  # the stream on the old route, the next request on the new one
+
+
+def test_every_start_only_setting_names_a_setting() -> None:
+    from switchpoint.config import Config
+    from switchpoint.server.reload import RESTART_ONLY, keep_restart_only
+
+    running = Config()
+    for path in RESTART_ONLY:
+        node: Any = running
+        for part in path.split("."):
+            assert part in type(node).model_fields, f"{path}: no such setting"
+            node = getattr(node, part)
+    changed = Config(listen="127.0.0.1:9999", database="sqlite:///other.db", admin_key="k" * 32)
+    kept, paths = keep_restart_only(running, changed)
+    assert paths == ["listen", "database"]
+    assert (kept.listen, kept.database, kept.admin_key) == (running.listen, running.database, "k" * 32)

@@ -32,7 +32,7 @@ log = logging.getLogger("switchpoint.reload")
 # Dotted paths of the settings read once at start: the listening socket and its workers, the
 # connection limits given to the HTTP protocol, the durable parts the new services keep.
 RESTART_ONLY = (
-    "listen", "database", "state", "state_failure", "response_cache.max_bytes",
+    "listen", "database", "state", "state_failure", "response_cache.max_bytes", "server.tls",
     "server.idle_timeout", "server.head_timeout", "server.body_timeout", "server.body_min_rate",
     "server.send_timeout", "server.max_connections", "server.ledger_flush_interval", "server.ledger_batch_size",
     "server.reservation_lease", "ledger", "routing.breaker", "telemetry",
