@@ -154,3 +154,26 @@ def test_raw_stream_chunks_carry_annotations(online, upstream):
         "url": EXA_URL, "title": EXA_TITLE, "content": "Such requirements have limited their adoption...",
         "start_index": 4, "end_index": 4 + len(EXA_URL)}}]]
     assert json.loads(json.dumps(chunks[-1]))["usage"]["cost"] > 0
+
+
+def test_online_on_the_responses_and_messages_surfaces(online, upstream):
+    """Those APIs carry no `plugins`, but a `:online` model searches there too: the Responses API shows
+    the citations as output_text annotations; the Messages API answers with the searched text (its
+    citation blocks need Anthropic's own encrypted indexes, so none are made up)."""
+    import anthropic
+
+    upstream.queue(SEARCH, Reply.file("exa/search.response.json"), Reply.file("exa/search.response.json"))
+    upstream.queue(CHAT, answer(CITED), answer(CITED))
+    responses = openai.OpenAI(base_url=f"{online.url}/api/v1", api_key=TEST_KEY, max_retries=0)
+    result = responses.responses.create(model="test/gpt:online", input="What is new in LLM research?")
+    (note,) = result.output[0].content[0].annotations
+    assert (note.type, note.url, note.title) == ("url_citation", EXA_URL, EXA_TITLE)
+    assert upstream.hits(CHAT)[-1].json["messages"][0]["content"].startswith("A web search was conducted on")
+
+    messages = anthropic.Anthropic(base_url=f"{online.url}/api", api_key=TEST_KEY, max_retries=0)
+    reply = messages.messages.create(model="test/gpt:online", max_tokens=100,
+                                     messages=[{"role": "user", "content": "What is new in LLM research?"}])
+    assert reply.content[0].text == CITED
+    assert upstream.hits(SEARCH)[-1].json["query"] == "What is new in LLM research?"
+    assert [m["role"] for m in upstream.hits(CHAT)[-1].json["messages"]] == ["system", "user"]
+    assert [r["cost_nanos"] >= SEARCH_NANOS for r in online.ledger()[-2:]] == [True, True]
