@@ -177,3 +177,17 @@ def test_online_on_the_responses_and_messages_surfaces(online, upstream):
     assert upstream.hits(SEARCH)[-1].json["query"] == "What is new in LLM research?"
     assert [m["role"] for m in upstream.hits(CHAT)[-1].json["messages"]] == ["system", "user"]
     assert [r["cost_nanos"] >= SEARCH_NANOS for r in online.ledger()[-2:]] == [True, True]
+
+
+def test_responses_body_plugins_are_honoured_or_refused(online, upstream):
+    upstream.queue(SEARCH, Reply.file("exa/search.response.json"))
+    upstream.queue(CHAT, answer(CITED))
+    with httpx.Client(timeout=20) as http:
+        url, auth = f"{online.url}/api/v1/responses", {"authorization": f"Bearer {TEST_KEY}"}
+        ok = http.post(url, headers=auth, json={"model": "test/gpt", "input": "LLM news?",
+                                                "plugins": [{"id": "web", "max_results": 1}]})
+        refused = http.post(url, headers=auth, json={"model": "test/gpt", "input": "hi", "plugins": [{"id": "fusion"}]})
+    assert upstream.hits(SEARCH)[-1].json["numResults"] == 1
+    assert ok.json()["output"][0]["content"][0]["annotations"][0]["url"] == EXA_URL
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"].startswith("plugins[0].id: the 'fusion' plugin is not supported")
