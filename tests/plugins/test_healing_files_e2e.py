@@ -110,9 +110,12 @@ def test_pdf_reaches_a_text_model_as_text(files_gateway, upstream):
 
 def test_pdf_reaches_a_file_model_as_it_is_unless_pdf_text_is_asked(files_gateway, upstream):
     data = pdf_data("Hello PDF")
-    upstream.queue(CHAT, answer("ok"), answer("ok"))
+    upstream.queue(CHAT, answer("ok"), answer("ok"), answer("ok"))
     post(files_gateway, {"model": "test/vision", "messages": file_message(data)}).raise_for_status()
     assert upstream.hits(CHAT)[-1].json["messages"][0]["content"][1]["file"]["file_data"] == data
+    url = "https://example.com/report.pdf"  # not fetched: the model takes it as it is
+    post(files_gateway, {"model": "test/vision", "messages": file_message(url)}).raise_for_status()
+    assert upstream.hits(CHAT)[-1].json["messages"][0]["content"][1]["file"]["file_data"] == url
     post(files_gateway, {"model": "test/vision", "messages": file_message(data),
                          "plugins": [{"id": "file-parser", "pdf": {"engine": "pdf-text"}}]}).raise_for_status()
     part = upstream.hits(CHAT)[-1].json["messages"][0]["content"][1]

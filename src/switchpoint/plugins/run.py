@@ -69,15 +69,19 @@ class Plugins:
         healing_on = plugins.healing and healing.wants_json(request.params)
         if plugins.web is None and not healing_on and not pdfs:
             return None
-        if plugins.web is not None and self.search is None:
-            raise BadRequestError(f"{plugins.web.where}: {SEARCH_NOT_CONFIGURED}",
-                                  metadata={"param": "plugins" if plugins.web.where != "model" else "model"})
-        if plugins.pdf_engine == "native" and pdfs:
+        if pdfs and plugins.pdf_engine == "native":
             for model in models:
                 if "file" not in model.input_modalities:
                     raise BadRequestError(f"{plugins.file_parser}: 'native' sends the PDF as it is, but "
                                           f"{model.id} does not take files; use 'pdf-text'",
                                           metadata={"param": plugins.file_parser, "model": model.id})
+        if plugins.web is not None and self.search is None:
+            raise BadRequestError(f"{plugins.web.where}: {SEARCH_NOT_CONFIGURED}",
+                                  metadata={"param": "plugins" if plugins.web.where != "model" else "model"})
+        if pdfs and plugins.pdf_engine not in TEXT_PDF_ENGINES and all("file" in m.input_modalities for m in models):
+            pdfs = []  # every model takes the PDFs as they are: nothing to parse
+            if plugins.web is None and not healing_on:
+                return None
         return PluginRun(self, request, plugins, healing_on, pdfs)
 
 
