@@ -191,3 +191,30 @@ def test_responses_body_plugins_are_honoured_or_refused(online, upstream):
     assert ok.json()["output"][0]["content"][0]["annotations"][0]["url"] == EXA_URL
     assert refused.status_code == 400
     assert refused.json()["error"]["message"].startswith("plugins[0].id: the 'fusion' plugin is not supported")
+
+
+def test_search_counts_against_the_keys_limit(make_gateway, upstream):
+    key = "sk-sp-v1-limited-key-0123456789abcdef"
+    gateway = make_gateway(search=search_config(upstream), keys=[{"name": "capped", "key": key, "limit": 0.01}])
+    upstream.queue(SEARCH, Reply.file("exa/search.response.json"))
+    upstream.queue(CHAT, answer(CITED))
+    with httpx.Client(timeout=20) as http:
+        auth = {"authorization": f"Bearer {key}"}
+        ok = http.post(f"{gateway.url}/api/v1/chat/completions", headers=auth, json={
+            "model": "test/gpt:online", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]})
+        assert ok.status_code == 200
+        gateway.flush()
+        usage = http.get(f"{gateway.url}/api/v1/key", headers=auth).json()["data"]["usage"]
+    assert usage == pytest.approx((TOKENS_NANOS + SEARCH_NANOS) / 1e9, abs=1e-12)
+
+
+def test_a_limit_that_cannot_cover_the_search_is_a_402(make_gateway, upstream):
+    key = "sk-sp-v1-limited-key-0123456789abcdef"
+    gateway = make_gateway(search=search_config(upstream), keys=[{"name": "capped", "key": key, "limit": 0.004}])
+    upstream.queue(SEARCH, Reply.file("exa/search.response.json"))
+    with httpx.Client(timeout=20) as http:
+        refused = http.post(f"{gateway.url}/api/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
+                            json={"model": "test/gpt:online", "max_tokens": 100,
+                                  "messages": [{"role": "user", "content": "hi"}]})
+    assert refused.status_code == 402  # $0.004 covers the tokens alone, not the tokens and the search
+    assert upstream.hits(CHAT) == []

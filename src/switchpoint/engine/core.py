@@ -141,6 +141,8 @@ class Engine:
         except SwitchpointError as err:
             self.books.finish_failed(record, err, ctx.started)
             raise
+        if run is not None:
+            ctx.body_size += run.added_bytes  # the prompt bound of reservations covers the search results
         if run is not None and run.search is not None and self.config.search is not None:
             ctx.extra_nanos = pricing.to_nanos(pricing.search_cost(
                 self.config.search.pricing, run.search.searches, len(run.search.results)))

@@ -103,6 +103,7 @@ class PluginRun:
     healing: bool
     pdfs: list[files.FilePart]
     search: WebSearch | None = None
+    added_bytes: int = 0  # what prepare() added to the prompt (the results message), for prompt bounds
     _texts: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     _as_text: ChatRequest | None = None
 
@@ -146,7 +147,9 @@ class PluginRun:
             raise ProviderError(f"web search failed: {err}", metadata={"provider_name": config.engine}) from None
         self.search = WebSearch(config.engine, results)
         prompt = web.search_prompt(options.search_prompt, self.plugins.today())
-        messages = web.inject(self.request.messages, at, web.results_message(prompt, results))
+        note = web.results_message(prompt, results)
+        self.added_bytes = len(note["content"].encode())
+        messages = web.inject(self.request.messages, at, note)
         self.request = replace(self.request, messages=messages, native=None)
 
     def request_for(self, model: Model) -> ChatRequest:
