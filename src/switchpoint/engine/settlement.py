@@ -44,7 +44,7 @@ class Settlement:
         # zero-completion insurance leaves such services billed).
         record.cost_nanos, record.markup_nanos = charge.cost_nanos + ctx.extra_nanos, charge.markup_nanos
         record.completion_nanos = charge.completion_nanos
-        if reservation is not None and charge.cost_nanos > reservation.amount:
+        if reservation is not None and record.cost_nanos > reservation.amount:
             log.warning("generation %s cost %d nano-USD, more than the %d reserved (usage beyond the "
                         "request's bounds)", record.id, charge.cost_nanos, reservation.amount)
         await self.budget.settle(reservation, record.cost_nanos)

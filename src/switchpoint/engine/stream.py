@@ -125,12 +125,9 @@ class ChatStream:
     async def batches(self) -> AsyncIterator[list[Delta]]:
         """Deltas grouped as they arrived: one list per upstream read, so the server writes each
         group to the client at once instead of one write per delta."""
-        edit = self.edit
         pending, self._pending = self._pending, []
         if pending:
-            self._track(pending)
-            if edit is not None:
-                pending = edit.batch(pending)
+            pending = self._deliver(pending)
             if pending:
                 yield pending
         if self._chunks is None or self.parser is None:
@@ -141,25 +138,26 @@ class ChatStream:
                 async for data in self._chunks:
                     batch = parser.feed(data)
                     if batch:
-                        self._track(batch)
-                        if edit is not None:
-                            batch = edit.batch(batch)
+                        batch = self._deliver(batch)
                         if batch:
                             yield batch
                 batch = parser.close()
             except UpstreamError as err:  # a mid-stream failure: its text goes to the client and the ledger
                 raise self.attempts.redactor.error(err) from None
             if batch:
-                self._track(batch)
-                if edit is not None:
-                    batch = edit.batch(batch)
+                batch = self._deliver(batch)
                 if batch:
                     yield batch
             self._ended = True
-        if edit is not None:
-            rest = edit.close()
+        if self.edit is not None:
+            rest = self.edit.close()
             if rest:
                 yield rest
+
+    def _deliver(self, batch: list[Delta]) -> list[Delta]:
+        """The batch counted as the upstream sent it, then as the client gets it (plugins' edits)."""
+        self._track(batch)
+        return self.edit.batch(batch) if self.edit is not None else batch
 
     def _track(self, batch: list[Delta]) -> None:
         for delta in batch:
