@@ -27,6 +27,7 @@ class RequestContext:
     body_size: int = 0
     user: str | None = None
     api_type: str = "completions"  # the ledger's label for the API the request came in on
+    context_floor: int = 0  # the largest window that answered "context length exceeded"; smaller ones are skipped
 
 
 @dataclass(slots=True)
