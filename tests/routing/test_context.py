@@ -46,7 +46,7 @@ def cand(window: int | None, provider: str = "p") -> Candidate:
     ([user("hi")], {}, 3 + 4 + 1),                                    # reply priming + message + 2 bytes / 3
     ([user("x" * 300)], {}, 3 + 4 + 100),                             # one token per 3 bytes
     ([user("é" * 30)], {}, 3 + 4 + 20),                               # UTF-8 bytes, not characters
-    ([user("a"), user("b")], {}, 3 + 2 * (4 + 1)),                    # per-message overhead
+    ([user("a"), user("b")], {}, 3 + 2 * 4 + 1),                      # per-message overhead, bytes summed
     ([{"role": "user", "content": [{"type": "text", "text": "x" * 30},
                                    {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}],
      {}, 3 + 4 + 10 + IMAGE_TOKENS),                                  # an image costs its fixed share
