@@ -66,7 +66,8 @@ def main() -> None:
         table = routing.RouteTable()
         models = [(m, None)]
         live = routing.Live()
-        cost = best_us(lambda: routing.plan(models, chat, rng, prefs=prefs, table=table, live=live), 20_000)
+        cost = best_us(lambda ms=models, t=table, lv=live: routing.plan(ms, chat, rng, prefs=prefs, table=t, live=lv),
+                       20_000)
         print(f"plan, one-message chat body, window {window}: {cost:.2f} µs")
         if fit is not None:
             cand = table.candidates(m)[0]

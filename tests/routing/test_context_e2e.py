@@ -93,6 +93,15 @@ def test_context_exceeded_fails_over_to_a_larger_window_skipping_equal_ones(gate
         ("up", 400, "context_length"), ("third", 200, None)]
 
 
+def test_a_stream_fails_over_on_context_exceeded_before_its_first_byte(gateway: Gateway, upstream: Upstream) -> None:
+    upstream.queue(PATHS["up"] + CHAT, Reply.file("llamacpp/error_500_context_size_exceeded.json", status=500))
+    upstream.queue(PATHS["third"] + CHAT, Reply.sse("openai/chat_stream_text_usage.sse"))
+    chunks = list(sdk(gateway).chat.completions.create(model="ctx/three", messages=user("Say hi"), stream=True,
+                                                       extra_body=BY_PRICE))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert tried(upstream) == ["up", "third"]
+
+
 def test_context_exceeded_fails_over_to_the_next_models_entry_with_a_larger_window(
         gateway: Gateway, upstream: Upstream) -> None:
     upstream.queue(PATHS["up"] + CHAT, Reply.file("vllm/error_400_max_context_length.json", status=400))

@@ -9,12 +9,16 @@ and a file by its bytes. A wrong guess costs little either way: an under-count i
 upstream's own context error, which fails over to a larger window (errors.CONTEXT); an over-count only
 matters for a prompt within a third of the window.
 
-Cost, min of 7 timeit rounds on one core of the shared 2-core Sapphire Rapids, CPython 3.11
-(bench/context_cost.py): the bench's one-message chat body 0.33 µs for the estimate; a 40-message
-15 kB conversation 4.1 µs; a 2-tool request 3.7 µs (the schemas are serialized to count them). A
-request costs ~150 µs of CPU in all. A real tokenizer was measured and left out: bpe-openai (a wheel
-shipping o200k/cl100k, since tiktoken downloads its tables at first use) costs 5 µs for the one-message
-body, 27 ns a byte beyond (120 µs for 4.5 kB), 64 ms to load and a 41 MB wheel, for OpenAI families only.
+Cost (bench/context_cost.py, min of 7 timeit rounds, one core of the shared 2-core Sapphire Rapids,
+CPython 3.11, measured under a load average of 8 from other work, so upper figures): the bench's
+one-message chat body 0.4 µs; two tools 0.8 µs (the schemas are serialized to count them); a
+40-message 15 kB conversation 6-14 µs (a bare `sum(len(...))` over the same messages took 2-6 µs in
+the same runs). A request costs ~150 µs of CPU in all, and planning skips the window check unless the
+estimate exceeds the model's smallest known window. A real tokenizer was measured and left out:
+tiktoken downloads its tables at first use (no network in tests, and a cold start that fetches);
+bpe-openai, a wheel shipping o200k/cl100k, costs 5 µs for the one-message body and 27 ns a byte beyond
+(120 µs for 4.5 kB), 64 ms to load, 77 MB of resident memory per worker process for o200k and a 41 MB
+wheel, and would serve only the OpenAI families.
 
 Which endpoints fit, as OpenRouter documents it (openrouter-api.md §3.2, §12): an endpoint fits when
 its window holds the prompt plus max_tokens. Where middle-out applies (asked with `transforms:
