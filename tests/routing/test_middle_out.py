@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from switchpoint.config.catalogue import Endpoint
 from switchpoint.routing.candidate import Candidate
 from switchpoint.routing.context import estimate_prompt_tokens
 from switchpoint.routing.middle_out import fit, middle_out
@@ -77,9 +78,26 @@ def test_when_dropping_turns_is_not_enough_the_longest_text_is_cut_in_its_middle
     assert last["content"] == "A" * 1500 + "B" * 1500
 
 
-def _cand(window: int) -> Candidate:
-    m = model("vendor/model", endpoint("p", context=window), context=None)
+def test_a_message_count_limit_keeps_half_from_the_start_and_half_from_the_end() -> None:
+    messages = [msg("system", "s", name="sys"), *[msg("user", "hi", name=f"t{i}") for i in range(1200)]]
+    kept = names(middle_out(messages, 10**9, max_messages=1000))
+    assert len(kept) == 1001 and kept[0] == "sys"
+    assert kept[1:501] == [f"t{i}" for i in range(500)]
+    assert kept[501:] == [f"t{i}" for i in range(700, 1200)]
+
+
+def _cand(window: int, provider_type: str = "openai") -> Candidate:
+    e = endpoint("p", context=window)
+    m = model("vendor/model", Endpoint(**{**{f: getattr(e, f) for f in Endpoint.__dataclass_fields__},
+                                          "provider_type": provider_type}), context=None)
     return Candidate(m, m.endpoints[0])
+
+
+def test_fit_keeps_an_anthropic_endpoint_under_its_1000_messages() -> None:
+    messages = [msg("user", "hi") for _ in range(1001)]
+    asked = ChatRequest(model="vendor/model", messages=messages, transforms=["middle-out"])
+    assert len(fit(asked, _cand(200000, "anthropic")).messages) == 1000
+    assert fit(asked, _cand(200000)) is asked
 
 
 def test_fit_applies_by_default_on_small_windows_only_and_never_with_transforms_off() -> None:

@@ -21,6 +21,9 @@ from .candidate import Candidate
 from .context import REPLY_TOKENS, message_tokens, middle_out_applies, prompt_budget, text_tokens
 
 SYSTEM_ROLES = ("system", "developer")
+# Message-count limits of provider types (system prompts aside): Anthropic takes at most 1,000 messages,
+# and OpenRouter's middle-out then keeps half from the start and half from the end (openrouter-api.md §12).
+MAX_MESSAGES = {"anthropic": 1000}
 ELLIPSIS = "\n...\n"
 Message = dict[str, Any]
 
@@ -33,27 +36,32 @@ def fit(request: ChatRequest, cand: Candidate) -> ChatRequest:
         return request
     tools = request.params.get("tools")
     extra = -(-len(orjson.dumps(tools)) // 3) if tools else 0
-    messages = middle_out(request.messages, prompt_budget(cand, request), extra)
+    messages = middle_out(request.messages, prompt_budget(cand, request), extra,
+                          MAX_MESSAGES.get(cand.endpoint.provider_type))
     if messages is request.messages:
         return request
     return dataclasses.replace(request, messages=messages, native=None)
 
 
-def middle_out(messages: list[Message], budget: int, extra_tokens: int = 0) -> list[Message]:
+def middle_out(messages: list[Message], budget: int, extra_tokens: int = 0,
+               max_messages: int | None = None) -> list[Message]:
     """`messages` cut to at most `budget` estimated prompt tokens (`extra_tokens`, e.g. tool schemas,
-    count against it). The same list when it fits already."""
+    count against it) and at most `max_messages` non-system messages. The same list when it fits."""
     sizes = [message_tokens(m) for m in messages]
     total = sum(sizes) + REPLY_TOKENS + extra_tokens
-    if total <= budget:
+    count = sum(1 for m in messages if not _is_system(m))
+    limit = count if max_messages is None else max_messages
+    if total <= budget and count <= limit:
         return messages
     turns = _turns(messages)
     chat = [t for t in turns if not _is_system(messages[t[0]])]
     dropped: set[int] = set()
     for turn in _drop_order(chat):
-        if total <= budget:
+        if total <= budget and count <= limit:
             break
         dropped.add(turn[0])
         total -= sum(sizes[turn[0]:turn[1]])
+        count -= turn[1] - turn[0]
     kept = [i for start, end in turns if start not in dropped for i in range(start, end)]
     out = [messages[i] for i in kept]
     if total > budget:
