@@ -4,6 +4,7 @@ them built once per catalogue so planning a request allocates only its result li
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..config.catalogue import Catalogue, Endpoint, Model
 
@@ -38,32 +39,39 @@ class Candidate:
         return f"Candidate({self.model.id} @ {self.endpoint.provider})"
 
 
+class ModelRoute(NamedTuple):
+    """A model's candidates, cheapest first, with what planning checks before looking at them."""
+
+    candidates: tuple[Candidate, ...]
+    smallest_window: int  # the smallest known context window among them; 0 when none is known
+    drains: bool          # one of them has weight 0
+
+
 class RouteTable:
-    """Each model's candidates, cheapest first (equal prices keep the configured order), and the
-    smallest known context window among them (0 when none is known), so a request that fits it skips
-    the context filter."""
+    """Each model's candidates, cheapest first (equal prices keep the configured order), with the
+    smallest known context window among them (a request that fits it skips the context check) and
+    whether one is drained, computed once per catalogue."""
 
     def __init__(self, catalogue: Catalogue | None = None) -> None:
-        self._models: dict[str, tuple[Candidate, ...]] = {}
-        self._smallest: dict[str, int] = {}
+        self._models: dict[str, ModelRoute] = {}
         if catalogue is not None:
             for model in catalogue.models.values():
                 self._store(model)
 
-    def candidates(self, model: Model) -> tuple[Candidate, ...]:
+    def route(self, model: Model) -> ModelRoute:
         found = self._models.get(model.id)
-        if found is None or (found and found[0].model is not model):
+        if found is None or (found.candidates and found.candidates[0].model is not model):
             found = self._store(model)
         return found
 
-    def smallest_window(self, model: Model) -> int:
-        self.candidates(model)
-        return self._smallest[model.id]
+    def candidates(self, model: Model) -> tuple[Candidate, ...]:
+        return self.route(model).candidates
 
-    def _store(self, model: Model) -> tuple[Candidate, ...]:
-        found = self._models[model.id] = _build(model)
-        windows = [c.window for c in found if c.window]
-        self._smallest[model.id] = min(windows, default=0)
+    def _store(self, model: Model) -> ModelRoute:
+        candidates = _build(model)
+        windows = [c.window for c in candidates if c.window]
+        found = self._models[model.id] = ModelRoute(candidates, min(windows, default=0),
+                                               any(c.drained for c in candidates))
         return found
 
 

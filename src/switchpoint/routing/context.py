@@ -13,8 +13,9 @@ Cost (bench/context_cost.py, min of 7 timeit rounds, one core of the shared 2-co
 CPython 3.11, measured under a load average of 8 from other work, so upper figures): the bench's
 one-message chat body 0.4 µs; two tools 0.8 µs (the schemas are serialized to count them); a
 40-message 15 kB conversation 6-14 µs (a bare `sum(len(...))` over the same messages took 2-6 µs in
-the same runs). A request costs ~150 µs of CPU in all, and planning skips the window check unless the
-estimate exceeds the model's smallest known window. A real tokenizer was measured and left out:
+the same runs). A request costs ~150 µs of CPU in all. Planning estimates only for a model with a
+known window and compares with the smallest one first (routing.plan for the bench body: 2.0 -> 2.7 µs
+with a 128k window, 2.0 -> 2.15 µs for the bench's models, which state none; min of 200 rounds). A real tokenizer was measured and left out:
 tiktoken downloads its tables at first use (no network in tests, and a cold start that fetches);
 bpe-openai, a wheel shipping o200k/cl100k, costs 5 µs for the one-message body and 27 ns a byte beyond
 (120 µs for 4.5 kB), 64 ms to load, 77 MB of resident memory per worker process for o200k and a 41 MB
@@ -112,10 +113,9 @@ def _ceil(size: int) -> int:
     return -(-size // BYTES_PER_TOKEN)
 
 
-def needed_tokens(request: ChatRequest, prompt_tokens: int | None = None) -> int:
+def needed_tokens(request: ChatRequest) -> int:
     """The window a request needs: its prompt plus max_tokens (at least one token of answer)."""
-    prompt = estimate_prompt_tokens(request) if prompt_tokens is None else prompt_tokens
-    return prompt + (request.max_tokens or 1)
+    return estimate_prompt_tokens(request) + (request.max_tokens or 1)
 
 
 def window(c: Candidate) -> int:

@@ -42,8 +42,9 @@ class Live:
 
 
 def arrange(candidates: list[Candidate], prefs: Preferences, sort: str | None, live: Live,
-            rng: random.Random) -> list[Candidate]:
-    """Candidates (cheapest first) in the order they will be tried."""
+            rng: random.Random, drains: bool = True) -> list[Candidate]:
+    """Candidates (cheapest first) in the order they will be tried. `drains`: whether one of them may
+    be drained (weight 0); False spares looking."""
     if sort is not None:
         ranked = sorted(candidates, key=sort_key(sort, live))
     elif prefs.order:
@@ -52,8 +53,8 @@ def arrange(candidates: list[Candidate], prefs: Preferences, sort: str | None, l
         ranked = balanced(candidates, live, rng)
     if prefs.min_throughput or prefs.max_latency:
         ranked = _soft(ranked, prefs, live)
-    if any(c.drained for c in ranked):
-        ranked = [c for c in ranked if not c.drained] + [c for c in ranked if c.drained]
+    if drains:
+        ranked = drained_last(ranked)
     if prefs.order:
         front = [c for name in prefs.order for c in ranked if c.provider == name]
         if not prefs.allow_fallbacks:
@@ -63,6 +64,11 @@ def arrange(candidates: list[Candidate], prefs: Preferences, sort: str | None, l
     if not prefs.allow_fallbacks:
         return ranked[:1]
     return ranked
+
+
+def drained_last(ranked: list[Candidate]) -> list[Candidate]:
+    """Drained endpoints (weight 0) behind the others, each group in its order."""
+    return [c for c in ranked if not c.drained] + [c for c in ranked if c.drained]
 
 
 def balanced(candidates: list[Candidate], live: Live, rng: random.Random) -> list[Candidate]:

@@ -31,20 +31,25 @@ def plan(models: ResolvedModels, request: ChatRequest, rng: random.Random, *, pr
     table = RouteTable() if table is None else table
     filters = request_filters(request, prefs)
     pooled = prefs.partition == "none" and len(models) > 1
-    needed = context.needed_tokens(request)
+    needed = 0  # estimated once, and only for a model whose windows are known
+    drains = False
     out: list[Candidate] = []
     for model, variant in models:
-        usable = apply(table.candidates(model), _model_filters(filters, variant, live))
-        smallest = table.smallest_window(model)
-        if smallest and needed > smallest:
-            usable = context.select(usable, needed, request.transforms)
+        route = table.route(model)
+        usable = apply(route.candidates, _model_filters(filters, variant, live))
+        if route.smallest_window:
+            needed = needed or context.needed_tokens(request)
+            if needed > route.smallest_window:
+                usable = context.select(usable, needed, request.transforms)
+        drains = drains or route.drains
         if pooled:
             out.extend(usable)
         else:
-            out.extend(arrange(usable, prefs, prefs.sort or VARIANT_SORTS.get(variant or ""), live, rng))
+            out.extend(arrange(usable, prefs, prefs.sort or VARIANT_SORTS.get(variant or ""), live, rng,
+                               route.drains))
     if pooled:
         out.sort(key=lambda c: c.price)
-        out = arrange(out, prefs, prefs.sort, live, rng)
+        out = arrange(out, prefs, prefs.sort, live, rng, drains)
     return out
 
 
