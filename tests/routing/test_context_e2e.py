@@ -127,6 +127,16 @@ def test_with_no_larger_window_left_the_client_gets_a_400_with_the_providers_mes
     assert tried(upstream) == ["up", "third"]
 
 
+def test_when_a_larger_window_failed_otherwise_its_error_is_the_answer(gateway: Gateway,
+                                                                     upstream: Upstream) -> None:
+    upstream.queue(PATHS["up"] + CHAT, Reply.file("openai/error_400_context_length_exceeded.json", status=400))
+    upstream.queue(PATHS["third"] + CHAT, Reply.file("openai/error_500_server_error.json", status=500))
+    response = post(gateway, {"model": "ctx/three", "messages": user("Say hi"), **BY_PRICE})
+    assert response.status_code == 502, response.text
+    assert response.json()["error"]["metadata"]["provider_name"] == "third"
+    assert tried(upstream) == ["up", "third"]
+
+
 # -- middle-out -------------------------------------------------------------------------------------
 
 def test_middle_out_cuts_the_middle_by_default_on_a_small_window(gateway: Gateway, upstream: Upstream) -> None:

@@ -153,6 +153,10 @@ class Attempts:
         failures = [(o.failure, c) for o, c in outcomes if o.failure is not None]
         if failures:
             err, cand = max(reversed(failures), key=lambda f: _ERROR_RANK.get(f[0].kind, 0))
+            if err.kind == CONTEXT:  # unless a larger window was reached and failed otherwise: then that
+                larger = [(e, c) for e, c in failures if e.kind != CONTEXT and (not c.window or c.window > cand.window)]
+                if larger:
+                    err, cand = max(reversed(larger), key=lambda f: _ERROR_RANK.get(f[0].kind, 0))
             return err.to_client_error(cand.endpoint.provider, record.attempts)
         budget_error = next((o.budget_error for o, _ in outcomes if o.budget_error is not None), None)
         if budget_error is not None:
