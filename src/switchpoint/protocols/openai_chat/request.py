@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from ...errors import BadRequestError
+from ...plugins import parse_plugins
 from ...routing.context import TRANSFORMS
 from ...types import ROUTING_KEYS, ChatRequest, EmbeddingRequest
 from ..fields import bad, check_fields
@@ -93,10 +94,14 @@ def parse_chat(body: bytes, headers: dict[str, str], *, legacy: bool = False) ->
     elif messages is None:
         raise bad("messages", "required: a non-empty array of messages")
     params = {k: v for k, v in data.items() if k not in ROUTING_KEYS and k != "prompt"}
+    plugins = data.get("plugins") or []
+    if plugins:
+        parse_plugins(plugins)  # a plugin that cannot be honoured is a 400 naming it, before anything runs
     return ChatRequest(
         model=model, messages=messages, stream=data.get("stream") or False, models=models,
         provider=_route(data), reasoning=_reasoning(data), params=params, legacy_prompt=legacy,
-        headers={k: v for k, v in headers.items() if k in ATTRIBUTION}, transforms=transforms(data),
+        headers={k: v for k, v in headers.items() if k in ATTRIBUTION}, plugins=plugins,
+        transforms=transforms(data),
     )
 
 
