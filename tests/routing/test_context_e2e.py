@@ -160,6 +160,17 @@ def test_transforms_off_sends_no_cut_prompt_and_the_window_filter_answers(gatewa
     assert tried(upstream) == []
 
 
+def test_the_context_compression_plugin_is_openrouters_newer_spelling(gateway: Gateway, upstream: Upstream) -> None:
+    off = post(gateway, {"model": "ctx/tiny", "messages": conversation(40), "max_tokens": 256,
+                         "plugins": [{"id": "context-compression", "enabled": False}]})
+    assert off.status_code == 404, off.text
+    upstream.queue(PATHS["up"] + CHAT, OK)
+    on = post(gateway, {"model": "ctx/one", "messages": conversation(80, size=1500), "max_tokens": 1000,
+                        "plugins": [{"id": "context-compression"}]})
+    assert on.status_code == 200, on.text
+    assert len(sent_messages(upstream)) < 81
+
+
 def test_middle_out_asked_for_applies_to_a_large_window_too(gateway: Gateway, upstream: Upstream) -> None:
     upstream.queue(PATHS["up"] + CHAT, OK)
     messages = conversation(80, size=1500)  # ~40,000 tokens: more than the 32k window, less than twice it
