@@ -143,8 +143,8 @@ class EndpointConfig(Strict):
     data_collection: Literal["allow", "deny"] | None = None
     quantization: str | None = None
     weight: float = Field(1.0, ge=0, allow_inf_nan=False, description=(
-        "Scales the endpoint's share of the default price-weighted pick; 0 drains it (used only when "
-        "no other endpoint is left)"))
+        "scales the endpoint's share of the default price-weighted pick (docs/routing.md); 0 drains it: used only when "
+        "no other endpoint is left"))
 
 
 class ModelConfig(Strict):
