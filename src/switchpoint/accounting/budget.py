@@ -148,9 +148,8 @@ class Budget:
         check = await self.state.reserve_all(holds, token, amount, lease=self.lease)
         if check.unseeded:  # first use of this period's counters (or state restarted): seed from the ledger
             for i in check.unseeded:
-                name, whose = holds[i].counter, None if holds[i].counter == counter else user
-                await self._seeding.run(name, lambda name=name, whose=whose: self._seed(name, key.hash, since_ms,
-                                                                                      ttl, whose))
+                await self._seed_one(holds[i].counter, key.hash, since_ms, ttl,
+                                     None if holds[i].counter == counter else user)
             check = await self.state.reserve_all(holds, token, amount, lease=self.lease)
             assert not check.unseeded, "seeded counters answer"
         if check.admitted:
@@ -163,6 +162,10 @@ class Budget:
                 raise limit_exceeded(key)
             raise InsufficientBudgetError(check.remaining[check.refused], unspent)
         raise InsufficientBudgetError(check.remaining[check.refused], unspent, user=user)
+
+    async def _seed_one(self, counter: str, key_hash: str, since_ms: int, ttl: float, user: str | None) -> None:
+        """Seed one counter from the ledger, once however many requests find it new at the same time."""
+        await self._seeding.run(counter, lambda: self._seed(counter, key_hash, since_ms, ttl, user))
 
     async def _reserve_key(self, key: KeyRecord, counter: str, since_ms: int, ttl: float, token: str,
                            amount: int) -> Reservation:
