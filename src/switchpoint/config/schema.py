@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .proxy_url import DIRECT, parse_proxy
 
@@ -212,6 +212,29 @@ class ResponseCacheConfig(Strict):
     max_entry_bytes: int = Field(1024 * 1024, gt=0, description="larger responses are not cached")
 
 
+class ServerTLS(Strict):
+    """HTTPS served by the gateway itself (docs/deployment.md#tls): a PEM certificate chain and its
+    private key. The files are read again by every worker process that starts."""
+
+    cert: str = Field(description="PEM file of the server certificate, followed by its intermediates")
+    key: str = Field(description="PEM file of the certificate's private key (unencrypted)")
+
+    @field_validator("cert", "key")
+    @classmethod
+    def _pem(cls, value: str, info: ValidationInfo) -> str:
+        # Read here without the ssl module (config sits below the network layer); the server loads the
+        # pair with ssl when it starts, and says so when the key does not match the certificate.
+        marker = b"-----BEGIN CERTIFICATE-----" if info.field_name == "cert" else b"PRIVATE KEY-----"
+        what = "PEM certificate" if info.field_name == "cert" else "PEM private key"
+        try:
+            pem = Path(value).read_bytes()
+        except OSError as exc:
+            raise ValueError(f"{value!r} cannot be read: {exc.strerror or exc}") from None
+        if marker not in pem:
+            raise ValueError(f"{value!r} holds no {what}")
+        return value
+
+
 class ServerConfig(Strict):
     """Tuning knobs with production defaults."""
 
@@ -241,6 +264,8 @@ class ServerConfig(Strict):
     login_failures: int = Field(10, gt=0, description="failed dashboard logins allowed per client address in "
                                                       "login_window seconds; 429 after")
     login_window: float = Field(60.0, gt=0)
+    tls: ServerTLS | None = Field(None, description="serve HTTPS with this certificate and key instead of "
+                                  "plain HTTP")
 
 
 class LedgerConfig(Strict):
