@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import random
 
+import pytest
+
 from switchpoint.state import Hold, State
 from switchpoint.state.redis import RedisState
 
@@ -88,3 +90,22 @@ async def test_counters_reserved_together_share_a_cluster_slot(state: State) -> 
     key_keys = _counter_keys("spend:abc:0")
     user_keys = _counter_keys(Budget.user_counter("spend:abc:0", "someone"))
     assert {key_slot(k.encode()) for k in key_keys + user_keys} == {key_slot(b"spend:abc:0")}
+
+
+async def test_an_outage_fails_closed_or_falls_back_to_local_counters() -> None:
+    from switchpoint.state import StateUnavailableError, open_state
+
+    from ..conftest import free_port
+
+    holds = [Hold("key", 100, TTL), Hold("{key}:user:a", 10, TTL)]
+    closed = open_state(f"redis://127.0.0.1:{free_port()}/0", failure="closed")
+    with pytest.raises(StateUnavailableError):
+        await closed.reserve_all(holds, "t", 5, lease=LEASE)
+    await closed.close()
+    opened = open_state(f"redis://127.0.0.1:{free_port()}/0", failure="open")
+    assert (await opened.reserve_all(holds, "t", 5, lease=LEASE)).unseeded == (0, 1)
+    for hold in holds:
+        await opened.seed(hold.counter, 0, ttl=TTL)
+    assert (await opened.reserve_all(holds, "t", 10, lease=LEASE)).admitted
+    assert (await opened.reserve_all(holds, "u", 1, lease=LEASE)).refused == 1  # the end user's limit holds
+    await opened.close()
