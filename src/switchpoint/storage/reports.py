@@ -200,7 +200,9 @@ ACTIVITY_DIMENSIONS = {"day": None, "model": "model", "provider": "provider", "k
 def end_user_source(since_ms: int = 0, key_hash: str | None = None, until_ms: int | None = None) -> Any:
     """Rollup-shaped rows, one per generation, with its end user (`user`, '' when the request named
     none). The rollups keep no end user, so a report by end user reads the window's ledger rows
-    (through the time index): ~0.5 s a million rows on SQLite."""
+    (through the time index). Measured on SQLite, 1,000,000 generations over 30 days from 40 keys and
+    5,000 end users, 2-core machine under other load: 24 h 0.6-0.8 s, 7 d 2.2-3.0 s, 30 d 4.7-7.8 s
+    (~200,000 groups). A rollup would not be smaller when most end users make few requests a day."""
     query = per_generation(DAY_MS, since_ms, until_ms).add_columns(
         func.coalesce(generations.c.external_user, "").label("user"))
     if key_hash is not None:
