@@ -389,6 +389,43 @@ class ResponsesConfig(Strict):
     retention_days: float = Field(30.0, gt=0, description="days a stored response is kept")
 
 
+class SearchPricing(Strict):
+    """What one web search costs, billed in the generation's cost (USD strings, like model prices).
+    OpenRouter documents its web plugin at $4 per 1,000 results (0.004 a result; $0.02 for the default
+    5 results), which is the default here; Exa's own list price is $7 per 1,000 requests of up to 10
+    results, then $1 per 1,000 more results (set `request: "0.007"` and `result: "0"` to bill that)."""
+
+    result: str = Field("0.004", description="USD per search result given to the model")
+    request: str = Field("0", description="USD per search made")
+
+    @field_validator("result", "request")
+    @classmethod
+    def _amount(cls, value: str) -> str:
+        try:
+            amount = Decimal(value)
+        except InvalidOperation:
+            raise ValueError(f"'{value}' is not a decimal amount of USD") from None
+        if not amount.is_finite() or amount < 0:
+            raise ValueError("must be a non-negative amount of USD")
+        return value
+
+
+class SearchConfig(Strict):
+    """The web search API behind the `web` plugin and the `:online` model variant (docs/plugins.md).
+    One engine is supported: Exa's search API (`POST {base_url}/search`), the engine OpenRouter's web
+    plugin uses. Without this section, requests that ask for web search get a 400."""
+
+    engine: Literal["exa"] = Field("exa", description="the search API: exa")
+    base_url: str = Field("https://api.exa.ai", description="the search API's address")
+    api_key: str | None = Field(None, description="the search API's key (sent as x-api-key)")
+    timeout: float = Field(15.0, gt=0, description="seconds to wait for search results")
+    max_results: int = Field(5, ge=1, le=10, description="results per search when the request names none")
+    mode: Literal["instant", "fast", "auto", "deep-lite", "deep", "deep-reasoning"] = Field(
+        "auto", description="Exa search type when the request names no mode")
+    max_characters: int = Field(4000, gt=0, description="characters of highlights kept per result")
+    pricing: SearchPricing = Field(default_factory=SearchPricing)
+
+
 class Config(Strict):
     listen: str = "127.0.0.1:8080"
     database: str = "sqlite:///switchpoint.db"
@@ -409,6 +446,7 @@ class Config(Strict):
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
     messages: MessagesConfig = Field(default_factory=MessagesConfig)
     responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
+    search: SearchConfig | None = None  # web search for the `web` plugin and `:online` (docs/plugins.md)
     # Internal: warnings found while loading (e.g. providers skipped for a missing key).
     warnings: tuple[str, ...] = ()
 

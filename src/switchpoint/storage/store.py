@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from . import migrate
@@ -72,8 +73,16 @@ class Store:
         """Static keys from switchpoint.yaml, in one transaction: insert the new ones, refresh the
         settings of those already stored that the file changed (their creation time and usage stay;
         their update time becomes now), and disable the keys an earlier config defined that this one no
-        longer does (removing a key from the file revokes it). `describe(action, before, after)` makes
-        the audit-log row of each key it creates, changes or disables, written in the same transaction."""
+        longer does (removing a key from the file revokes it). Processes doing it at once (the workers of
+        a reload, replicas) may both insert a new key: the one that loses retries and finds it stored.
+        `describe(action, before, after)` makes the audit-log row of each key it creates, changes or
+        disables, written in the same transaction (so the process that lost writes none for that key)."""
+        try:
+            await self._upsert_config_keys(rows, describe)
+        except IntegrityError:
+            await self._upsert_config_keys(rows, describe)
+
+    async def _upsert_config_keys(self, rows: list[dict[str, Any]], describe: Describe | None) -> None:
         changes: list[tuple[str, dict[str, Any] | None, dict[str, Any]]] = []
         async with self.engine.begin() as conn:
             hashes = [row["hash"] for row in rows]
