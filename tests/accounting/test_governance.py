@@ -1,5 +1,5 @@
 """The governance service: every key and team change goes through it and is handed to its listeners
-with the stored row before and after, and who asked (what an audit log records)."""
+with the stored row before and after, and who asked; each writes its one audit-log entry."""
 
 from __future__ import annotations
 
@@ -22,22 +22,27 @@ async def test_every_change_reaches_the_listeners_with_before_and_after(tmp_path
             heard.append(change)
 
         governance.listeners.append(listen)
-        await governance.create_team("ops", limit_nanos=5_000_000_000, providers=["groq"])
+        await governance.create_team("ops", limit_nanos=5_000_000_000, providers=["groq"], actor="admin-key")
         record, plaintext, created = await governance.create_key("app", team="ops", models=["openai/*"],
                                                                  actor="dashboard")
         assert record.team == "ops" and record.team_record is not None
         assert record.team_record.policy.providers == ("groq",) and record.policy.models == ("openai/*",)
         assert created.after is not None and created.after["hash"] == record.hash and plaintext not in str(created)
         await governance.update_key(record.hash, {"limit_nanos": 7}, actor="cli")
-        await governance.update_team("ops", {"limit_nanos": None})
+        await governance.update_team("ops", {"limit_nanos": None}, actor="admin-key")
         with pytest.raises(BadRequestError, match=r"has 1 key\(s\)"):
-            await governance.delete_team("ops")
-        await governance.delete_key(record.hash)
-        await governance.delete_team("ops")
+            await governance.delete_team("ops", actor="admin-key")
+        await governance.delete_key(record.hash, actor="admin-key")
+        await governance.delete_team("ops", actor="admin-key")
         assert [(c.kind, c.action, c.id, c.actor) for c in heard] == [
-            ("team", "create", "ops", "api"), ("key", "create", record.hash, "dashboard"),
-            ("key", "update", record.hash, "cli"), ("team", "update", "ops", "api"),
-            ("key", "delete", record.hash, "api"), ("team", "delete", "ops", "api")]
+            ("team", "create", "ops", "admin-key"), ("key", "create", record.hash, "dashboard"),
+            ("key", "update", record.hash, "cli"), ("team", "update", "ops", "admin-key"),
+            ("key", "delete", record.hash, "admin-key"), ("team", "delete", "ops", "admin-key")]
+        audit = [(e["action"], e["actor"], e["target"]) for e in reversed(await store.audit_entries())]
+        assert audit == [("team.create", "admin-key", "team ops"), ("key.create", "dashboard", f"key app ({record.label})"),
+                         ("key.update", "cli", f"key app ({record.label})"), ("team.update", "admin-key", "team ops"),
+                         ("key.delete", "admin-key", f"key app ({record.label})"),
+                         ("team.delete", "admin-key", "team ops")]
         update = heard[2]
         assert update.before is not None and update.after is not None
         assert (update.before["limit_nanos"], update.after["limit_nanos"]) == (None, 7)
@@ -45,8 +50,9 @@ async def test_every_change_reaches_the_listeners_with_before_and_after(tmp_path
         assert heard[4].after is None and heard[5].after is None
         assert await load_key(store, record.hash) is None
         with pytest.raises(BadRequestError, match="team: unknown team 'nobody'"):
-            await governance.create_key("x", team="nobody")
+            await governance.create_key("x", team="nobody", actor="admin-key")
         with pytest.raises(NotFoundError):
-            await governance.update_team("nobody", {})
+            await governance.update_team("nobody", {}, actor="admin-key")
+        assert len(await store.audit_entries()) == 6  # a refused change writes no entry
     finally:
         await store.close()

@@ -62,6 +62,9 @@ class KeyRecord:
     team: str | None = None                         # the team's name, as stored
     policy: AccessPolicy = field(default=UNRESTRICTED)
     team_record: TeamRecord | None = None           # the team itself, loaded with the key
+    user_limit_nanos: int | None = None          # USD budget per end user, in the key's limit_reset period
+    user_rate_limit_requests: int | None = None  # requests per interval per end user
+    user_rate_limit_interval: float | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any], team: TeamRecord | None = None) -> KeyRecord:
@@ -213,7 +216,8 @@ def new_key_row(key: str, name: str, *, limit_usd: float | None = None, limit_re
                 expires_at_ms: int | None = None, cache: bool = False, log_content: bool = False,
                 external_user: str | None = None, source: str = "api", team: str | None = None,
                 models: Sequence[str] | None = None, providers: Sequence[str] | None = None,
-                max_price: dict[str, Any] | None = None) -> dict[str, Any]:
+                max_price: dict[str, Any] | None = None, user_limit_usd: float | None = None,
+                user_rate_limit: tuple[int, float] | None = None) -> dict[str, Any]:
     return {
         "hash": hash_key(key), "name": name, "label": key_label(key), "disabled": False,
         "limit_nanos": usd_to_nanos(limit_usd), "limit_reset": limit_reset,
@@ -224,6 +228,9 @@ def new_key_row(key: str, name: str, *, limit_usd: float | None = None, limit_re
         "cache": cache, "log_content": log_content, "source": source,
         "created_at_ms": now_ms(), "updated_at_ms": None, "expires_at_ms": expires_at_ms,
         "external_user": external_user, "team": team, **policy_columns(models, providers, max_price),
+        "user_limit_nanos": usd_to_nanos(user_limit_usd),
+        "user_rate_limit_requests": user_rate_limit[0] if user_rate_limit else None,
+        "user_rate_limit_interval": user_rate_limit[1] if user_rate_limit else None,
     }
 
 

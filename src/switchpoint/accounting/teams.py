@@ -11,7 +11,8 @@ from ..config.access import UNRESTRICTED, AccessPolicy, policy_columns, policy_f
 from ..storage.store import now_ms
 
 ROW_FIELDS = ("name", "limit_nanos", "limit_reset", "rate_limit_requests", "rate_limit_interval",
-              "token_limit_tokens", "token_limit_interval", "source", "created_at_ms", "updated_at_ms")
+              "token_limit_tokens", "token_limit_interval", "user_limit_nanos", "user_rate_limit_requests",
+              "user_rate_limit_interval", "source", "created_at_ms", "updated_at_ms")
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,9 @@ class TeamRecord:
     rate_limit_interval: float | None = None
     token_limit_tokens: int | None = None
     token_limit_interval: float | None = None
+    user_limit_nanos: int | None = None          # USD budget per end user of the team's keys together
+    user_rate_limit_requests: int | None = None  # requests per interval per end user, the team's keys together
+    user_rate_limit_interval: float | None = None
     source: str = "api"
     created_at_ms: int = 0
     updated_at_ms: int | None = None
@@ -42,7 +46,8 @@ class TeamRecord:
 def new_team_row(name: str, *, limit_nanos: int | None = None, limit_reset: str | None = None,
                  rate_limit: tuple[int, float] | None = None, token_limit: tuple[int, float] | None = None,
                  models: list[str] | None = None, providers: list[str] | None = None,
-                 max_price: dict[str, Any] | None = None, source: str = "api") -> dict[str, Any]:
+                 max_price: dict[str, Any] | None = None, user_limit_nanos: int | None = None,
+                 user_rate_limit: tuple[int, float] | None = None, source: str = "api") -> dict[str, Any]:
     return {
         "name": name, "limit_nanos": limit_nanos, "limit_reset": limit_reset,
         "rate_limit_requests": rate_limit[0] if rate_limit else None,
@@ -50,6 +55,9 @@ def new_team_row(name: str, *, limit_nanos: int | None = None, limit_reset: str 
         "token_limit_tokens": token_limit[0] if token_limit else None,
         "token_limit_interval": token_limit[1] if token_limit else None,
         **policy_columns(models, providers, max_price),
+        "user_limit_nanos": user_limit_nanos,
+        "user_rate_limit_requests": user_rate_limit[0] if user_rate_limit else None,
+        "user_rate_limit_interval": user_rate_limit[1] if user_rate_limit else None,
         "source": source, "created_at_ms": now_ms(), "updated_at_ms": None,
     }
 
@@ -62,5 +70,8 @@ def config_team_rows(config: Config) -> list[dict[str, Any]]:
         rate_limit=(team.rate_limit.requests, team.rate_limit.interval) if team.rate_limit else None,
         token_limit=(team.token_limit.tokens, team.token_limit.interval) if team.token_limit else None,
         models=team.models, providers=team.providers,
-        max_price=team.max_price.model_dump() if team.max_price else None, source="config",
+        max_price=team.max_price.model_dump() if team.max_price else None,
+        user_limit_nanos=usd_to_nanos(team.user_limit),
+        user_rate_limit=(team.user_rate_limit.requests, team.user_rate_limit.interval) if team.user_rate_limit else None,
+        source="config",
     ) for team in config.teams]

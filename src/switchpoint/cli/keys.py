@@ -3,6 +3,7 @@ same governance service the admin API uses)."""
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from ..accounting.keys import (
 )
 from ..accounting.pricing import from_nanos
 from ..config.access import policy_columns
+from ..config.schema import parse_duration
 from ..errors import SwitchpointError
 from ..state import State, open_state
 from ..storage import Store, reports
@@ -55,6 +57,23 @@ async def governance(store: Store, state_url: str) -> tuple[Governance, State | 
     """The service every key change goes through; with a shared state, running gateways hear of it."""
     state = open_state(state_url) if state_url != "memory" else None
     return Governance(store, KeyService(store, admin_key=None, state=state)), state
+def cli_actor() -> str:
+    """The audit log's name for a change made from this command line."""
+    return f"cli ({getpass.getuser()})"
+
+
+def per_interval(value: str | None) -> tuple[int, float] | None:
+    """'N' (a minute) or 'N/INTERVAL' ('10/1m', '100/3600') -> (requests, seconds)."""
+    if value is None:
+        return None
+    count, _, interval = value.partition("/")
+    try:
+        requests, seconds = int(count), parse_duration(interval or 60)
+    except ValueError as exc:
+        raise click.BadParameter(f"'{value}': use N or N/INTERVAL, like 10/1m ({exc})") from None
+    if requests <= 0:
+        raise click.BadParameter(f"'{value}': the number of requests must be positive")
+    return requests, seconds
 
 
 @keys.command("create")
@@ -63,13 +82,18 @@ async def governance(store: Store, state_url: str) -> tuple[Governance, State | 
 @click.option("--limit-reset", type=click.Choice(["daily", "weekly", "monthly"]), help="When the limit resets (UTC).")
 @click.option("--rate-limit", type=int, help="Requests per minute.")
 @policy_options
+@click.option("--user-limit", type=click.FloatRange(min=0), help="Spend limit in USD per end user (the request's "
+              "`user`), per --limit-reset period.")
+@click.option("--user-rate-limit", help="Requests per end user: N a minute, or N/INTERVAL (10/1m, 100/1h).")
 @click.option("--config", "config_path", help="Path to switchpoint.yaml.")
 @click.option("--json", "as_json", is_flag=True)
 def create(name: str, limit: float | None, limit_reset: str | None, rate_limit: int | None, team: str | None,
            models: tuple[str, ...], providers: tuple[str, ...], max_prompt_price: float | None,
-           max_completion_price: float | None, config_path: str | None, as_json: bool) -> None:
+           max_completion_price: float | None, user_limit: float | None, user_rate_limit: str | None,
+           config_path: str | None, as_json: bool) -> None:
     """Create a key called NAME. The key is printed once; only its hash is stored."""
     config = load_database_config(config_path)
+    per_user = per_interval(user_rate_limit)
 
     async def go() -> tuple[KeyRecord, str]:
         store = Store(config.database)
@@ -78,9 +102,11 @@ def create(name: str, limit: float | None, limit_reset: str | None, rate_limit: 
             await store.create_schema()
             service, state = await governance(store, config.state)
             record, plaintext, _ = await service.create_key(
-                name, actor="cli", limit_usd=limit, limit_reset=limit_reset, rate_limit=(rate_limit, 60.0) if rate_limit else None,
+                name, actor=cli_actor(), limit_usd=limit, limit_reset=limit_reset,
+                rate_limit=(rate_limit, 60.0) if rate_limit else None,
                 team=team, models=list(models) or None, providers=list(providers) or None,
-                max_price=max_price(max_prompt_price, max_completion_price))
+                max_price=max_price(max_prompt_price, max_completion_price),
+                user_limit_usd=user_limit, user_rate_limit=per_user)
             return record, plaintext
         except SwitchpointError as exc:
             raise click.ClickException(exc.message) from None
@@ -92,7 +118,9 @@ def create(name: str, limit: float | None, limit_reset: str | None, rate_limit: 
     record, plaintext = run(go())
     if as_json:
         print_json({"key": plaintext, "hash": record.hash, "name": record.name, "limit": limit,
-                    "limit_reset": limit_reset, "team": record.team, **record.policy.as_fields()})
+                    "limit_reset": limit_reset, "team": record.team, **record.policy.as_fields(),
+                    "user_limit": user_limit,
+                    "user_rate_limit": {"requests": per_user[0], "interval": per_user[1]} if per_user else None})
         return
     console.print(f"Created key [bold]{name}[/bold] ({record.hash[:12]}). Store it now; it is not shown again:")
     click.echo(plaintext)
@@ -146,7 +174,7 @@ def update(name_or_hash: str, limit: float | None, no_limit: bool, limit_reset: 
             await store.create_schema()
             row = await _one_key(store, name_or_hash)
             service, state = await governance(store, config.state)
-            change = await service.update_key(row["hash"], values, actor="cli")
+            change = await service.update_key(row["hash"], values, actor=cli_actor())
             assert change.after is not None
             return change.after
         except SwitchpointError as exc:
@@ -228,7 +256,7 @@ def revoke(name_or_hash: str, config_path: str | None) -> None:
                     raise click.ClickException(problem)
                 service, state = await governance(store, config.state)
                 try:
-                    await service.delete_key(found[0]["hash"], actor="cli")
+                    await service.delete_key(found[0]["hash"], actor=cli_actor(), action="key.revoke")
                 finally:
                     if state is not None:
                         await state.close()

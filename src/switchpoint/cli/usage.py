@@ -11,12 +11,13 @@ from ..accounting.activity import activity, parse_since
 from ..storage import Store
 from .common import console, load_database_config, print_json, run
 
-LABELS = {"day": "date", "model": "model", "provider": "provider_name", "key": "key", "team": "team"}
+LABELS = {"day": "date", "model": "model", "provider": "provider_name", "key": "key", "team": "team", "user": "user"}
 
 
 @click.command()
-@click.option("--by", type=click.Choice(["model", "key", "provider", "day", "team"]), default="model",
-              show_default=True, help="team: a row per team (keys of no team under '-').")
+@click.option("--by", type=click.Choice(["model", "key", "provider", "day", "team", "user"]), default="model",
+              show_default=True, help="Group by model, key, provider, UTC day, team (keys of no team under '-') "
+                                      "or end user (the requests' `user`).")
 @click.option("--since", help="Only since then: 7d, 24h, 30m or an ISO date.")
 @click.option("--team", help="Only the keys of this team.")
 @click.option("--config", "config_path", help="Path to switchpoint.yaml.")

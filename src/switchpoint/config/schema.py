@@ -214,6 +214,9 @@ class KeyConfig(Strict):
     models: list[str] | None = Field(None, description=MODELS_POLICY)
     providers: list[str] | None = Field(None, description=PROVIDERS_POLICY)
     max_price: MaxPriceConfig | None = Field(None, description=PRICE_POLICY)
+    user_limit: float | None = Field(None, ge=0, description="USD per end user (the request's `user`), "
+                                                             "per limit_reset period")
+    user_rate_limit: RateLimitConfig | None = Field(None, description="requests per interval per end user")
 
 
 class TeamConfig(Strict):
@@ -228,6 +231,10 @@ class TeamConfig(Strict):
                                                                  "together")
     token_limit: TokenLimitConfig | None = Field(None, description="tokens per interval, all the team's keys "
                                                                    "together")
+    user_limit: float | None = Field(None, ge=0, description="USD per end user (the request's `user`), all the "
+                                                             "team's keys together, per limit_reset period")
+    user_rate_limit: RateLimitConfig | None = Field(None, description="requests per interval per end user, all "
+                                                                      "the team's keys together")
     models: list[str] | None = Field(None, description=MODELS_POLICY)
     providers: list[str] | None = Field(None, description=PROVIDERS_POLICY)
     max_price: MaxPriceConfig | None = Field(None, description=PRICE_POLICY)

@@ -127,7 +127,7 @@ class Engine:
         self.ledger.admit()
         try:
             planned = self.route(request, ctx.key.policies)
-            await self.limiter.admit(ctx.key, free=planned.free)
+            await self.limiter.admit(ctx.key, free=planned.free, user=ctx.user)
         except SwitchpointError as err:
             self.books.refuse(record, err)
             raise
@@ -228,7 +228,7 @@ class Engine:
                                       policies=policies)
             if not candidates:
                 raise routing.explain(models, chat_like, prefs, live, self.routes, policies)
-            await self.limiter.admit(ctx.key)
+            await self.limiter.admit(ctx.key, user=ctx.user)
         except SwitchpointError as err:
             self.books.refuse(record, err)
             raise

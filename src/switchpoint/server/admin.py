@@ -85,6 +85,8 @@ class KeyCreate(PolicyFields):
     team: TeamName | None = None
     include_byok_in_limit: bool | None = None  # no BYOK here: accepted, listed as ignored
     creator_user_id: str | None = Field(None, max_length=200)  # no organization members: ignored
+    user_limit: float | None = Field(None, ge=0, le=MAX_LIMIT_USD)  # USD per end user, per limit_reset period
+    user_rate_limit: KeyRateLimit | None = None                      # requests per interval per end user
 
     @field_validator("workspace_id")
     @classmethod
@@ -110,6 +112,8 @@ class KeyUpdate(PolicyFields):
     workspace_id: str | None = None
     team: TeamName | None = None
     include_byok_in_limit: bool | None = None
+    user_limit: float | None = Field(None, ge=0, le=MAX_LIMIT_USD)
+    user_rate_limit: KeyRateLimit | None = None
 
     @field_validator("workspace_id")
     @classmethod
@@ -141,7 +145,11 @@ def one_workspace(value: str | None) -> str | None:
     return value
 
 
-def require_admin(services: Services, request: Request) -> None:
+ADMIN_ACTOR = "admin-key"  # the audit log's name for whoever holds the management key
+
+
+def require_admin(services: Services, request: Request) -> str:
+    """Refuse anyone but the management key; returns the actor the audit log names for the caller."""
     authorization = request.header(b"authorization")
     if not authorization:
         raise AuthenticationError("No auth credentials found")
@@ -149,6 +157,7 @@ def require_admin(services: Services, request: Request) -> None:
         raise ForbiddenError("No admin key is configured: set admin_key in switchpoint.yaml or SWITCHPOINT_ADMIN_KEY")
     if not services.keys.is_admin(authorization):
         raise ForbiddenError("Only management keys can perform this operation")
+    return ADMIN_ACTOR
 
 
 def parse(model: type[BaseModel], body: bytes | dict[str, Any]) -> Any:
@@ -168,15 +177,15 @@ def parse(model: type[BaseModel], body: bytes | dict[str, Any]) -> Any:
 
 
 async def create_key(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
+    actor = require_admin(services, request)
     spec = parse(KeyCreate, await request.body(1 << 16))
-    record, plaintext = await create_from_spec(services, spec)
+    record, plaintext = await create_from_spec(services, spec, actor)
     # Built from the stored record alone (a new key has spent nothing, never been used): once the key
     # exists, nothing can fail before its one-time plaintext reaches the caller.
     return json_response({"data": key_fields(record, {}, None), "key": plaintext, **ignored(spec)}, status=201)
 
 
-async def create_from_spec(services: Services, spec: KeyCreate, actor: str = "api") -> tuple[KeyRecord, str]:
+async def create_from_spec(services: Services, spec: KeyCreate, actor: str) -> tuple[KeyRecord, str]:
     """Create a key as the provisioning API and the dashboard both do; returns it and its plaintext."""
     own = spec.external.api_key if spec.external else None
     if own is not None and await services.governance.key_exists(own):
@@ -189,6 +198,8 @@ async def create_from_spec(services: Services, spec: KeyCreate, actor: str = "ap
         log_content=spec.log_content, external_user=spec.external.user if spec.external else None,
         team=spec.team, models=spec.models, providers=spec.providers,
         max_price=spec.max_price.model_dump() if spec.max_price else None,
+        user_limit_usd=spec.user_limit,
+        user_rate_limit=(spec.user_rate_limit.requests, spec.user_rate_limit.interval) if spec.user_rate_limit else None,
     )
     return record, plaintext
 
@@ -215,14 +226,14 @@ async def get_key(services: Services, request: Request, send: Send) -> Response:
 
 
 async def update_key(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
+    actor = require_admin(services, request)
     record = await _record(services, request)
     spec = parse(KeyUpdate, await request.body(1 << 16))
-    await apply_update(services, record, spec)
+    await apply_update(services, record, spec, actor)
     return json_response({"data": await key_object(services, await _record(services, request)), **ignored(spec)})
 
 
-async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate, actor: str = "api") -> None:
+async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate, actor: str) -> None:
     """Apply the fields given in `spec` to the key (the provisioning API and the dashboard)."""
     values: dict[str, Any] = spec.policy_values()
     given = spec.model_fields_set
@@ -239,14 +250,19 @@ async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate, a
     if "token_limit" in given:
         values["token_limit_tokens"] = spec.token_limit.tokens if spec.token_limit else None
         values["token_limit_interval"] = spec.token_limit.interval if spec.token_limit else None
-    await services.governance.update_key(record.hash, values, actor)
+    if "user_limit" in given:
+        values["user_limit_nanos"] = usd_to_nanos(spec.user_limit)
+    if "user_rate_limit" in given:
+        values["user_rate_limit_requests"] = spec.user_rate_limit.requests if spec.user_rate_limit else None
+        values["user_rate_limit_interval"] = spec.user_rate_limit.interval if spec.user_rate_limit else None
+    await services.governance.update_key(record.hash, values, actor=actor)
 
 
 async def delete_key(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
+    actor = require_admin(services, request)
     record = await _record(services, request)
     refuse_config_key(services, record)
-    await services.governance.delete_key(record.hash)
+    await services.governance.delete_key(record.hash, actor=actor)
     return json_response({"deleted": True})
 
 

@@ -382,6 +382,11 @@ def key_fields(key: KeyRecord, usage_nanos: dict[str, int], last_used_ms: int | 
         "creator_user_id": None, "organization_id": None, "workspace_id": WORKSPACE_ID,
         "external_user": key.external_user,
         "team": key.team, **key.policy.as_fields(),
+        # limits per end user of the key (the request's `user`)
+        "user_limit": from_nanos(key.user_limit_nanos) if key.user_limit_nanos is not None else None,
+        "user_rate_limit": ({"requests": key.user_rate_limit_requests,
+                             "interval": f"{key.user_rate_limit_interval or 60:g}s"}
+                            if key.user_rate_limit_requests else None),
         "allowed_data_regions": ["global"],
         "created_at": iso_time(key.created_at_ms), "updated_at": iso_time(key.updated_at_ms),
         "last_used_at": iso_time(last_used_ms), "expires_at": iso_time(key.expires_at_ms),
@@ -424,8 +429,9 @@ async def activity(services: Services, request: Request, send: Send) -> Response
     """Spend per day, model and provider (`date=YYYY-MM-DD` for one UTC day, `since=7d` or an ISO
     time, default the last 30 days). The admin key sees every key (or `api_key_hash=`, also spelled
     `key_hash=`, `team=` for the keys of one team, `group_by=team` for a row per team); a key its
-    own. OpenRouter's `workspace_id` and `group_by=workspace` name the
-    gateway's one workspace; `user_id` (an organization member) matches nothing: there are none."""
+    own. OpenRouter's `workspace_id` and `group_by=workspace` name the gateway's one workspace;
+    `user_id` (an organization member) matches nothing: there are none. `group_by=user` adds the end
+    user (the requests' `user`) to each row's day, model and provider."""
     authorization = request.header(b"authorization")
     query = request.query
     if services.keys.is_admin(authorization):
@@ -433,8 +439,8 @@ async def activity(services: Services, request: Request, send: Send) -> Response
     else:
         key_hash = (await services.keys.authenticate(authorization)).hash
     group_by = query.get("group_by") or None
-    if group_by not in (None, "workspace", "team"):
-        raise BadRequestError("group_by: must be 'workspace' or 'team'", metadata={"param": "group_by"})
+    if group_by not in (None, "workspace", "team", "user"):
+        raise BadRequestError("group_by: must be 'workspace', 'team' or 'user'", metadata={"param": "group_by"})
     team = query.get("team") or None
     if query.get("workspace_id") not in (None, "", WORKSPACE_ID):
         raise NotFoundError(f"Workspace {query['workspace_id']} not found")
@@ -448,7 +454,7 @@ async def activity(services: Services, request: Request, send: Send) -> Response
     if query.get("user_id"):
         return json_response({"data": []})
     endpoint_ids = {(m.id, e.provider): e.key for m in services.catalogue.models.values() for e in m.endpoints}
-    by = ("day", "model", "provider", "team") if group_by == "team" else ("day", "model", "provider")
+    by = ("day", "model", "provider", group_by) if group_by in ("team", "user") else ("day", "model", "provider")
     rows = await report(services.store, by=by, since_ms=since_ms, until_ms=until_ms, key_hash=key_hash,
                         endpoint_ids=endpoint_ids, team=team)
     if group_by == "workspace":

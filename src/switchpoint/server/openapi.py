@@ -185,7 +185,20 @@ def _paths() -> dict[str, Any]:
                                        _query("since", "7d, 24h or an ISO time (default 30d)"),
                                        _query("key_hash", "Admin key only: one key"),
                                        _query("team", "Admin key only: the keys of one team"),
-                                       _query("group_by", "workspace, or team (a row per team)")])},
+                                       _query("group_by", "workspace, team (a row per team) or user (adds "
+                                                          "each row's end user)")])},
+        "/audit": {"get": _op(
+            "The audit log (admin key): every change to keys and teams, newest first",
+            _json(_obj({"data": {"type": "array", "items": _obj({
+                "id": {"type": "integer"}, "at": _STR, "actor": _STR, "action": _STR, "target": _STR,
+                "before": {"type": ["object", "null"]}, "after": {"type": ["object", "null"]}})},
+                "next_before": {"type": ["integer", "null"]}}, ("data", "next_before")), "Entries"),
+            (400, 401, 403), tag="keys",
+            parameters=[_query("limit", "Entries per page, 1-500 (default 100)",
+                               schema={"type": "integer", "minimum": 1, "maximum": 500}),
+                        _query("offset", "Skip this many", schema={"type": "integer", "minimum": 0}),
+                        _query("before", "Only entries older than this id (the previous page's next_before)",
+                               schema={"type": "integer", "minimum": 0})])},
         "/keys": {
             "get": _op("List keys (admin key)", _json(_data({"type": "array", "items": {
                 "$ref": "#/components/schemas/Key"}}), "Keys, newest first"), (400, 401, 403), tag="keys",

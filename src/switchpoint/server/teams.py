@@ -1,7 +1,7 @@
 """Teams API (admin key only): `POST/GET /api/v1/teams`, `GET/PATCH/DELETE /api/v1/teams/{name}`.
 A team has a budget (`limit`, `limit_reset`), rate limits (`rate_limit`, `token_limit`) and an access
-policy (`models`, `providers`, `max_price`) that every key of the team must satisfy on top of its own
-(docs/governance.md). Bodies are strict; every write goes through `services.governance`."""
+policy (`models`, `providers`, `max_price`) that every key of the team must satisfy on top of its own,
+and limits per end user of its keys together (`user_limit`, `user_rate_limit`) (docs/governance.md). Bodies are strict; every write goes through `services.governance`."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ class TeamCreate(PolicyFields):
     limit_reset: Literal["daily", "weekly", "monthly"] | None = None
     rate_limit: KeyRateLimit | None = None
     token_limit: KeyTokenLimit | None = None
+    user_limit: float | None = Field(None, ge=0, le=MAX_LIMIT_USD)  # USD per end user, per limit_reset period
+    user_rate_limit: KeyRateLimit | None = None                      # requests per interval per end user
 
 
 class TeamUpdate(PolicyFields):
@@ -34,6 +36,8 @@ class TeamUpdate(PolicyFields):
     limit_reset: Literal["daily", "weekly", "monthly"] | None = None
     rate_limit: KeyRateLimit | None = None
     token_limit: KeyTokenLimit | None = None
+    user_limit: float | None = Field(None, ge=0, le=MAX_LIMIT_USD)  # USD per end user, per limit_reset period
+    user_rate_limit: KeyRateLimit | None = None                      # requests per interval per end user
 
 
 def update_values(spec: TeamUpdate) -> dict[str, Any]:
@@ -50,6 +54,11 @@ def update_values(spec: TeamUpdate) -> dict[str, Any]:
     if "token_limit" in given:
         values["token_limit_tokens"] = spec.token_limit.tokens if spec.token_limit else None
         values["token_limit_interval"] = spec.token_limit.interval if spec.token_limit else None
+    if "user_limit" in given:
+        values["user_limit_nanos"] = usd_to_nanos(spec.user_limit)
+    if "user_rate_limit" in given:
+        values["user_rate_limit_requests"] = spec.user_rate_limit.requests if spec.user_rate_limit else None
+        values["user_rate_limit_interval"] = spec.user_rate_limit.interval if spec.user_rate_limit else None
     return values
 
 
@@ -67,6 +76,10 @@ async def team_object(services: Services, row: dict[str, Any]) -> dict[str, Any]
         "token_limit": ({"tokens": team.token_limit_tokens, "interval": f"{team.token_limit_interval or 60:g}s"}
                         if team.token_limit_tokens else None),
         **team.policy.as_fields(),
+        "user_limit": from_nanos(team.user_limit_nanos) if team.user_limit_nanos is not None else None,
+        "user_rate_limit": ({"requests": team.user_rate_limit_requests,
+                             "interval": f"{team.user_rate_limit_interval or 60:g}s"}
+                            if team.user_rate_limit_requests else None),
         "keys": len(await services.store.team_key_hashes(team.name)),
         "source": team.source,
         "created_at": iso_time(team.created_at_ms), "updated_at": iso_time(team.updated_at_ms),
@@ -74,18 +87,21 @@ async def team_object(services: Services, row: dict[str, Any]) -> dict[str, Any]
 
 
 async def create_team(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
-    return json_response({"data": await create_from_body(services, await request.body(BODY_LIMIT))}, status=201)
+    actor = require_admin(services, request)
+    return json_response({"data": await create_from_body(services, await request.body(BODY_LIMIT), actor)},
+                         status=201)
 
 
-async def create_from_body(services: Services, body: bytes, actor: str = "api") -> dict[str, Any]:
+async def create_from_body(services: Services, body: bytes, actor: str) -> dict[str, Any]:
     """Create a team from a JSON body (the API and the dashboard); its object."""
     spec = parse(TeamCreate, body)
     change = await services.governance.create_team(
         spec.name, actor=actor, limit_nanos=usd_to_nanos(spec.limit), limit_reset=spec.limit_reset,
         rate_limit=(spec.rate_limit.requests, spec.rate_limit.interval) if spec.rate_limit else None,
         token_limit=(spec.token_limit.tokens, spec.token_limit.interval) if spec.token_limit else None,
-        models=spec.models, providers=spec.providers, max_price=spec.max_price.model_dump() if spec.max_price else None)
+        models=spec.models, providers=spec.providers, max_price=spec.max_price.model_dump() if spec.max_price else None,
+        user_limit_nanos=usd_to_nanos(spec.user_limit),
+        user_rate_limit=(spec.user_rate_limit.requests, spec.user_rate_limit.interval) if spec.user_rate_limit else None)
     assert change.after is not None
     return await team_object(services, change.after)
 
@@ -101,24 +117,24 @@ async def get_team(services: Services, request: Request, send: Send) -> Response
 
 
 async def update_team(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
-    return json_response({"data": await update_from_body(services, _name(request), await request.body(BODY_LIMIT))})
+    actor = require_admin(services, request)
+    return json_response({"data": await update_from_body(services, _name(request), await request.body(BODY_LIMIT),
+                                                         actor)})
 
 
-async def update_from_body(services: Services, name: str, body: bytes | dict[str, Any],
-                           actor: str = "api") -> dict[str, Any]:
-    change = await services.governance.update_team(name, update_values(parse(TeamUpdate, body)), actor)
+async def update_from_body(services: Services, name: str, body: bytes | dict[str, Any], actor: str) -> dict[str, Any]:
+    change = await services.governance.update_team(name, update_values(parse(TeamUpdate, body)), actor=actor)
     assert change.after is not None
     return await team_object(services, change.after)
 
 
 async def delete_team(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
+    actor = require_admin(services, request)
     name = _name(request)
     if (await services.governance.team_row(name))["source"] == "config":
         raise BadRequestError(f"team '{name}' is defined in switchpoint.yaml (teams:), so every start stores it "
                               "again. Remove it from the config file first.", metadata={"source": "config"})
-    await services.governance.delete_team(name)
+    await services.governance.delete_team(name, actor=actor)
     return json_response({"deleted": True})
 
 

@@ -95,9 +95,9 @@ class State(Protocol):
         """Release the hold `token` (if still held) and add `actual` to the settled spend."""
 
     async def reserve_all(self, holds: Sequence[Hold], token: str, amount: int, *, lease: float) -> HoldCheck:
-        """`reserve` under several counters in one atomic step (a key's and its team's): `amount` is
-        held under `token` in every one of them, or in none. Replicas racing on a shared team can
-        then never overspend it, whichever of their keys they reserve for."""
+        """`reserve` under several counters in one atomic step (a key's, its team's, its end user's):
+        `amount` is held under `token` in every one of them, or in none. Replicas racing on a shared
+        team or end user can then never overspend it, whichever of their keys they reserve for."""
 
     async def settle_all(self, counters: Sequence[tuple[str, float]], token: str, actual: int) -> None:
         """`settle` the hold `token` in each (counter, ttl) in one step."""

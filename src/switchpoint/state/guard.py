@@ -59,6 +59,11 @@ class GuardedState:
             lambda: self.primary.reserve(counter, token, limit, amount, ttl=ttl, lease=lease),
             self._open(lambda s: s.reserve(counter, token, limit, amount, ttl=ttl, lease=lease)))
 
+    async def reserve_all(self, holds: Sequence[Hold], token: str, amount: int, *, lease: float) -> HoldCheck:
+        return await self._guarded(
+            "a budget reservation", lambda: self.primary.reserve_all(holds, token, amount, lease=lease),
+            self._open(lambda s: s.reserve_all(holds, token, amount, lease=lease)))
+
     async def settle(self, counter: str, token: str, actual: int, *, ttl: float) -> None:
         try:
             await self.primary.settle(counter, token, actual, ttl=ttl)
@@ -66,11 +71,6 @@ class GuardedState:
             self._warn(exc, "settling a reservation")
             if self.fallback is not None:
                 await self.fallback.settle(counter, token, actual, ttl=ttl)
-
-    async def reserve_all(self, holds: Sequence[Hold], token: str, amount: int, *, lease: float) -> HoldCheck:
-        return await self._guarded(
-            "a budget reservation", lambda: self.primary.reserve_all(holds, token, amount, lease=lease),
-            self._open(lambda s: s.reserve_all(holds, token, amount, lease=lease)))
 
     async def settle_all(self, counters: Sequence[tuple[str, float]], token: str, actual: int) -> None:
         try:

@@ -114,23 +114,14 @@ class MemoryState:
         c.next_lease_end = min(c.next_lease_end, end)
         return True, remaining
 
-    async def settle(self, counter: str, token: str, actual: int, *, ttl: float) -> None:
-        c = self._live(counter)
-        if c is None:
-            return  # the period ended (or the counter was never seeded): the ledger has the spend
-        held = c.holds.pop(token, None)
-        if held is not None:
-            c.reserved -= held[0]
-        c.spent += actual
-        c.expires = time.monotonic() + ttl
-
     async def reserve_all(self, holds: Sequence[Hold], token: str, amount: int, *, lease: float) -> HoldCheck:
-        counters = [self._live(h.counter) for h in holds]
+        counters = [self._live(hold.counter) for hold in holds]
         unseeded = tuple(i for i, c in enumerate(counters) if c is None)
         if unseeded:
             return HoldCheck(-1, (), unseeded)
         now, wall = time.monotonic(), time.time()
-        remaining, refused = [], -1
+        remaining: list[int] = []
+        refused = -1
         for i, (hold, c) in enumerate(zip(holds, counters, strict=True)):
             assert c is not None
             c.release_expired(wall)
@@ -146,6 +137,16 @@ class MemoryState:
                 c.holds[token] = (amount, end)
                 c.next_lease_end = min(c.next_lease_end, end)
         return HoldCheck(refused, tuple(remaining))
+
+    async def settle(self, counter: str, token: str, actual: int, *, ttl: float) -> None:
+        c = self._live(counter)
+        if c is None:
+            return  # the period ended (or the counter was never seeded): the ledger has the spend
+        held = c.holds.pop(token, None)
+        if held is not None:
+            c.reserved -= held[0]
+        c.spent += actual
+        c.expires = time.monotonic() + ttl
 
     async def settle_all(self, counters: Sequence[tuple[str, float]], token: str, actual: int) -> None:
         for counter, ttl in counters:

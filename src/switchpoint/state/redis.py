@@ -225,7 +225,9 @@ def _ms(seconds: float) -> int:
 
 
 def _counter_keys(counter: str) -> list[str]:
-    base = f"sp:{{{counter}}}"
+    """A counter whose name starts with a hash tag (`{...}`) keeps it, so counters reserved together
+    (a key's and its end users', budget.py) share one Redis Cluster slot."""
+    base = f"sp:{counter}" if counter.startswith("{") else f"sp:{{{counter}}}"
     return [base, f"{base}:h", f"{base}:l"]
 
 

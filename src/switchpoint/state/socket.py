@@ -226,12 +226,12 @@ class SocketState:
         result, _ = await self._call(RESERVE, [counter, token, limit, amount, ttl, lease])
         return None if result is None else (bool(result[0]), int(result[1]))
 
-    async def settle(self, counter: str, token: str, actual: int, *, ttl: float) -> None:
-        await self._call(SETTLE, [counter, token, actual, ttl])
-
     async def reserve_all(self, holds: Sequence[Hold], token: str, amount: int, *, lease: float) -> HoldCheck:
         result, _ = await self._call(RESERVE_ALL, [[[h.counter, h.limit, h.ttl] for h in holds], token, amount, lease])
         return HoldCheck(result[0], tuple(result[1]), tuple(result[2]))
+
+    async def settle(self, counter: str, token: str, actual: int, *, ttl: float) -> None:
+        await self._call(SETTLE, [counter, token, actual, ttl])
 
     async def settle_all(self, counters: Sequence[tuple[str, float]], token: str, actual: int) -> None:
         await self._call(SETTLE_ALL, [[list(c) for c in counters], token, actual])

@@ -42,6 +42,10 @@ keys = Table(
     Column("models", Text, nullable=True),                   # ["openai/*", ...]; NULL = every model
     Column("providers", Text, nullable=True),                # ["groq", ...]; NULL = every provider
     Column("max_price", Text, nullable=True),                # {"prompt": usd/M, "completion": usd/M}
+    # limits per end user of the key (the request's `user`), for apps that resell access
+    Column("user_limit_nanos", BigInteger, nullable=True),
+    Column("user_rate_limit_requests", Integer, nullable=True),
+    Column("user_rate_limit_interval", Float, nullable=True),
 )
 
 Index("ix_keys_team", keys.c.team)
@@ -59,6 +63,9 @@ teams = Table(
     Column("models", Text, nullable=True),
     Column("providers", Text, nullable=True),
     Column("max_price", Text, nullable=True),
+    Column("user_limit_nanos", BigInteger, nullable=True),         # per end user, the team's keys together
+    Column("user_rate_limit_requests", Integer, nullable=True),
+    Column("user_rate_limit_interval", Float, nullable=True),
     Column("source", String(16), nullable=False, default="api"),  # api | config
     Column("created_at_ms", BigInteger, nullable=False),
     Column("updated_at_ms", BigInteger, nullable=True),
@@ -162,3 +169,18 @@ stored_responses = Table(
 )
 
 Index("ix_stored_responses_expiry", stored_responses.c.expires_at_ms)
+
+# Every change to keys (and teams, policies, users): who, when, what, before and after. Append-only;
+# the before/after objects never hold a key, its hash or anything secret-like (storage/audit.py).
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("action", String(64), nullable=False),            # e.g. key.create, key.update, key.delete
+    Column("target", String(512), nullable=False),
+    Column("before", Text, nullable=True),                   # JSON
+    Column("after", Text, nullable=True),                    # JSON
+)
+
+Index("ix_audit_log_time", audit_log.c.at_ms, audit_log.c.id)

@@ -24,7 +24,6 @@ from . import session
 from .api import key_views
 
 BODY_LIMIT = 1 << 16
-ACTOR = "dashboard"  # who made the change, as the governance service records it
 
 
 class KeyChange(KeyUpdate):
@@ -37,27 +36,27 @@ class KeyRevoke(StrictBody):
 
 
 async def create(services: Services, request: Request, send: Send) -> Response:
-    await session.require(services, request)
+    actor = await session.require(services, request)
     spec = parse(KeyCreate, await request.body(BODY_LIMIT))
-    record, plaintext = await create_from_spec(services, spec, ACTOR)
+    record, plaintext = await create_from_spec(services, spec, actor)
     view = next(v for v in await key_views(services) if v["hash"] == record.hash)
     return json_response({"key": plaintext, "data": view, **ignored(spec)}, status=201)
 
 
 async def update(services: Services, request: Request, send: Send) -> Response:
-    await session.require(services, request)
+    actor = await session.require(services, request)
     spec = parse(KeyChange, await request.body(BODY_LIMIT))
     record = await _record(services, spec.hash)
-    await apply_update(services, record, spec, ACTOR)
+    await apply_update(services, record, spec, actor)
     return json_response({"data": next(v for v in await key_views(services) if v["hash"] == record.hash),
                           **ignored(spec)})
 
 
 async def revoke(services: Services, request: Request, send: Send) -> Response:
-    await session.require(services, request)
+    actor = await session.require(services, request)
     record = await _record(services, parse(KeyRevoke, await request.body(BODY_LIMIT)).hash)
     refuse_config_key(services, record)
-    await services.governance.delete_key(record.hash, ACTOR)
+    await services.governance.delete_key(record.hash, actor=actor, action="key.revoke")
     return json_response({"deleted": True, "hash": record.hash})
 
 

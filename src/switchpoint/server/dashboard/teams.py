@@ -13,7 +13,6 @@ from ..http import Request, Response, Send, json_response
 from ..services import Services
 from ..teams import create_from_body, team_object, update_from_body
 from . import session
-from .keys import ACTOR
 
 BODY_LIMIT = 1 << 16
 
@@ -28,25 +27,26 @@ async def list_teams(services: Services, request: Request, send: Send) -> Respon
 
 
 async def create(services: Services, request: Request, send: Send) -> Response:
-    await session.require(services, request)
-    return json_response({"data": await create_from_body(services, await request.body(BODY_LIMIT), ACTOR)}, status=201)
+    actor = await session.require(services, request)
+    return json_response({"data": await create_from_body(services, await request.body(BODY_LIMIT), actor)},
+                         status=201)
 
 
 async def update(services: Services, request: Request, send: Send) -> Response:
     """Body: the team's `name` and the fields to change (as PATCH /api/v1/teams/{name})."""
-    await session.require(services, request)
+    actor = await session.require(services, request)
     body = dict(load_object(await request.body(BODY_LIMIT)))
     name = body.pop("name", None)
     if not isinstance(name, str) or not name:
         raise BadRequestError("name: required", metadata={"param": "name"})
-    return json_response({"data": await update_from_body(services, name, body, ACTOR)})
+    return json_response({"data": await update_from_body(services, name, body, actor)})
 
 
 async def delete(services: Services, request: Request, send: Send) -> Response:
-    await session.require(services, request)
+    actor = await session.require(services, request)
     name = parse(TeamDelete, await request.body(BODY_LIMIT)).name
     if (await services.governance.team_row(name))["source"] == "config":
         raise BadRequestError(f"team '{name}' is defined in switchpoint.yaml (teams:); remove it there first",
                               metadata={"source": "config"})
-    await services.governance.delete_team(name, ACTOR)
+    await services.governance.delete_team(name, actor=actor)
     return json_response({"deleted": True, "name": name})

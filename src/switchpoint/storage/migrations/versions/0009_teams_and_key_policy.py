@@ -1,8 +1,8 @@
 """Teams (a budget, rate limits and an access policy shared by their keys), and each key's team and
-access policy (`models`, `providers`, `max_price`).
+access policy (`models`, `providers`, `max_price`). Teams carry per-end-user limits too, like keys.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
@@ -42,6 +42,9 @@ def upgrade() -> None:
         sa.Column("models", sa.Text, nullable=True),
         sa.Column("providers", sa.Text, nullable=True),
         sa.Column("max_price", sa.Text, nullable=True),
+        sa.Column("user_limit_nanos", sa.BigInteger, nullable=True),
+        sa.Column("user_rate_limit_requests", sa.Integer, nullable=True),
+        sa.Column("user_rate_limit_interval", sa.Float, nullable=True),
         sa.Column("source", sa.String(16), nullable=False),
         sa.Column("created_at_ms", sa.BigInteger, nullable=False),
         sa.Column("updated_at_ms", sa.BigInteger, nullable=True),
