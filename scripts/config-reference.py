@@ -62,6 +62,8 @@ NOTES = {
     "keys[].cache": "serve repeated identical requests from the response cache",
     "keys[].user_rate_limit.requests": "requests each end user (the requests' `user`) may make per interval",
     "keys[].user_rate_limit.interval": "the window, in seconds or like `1m`",
+    "teams[].user_rate_limit.requests": "requests each end user may make per interval, all the team's keys together",
+    "teams[].user_rate_limit.interval": "the window, in seconds or like `1m`",
     "teams[].rate_limit.requests": "requests allowed per interval, all the team's keys together",
     "teams[].rate_limit.interval": "the window, in seconds or like `1m`",
     "teams[].token_limit.tokens": "tokens allowed per interval, all the team's keys together",

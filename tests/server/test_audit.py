@@ -1,5 +1,5 @@
-"""The audit log: every change to a key, wherever it is made (the provisioning API, the dashboard, the
-command line, switchpoint.yaml at start), writes exactly one entry naming who made it; entries never
+"""The audit log: every change to a key or a team, wherever it is made (the provisioning API, the
+dashboard, the command line, switchpoint.yaml at start), writes exactly one entry naming who made it; entries never
 hold a secret; only the management key reads them, newest first, a page at a time."""
 
 from __future__ import annotations
@@ -96,6 +96,36 @@ def cli_revoke(gateway: Gateway, tmp_path: Path, make: Callable[..., Gateway], k
     assert result.exit_code == 0, result.output
 
 
+def api_team_create(gateway: Gateway, tmp_path: Path, make: Callable[..., Gateway], name: str) -> None:
+    response = api(gateway, "POST", "/teams", json={"name": "made-by-api", "limit": 5, "user_limit": 0.5})
+    assert response.status_code == 201, response.text
+
+
+def api_team_update(gateway: Gateway, tmp_path: Path, make: Callable[..., Gateway], name: str) -> None:
+    assert api(gateway, "PATCH", f"/teams/{name}", json={"limit": 7}).status_code == 200
+
+
+def api_team_delete(gateway: Gateway, tmp_path: Path, make: Callable[..., Gateway], name: str) -> None:
+    assert api(gateway, "DELETE", f"/teams/{name}").json() == {"deleted": True}
+
+
+def dashboard_team_create(gateway: Gateway, tmp_path: Path, make: Callable[..., Gateway], name: str) -> None:
+    dashboard(gateway, "teams", {"name": "made-in-dashboard", "limit": 1})
+
+
+def dashboard_team_update(gateway: Gateway, tmp_path: Path, make: Callable[..., Gateway], name: str) -> None:
+    dashboard(gateway, "teams/update", {"name": name, "user_rate_limit": {"requests": 5, "interval": 60}})
+
+
+def dashboard_team_delete(gateway: Gateway, tmp_path: Path, make: Callable[..., Gateway], name: str) -> None:
+    dashboard(gateway, "teams/delete", {"name": name})
+
+
+def restart_with_team(gateway: Gateway, tmp_path: Path, make: Callable[..., Gateway], name: str = "") -> None:
+    make(database=gateway.config.database, keys=[{"name": "test", "key": TEST_KEY}],
+         teams=[{"name": "from-config", "limit": 3}])
+
+
 def restart_with(keys: list[dict[str, Any]]) -> Change:
     """Start the gateway again on the same database with other `keys:` in switchpoint.yaml."""
     def change(gateway: Gateway, tmp_path: Path, make: Callable[..., Gateway], key: str = "") -> None:
@@ -122,7 +152,27 @@ CASES: list[tuple[str, str | None, Change, str, str, str]] = [
     ("a key changed in switchpoint.yaml", None, restart_with([{"name": "test", "key": TEST_KEY, "limit": 4}]),
      "key.update", CONFIG_ACTOR, "key test"),
     ("a key removed from switchpoint.yaml", None, restart_with([]), "key.disable", CONFIG_ACTOR, "key test"),
+    ("POST /api/v1/teams", None, api_team_create, "team.create", "admin-key", "team made-by-api"),
+    ("PATCH /api/v1/teams/{name}", "team:patched", api_team_update, "team.update", "admin-key", "team patched"),
+    ("DELETE /api/v1/teams/{name}", "team:deleted", api_team_delete, "team.delete", "admin-key", "team deleted"),
+    ("POST /dashboard/api/teams", None, dashboard_team_create, "team.create", SESSION_ACTOR, "team made-in-dashboard"),
+    ("POST /dashboard/api/teams/update", "team:changed", dashboard_team_update, "team.update", SESSION_ACTOR,
+     "team changed"),
+    ("POST /dashboard/api/teams/delete", "team:gone", dashboard_team_delete, "team.delete", SESSION_ACTOR,
+     "team gone"),
+    ("a team added to switchpoint.yaml", None, restart_with_team, "team.create", CONFIG_ACTOR, "team from-config"),
 ]
+
+
+def first_made(gateway: Gateway, first: str | None) -> str:
+    """Make the key (or, for `team:NAME`, the team) a change works on; its hash (or name)."""
+    if first is None:
+        return ""
+    if first.startswith("team:"):
+        name = first.removeprefix("team:")
+        assert api(gateway, "POST", "/teams", json={"name": name}).status_code == 201
+        return name
+    return str(made(gateway, first)["data"]["hash"])
 
 
 @pytest.mark.parametrize(("first", "change", "action", "actor", "target"), [case[1:] for case in CASES],
@@ -131,16 +181,19 @@ def test_every_change_writes_exactly_one_entry(make_gateway: Callable[..., Gatew
                                                first: str | None, change: Change, action: str, actor: str,
                                                target: str) -> None:
     gateway = make_gateway()
-    key = made(gateway, first)["data"]["hash"] if first else ""
+    key = first_made(gateway, first)
     before = audit(gateway, limit=500)
     change(gateway, tmp_path, make_gateway, key)
     after = audit(gateway, limit=500)
     assert len(after) == len(before) + 1 and after[1:] == before
     entry = after[0]
     assert (entry["action"], entry["actor"]) == (action, actor)
-    assert re.fullmatch(re.escape(target) + r" \(\S{6,}\.\.\.\S{3}\)", entry["target"])  # named by its label
-    assert (entry["before"] is None) == (action == "key.create")
-    assert (entry["after"] is None) == (action in ("key.delete", "key.revoke"))
+    if action.startswith("team."):
+        assert entry["target"] == target  # a team is named by its name
+    else:
+        assert re.fullmatch(re.escape(target) + r" \(\S{6,}\.\.\.\S{3}\)", entry["target"])  # named by its label
+    assert (entry["before"] is None) == action.endswith(".create")
+    assert (entry["after"] is None) == action.endswith((".delete", ".revoke"))
     assert entry["at"].endswith("Z")
 
 
