@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -60,3 +61,12 @@ def get_json(gateway: Gateway, path: str, cookie: str) -> Any:
     status, _, body = http(gateway, "GET", path, headers={"cookie": cookie})
     assert status == 200, (status, body)
     return json.loads(body)
+
+
+def csrf_token(gateway: Gateway, cookie: str) -> str:
+    """The session's CSRF token, as the dashboard page carries it."""
+    status, _, page = http(gateway, "GET", "/dashboard", headers={"cookie": cookie})
+    assert status == 200, status
+    found = re.search(rb'<meta name="sp-csrf" content="([^"]+)">', page)
+    assert found, page[:500]
+    return found.group(1).decode()

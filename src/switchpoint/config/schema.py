@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .proxy_url import DIRECT, parse_proxy
+from .roles import DashboardConfig, ManagementKeyConfig, access_problems
 
 LimitReset = Literal["daily", "weekly", "monthly"]
 MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-:]+$")
@@ -381,12 +382,15 @@ class Config(Strict):
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
     messages: MessagesConfig = Field(default_factory=MessagesConfig)
     responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
+    # Single sign-on, sessions and management keys with roles (config/roles.py)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    management_keys: list[ManagementKeyConfig] = Field(default_factory=list)
     # Internal: warnings found while loading (e.g. providers skipped for a missing key).
     warnings: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _cross_check(self) -> Config:
-        problems = cross_problems(self)
+        problems = cross_problems(self) + access_problems(self.dashboard, self.management_keys, self.admin_key)
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -9,8 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..accounting.keys import KeyRecord, config_key_hashes, config_key_problem, hash_key, usd_to_nanos
 from ..config.schema import RateLimitConfig, TokenLimitConfig
-from ..errors import AuthenticationError, BadRequestError, ForbiddenError, NotFoundError
+from ..errors import BadRequestError, NotFoundError
 from ..protocols.openai_chat.request import load_object
+from .auth import guard
+from .auth.principal import Action, Principal
+from .auth.scope import owns
 from .http import Request, Response, Send, json_response
 from .info import WORKSPACE_ID, key_fields, key_object, last_used_times
 from .services import Services
@@ -89,14 +92,9 @@ def one_workspace(value: str | None) -> str | None:
     return value
 
 
-def require_admin(services: Services, request: Request) -> None:
-    authorization = request.header(b"authorization")
-    if not authorization:
-        raise AuthenticationError("No auth credentials found")
-    if services.config.admin_key is None:
-        raise ForbiddenError("No admin key is configured: set admin_key in switchpoint.yaml or SWITCHPOINT_ADMIN_KEY")
-    if not services.keys.is_admin(authorization):
-        raise ForbiddenError("Only management keys can perform this operation")
+def require_admin(services: Services, request: Request, action: Action = Action.ADMIN) -> Principal:
+    """The admin key or a management key whose role allows `action` (server/auth/guard.py)."""
+    return guard.admin_api(services, request, action)
 
 
 def parse(model: type[BaseModel], body: bytes) -> Any:
@@ -110,15 +108,17 @@ def parse(model: type[BaseModel], body: bytes) -> Any:
 
 
 async def create_key(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
-    record, plaintext = await create_from_spec(services, parse(KeyCreate, await request.body(1 << 16)))
+    principal = require_admin(services, request, Action.WRITE)
+    record, plaintext = await create_from_spec(services, parse(KeyCreate, await request.body(1 << 16)),
+                                               team=principal.team_scope)
     # Built from the stored record alone (a new key has spent nothing, never been used): once the key
     # exists, nothing can fail before its one-time plaintext reaches the caller.
     return json_response({"data": key_fields(record, {}, None), "key": plaintext}, status=201)
 
 
-async def create_from_spec(services: Services, spec: KeyCreate) -> tuple[KeyRecord, str]:
-    """Create a key as the provisioning API and the dashboard both do; returns it and its plaintext."""
+async def create_from_spec(services: Services, spec: KeyCreate, team: str | None = None) -> tuple[KeyRecord, str]:
+    """Create a key as the provisioning API and the dashboard both do; returns it and its plaintext.
+    `team`: a team-admin's team, which the new key belongs to."""
     own = spec.external.api_key if spec.external else None
     if own is not None and (services.keys.is_admin(f"Bearer {own}") or await services.store.get_key(hash_key(own))):
         raise BadRequestError("external.api_key: this key is already in use", metadata={"param": "external.api_key"})
@@ -128,12 +128,13 @@ async def create_from_spec(services: Services, spec: KeyCreate) -> tuple[KeyReco
         token_limit=(spec.token_limit.tokens, spec.token_limit.interval) if spec.token_limit else None,
         expires_at_ms=int(spec.expires_at.timestamp() * 1000) if spec.expires_at else None, cache=spec.cache,
         log_content=spec.log_content, external_user=spec.external.user if spec.external else None, plaintext=own,
+        **({"team": team} if team is not None else {}),
     )
     return record, plaintext
 
 
 async def list_keys(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
+    principal = require_admin(services, request, Action.READ)
     offset = request.query.get("offset", "0")
     if not offset.isdigit():
         raise BadRequestError("offset: must be a non-negative integer")
@@ -142,22 +143,27 @@ async def list_keys(services: Services, request: Request, send: Send) -> Respons
     include_expired = request.query.get("include_expired", "false").lower() == "true"
     if request.query.get("workspace_id") not in (None, "", WORKSPACE_ID):
         return json_response({"data": []})
-    rows = await services.store.list_keys(offset=int(offset), limit=100, include_disabled=include_disabled,
-                                          include_expired=include_expired)
+    if principal.team_scope is None:
+        rows = await services.store.list_keys(offset=int(offset), limit=100, include_disabled=include_disabled,
+                                              include_expired=include_expired)
+    else:  # a team-admin's page of its team's keys
+        rows = [row for row in await services.store.list_keys(limit=1_000_000, include_disabled=include_disabled,
+                                                              include_expired=include_expired)
+                if owns(principal, row)][int(offset):int(offset) + 100]
     used = await last_used_times(services, [r["hash"] for r in rows])
     return json_response({"data": [await key_object(services, KeyRecord.from_row(r), used) for r in rows]})
 
 
 async def get_key(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
-    return json_response({"data": await key_object(services, await _record(services, request))})
+    principal = require_admin(services, request, Action.READ)
+    return json_response({"data": await key_object(services, await _record(services, request, principal))})
 
 
 async def update_key(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
-    record = await _record(services, request)
+    principal = require_admin(services, request, Action.WRITE)
+    record = await _record(services, request, principal)
     await apply_update(services, record, parse(KeyUpdate, await request.body(1 << 16)))
-    return json_response({"data": await key_object(services, await _record(services, request))})
+    return json_response({"data": await key_object(services, await _record(services, request, principal))})
 
 
 async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate) -> None:
@@ -181,8 +187,8 @@ async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate) -
 
 
 async def delete_key(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
-    record = await _record(services, request)
+    principal = require_admin(services, request, Action.WRITE)
+    record = await _record(services, request, principal)
     refuse_config_key(services, record)
     await services.store.delete_key(record.hash)
     await services.keys.changed(record.hash)
@@ -196,8 +202,9 @@ def refuse_config_key(services: Services, record: KeyRecord) -> None:
         raise BadRequestError(problem, metadata={"source": "config"})
 
 
-async def _record(services: Services, request: Request) -> KeyRecord:
+async def _record(services: Services, request: Request, principal: Principal) -> KeyRecord:
+    """The key the path names; another team's key is not found for a team-admin."""
     row = await services.store.get_key(request.params["hash"])
-    if row is None:
+    if row is None or not owns(principal, row):
         raise NotFoundError(f"Key {request.params['hash']} not found")
     return KeyRecord.from_row(row)

@@ -32,6 +32,7 @@ from ..storage import Store
 from ..storage.dead_letters import DeadLetters
 from ..storage.spool import Spool, spool_directory
 from .access import AccessLog
+from .auth.credentials import Credentials
 from .metrics import LedgerHealth, Metrics
 
 log = logging.getLogger("switchpoint")
@@ -55,6 +56,7 @@ class Services:
     cache: ResponseCache
     metrics: Metrics
     access: AccessLog
+    credentials: Credentials  # who may use the dashboard and the admin API (server/auth/)
     started_at: float = field(default_factory=time.time)
     warnings: list[str] = field(default_factory=list)
     observers: list[Observer] = field(default_factory=list)  # generation log, tracing
@@ -120,7 +122,7 @@ def build_services(config: Config) -> Services:
     access = AccessLog(metrics.http, enabled=config.server.access_log)
     LedgerHealth(ledger, metrics.registry)
     return Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
-                    health, cache, metrics, access, warnings=warnings, observers=build_observers(config),
+                    health, cache, metrics, access, Credentials(config, transport), warnings=warnings, observers=build_observers(config),
                     model_names=model_names(config, catalogue))
 
 

@@ -7,43 +7,48 @@ from ...accounting.keys import KeyRecord
 from ...errors import BadRequestError, NotFoundError
 from ...protocols.openai_chat.request import load_object
 from ..admin import KeyCreate, KeyUpdate, apply_update, create_from_spec, parse, refuse_config_key
+from ..auth import guard
+from ..auth.principal import Action, Principal
+from ..auth.scope import owns
 from ..http import Request, Response, Send, json_response
 from ..services import Services
-from . import session
 from .api import key_views
 
 BODY_LIMIT = 1 << 16
 
 
 async def create(services: Services, request: Request, send: Send) -> Response:
-    await session.require(services, request)
-    record, plaintext = await create_from_spec(services, parse(KeyCreate, await request.body(BODY_LIMIT)))
-    view = next(v for v in await key_views(services) if v["hash"] == record.hash)
+    """A team-admin's new key belongs to its team."""
+    principal = await guard.dashboard(services, request, Action.WRITE)
+    spec = parse(KeyCreate, await request.body(BODY_LIMIT))
+    record, plaintext = await create_from_spec(services, spec, team=principal.team_scope)
+    view = next(v for v in await key_views(services, principal) if v["hash"] == record.hash)
     return json_response({"key": plaintext, "data": view}, status=201)
 
 
 async def update(services: Services, request: Request, send: Send) -> Response:
-    await session.require(services, request)
+    principal = await guard.dashboard(services, request, Action.WRITE)
     body = await request.body(BODY_LIMIT)
-    record = await _record(services, body)
+    record = await _record(services, principal, body)
     await apply_update(services, record, parse(KeyUpdate, body))
-    return json_response({"data": next(v for v in await key_views(services) if v["hash"] == record.hash)})
+    return json_response({"data": next(v for v in await key_views(services, principal) if v["hash"] == record.hash)})
 
 
 async def revoke(services: Services, request: Request, send: Send) -> Response:
-    await session.require(services, request)
-    record = await _record(services, await request.body(BODY_LIMIT))
+    principal = await guard.dashboard(services, request, Action.WRITE)
+    record = await _record(services, principal, await request.body(BODY_LIMIT))
     refuse_config_key(services, record)
     await services.store.delete_key(record.hash)
     await services.keys.changed(record.hash)
     return json_response({"deleted": True, "hash": record.hash})
 
 
-async def _record(services: Services, body: bytes) -> KeyRecord:
+async def _record(services: Services, principal: Principal, body: bytes) -> KeyRecord:
+    """The key the body names; another team's key is not found for a team-admin."""
     key_hash = load_object(body).get("hash")
     if not isinstance(key_hash, str) or not key_hash:
         raise BadRequestError("hash: required")
     row = await services.store.get_key(key_hash)
-    if row is None:
+    if row is None or not owns(principal, row):
         raise NotFoundError(f"Key {key_hash} not found")
     return KeyRecord.from_row(row)
