@@ -4,8 +4,8 @@ against any standard provider (Keycloak, Okta, Google, Entra ID, Auth0, ...).
 The provider is found by discovery (`{issuer}/.well-known/openid-configuration`, cached for an hour);
 the ID token is verified with PyJWT against the provider's JWKS (signature with an asymmetric
 algorithm the provider announces, `iss`, `aud`, `azp`, `exp`, `iat`, and the `nonce` this sign-in
-sent). The keys are fetched again when a token names a key id not yet seen (key rotation), at most
-every 30 seconds. Claims the ID token leaves out (many providers keep `email` or `groups` for
+sent). The keys are fetched again when a token names a key id they lack (key rotation): once per
+such key id, so a stream of tokens naming unknown keys cannot make us fetch on every one. Claims the ID token leaves out (many providers keep `email` or `groups` for
 userinfo) are read from the userinfo endpoint with the access token, whose `sub` must match.
 
 PyJWT[crypto] rather than authlib: the signature checks are `cryptography`'s (already a dependency
@@ -32,7 +32,6 @@ from ...net.transport import Transport
 from ...types import UpstreamRequest
 
 DISCOVERY_TTL = 3600.0
-JWKS_REFETCH = 30.0  # the fewest seconds between two JWKS fetches for an unknown key id
 TIMEOUT = 10.0
 LEEWAY = 60  # seconds of clock skew allowed on exp / iat / nbf
 ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
@@ -49,7 +48,7 @@ class OidcClient:
         self._metadata: dict[str, Any] | None = None
         self._metadata_at = 0.0
         self._keys: jwt.PyJWKSet | None = None
-        self._keys_at = 0.0
+        self._refetched_for: set[str | None] = set()  # key ids that made us fetch the JWKS again
 
     # -- the provider ---------------------------------------------------------------------------
 
@@ -139,13 +138,16 @@ class OidcClient:
 
     async def _signing_key(self, kid: str | None) -> jwt.PyJWK:
         for attempt in range(2):
-            if self._keys is None or (attempt and time.monotonic() - self._keys_at > JWKS_REFETCH):
+            if self._keys is None or (attempt and kid not in self._refetched_for):
+                if attempt:
+                    if len(self._refetched_for) > 1000:
+                        self._refetched_for.clear()
+                    self._refetched_for.add(kid)
                 meta = await self.metadata()
                 try:
                     self._keys = jwt.PyJWKSet.from_dict(await self._json("GET", meta["jwks_uri"]))
                 except jwt.PyJWTError as exc:
                     raise OidcError(f"The identity provider's signing keys (JWKS) are unusable: {exc}") from None
-                self._keys_at = time.monotonic()
             signing = [k for k in self._keys.keys if k.public_key_use in (None, "sig")]
             found = [k for k in signing if kid is None or k.key_id == kid]
             if kid is None and len(found) == 1 or kid is not None and found:
