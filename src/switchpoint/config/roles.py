@@ -80,7 +80,15 @@ class DashboardConfig(_Strict):
     session_secret: str | None = Field(None, min_length=MIN_SECRET, description="signs session cookies (the "
                                        "same on every replica); default: derived from admin_key, else from "
                                        "oidc.client_secret")
-    session_lifetime: float = Field(12 * 3600.0, gt=60, le=30 * 86400, description="seconds a session lasts")
+    session_lifetime: float = Field(12 * 3600.0, gt=60, le=30 * 86400, description="seconds (or '8h') a session "
+                                                                                  "lasts")
+
+    @field_validator("session_lifetime", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float:
+        from .schema import parse_duration  # schema imports this module: the helper is looked up on use
+
+        return parse_duration(value)
 
 
 class ManagementKeyConfig(_Strict):
