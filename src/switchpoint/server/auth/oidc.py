@@ -8,11 +8,10 @@ sent). The keys are fetched again when a token names a key id they lack (key rot
 such key id, so a stream of tokens naming unknown keys cannot make us fetch on every one. Claims the ID token leaves out (many providers keep `email` or `groups` for
 userinfo) are read from the userinfo endpoint with the access token, whose `sub` must match.
 
-PyJWT[crypto] rather than authlib: the signature checks are `cryptography`'s (already a dependency
-of the installed stack), PyJWT adds ~0.1 MB and no transitive packages, and we need only JWT/JWK
-verification, not authlib's client framework. Verifying one RS256 ID token costs ~60 µs
-(bench: `python -m timeit` over jwt.decode with a 2048-bit key on the 2-core dev machine), once per
-sign-in. Requests to the provider go through the gateway's own upstream client, so `proxy` settings
+PyJWT[crypto] rather than authlib: the signature checks are `cryptography`'s, PyJWT itself is 0.3 MB
+with no dependency of its own, and only JWT/JWK verification is needed, not authlib's client
+framework. Verifying one RS256 ID token with every claim check costs 0.19 ms (2,000 jwt.decode calls
+with a 2048-bit key, shared 2-core dev machine, 2026-12-04), once per sign-in. Requests to the provider go through the gateway's own upstream client, so `proxy` settings
 apply to them as to providers."""
 
 from __future__ import annotations
