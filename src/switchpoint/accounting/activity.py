@@ -43,7 +43,7 @@ def day_range(date: str) -> tuple[int, int]:
 
 
 async def activity(store: Store, *, by: Sequence[str] = ("day", "model", "provider"), since_ms: int = 0,
-                   until_ms: int | None = None, key_hash: str | None = None,
+                   until_ms: int | None = None, key_hash: str | Sequence[str] | None = None,
                    key_names: dict[str, str] | None = None,
                    endpoint_ids: Mapping[tuple[str, str], str] | None = None) -> list[dict[str, Any]]:
     """Rows shaped like OpenRouter's /activity items (`date`, `model`, `provider_name`, `endpoint_id`,

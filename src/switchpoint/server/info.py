@@ -21,6 +21,7 @@ from ..errors import BadRequestError, NotFoundError, ServiceUnavailableError
 from ..routing.auto import AUTO_MODEL
 from ..routing.breaker import CLOSED
 from ..storage.reports import last_used
+from .auth.scope import team_key_hashes
 from .http import Request, Response, Send, json_response
 from .services import Services
 
@@ -388,13 +389,19 @@ async def list_providers(services: Services, request: Request, send: Send) -> Re
 
 async def activity(services: Services, request: Request, send: Send) -> Response:
     """Spend per day, model and provider (`date=YYYY-MM-DD` for one UTC day, `since=7d` or an ISO
-    time, default the last 30 days). The admin key sees every key (or `api_key_hash=`, also spelled
-    `key_hash=`); a key its own. OpenRouter's `workspace_id` and `group_by=workspace` name the
+    time, default the last 30 days). The admin key and management keys see every key (or
+    `api_key_hash=`, also spelled `key_hash=`), a team-scoped one its team's keys; a key its own. OpenRouter's `workspace_id` and `group_by=workspace` name the
     gateway's one workspace; `user_id` (an organization member) matches nothing: there are none."""
     authorization = request.header(b"authorization")
     query = request.query
-    if services.keys.is_admin(authorization):
+    manager = services.credentials.bearer(authorization)  # the admin key or a management key
+    key_hash: str | list[str] | None
+    if manager is not None:
+        request.principal = manager
         key_hash = query.get("api_key_hash") or query.get("key_hash") or None
+        team = await team_key_hashes(services, manager)  # a team-admin: its team's keys only
+        if team is not None:
+            key_hash = [h for h in team if h == key_hash] if key_hash else team
     else:
         key_hash = (await services.keys.authenticate(authorization)).hash
     group_by = query.get("group_by") or None

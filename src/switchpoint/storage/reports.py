@@ -207,7 +207,7 @@ ACTIVITY_DIMENSIONS = {"day": None, "model": "model", "provider": "provider", "k
 
 
 async def activity_rows(store: Store, dims: list[str] | tuple[str, ...], *, since_ms: int = 0,
-                        until_ms: int | None = None, key_hash: str | None = None) -> list[dict[str, Any]]:
+                        until_ms: int | None = None, key_hash: KeyFilter = None) -> list[dict[str, Any]]:
     """Requests (errors counting cancellations), cache hits, tokens (cached prompt tokens among them),
     cost and markup grouped by any of day (days since the epoch, UTC), model, provider and key; most
     expensive first. The report behind
