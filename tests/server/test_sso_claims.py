@@ -47,3 +47,15 @@ def test_claims_to_principal(changes: dict[str, Any], claims: dict[str, Any], ex
     principal = principal_for(config(**changes), claims)
     assert (principal.role, principal.team) == expected
     assert principal.kind == "sso" and principal.email == claims["email"] and principal.via == "session"
+
+
+def test_the_principal_as_an_audit_actor() -> None:
+    from switchpoint.server.auth.principal import ADMIN_KEY, Principal
+
+    assert ADMIN_KEY.label == "admin-key" and ADMIN_KEY.actor()["role"] == "admin"
+    key = Principal(kind="management-key", name="search-bot", role="team-admin", team="search")
+    assert key.label == "management-key search-bot" and key.team_scope == "search"
+    user = principal_for(config(), {"email": "a@example.com", "groups": ["sp-viewers"]})
+    assert user.label == "dashboard (a@example.com)" and user.team_scope is None
+    assert user.actor() == {"kind": "sso", "name": "a@example.com", "email": "a@example.com", "role": "viewer",
+                            "team": None, "via": "session"}

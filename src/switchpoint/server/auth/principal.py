@@ -59,5 +59,11 @@ class Principal:
         return {"kind": self.kind, "name": self.name, "email": self.email, "role": self.role, "team": self.team,
                 "via": self.via}
 
+    @property
+    def label(self) -> str:
+        """Who acted, in one line: `admin-key`, `management-key grafana`, `dashboard (ana@example.com)`."""
+        who = {"admin-key": "admin-key", "management-key": f"management-key {self.name}"}.get(self.kind, self.name)
+        return f"dashboard ({who})" if self.via == "session" else who
+
 
 ADMIN_KEY = Principal(kind="admin-key", name="admin", role="admin")
