@@ -9,13 +9,10 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from ..conftest import free_port
 
 IDP_DIR = Path(__file__).resolve().parent / "idp"
 CLIENT_ID = "switchpoint-dashboard"
@@ -77,10 +74,3 @@ class IdentityProvider:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(10)
-
-
-@pytest.fixture
-def identity_provider() -> Iterator[IdentityProvider]:
-    idp = IdentityProvider(free_port())
-    yield idp
-    idp.stop()

@@ -14,12 +14,12 @@ import pytest
 from ..conftest import free_port
 from .conftest import ARTIFACTS, CHROMIUM, FLAGS
 from .helpers import http
-from .sso_support import IdentityProvider, identity_provider, oidc_config  # noqa: F401 - the fixture
+from .sso_support import IdentityProvider, oidc_config
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (scripts/system-deps.sh)")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -29,12 +29,19 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
+@pytest.fixture(scope="module")
+def provider() -> Iterator[tuple[IdentityProvider, int]]:
+    """One identity provider for the module, whose client's callback is at one gateway port."""
+    gateway_port = free_port()
+    idp = IdentityProvider(free_port()).start(f"http://127.0.0.1:{gateway_port}/dashboard/oidc/callback")
+    yield idp, gateway_port
+    idp.stop()
+
+
 @pytest.fixture
-def sso_gateway(make_gateway: Any, identity_provider: IdentityProvider) -> Any:  # noqa: F811
-    port = free_port()
-    gateway = make_gateway(port=port, dashboard={"oidc": oidc_config(identity_provider.port, port)})
-    identity_provider.start(f"http://127.0.0.1:{port}/dashboard/oidc/callback")
-    return gateway
+def sso_gateway(make_gateway: Any, provider: tuple[IdentityProvider, int]) -> Any:
+    idp, port = provider
+    return make_gateway(port=port, dashboard={"oidc": oidc_config(idp.port, port)})
 
 
 def sign_in(browser: Any, gateway: Any, login: str) -> tuple[Any, Any]:
