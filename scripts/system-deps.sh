@@ -12,7 +12,7 @@ need tinyproxy tinyproxy      # a real forward proxy for the egress-proxy tests
 # nginx (plain and TLS) for the upstream client's differential tests; it lives in /usr/sbin
 [ -x /usr/sbin/nginx ] || need nginx nginx
 need node nodejs              # OpenRouter's TypeScript SDK as a client (tests/sdk_ts)
-need npm npm                  # installs the npm clients: tests/sdk_ts, and the coding agents of tests/agents
+need npm npm                  # installs the npm clients: tests/sdk_ts, the coding agents of tests/agents, the OpenID provider of tests/dashboard/idp
 # PostgreSQL's server binaries live outside PATH on Debian (/usr/lib/postgresql/<version>/bin).
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need initdb postgresql
 
