@@ -119,3 +119,20 @@ def test_the_state_must_match_and_come_with_its_cookie(gateway: Any, upstream: U
     status, _, page = http(gateway, "GET", f"/dashboard/oidc/callback?{query}", headers={"cookie": cookie})
     assert status == 401 and b"User cancelled" in page
     assert not upstream.hits("/idp/token")
+
+
+def test_single_sign_on_without_an_admin_key(make_gateway: Any, upstream: Upstream, idp: str) -> None:
+    """Sessions are then signed with a key derived from the client secret; the admin key form is gone."""
+    gateway = make_gateway(admin_key=None, dashboard={"oidc": oidc_settings(idp)})
+    status, _, page = http(gateway, "GET", "/dashboard/login")
+    assert status == 200 and b'id="sso"' in page and b"Sign in with single sign-on" in page
+    assert b'name="key"' not in page
+    status, _, page = http(gateway, "POST", "/dashboard/login", b"key=anything",
+                           {"content-type": "application/x-www-form-urlencoded"})
+    assert status == 403 and b"not enabled" in page
+    cookie, params = start(gateway)
+    status, headers, _ = finish(gateway, upstream, cookie, params, signed(claims(idp, params["nonce"])))
+    assert status == 200
+    session = next(c for c in headers.get_all("set-cookie") if c.startswith("sp_session=")).split(";")[0]
+    assert http(gateway, "GET", "/dashboard/api/keys", headers={"cookie": session})[0] == 200
+    assert http(gateway, "GET", "/api/v1/keys", headers={"authorization": "Bearer anything"})[0] == 403
