@@ -24,6 +24,7 @@ from ..errors import BadRequestError, SwitchpointError
 from ..generation import GenerationRecord
 from ..net.transport import Transport
 from ..observability.context import capture_output
+from ..plugins import PluginRun, Plugins
 from ..providers.base import Provider
 from ..routing import BreakerSettings, BreakerStore, Candidate, Live, MemoryBreakers
 from ..routing.auto import AUTO_MODEL, AutoRouter, build_auto
@@ -60,6 +61,7 @@ class Engine:
             BreakerSettings(**config.routing.breaker.model_dump()))
         self.routes = routing.RouteTable(catalogue)
         self.auto: AutoRouter | None = build_auto(config, catalogue)
+        self.plugins = Plugins(config, transport)
         self._background: set[asyncio.Task[Any]] = set()
         self.attempts = Attempts(config=config, providers=providers, budget=budget, pricer=self.pricer,
                                  health=self.health, breakers=self.breakers, rng=self.rng, clock=clock,
@@ -126,11 +128,35 @@ class Engine:
             raise
         return planned
 
+    async def run_plugins(self, request: ChatRequest, ctx: RequestContext, planned: Route,
+                          record: GenerationRecord) -> PluginRun | None:
+        """The request's plugins, prepared (web search made, PDFs parsed), or None when it has none. A
+        plugin that cannot be honoured or a failed search is recorded in the ledger, then raised. The
+        search's price is added to what the attempts reserve and what the generation costs."""
+        models = list({c.model.id: c.model for c in planned.candidates}.values())
+        try:
+            run = self.plugins.start(request, models)
+            if run is not None:
+                await run.prepare()
+        except SwitchpointError as err:
+            self.books.finish_failed(record, err, ctx.started)
+            raise
+        if run is not None:
+            ctx.body_size += run.added_bytes  # the prompt bound of reservations covers the search results
+        if run is not None and run.search is not None and self.config.search is not None:
+            ctx.extra_nanos = pricing.to_nanos(pricing.search_cost(
+                self.config.search.pricing, run.search.searches, len(run.search.results)))
+        return run
+
     async def complete(self, request: ChatRequest, ctx: RequestContext) -> ChatResult:
         record = self.books.new_record(ctx, request.model, streamed=False)
         planned = await self.admit(request, ctx, record)
-        completion, cand, reservation = await self._attempt(request, ctx, planned.candidates, record,
-                                                            self._complete_once)
+        run = await self.run_plugins(request, ctx, planned, record)
+        once = self._complete_once if run is None else run.adapt(self._complete_once)
+        completion, cand, reservation = await self._attempt(run.request if run else request, ctx,
+                                                            planned.candidates, record, once)
+        if run is not None:
+            run.finish(completion)
         record.latency_ms = (self.clock() - ctx.started) * 1000
         first = completion.choices[0] if completion.choices else None
         usage = completion.usage or self.books.estimate_usage(ctx, sum(len(c.content or "") for c in completion.choices))
