@@ -23,11 +23,12 @@ class OidcConfig(_Strict):
     """OpenID Connect sign-in (authorization code flow with PKCE) against any standard provider."""
 
     issuer: str = Field(description="the provider's issuer URL; its /.well-known/openid-configuration is read")
-    client_id: str = Field(min_length=1)
+    client_id: str = Field(min_length=1, description="the client registered at the provider")
     client_secret: str | None = Field(None, description="the client's secret (a confidential client); ${VAR}")
     redirect_url: str = Field(description="this gateway's callback as the browser reaches it, ending in "
                                           "/dashboard/oidc/callback; registered at the provider")
-    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"],
+                              description="scopes asked for; add what carries the groups (e.g. groups)")
     display_name: str = Field("single sign-on", description="shown on the login button: 'Sign in with ...'")
     allowed_domains: list[str] = Field(min_length=1, description="email domains let in ('*' for any); others "
                                                                  "are refused")
@@ -95,10 +96,10 @@ class ManagementKeyConfig(_Strict):
     """A key for the admin API (`/api/v1/keys`) and the dashboard's JSON API, with a role. One with a
     `team` is a team-admin of that team."""
 
-    name: str = Field(min_length=1, max_length=200)
-    key: str = Field(min_length=MIN_SECRET)
+    name: str = Field(min_length=1, max_length=200, description="the key's name (unique), as the audit log shows it")
+    key: str = Field(min_length=MIN_SECRET, description="the key itself (usually ${VAR})")
     role: Role | None = Field(None, description="default: team-admin with a team, else admin")
-    team: str | None = Field(None, min_length=1)
+    team: str | None = Field(None, min_length=1, description="makes it the team-admin of this team")
 
     @model_validator(mode="after")
     def _role(self) -> ManagementKeyConfig:

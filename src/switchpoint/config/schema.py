@@ -447,7 +447,8 @@ class Config(Strict):
     search: SearchConfig | None = None  # web search for the `web` plugin and `:online` (docs/plugins.md)
     # Single sign-on, sessions and management keys with roles (config/roles.py)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
-    management_keys: list[ManagementKeyConfig] = Field(default_factory=list)
+    management_keys: list[ManagementKeyConfig] = Field(default_factory=list, description="keys for the admin API "
+                                                        "and the dashboard's JSON API, each with a role")
     # Internal: warnings found while loading (e.g. providers skipped for a missing key).
     warnings: tuple[str, ...] = ()
 
