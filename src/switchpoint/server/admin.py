@@ -13,7 +13,7 @@ from ..errors import BadRequestError, NotFoundError
 from ..protocols.openai_chat.request import load_object
 from .auth import guard
 from .auth.principal import Action, Principal
-from .auth.scope import owns
+from .auth.scope import owns, team_for_new_key
 from .http import Request, Response, Send, json_response
 from .info import WORKSPACE_ID, key_fields, key_object, last_used_times
 from .services import Services
@@ -110,7 +110,7 @@ def parse(model: type[BaseModel], body: bytes) -> Any:
 async def create_key(services: Services, request: Request, send: Send) -> Response:
     principal = require_admin(services, request, Action.WRITE)
     record, plaintext = await create_from_spec(services, parse(KeyCreate, await request.body(1 << 16)),
-                                               team=principal.team_scope)
+                                               team=team_for_new_key(principal))
     # Built from the stored record alone (a new key has spent nothing, never been used): once the key
     # exists, nothing can fail before its one-time plaintext reaches the caller.
     return json_response({"data": key_fields(record, {}, None), "key": plaintext}, status=201)

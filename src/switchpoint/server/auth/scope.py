@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...errors import ForbiddenError
+from ...storage.tables import keys as key_table
 from ..services import Services
 from .principal import Principal
 
@@ -21,3 +23,14 @@ async def team_key_hashes(services: Services, principal: Principal) -> list[str]
     if team is None:
         return None
     return [row["hash"] for row in await services.store.list_keys(limit=1_000_000) if row.get("team") == team]
+
+
+def team_for_new_key(principal: Principal) -> str | None:
+    """The team a key created by this principal joins: a team-admin's own team, else none. Keys can
+    belong to a team only where the keys table has a `team` column (teams: docs/governance.md); until
+    then a team-admin cannot create keys, and says so."""
+    team = principal.team_scope
+    if team is not None and "team" not in key_table.c:
+        raise ForbiddenError(f"A team-admin creates keys in its team ({team}), and keys cannot belong to a team "
+                             "in this version", metadata={"role": principal.role})
+    return team

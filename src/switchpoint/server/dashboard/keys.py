@@ -9,7 +9,7 @@ from ...protocols.openai_chat.request import load_object
 from ..admin import KeyCreate, KeyUpdate, apply_update, create_from_spec, parse, refuse_config_key
 from ..auth import guard
 from ..auth.principal import Action, Principal
-from ..auth.scope import owns
+from ..auth.scope import owns, team_for_new_key
 from ..http import Request, Response, Send, json_response
 from ..services import Services
 from .api import key_views
@@ -21,7 +21,7 @@ async def create(services: Services, request: Request, send: Send) -> Response:
     """A team-admin's new key belongs to its team."""
     principal = await guard.dashboard(services, request, Action.WRITE)
     spec = parse(KeyCreate, await request.body(BODY_LIMIT))
-    record, plaintext = await create_from_spec(services, spec, team=principal.team_scope)
+    record, plaintext = await create_from_spec(services, spec, team=team_for_new_key(principal))
     view = next(v for v in await key_views(services, principal) if v["hash"] == record.hash)
     return json_response({"key": plaintext, "data": view}, status=201)
 
