@@ -55,6 +55,7 @@ class ChatRequest:
     headers: dict[str, str] = field(default_factory=dict)  # client headers some upstreams want (attribution)
     legacy_prompt: bool = False  # arrived on /completions: render as text_completion
     native: NativeBody | None = None  # the body in the client's own wire format, for passthrough
+    transforms: list[str] | None = None  # OpenRouter's prompt transforms; None = the default (routing/context.py)
     plugins: list[dict[str, Any]] = field(default_factory=list)  # OpenRouter `plugins`, checked (plugins/spec.py)
 
     @property

@@ -65,6 +65,7 @@ class Endpoint:
     supported_parameters: frozenset[str]
     data_collection: str = "allow"
     quantization: str | None = None
+    weight: float = 1.0       # the operator's traffic weight (routing/order.py); 0 drains the endpoint
 
     @property
     def key(self) -> str:
@@ -152,7 +153,7 @@ def _endpoint(m: ModelConfig, ep: EndpointConfig, ptype: str, params: tuple[str,
         context_length=ep.context_length or m.context_length,
         max_output_tokens=ep.max_completion_tokens or m.max_completion_tokens,
         supported_parameters=frozenset(ep.supported_parameters if ep.supported_parameters is not None else params),
-        data_collection=data_collection, quantization=ep.quantization,
+        data_collection=data_collection, quantization=ep.quantization, weight=ep.weight,
     )
 
 

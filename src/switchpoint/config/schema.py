@@ -143,6 +143,9 @@ class EndpointConfig(Strict):
     supported_parameters: list[str] | None = None
     data_collection: Literal["allow", "deny"] | None = None
     quantization: str | None = None
+    weight: float = Field(1.0, ge=0, allow_inf_nan=False, description=(
+        "scales the endpoint's share of the default price-weighted pick (docs/routing.md); 0 drains it: used only when "
+        "no other endpoint is left"))
 
 
 class ModelConfig(Strict):

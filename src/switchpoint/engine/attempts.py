@@ -16,6 +16,7 @@ from ..accounting.budget import Budget, InsufficientBudgetError, Reservation, li
 from ..accounting.pricing import Pricer
 from ..config import Config
 from ..errors import (
+    CONTEXT,
     NotFoundError,
     PaymentRequiredError,
     RequestTimeoutError,
@@ -25,7 +26,7 @@ from ..errors import (
 )
 from ..generation import GenerationRecord
 from ..providers.base import Provider
-from ..routing import BreakerStore, Candidate, Decision
+from ..routing import BreakerStore, Candidate, Decision, middle_out
 from ..routing.health import Health
 from ..types import ChatRequest
 from .context import Outcome, RequestContext
@@ -34,7 +35,7 @@ from .redact import Redactor
 T = TypeVar("T")
 MIN_PROMPT_TOKENS = 16  # the smallest request worth sending, for telling a spent limit (403) from 402
 # Which failure is most useful to the client when every candidate failed (higher wins).
-_ERROR_RANK = {"invalid": 9, "rate_limit": 6, "overloaded": 5, "timeout": 4, "auth": 3, "quota": 3,
+_ERROR_RANK = {"invalid": 9, "context_length": 8, "rate_limit": 6, "overloaded": 5, "timeout": 4, "auth": 3, "quota": 3,
                "server": 2, "malformed": 2, "endpoint": 1, "connect": 0}
 
 
@@ -80,7 +81,12 @@ class Attempts:
         once: Callable[[ChatRequest, Provider, Candidate, float], Awaitable[T]], deadline: float,
     ) -> Outcome[T]:
         """One endpoint, retried under the policy. Raises the client's error when the upstream
-        rejected the request (never retried elsewhere) or the deadline passed."""
+        rejected the request (never retried elsewhere) or the deadline passed. The request is cut to
+        the endpoint's window first where middle-out applies; an endpoint whose window is no larger
+        than one that already answered "context length exceeded" is skipped."""
+        if ctx.context_floor and 0 < cand.window <= ctx.context_floor:
+            return Outcome()
+        request = middle_out.fit(request, cand)
         provider = self.providers[cand.endpoint.provider]
         retry = self.config.routing.retry
         retries = 0
@@ -110,6 +116,8 @@ class Attempts:
                 record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, err.status,
                                    elapsed, err.message, err.kind)
                 self.observe_failure(cand, err, now)
+                if err.kind == CONTEXT and cand.window:
+                    ctx.context_floor = max(ctx.context_floor, cand.window)
                 decision, delay = routing.next_step(err, retries, provider.connection.max_retries, self.rng,
                                                     remaining=deadline - now, base=retry.base_delay,
                                                     cap=retry.max_delay)
@@ -145,6 +153,10 @@ class Attempts:
         failures = [(o.failure, c) for o, c in outcomes if o.failure is not None]
         if failures:
             err, cand = max(reversed(failures), key=lambda f: _ERROR_RANK.get(f[0].kind, 0))
+            if err.kind == CONTEXT:  # unless a larger window was reached and failed otherwise: then that
+                larger = [(e, c) for e, c in failures if e.kind != CONTEXT and (not c.window or c.window > cand.window)]
+                if larger:
+                    err, cand = max(reversed(larger), key=lambda f: _ERROR_RANK.get(f[0].kind, 0))
             return err.to_client_error(cand.endpoint.provider, record.attempts)
         budget_error = next((o.budget_error for o, _ in outcomes if o.budget_error is not None), None)
         if budget_error is not None:
