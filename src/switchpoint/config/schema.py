@@ -198,6 +198,9 @@ class KeyConfig(Strict):
     rate_limit: RateLimitConfig | None = None
     token_limit: TokenLimitConfig | None = None
     cache: bool = False
+    user_limit: float | None = Field(None, ge=0, description="USD per end user (the request's `user`), "
+                                                             "per limit_reset period")
+    user_rate_limit: RateLimitConfig | None = Field(None, description="requests per interval per end user")
 
 
 class FreeModelLimits(Strict):

@@ -181,11 +181,11 @@ class Attempts:
         return prompt, output
 
     async def reserve(self, ctx: RequestContext, request: ChatRequest, cand: Candidate) -> Reservation | None:
-        if ctx.key.limit_nanos is None:
+        if ctx.key.limit_nanos is None and (ctx.user is None or ctx.key.user_limit_nanos is None):
             return None
         prompt, output = self.worst_case_tokens(request, ctx, cand)
         amount = self.pricer.worst_case(cand.endpoint.price, prompt, output, cand.endpoint.provider)
-        return await self.budget.reserve(ctx.key, amount + ctx.extra_nanos)
+        return await self.budget.reserve(ctx.key, amount + ctx.extra_nanos, user=ctx.user)
 
     def payment_error(self, exc: InsufficientBudgetError, request: ChatRequest, ctx: RequestContext,
                       cand: Candidate) -> SwitchpointError:
@@ -193,6 +193,9 @@ class Attempts:
         pay for even a minimal request (the limit is spent)."""
         prompt, output = self.worst_case_tokens(request, ctx, cand)
         price, provider = cand.endpoint.price, cand.endpoint.provider
+        if exc.user is not None:
+            return self.user_payment_error(exc, exc.user, output,
+                                           self.pricer.affordable_output(price, prompt, provider, exc.remaining))
         if not self.pricer.affordable_output(price, MIN_PROMPT_TOKENS, provider, exc.unspent):
             return limit_exceeded(ctx.key)
         affordable = min(output, self.pricer.affordable_output(price, prompt, provider, exc.remaining))
@@ -202,3 +205,15 @@ class Attempts:
             f"but can only afford {affordable}. Lower max_tokens, or raise the key's limit.",
             metadata={"limit_remaining": left, "requested_tokens": output, "affordable_tokens": affordable},
         )
+
+    def user_payment_error(self, exc: InsufficientBudgetError, user: str, output: int,
+                           affordable: int) -> SwitchpointError:
+        """402 naming the end user whose own budget (the key's `user_limit`) cannot cover the request."""
+        affordable = min(output, affordable)
+        left = pricing.from_nanos(max(0, exc.remaining))
+        spent = exc.unspent <= 0
+        reason = (f"End user '{user}' has spent this key's per-user limit (user_limit)." if spent else
+                  f"End user '{user}' cannot afford this request under this key's per-user limit (user_limit): "
+                  f"you requested up to {output} tokens, but can only afford {affordable}. Lower max_tokens.")
+        return PaymentRequiredError(reason, metadata={"limit": "user_limit", "user": user, "limit_remaining": left,
+                                                      "requested_tokens": output, "affordable_tokens": affordable})

@@ -53,6 +53,8 @@ class KeyCreate(BaseModel):
     log_content: bool = False  # write prompts and completions into the generation log
     workspace_id: str | None = None
     external: External | None = None
+    user_limit: float | None = Field(None, ge=0, le=MAX_LIMIT_USD)  # USD per end user, per limit_reset period
+    user_rate_limit: KeyRateLimit | None = None                      # requests per interval per end user
 
     @field_validator("workspace_id")
     @classmethod
@@ -78,6 +80,8 @@ class KeyUpdate(BaseModel):
     cache: bool | None = None
     log_content: bool | None = None
     workspace_id: str | None = None
+    user_limit: float | None = Field(None, ge=0, le=MAX_LIMIT_USD)
+    user_rate_limit: KeyRateLimit | None = None
 
     @field_validator("workspace_id")
     @classmethod
@@ -93,7 +97,8 @@ def one_workspace(value: str | None) -> str | None:
 
 
 def require_admin(services: Services, request: Request, action: Action = Action.ADMIN) -> Principal:
-    """The admin key or a management key whose role allows `action` (server/auth/guard.py)."""
+    """The admin key or a management key whose role allows `action` (server/auth/guard.py); its
+    `label` is the actor the audit log names."""
     return guard.admin_api(services, request, action)
 
 
@@ -110,13 +115,14 @@ def parse(model: type[BaseModel], body: bytes) -> Any:
 async def create_key(services: Services, request: Request, send: Send) -> Response:
     principal = require_admin(services, request, Action.WRITE)
     record, plaintext = await create_from_spec(services, parse(KeyCreate, await request.body(1 << 16)),
-                                               team=team_for_new_key(principal))
+                                               principal.label, team=team_for_new_key(principal))
     # Built from the stored record alone (a new key has spent nothing, never been used): once the key
     # exists, nothing can fail before its one-time plaintext reaches the caller.
     return json_response({"data": key_fields(record, {}, None), "key": plaintext}, status=201)
 
 
-async def create_from_spec(services: Services, spec: KeyCreate, team: str | None = None) -> tuple[KeyRecord, str]:
+async def create_from_spec(services: Services, spec: KeyCreate, actor: str,
+                           team: str | None = None) -> tuple[KeyRecord, str]:
     """Create a key as the provisioning API and the dashboard both do; returns it and its plaintext.
     `team`: a team-admin's team, which the new key belongs to."""
     own = spec.external.api_key if spec.external else None
@@ -128,7 +134,9 @@ async def create_from_spec(services: Services, spec: KeyCreate, team: str | None
         token_limit=(spec.token_limit.tokens, spec.token_limit.interval) if spec.token_limit else None,
         expires_at_ms=int(spec.expires_at.timestamp() * 1000) if spec.expires_at else None, cache=spec.cache,
         log_content=spec.log_content, external_user=spec.external.user if spec.external else None, plaintext=own,
-        **({"team": team} if team is not None else {}),
+        user_limit_usd=spec.user_limit,
+        user_rate_limit=(spec.user_rate_limit.requests, spec.user_rate_limit.interval) if spec.user_rate_limit else None,
+        actor=actor, **({"team": team} if team is not None else {}),
     )
     return record, plaintext
 
@@ -162,11 +170,11 @@ async def get_key(services: Services, request: Request, send: Send) -> Response:
 async def update_key(services: Services, request: Request, send: Send) -> Response:
     principal = require_admin(services, request, Action.WRITE)
     record = await _record(services, request, principal)
-    await apply_update(services, record, parse(KeyUpdate, await request.body(1 << 16)))
+    await apply_update(services, record, parse(KeyUpdate, await request.body(1 << 16)), principal.label)
     return json_response({"data": await key_object(services, await _record(services, request, principal))})
 
 
-async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate) -> None:
+async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate, actor: str) -> None:
     """Apply the fields given in `spec` to the key (the provisioning API and the dashboard)."""
     values: dict[str, Any] = {}
     given = spec.model_fields_set
@@ -181,17 +189,21 @@ async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate) -
     if "token_limit" in given:
         values["token_limit_tokens"] = spec.token_limit.tokens if spec.token_limit else None
         values["token_limit_interval"] = spec.token_limit.interval if spec.token_limit else None
+    if "user_limit" in given:
+        values["user_limit_nanos"] = usd_to_nanos(spec.user_limit)
+    if "user_rate_limit" in given:
+        values["user_rate_limit_requests"] = spec.user_rate_limit.requests if spec.user_rate_limit else None
+        values["user_rate_limit_interval"] = spec.user_rate_limit.interval if spec.user_rate_limit else None
     if values:
-        await services.store.update_key(record.hash, values)
-        await services.keys.changed(record.hash)
+        await services.keys.update(record.hash, values, actor=actor)
 
 
 async def delete_key(services: Services, request: Request, send: Send) -> Response:
     principal = require_admin(services, request, Action.WRITE)
     record = await _record(services, request, principal)
+    actor = principal.label
     refuse_config_key(services, record)
-    await services.store.delete_key(record.hash)
-    await services.keys.changed(record.hash)
+    await services.keys.delete(record.hash, actor=actor)
     return json_response({"deleted": True})
 
 

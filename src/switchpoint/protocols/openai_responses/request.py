@@ -54,7 +54,7 @@ def check_body(data: dict[str, Any]) -> None:
     check_transforms(data)
     if data.get("background"):
         raise bad("background", "background responses are not supported by this gateway; send background: false")
-    for name in ("instructions", "previous_response_id", "user", "prompt_cache_key", "service_tier"):
+    for name in ("instructions", "previous_response_id", "user", "safety_identifier", "prompt_cache_key", "service_tier"):
         if data.get(name) is not None and not isinstance(data[name], str):
             raise bad(name, "must be a string")
     for name in ("metadata", "text", "reasoning", "stream_options", "provider"):

@@ -21,7 +21,7 @@ async def create(services: Services, request: Request, send: Send) -> Response:
     """A team-admin's new key belongs to its team."""
     principal = await guard.dashboard(services, request, Action.WRITE)
     spec = parse(KeyCreate, await request.body(BODY_LIMIT))
-    record, plaintext = await create_from_spec(services, spec, team=team_for_new_key(principal))
+    record, plaintext = await create_from_spec(services, spec, principal.label, team=team_for_new_key(principal))
     view = next(v for v in await key_views(services, principal) if v["hash"] == record.hash)
     return json_response({"key": plaintext, "data": view}, status=201)
 
@@ -30,16 +30,16 @@ async def update(services: Services, request: Request, send: Send) -> Response:
     principal = await guard.dashboard(services, request, Action.WRITE)
     body = await request.body(BODY_LIMIT)
     record = await _record(services, principal, body)
-    await apply_update(services, record, parse(KeyUpdate, body))
+    await apply_update(services, record, parse(KeyUpdate, body), principal.label)
     return json_response({"data": next(v for v in await key_views(services, principal) if v["hash"] == record.hash)})
 
 
 async def revoke(services: Services, request: Request, send: Send) -> Response:
     principal = await guard.dashboard(services, request, Action.WRITE)
     record = await _record(services, principal, await request.body(BODY_LIMIT))
+    actor = principal.label
     refuse_config_key(services, record)
-    await services.store.delete_key(record.hash)
-    await services.keys.changed(record.hash)
+    await services.keys.delete(record.hash, actor=actor, action="key.revoke")
     return json_response({"deleted": True, "hash": record.hash})
 
 
