@@ -34,6 +34,8 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, tuple[int, ...]]] = [
     ("GET", "/dashboard/api/endpoints", None, (200, 200, 403, 200, 401, 200, 200, 403)),
     ("GET", "/dashboard/api/generations", None, (200, 200, 200, 200, 401, 200, 200, 200)),
     ("GET", "/dashboard/api/keys", None, (200, 200, 200, 200, 401, 200, 200, 200)),
+    ("GET", "/dashboard/api/users", None, (200, 200, 200, 200, 401, 200, 200, 200)),
+    ("GET", "/dashboard/api/audit", None, (200, 200, 403, 200, 401, 200, 200, 403)),
     ("POST", "/dashboard/api/keys", {"name": "made"}, (201, 403, 403, 201, 401, 201, 403, 403)),
     ("POST", "/dashboard/api/keys/update", {"hash": "{hash}", "disabled": True},
      (200, 403, 404, 200, 401, 200, 403, 404)),
@@ -44,6 +46,7 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, tuple[int, ...]]] = [
     ("PATCH", "/api/v1/keys/{hash}", {"disabled": True}, (401, 401, 401, 401, 401, 200, 403, 404)),
     ("DELETE", "/api/v1/keys/{hash}", None, (401, 401, 401, 401, 401, 200, 403, 404)),
     ("GET", "/api/v1/activity", None, (401, 401, 401, 401, 401, 200, 200, 200)),
+    ("GET", "/api/v1/audit", None, (401, 401, 401, 401, 401, 200, 200, 403)),
     ("POST", "/api/v1/admin/reload", None, (401, 401, 401, 401, 401, 200, 403, 403)),
 ]
 
