@@ -65,6 +65,13 @@ class Endpoint:
     supported_parameters: frozenset[str]
     data_collection: str = "allow"
     quantization: str | None = None
+    extended_context: bool = False      # serves the `:extended` context window
+    tool_quality: float | None = None   # 0-1, orders `:exacto`
+
+    @property
+    def cacheable(self) -> bool:
+        """Cached input costs less than prompt input: keeping a conversation here saves money."""
+        return self.price.cache_read is not None and self.price.cache_read < self.price.prompt
 
     @property
     def key(self) -> str:
@@ -153,6 +160,7 @@ def _endpoint(m: ModelConfig, ep: EndpointConfig, ptype: str, params: tuple[str,
         max_output_tokens=ep.max_completion_tokens or m.max_completion_tokens,
         supported_parameters=frozenset(ep.supported_parameters if ep.supported_parameters is not None else params),
         data_collection=data_collection, quantization=ep.quantization,
+        extended_context=ep.extended_context, tool_quality=ep.tool_quality,
     )
 
 

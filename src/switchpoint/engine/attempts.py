@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from .. import routing
@@ -82,6 +83,8 @@ class Attempts:
         """One endpoint, retried under the policy. Raises the client's error when the upstream
         rejected the request (never retried elsewhere) or the deadline passed."""
         provider = self.providers[cand.endpoint.provider]
+        if request.reasoning_by_model is not None:
+            request = for_model(request, cand.model.id)
         retry = self.config.routing.retry
         retries = 0
         while True:
@@ -190,3 +193,13 @@ class Attempts:
             f"but can only afford {affordable}. Lower max_tokens, or raise the key's limit.",
             metadata={"limit_remaining": left, "requested_tokens": output, "affordable_tokens": affordable},
         )
+
+
+def for_model(request: ChatRequest, model_id: str) -> ChatRequest:
+    """The request as one model's endpoints get it: a `:thinking` model gets its reasoning settings, and
+    a translated body (a body passed through as it came would not carry them)."""
+    assert request.reasoning_by_model is not None
+    reasoning = request.reasoning_by_model.get(model_id)
+    if reasoning is None:
+        return request
+    return replace(request, reasoning=reasoning, native=None, reasoning_by_model=None)

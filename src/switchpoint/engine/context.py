@@ -38,6 +38,9 @@ class Route:
     free: bool
     prefs: Preferences
     auto: AutoChoice | None = None
+    variant: str | None = None            # the first model's variant (`:nitro`, ...)
+    conversation: str | None = None       # prompt-cache stickiness: the conversation's id, when it may stick
+    sticky_endpoint: str | None = None    # the endpoint stickiness moved first
 
 
 @dataclass(slots=True)
@@ -72,6 +75,8 @@ class Planner(Protocol):
     async def admit(self, request: ChatRequest, ctx: RequestContext, record: GenerationRecord) -> Route: ...
 
     def hedge_delay(self, planned: Route) -> float | None: ...
+
+    def served(self, planned: Route, cand: Candidate, record: GenerationRecord) -> None: ...
 
 
 def target(cand: Candidate) -> Target:

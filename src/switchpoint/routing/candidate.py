@@ -18,13 +18,14 @@ class Candidate:
     completion_price: float = field(init=False)
     price: float = field(init=False)         # prompt + completion per token: what price ordering compares
     free: bool = field(init=False)
+    cacheable: bool = field(init=False)      # cached input is cheaper than prompt: worth keeping a conversation here
 
     def __post_init__(self) -> None:
         e = self.endpoint
         prompt, completion = float(e.price.prompt), float(e.price.completion)
         for name, value in (("key", e.key), ("provider", e.provider.lower()), ("prompt_price", prompt),
                             ("completion_price", completion), ("price", prompt + completion),
-                            ("free", e.price.is_free)):
+                            ("free", e.price.is_free), ("cacheable", e.cacheable)):
             object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:

@@ -38,7 +38,8 @@ from .services import Services
 from .streaming import send_replay, stream_generation
 
 API_TYPE = "messages"
-MESSAGES_HEADERS = frozenset(name.encode() for name in ("anthropic-version", "anthropic-beta", *CACHE_HEADERS))
+MESSAGES_HEADERS = frozenset(name.encode() for name in ("anthropic-version", "anthropic-beta", *CACHE_HEADERS,
+                                                              "x-session-id"))
 
 
 def authorization(request: Request) -> str | None:

@@ -27,6 +27,7 @@ from ..providers.base import Provider
 from ..providers.registry import PROVIDER_TYPES
 from ..routing import BreakerSettings
 from ..routing.health import Health
+from ..routing.names import ModelResolver
 from ..state import State, open_state
 from ..storage import Store
 from ..storage.dead_letters import DeadLetters
@@ -112,7 +113,7 @@ def build_services(config: Config) -> Services:
     transport = Transport(proxies=build_proxies(config), settings=build_upstream_settings(config))
     health = Health()
     engine = Engine(config=config, catalogue=catalogue, providers=providers, transport=transport, budget=budget,
-                    limiter=limiter, ledger=ledger, health=health, breakers=shared_breakers(config, state),
+                    limiter=limiter, ledger=ledger, health=health, breakers=shared_breakers(config, state), state=state,
                     pricer=Pricer(config.markup, {name: p.markup for name, p in config.providers.items()}))
     cache = ResponseCache(state, ledger, config.response_cache)
     metrics = Metrics(set(catalogue.models))
@@ -121,14 +122,15 @@ def build_services(config: Config) -> Services:
     LedgerHealth(ledger, metrics.registry)
     return Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
                     health, cache, metrics, access, warnings=warnings, observers=build_observers(config),
-                    model_names=model_names(config, catalogue))
+                    model_names=model_names(config, catalogue, engine.names))
 
 
-def model_names(config: Config, catalogue: Catalogue) -> ModelNames:
+def model_names(config: Config, catalogue: Catalogue, names: ModelResolver) -> ModelNames:
+    """The Messages API's names: its own `messages.model_aliases` first, then the top-level `aliases`."""
     served = served_names((m.id, [(e.provider_type, e.model) for e in m.endpoints])
                           for m in catalogue.models.values())
     return ModelNames(config.messages.model_aliases, lambda name: catalogue.get(catalogue.split_variant(name)[0])
-                      is not None, served)
+                      is not None, served, names.alias)
 
 
 def build_ledger(config: Config, store: Store) -> LedgerWriter:

@@ -44,8 +44,8 @@ INCLUDABLE = frozenset({"reasoning.encrypted_content", "message.output_text.logp
 def check_body(data: dict[str, Any]) -> None:
     """The checks that need no history: field names and types."""
     model = data.get("model")
-    if not isinstance(model, str) or not model:
-        raise bad("model", "Missing required parameter: 'model'")
+    if model is not None and (not isinstance(model, str) or not model):
+        raise bad("model", "must be a model id")
     for name in ("stream", "store", "parallel_tool_calls", "background"):
         if data.get(name) is not None and not isinstance(data[name], bool):
             raise bad(name, "must be true or false")
@@ -110,7 +110,7 @@ def parse_responses(data: dict[str, Any], history: list[dict[str, Any]], headers
     models = data.get("models") or []
     if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
         raise bad("models", "must be an array of model ids")
-    return ChatRequest(model=data["model"], messages=messages, stream=data.get("stream") is True, models=models,
+    return ChatRequest(model=data.get("model") or "", messages=messages, stream=data.get("stream") is True, models=models,
                        provider=data.get("provider"), reasoning=reasoning(data.get("reasoning")), params=params,
                        headers=dict(headers), native=NativeBody(FORMAT, native))
 
