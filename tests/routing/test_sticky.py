@@ -50,14 +50,14 @@ def chat(*messages: tuple[str, str], session: str | None = None, **params: objec
 ])
 def test_the_client_s_own_order_opts_out(provider: dict[str, object] | None, variant: str | None,
                                          sticks: bool) -> None:
-    assert may_stick(parse_preferences(provider), variant, list(TABLE.candidates(CACHING))) is sticks
+    assert may_stick(parse_preferences(provider), variant, CACHING, TABLE) is sticks
 
 
 def test_a_model_without_a_cheaper_cached_price_never_sticks() -> None:
-    assert not may_stick(parse_preferences(None), None, list(TABLE.candidates(PLAIN)))
+    assert not may_stick(parse_preferences(None), None, PLAIN, TABLE)
     same = endpoint("D", 1)
     no_discount = model("vendor/same", replace(same, price=replace(same.price, cache_read=same.price.prompt)))
-    assert not may_stick(parse_preferences(None), None, list(TABLE.candidates(no_discount)))
+    assert not may_stick(parse_preferences(None), None, no_discount, TABLE)
 
 
 def test_a_conversation_is_its_key_model_and_first_turns() -> None:
@@ -72,6 +72,14 @@ def test_a_conversation_is_its_key_model_and_first_turns() -> None:
     assert conversation(chat(("system", "You are terse."), ("user", "Bye")), "key1", "vendor/model") != name
     assert conversation(chat(("developer", "You are terse."), ("user", "Hello")), "key1", "vendor/model") == name
     assert conversation(chat(("system", "only a system prompt")), "key1", "vendor/model") is None
+    # a long prefix is hashed by its length and edges: a change in the middle of a long system prompt
+    # keeps the conversation (its cache prefix is the same up to there), a change at either end does not
+    long = "x" * 5000
+    base = conversation(chat(("system", long), ("user", "Hello")), "key1", "vendor/model")
+    assert base == conversation(chat(("system", long[:2500] + "y" + long[2501:]), ("user", "Hello")), "key1",
+                                "vendor/model")
+    assert base != conversation(chat(("system", long), ("user", "Hellp")), "key1", "vendor/model")
+    assert base != conversation(chat(("system", "y" + long[1:]), ("user", "Hello")), "key1", "vendor/model")
 
 
 def test_a_session_id_names_the_conversation_whatever_its_messages() -> None:

@@ -65,7 +65,7 @@ class Engine:
         self.names = ModelResolver(catalogue, config.aliases, config.default_model)
         # `:online`: set by the web plugin, which turns the variant into its plugin; until then a 400.
         self.web_search: Callable[[ChatRequest], None] | None = None
-        self.sticky = Stickiness(state, config.routing.sticky, self.spawn) if (
+        self.sticky = Stickiness(state, config.routing.sticky, self.spawn, self.routes) if (
             state is not None and config.routing.sticky.enabled) else None
         self.auto: AutoRouter | None = build_auto(config, catalogue)
         self._background: set[asyncio.Task[Any]] = set()

@@ -37,6 +37,7 @@ class RouteTable:
 
     def __init__(self, catalogue: Catalogue | None = None) -> None:
         self._models: dict[str, tuple[Candidate, ...]] = {}
+        self._cacheable: dict[str, tuple[Model, bool]] = {}
         if catalogue is not None:
             for model in catalogue.models.values():
                 self._models[model.id] = _build(model)
@@ -46,6 +47,13 @@ class RouteTable:
         if found is None or (found and found[0].model is not model):
             found = self._models[model.id] = _build(model)
         return found
+
+    def cacheable(self, model: Model) -> bool:
+        """Whether any endpoint of the model has a cached-input price below its prompt price."""
+        found = self._cacheable.get(model.id)
+        if found is None or found[0] is not model:
+            found = self._cacheable[model.id] = (model, any(c.cacheable for c in self.candidates(model)))
+        return found[1]
 
 
 def _build(model: Model) -> tuple[Candidate, ...]:
