@@ -18,8 +18,8 @@ from typing import Any
 
 import orjson
 
-from ..types import ChatRequest
 from ..config.catalogue import Model
+from ..types import ChatRequest
 from .candidate import Candidate, RouteTable
 from .order import Live
 from .preferences import Preferences
