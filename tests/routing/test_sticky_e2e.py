@@ -90,3 +90,25 @@ def test_a_session_id_names_the_conversation_and_streams_stick_too(replicas: tup
 
     assert ask(first, "hello", provider={"ignore": ["up"]}) == "backup"
     assert {ask(replicas[i % 2], f"question {i}") for i in range(8)} == {"backup"}
+
+
+def test_no_state_call_for_a_model_without_a_cheaper_cached_price(make_gateway: Callable[..., Gateway],
+                                                                   upstream: Upstream, tmp_path: Path) -> None:
+    upstream.always("/v1" + CHAT, OK)
+    upstream.always("/backup/v1" + CHAT, OK)
+    gateway = make_gateway(providers=routing_providers(upstream),
+                           models=[*base_config(upstream, tmp_path)["models"], *MODELS])
+    state, reads = gateway.services.state, []
+    lookup = state.sticky_get
+
+    async def counted(key: str) -> str | None:
+        reads.append(key)
+        return await lookup(key)
+
+    state.sticky_get = counted
+    messages = [SYSTEM, {"role": "user", "content": "hi"}]
+    assert post(gateway, {"model": "test/fallback", "messages": messages}).status_code == 200
+    assert post(gateway, {"model": "st/cached", "messages": messages, "provider": {"sort": "price"}}).status_code == 200
+    assert reads == []
+    assert post(gateway, {"model": "st/cached", "messages": messages}).status_code == 200
+    assert len(reads) == 1
