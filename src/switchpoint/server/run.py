@@ -17,6 +17,7 @@ from ..config import Config, find_config_path, load_config
 from ..net.deadlines import ConnectionLimits
 from ..net.server import HttpProtocol
 from ..providers import registry as _registry  # noqa: F401 - registers the provider types load_config checks
+from .access import LOG_FORMAT
 from .app import App
 from .services import prepare_database
 from .workers import STARTUP_FAILURE, GatewayServer, serve_workers
@@ -72,7 +73,7 @@ def raise_file_limit() -> None:
 
 def serve(config: Config, config_path: str | None, *, host: str | None, port: int | None, workers: int) -> None:
     logging.basicConfig(level=os.environ.get("SWITCHPOINT_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        format=LOG_FORMAT)
     host = host or config.host
     port = port or config.port
     raise_file_limit()

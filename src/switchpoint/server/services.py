@@ -32,7 +32,7 @@ from ..state import State, open_state
 from ..storage import Store
 from ..storage.dead_letters import DeadLetters
 from ..storage.spool import Spool, spool_directory
-from .access import AccessLog
+from .access import AccessLog, plain_stream
 from .metrics import LedgerHealth, Metrics
 
 log = logging.getLogger("switchpoint")
@@ -118,7 +118,8 @@ def build_services(config: Config) -> Services:
     cache = ResponseCache(state, ledger, config.response_cache)
     metrics = Metrics(set(catalogue.models))
     ledger.observers.append(metrics.observe)
-    access = AccessLog(metrics.http, enabled=config.server.access_log)
+    access = AccessLog(metrics.http, enabled=config.server.access_log,
+                       stream=plain_stream() if config.server.access_log else None)
     LedgerHealth(ledger, metrics.registry)
     return Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
                     health, cache, metrics, access, warnings=warnings, observers=build_observers(config),
@@ -194,6 +195,7 @@ async def stop_services(services: Services, *, deadline: float | None = None) ->
     await services.ledger.drain(None if deadline is None else max(MIN_LEDGER_DRAIN, deadline - time.monotonic()))
     for observer in services.observers:
         await observer.drain()
+    services.access.flush()
     await services.transport.close()
     await services.state.close()
     await services.store.close()
