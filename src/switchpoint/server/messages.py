@@ -75,7 +75,7 @@ async def parse(services: Services, request: Request, *, counting: bool = False)
         data = {**data, "max_tokens": 1}  # count_tokens takes no max_tokens; the count ignores it
     assert services.model_names is not None
     chat = parse_messages(data, request.pick(MESSAGES_HEADERS), services.model_names.resolve)
-    fit_max_tokens(chat, services.catalogue.get(chat.model))
+    fit_max_tokens(chat, services.catalogue.get(chat.model or services.engine.names.canonical("") or ""))
     return chat, len(body)
 
 
