@@ -36,6 +36,9 @@ def test_thinking_turns_reasoning_on_upstream(varied: Gateway, upstream: Upstrea
     sdk(varied).chat.completions.create(model="test/routed:thinking", messages=USER,
                                         extra_body={"reasoning": {"max_tokens": 2000}})
     assert upstream.hits("/or/api/v1" + CHAT)[-1].json["reasoning"] == {"max_tokens": 2000, "enabled": True}
+    sdk(varied).chat.completions.create(model="test/routed:thinking", messages=USER,
+                                        extra_body={"reasoning": {"effort": "none", "exclude": True}})
+    assert upstream.hits("/or/api/v1" + CHAT)[-1].json["reasoning"] == {"exclude": True, "enabled": True}
     sdk(varied).chat.completions.create(model="test/routed", messages=USER)
     assert "reasoning" not in upstream.hits("/or/api/v1" + CHAT)[-1].json
 

@@ -98,7 +98,8 @@ class Engine:
             if variant == "thinking":
                 if request.reasoning_by_model is None:
                     request.reasoning_by_model = {}
-                request.reasoning_by_model[model.id] = {**(request.reasoning or {}), "enabled": True}
+                asked = {k: v for k, v in (request.reasoning or {}).items() if (k, v) != ("effort", "none")}
+                request.reasoning_by_model[model.id] = {**asked, "enabled": True}
             elif variant == "online":
                 if self.web_search is None:
                     raise BadRequestError(f"{model.id}:online: web search is not configured",
