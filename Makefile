@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test check lint types layers install install-test system-deps soak bench bench-install bench-memory bench-scale bench-profile bench-dashboard vendor-charts clean
+.PHONY: run test check lint types layers install install-test system-deps soak bench bench-install bench-memory bench-scale bench-profile bench-dashboard vendor-charts image image-test reference clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,19 @@ bench-profile: bench-install
 ## make bench-dashboard: the dashboard over a 1,000,000-generation ledger (results in test-artifacts/dashboard/)
 bench-dashboard: install-test system-deps
 	$(BIN)/pytest tests/dashboard/test_scale.py -m scale -s
+
+## make image: the container image with buildah (IMAGE=localhost/switchpoint:latest; BASE_IMAGE=python:3.11-slim,
+## or BASE_IMAGE=local for a Debian base made here with debootstrap, where no image registry is reachable)
+image:
+	@bash scripts/image.sh build
+
+## make image-test: build the image on the local Debian base and run the gateway from it (tests/deploy/test_image.py)
+image-test: install-test system-deps
+	$(BIN)/pytest tests/deploy/test_image.py
+
+## make reference: regenerate docs/reference.md (every setting and environment variable) from the config schema
+reference: install
+	$(BIN)/python scripts/config-reference.py > docs/reference.md
 
 ## make vendor-charts: refresh the committed Chart.js build from the npm registry
 vendor-charts:

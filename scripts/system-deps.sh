@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages the test suite needs (real servers for the cluster backends, browser and proxy tests).
+# Debian packages the test suite needs (real servers for the cluster backends, browser and proxy tests,
+# the container image's build).
 # Installs only what is missing; needs root (CI and the development machines run as root).
 set -euo pipefail
 
@@ -13,6 +14,10 @@ need tinyproxy tinyproxy      # a real forward proxy for the egress-proxy tests
 [ -x /usr/sbin/nginx ] || need nginx nginx
 need node nodejs              # OpenRouter's TypeScript SDK as a client (tests/sdk_ts)
 need npm npm                  # installs the npm clients: tests/sdk_ts, and the coding agents of tests/agents
+need buildah buildah          # the container image is built and run for real (tests/deploy/test_image.py)
+[ -x /usr/sbin/debootstrap ] || need debootstrap debootstrap   # its local Debian base (scripts/image.sh)
+need systemd-analyze systemd  # checks deploy/switchpoint.service (systemd need not be running)
+need caddy caddy              # the Caddy configuration of docs/deployment.md, run for real
 # PostgreSQL's server binaries live outside PATH on Debian (/usr/lib/postgresql/<version>/bin).
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need initdb postgresql
 

@@ -59,6 +59,7 @@ class ChatRequest:
     model_resolved: bool = False  # the API's own naming already resolved the model names: no aliases again
     # Reasoning settings per model id, from a `:thinking` variant; they replace `reasoning` on its endpoints.
     reasoning_by_model: dict[str, dict[str, Any]] | None = None
+    plugins: list[dict[str, Any]] = field(default_factory=list)  # OpenRouter `plugins`, checked (plugins/spec.py)
 
     @property
     def max_tokens(self) -> int | None:

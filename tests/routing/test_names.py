@@ -52,6 +52,8 @@ def resolved(name: str) -> tuple[str, str | None]:
     ("vendor/llama:extended", ("vendor/llama", "extended")),
     ("vendor/llama:exacto", ("vendor/llama", "exacto")),
     ("vendor/llama:online", ("vendor/llama", "online")),
+    ("vendor/llama:free:online", ("vendor/llama", "free")),            # web search on top of a variant
+    ("fast:online", ("vendor/llama", "nitro")),
 ])
 def test_names_resolve(name: str, expected: tuple[str, str | None]) -> None:
     assert resolved(name) == expected

@@ -92,7 +92,7 @@ def test_models_lists_the_aliases_for_every_sdk(named: Gateway) -> None:
 @pytest.mark.parametrize(("body", "message", "metadata"), [
     ({"model": "test/gpt:bogus"}, "test/gpt:bogus: unknown model variant ':bogus'", {"variant": "bogus"}),
     ({"model": "no/such"}, "no/such is not a valid model ID", {"model": "no/such"}),
-    ({"model": "test/gpt:online"}, "test/gpt:online: web search is not configured", {"variant": "online"}),
+    ({"model": "test/gpt:online"}, "model: web search is not configured", {"param": "model"}),
 ])
 def test_bad_names_are_400s(named: Gateway, upstream: Upstream, body: dict[str, Any], message: str,
                             metadata: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from ..config.catalogue import Price
+from ..config.schema import SearchPricing
 from ..types import Usage
 
 NANO = Decimal("1e9")
@@ -27,6 +28,11 @@ def cost(price: Price, usage: Usage, *, requests: int = 1) -> Decimal:
     write_rate = price.cache_write if price.cache_write is not None else price.prompt
     return (fresh * price.prompt + cached * read_rate + written * write_rate
             + usage.completion_tokens * price.completion + requests * price.request)
+
+
+def search_cost(pricing: SearchPricing, searches: int, results: int) -> Decimal:
+    """USD for the web searches a generation's plugins made: per search and per result given the model."""
+    return searches * Decimal(pricing.request) + results * Decimal(pricing.result)
 
 
 def worst_case(price: Price, prompt_tokens: int, max_output_tokens: int) -> Decimal:

@@ -11,6 +11,7 @@ from .chat import chat
 from .common import load_or_exit, print_warnings
 from .compare import compare
 from .db import db
+from .healthcheck import healthcheck
 from .init import init
 from .keys import keys
 from .mcp_server import mcp_command
@@ -67,6 +68,7 @@ cli.add_command(init)
 cli.add_command(chat)
 cli.add_command(mcp_command)
 cli.add_command(db)
+cli.add_command(healthcheck)
 
 
 def main() -> None:

@@ -225,6 +225,15 @@ def _drop_unused_providers(data: dict[str, Any], missing: list[tuple[str, str]],
     return data, keep
 
 
+# Settings an environment variable gives when the config file does not (docs/reference.md).
+ENV_SETTINGS = {
+    "listen": "SWITCHPOINT_LISTEN",
+    "admin_key": "SWITCHPOINT_ADMIN_KEY",
+    "database": "SWITCHPOINT_DATABASE",
+    "state": "SWITCHPOINT_STATE",
+}
+
+
 def _apply_defaults(data: dict[str, Any], env: Mapping[str, str], warnings: list[str]) -> None:
     if "providers" not in data:
         providers: dict[str, Any] = {}
@@ -239,8 +248,7 @@ def _apply_defaults(data: dict[str, Any], env: Mapping[str, str], warnings: list
             default = DEFAULT_BASE_URLS.get(provider.get("type", ""))
             if default:
                 provider["base_url"] = default
-    for key, var in (("admin_key", "SWITCHPOINT_ADMIN_KEY"), ("database", "SWITCHPOINT_DATABASE"),
-                     ("state", "SWITCHPOINT_STATE")):
+    for key, var in ENV_SETTINGS.items():
         if data.get(key) is None and env.get(var):
             data[key] = env[var]
     if "admin_key" in data and data["admin_key"] is None:

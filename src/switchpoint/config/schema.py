@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .proxy_url import DIRECT, parse_proxy
 
@@ -212,6 +212,29 @@ class ResponseCacheConfig(Strict):
     max_entry_bytes: int = Field(1024 * 1024, gt=0, description="larger responses are not cached")
 
 
+class ServerTLS(Strict):
+    """HTTPS served by the gateway itself (docs/deployment.md#tls): a PEM certificate chain and its
+    private key. The files are read again by every worker process that starts."""
+
+    cert: str = Field(description="PEM file of the server certificate, followed by its intermediates")
+    key: str = Field(description="PEM file of the certificate's private key (unencrypted)")
+
+    @field_validator("cert", "key")
+    @classmethod
+    def _pem(cls, value: str, info: ValidationInfo) -> str:
+        # Read here without the ssl module (config sits below the network layer); the server loads the
+        # pair with ssl when it starts, and says so when the key does not match the certificate.
+        marker = b"-----BEGIN CERTIFICATE-----" if info.field_name == "cert" else b"PRIVATE KEY-----"
+        what = "PEM certificate" if info.field_name == "cert" else "PEM private key"
+        try:
+            pem = Path(value).read_bytes()
+        except OSError as exc:
+            raise ValueError(f"{value!r} cannot be read: {exc.strerror or exc}") from None
+        if marker not in pem:
+            raise ValueError(f"{value!r} holds no {what}")
+        return value
+
+
 class ServerConfig(Strict):
     """Tuning knobs with production defaults."""
 
@@ -241,6 +264,8 @@ class ServerConfig(Strict):
     login_failures: int = Field(10, gt=0, description="failed dashboard logins allowed per client address in "
                                                       "login_window seconds; 429 after")
     login_window: float = Field(60.0, gt=0)
+    tls: ServerTLS | None = Field(None, description="serve HTTPS with this certificate and key instead of "
+                                  "plain HTTP")
 
 
 class LedgerConfig(Strict):
@@ -295,7 +320,7 @@ class StickyConfig(Strict):
     """Prompt-cache stickiness: a conversation served by an endpoint whose cached input is cheaper than
     its prompt goes back to that endpoint while its cache is warm."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="keep conversations on their endpoint")
     ttl: float = Field(600.0, gt=0, description="seconds a conversation stays on its endpoint after its last use")
 
     @field_validator("ttl", mode="before")
@@ -378,6 +403,43 @@ class ResponsesConfig(Strict):
     retention_days: float = Field(30.0, gt=0, description="days a stored response is kept")
 
 
+class SearchPricing(Strict):
+    """What one web search costs, billed in the generation's cost (USD strings, like model prices).
+    OpenRouter documents its web plugin at $4 per 1,000 results (0.004 a result; $0.02 for the default
+    5 results), which is the default here; Exa's own list price is $7 per 1,000 requests of up to 10
+    results, then $1 per 1,000 more results (set `request: "0.007"` and `result: "0"` to bill that)."""
+
+    result: str = Field("0.004", description="USD per search result given to the model")
+    request: str = Field("0", description="USD per search made")
+
+    @field_validator("result", "request")
+    @classmethod
+    def _amount(cls, value: str) -> str:
+        try:
+            amount = Decimal(value)
+        except InvalidOperation:
+            raise ValueError(f"'{value}' is not a decimal amount of USD") from None
+        if not amount.is_finite() or amount < 0:
+            raise ValueError("must be a non-negative amount of USD")
+        return value
+
+
+class SearchConfig(Strict):
+    """The web search API behind the `web` plugin and the `:online` model variant (docs/plugins.md).
+    One engine is supported: Exa's search API (`POST {base_url}/search`), the engine OpenRouter's web
+    plugin uses. Without this section, requests that ask for web search get a 400."""
+
+    engine: Literal["exa"] = Field("exa", description="the search API: exa")
+    base_url: str = Field("https://api.exa.ai", description="the search API's address")
+    api_key: str | None = Field(None, description="the search API's key (sent as x-api-key)")
+    timeout: float = Field(15.0, gt=0, description="seconds to wait for search results")
+    max_results: int = Field(5, ge=1, le=10, description="results per search when the request names none")
+    mode: Literal["instant", "fast", "auto", "deep-lite", "deep", "deep-reasoning"] = Field(
+        "auto", description="Exa search type when the request names no mode")
+    max_characters: int = Field(4000, gt=0, description="characters of highlights kept per result")
+    pricing: SearchPricing = Field(default_factory=SearchPricing)
+
+
 class Config(Strict):
     listen: str = "127.0.0.1:8080"
     database: str = "sqlite:///switchpoint.db"
@@ -401,6 +463,7 @@ class Config(Strict):
     # Model names: the model used when a request names none, and names or globs -> model ids (every API).
     default_model: str | None = Field(None, description="model id (or alias) for requests without a model")
     aliases: dict[str, str] = Field(default_factory=dict, description="model name or glob -> model id")
+    search: SearchConfig | None = None  # web search for the `web` plugin and `:online` (docs/plugins.md)
     # Internal: warnings found while loading (e.g. providers skipped for a missing key).
     warnings: tuple[str, ...] = ()
 

@@ -176,7 +176,7 @@ class Attempts:
             return None
         prompt, output = self.worst_case_tokens(request, ctx, cand)
         amount = self.pricer.worst_case(cand.endpoint.price, prompt, output, cand.endpoint.provider)
-        return await self.budget.reserve(ctx.key, amount)
+        return await self.budget.reserve(ctx.key, amount + ctx.extra_nanos)
 
     def payment_error(self, exc: InsufficientBudgetError, request: ChatRequest, ctx: RequestContext,
                       cand: Candidate) -> SwitchpointError:

@@ -143,6 +143,8 @@ def request_digest(scope: str, chat: ChatRequest) -> str:
     params = {k: v for k, v in chat.params.items() if k not in IGNORED}
     normalised = [cache_entry.VERSION, scope, chat.stream, chat.model, chat.models, chat.messages, params,
                   chat.provider, chat.reasoning]
+    if chat.plugins:  # what the plugins add to the answer (web results, healed JSON) is part of it
+        normalised.append(chat.plugins)
     if chat.native is not None:  # fields only an endpoint of that format reads (e.g. context_management)
         normalised.append({k: v for k, v in chat.native.body.items() if k not in IGNORED})
     return hashlib.sha256(orjson.dumps(normalised, option=orjson.OPT_SORT_KEYS)).hexdigest()

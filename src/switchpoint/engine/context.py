@@ -11,6 +11,7 @@ from ..accounting.budget import Reservation
 from ..accounting.keys import KeyRecord
 from ..errors import SwitchpointError, UpstreamError
 from ..generation import GenerationRecord
+from ..plugins import PluginRun
 from ..providers.base import Target
 from ..routing import Candidate, Preferences
 from ..routing.auto import AutoChoice
@@ -27,6 +28,7 @@ class RequestContext:
     body_size: int = 0
     user: str | None = None
     api_type: str = "completions"  # the ledger's label for the API the request came in on
+    extra_nanos: int = 0  # what plugins cost before any attempt (a web search): reserved and billed with it
 
 
 @dataclass(slots=True)
@@ -73,6 +75,9 @@ class Planner(Protocol):
     key's rate limits, record a refusal) and say whether to hedge it."""
 
     async def admit(self, request: ChatRequest, ctx: RequestContext, record: GenerationRecord) -> Route: ...
+
+    async def run_plugins(self, request: ChatRequest, ctx: RequestContext, planned: Route,
+                          record: GenerationRecord) -> PluginRun | None: ...
 
     def hedge_delay(self, planned: Route) -> float | None: ...
 

@@ -24,6 +24,7 @@ from ..errors import BadRequestError, SwitchpointError
 from ..generation import GenerationRecord
 from ..net.transport import Transport
 from ..observability.context import capture_output
+from ..plugins import PluginRun, Plugins
 from ..providers.base import Provider
 from ..routing import BreakerSettings, BreakerStore, Candidate, Live, MemoryBreakers
 from ..routing.auto import AUTO_MODEL, AutoRouter, build_auto
@@ -63,11 +64,10 @@ class Engine:
             BreakerSettings(**config.routing.breaker.model_dump()))
         self.routes = routing.RouteTable(catalogue)
         self.names = ModelResolver(catalogue, config.aliases, config.default_model)
-        # `:online`: set by the web plugin, which turns the variant into its plugin; until then a 400.
-        self.web_search: Callable[[ChatRequest], None] | None = None
         self.sticky = Stickiness(state, config.routing.sticky, self.spawn, self.routes) if (
             state is not None and config.routing.sticky.enabled) else None
         self.auto: AutoRouter | None = build_auto(config, catalogue)
+        self.plugins = Plugins(config, transport)
         self._background: set[asyncio.Task[Any]] = set()
         self.attempts = Attempts(config=config, providers=providers, budget=budget, pricer=self.pricer,
                                  health=self.health, breakers=self.breakers, rng=self.rng, clock=clock,
@@ -83,28 +83,28 @@ class Engine:
         return [self.names.lookup(model_id) for model_id in model_ids]
 
     def names_of(self, request: ChatRequest) -> list[str]:
-        """The requested model ids in order, with the default model and the aliases applied."""
-        ids = [request.model, *request.models] if request.models else [request.model]
-        if request.model_resolved:  # the API's own naming applied the aliases: only a default is left to fill
-            ids = [i or self.names.name(i) for i in ids]
+        """The requested model ids in order, with the default model and the aliases applied. They are
+        written back to the request (once), so what runs after routing (the plugins, which read
+        `:online` off the names) sees the names the aliases stand for."""
+        if request.model_resolved:  # aliases applied already: only a missing model is left to fill
+            if not request.model:
+                request.model = self.names.name("")
         else:
-            ids = [self.names.name(i) for i in ids]
+            request.model = self.names.name(request.model)
+            request.models = [self.names.name(m) for m in request.models]
+            request.model_resolved = True
+        ids = [request.model, *request.models] if request.models else [request.model]
         return list(dict.fromkeys(ids))
 
     def apply_variants(self, request: ChatRequest, models: list[tuple[Model, str | None]]) -> None:
         """The variants that change the request rather than the endpoints: `:thinking` turns reasoning on
-        for that model's endpoints, `:online` adds web search (a 400 while it is not configured)."""
+        for that model's endpoints. (`:online` is the web plugin's: plugins/spec.py reads it.)"""
         for model, variant in models:
             if variant == "thinking":
                 if request.reasoning_by_model is None:
                     request.reasoning_by_model = {}
                 asked = {k: v for k, v in (request.reasoning or {}).items() if (k, v) != ("effort", "none")}
                 request.reasoning_by_model[model.id] = {**asked, "enabled": True}
-            elif variant == "online":
-                if self.web_search is None:
-                    raise BadRequestError(f"{model.id}:online: web search is not configured",
-                                          metadata={"param": "model", "variant": "online"})
-                self.web_search(request)
 
     def live(self) -> Live:
         return Live(self.health, self.breakers, self.clock(), self.config.routing.healthy_window)
@@ -161,11 +161,35 @@ class Engine:
         if self.sticky is not None:
             self.sticky.served(planned, cand, record)
 
+    async def run_plugins(self, request: ChatRequest, ctx: RequestContext, planned: Route,
+                          record: GenerationRecord) -> PluginRun | None:
+        """The request's plugins, prepared (web search made, PDFs parsed), or None when it has none. A
+        plugin that cannot be honoured or a failed search is recorded in the ledger, then raised. The
+        search's price is added to what the attempts reserve and what the generation costs."""
+        models = list({c.model.id: c.model for c in planned.candidates}.values())
+        try:
+            run = self.plugins.start(request, models)
+            if run is not None:
+                await run.prepare()
+        except SwitchpointError as err:
+            self.books.finish_failed(record, err, ctx.started)
+            raise
+        if run is not None:
+            ctx.body_size += run.added_bytes  # the prompt bound of reservations covers the search results
+        if run is not None and run.search is not None and self.config.search is not None:
+            ctx.extra_nanos = pricing.to_nanos(pricing.search_cost(
+                self.config.search.pricing, run.search.searches, len(run.search.results)))
+        return run
+
     async def complete(self, request: ChatRequest, ctx: RequestContext) -> ChatResult:
         record = self.books.new_record(ctx, request.model, streamed=False)
         planned = await self.admit(request, ctx, record)
-        completion, cand, reservation = await self._attempt(request, ctx, planned.candidates, record,
-                                                            self._complete_once)
+        run = await self.run_plugins(request, ctx, planned, record)
+        once = self._complete_once if run is None else run.adapt(self._complete_once)
+        completion, cand, reservation = await self._attempt(run.request if run else request, ctx,
+                                                            planned.candidates, record, once)
+        if run is not None:
+            run.finish(completion)
         record.latency_ms = (self.clock() - ctx.started) * 1000
         first = completion.choices[0] if completion.choices else None
         usage = completion.usage or self.books.estimate_usage(ctx, sum(len(c.content or "") for c in completion.choices))

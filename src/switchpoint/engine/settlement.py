@@ -40,9 +40,11 @@ class Settlement:
         record.usage = usage
         charged = record.status == "success" or usage.completion_tokens > 0
         charge = self.pricer.charge(cand.endpoint.price, usage, cand.endpoint.provider) if charged else Charge(0, 0)
-        record.cost_nanos, record.markup_nanos = charge.cost_nanos, charge.markup_nanos
+        # A plugin's service (a web search) was used whether or not tokens are charged (OpenRouter's
+        # zero-completion insurance leaves such services billed).
+        record.cost_nanos, record.markup_nanos = charge.cost_nanos + ctx.extra_nanos, charge.markup_nanos
         record.completion_nanos = charge.completion_nanos
-        if reservation is not None and charge.cost_nanos > reservation.amount:
+        if reservation is not None and record.cost_nanos > reservation.amount:
             log.warning("generation %s cost %d nano-USD, more than the %d reserved (usage beyond the "
                         "request's bounds)", record.id, charge.cost_nanos, reservation.amount)
         await self.budget.settle(reservation, record.cost_nanos)

@@ -6,13 +6,14 @@ The server drives it: `await start()` (may raise the client's error: nothing was
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from ..accounting.budget import Reservation
 from ..errors import SwitchpointError, UpstreamError
 from ..net.transport import Transport, UpstreamResponse
 from ..observability.context import current_scope
+from ..plugins import StreamEdit
 from ..providers.base import Provider, StreamParser
 from ..routing import Candidate
 from ..types import ChatRequest, Delta, Usage
@@ -54,6 +55,7 @@ class ChatStream:
         self._pending: list[Delta] = []
         self._ended = False
         self._finished = False
+        self.edit: StreamEdit | None = None  # plugins' edits of the answer (annotations, healed JSON)
         self.output_chars = 0
         self.usage: Usage | None = None
         scope = current_scope()
@@ -62,17 +64,21 @@ class ChatStream:
     async def start(self) -> None:
         try:
             planned = await self.planner.admit(self.request, self.ctx, self.record)
+            run = await self.planner.run_plugins(self.request, self.ctx, planned, self.record)
         except SwitchpointError:
             self._finished = True
             raise
+        open_one: Callable[[ChatRequest, Provider, Candidate, float], Awaitable[Opened]] = self._open
+        if run is not None:
+            self.request, self.edit, open_one = run.request, run.stream_edit(), run.adapt(self._open)
         try:
             delay = self.planner.hedge_delay(planned)
             if delay is not None and len(planned.candidates) > 1:
                 opened, cand, reservation = await race(self.attempts, self.request, self.ctx, planned.candidates,
-                                                       self.record, self._open, delay, Opened.discard)
+                                                       self.record, open_one, delay, Opened.discard)
             else:
                 opened, cand, reservation = await self.attempts.attempt_all(self.request, self.ctx, planned.candidates,
-                                                                     self.record, self._open)
+                                                                     self.record, open_one)
         except SwitchpointError as err:
             self._finished = True
             self.books.finish_failed(self.record, err, self.ctx.started)
@@ -122,24 +128,37 @@ class ChatStream:
         group to the client at once instead of one write per delta."""
         pending, self._pending = self._pending, []
         if pending:
-            self._track(pending)
-            yield pending
-        if self._ended or self._chunks is None or self.parser is None:
+            pending = self._deliver(pending)
+            if pending:
+                yield pending
+        if self._chunks is None or self.parser is None:
             return
-        parser = self.parser
-        try:
-            async for data in self._chunks:
-                batch = parser.feed(data)
+        if not self._ended:
+            parser = self.parser
+            try:
+                async for data in self._chunks:
+                    batch = parser.feed(data)
+                    if batch:
+                        batch = self._deliver(batch)
+                        if batch:
+                            yield batch
+                batch = parser.close()
+            except UpstreamError as err:  # a mid-stream failure: its text goes to the client and the ledger
+                raise self.attempts.redactor.error(err) from None
+            if batch:
+                batch = self._deliver(batch)
                 if batch:
-                    self._track(batch)
                     yield batch
-            batch = parser.close()
-        except UpstreamError as err:  # a mid-stream failure: its text goes to the client and the ledger
-            raise self.attempts.redactor.error(err) from None
-        if batch:
-            self._track(batch)
-            yield batch
-        self._ended = True
+            self._ended = True
+        if self.edit is not None:
+            rest = self.edit.close()
+            if rest:
+                yield rest
+
+    def _deliver(self, batch: list[Delta]) -> list[Delta]:
+        """The batch counted as the upstream sent it, then as the client gets it (plugins' edits)."""
+        self._track(batch)
+        return self.edit.batch(batch) if self.edit is not None else batch
 
     def _track(self, batch: list[Delta]) -> None:
         for delta in batch:

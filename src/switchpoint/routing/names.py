@@ -20,6 +20,7 @@ from ..config.catalogue import VARIANTS, Catalogue, Model
 from ..errors import BadRequestError
 
 OPENROUTER_PREFIX = "openrouter/"
+ONLINE = "online"  # web search (the web plugin), combinable with another variant
 
 
 class ModelResolver:
@@ -52,7 +53,7 @@ class ModelResolver:
         base, sep, variant = requested.rpartition(":")
         if sep and variant in VARIANTS:
             target = self.aliases.lookup(base)
-            if target is not None and ":" not in target.rpartition("/")[2]:
+            if target is not None and (variant == ONLINE or ":" not in target.rpartition("/")[2]):
                 return f"{target}:{variant}"
         return None
 
@@ -62,6 +63,8 @@ class ModelResolver:
         if model is not None:
             return model, None
         base, sep, variant = name.rpartition(":")
+        if sep and variant == ONLINE and ":" in base.rpartition("/")[2] and base not in self.catalogue.models:
+            return self.lookup(base)  # `vendor/model:free:online`: web search on top of another variant
         if sep and "/" not in variant:
             model = self._find(base)
             if model is not None:

@@ -16,6 +16,7 @@ import uvicorn
 from ..config import Config, find_config_path, load_config
 from ..net.deadlines import ConnectionLimits
 from ..net.server import HttpProtocol
+from ..net.tls import TLSFilesError, server_context
 from ..providers import registry as _registry  # noqa: F401 - registers the provider types load_config checks
 from .access import LOG_FORMAT
 from .app import App
@@ -35,6 +36,26 @@ def protocol_factory(config: Config) -> Any:
     return partial(HttpProtocol, limits=ConnectionLimits.from_config(config.server))
 
 
+def tls_options(config: Config) -> dict[str, Any]:
+    """uvicorn's settings for `server.tls`: a factory that each serving process (every worker, and a
+    worker that replaces one) calls to load the certificate and key, so a renewed certificate is
+    picked up by processes started after the renewal. Loaded once here first, so a bad pair stops
+    `serve` with a clear message before anything listens."""
+    tls = config.server.tls
+    if tls is None:
+        return {}
+    try:
+        server_context(tls.cert, tls.key)
+    except TLSFilesError as exc:
+        raise SystemExit(f"switchpoint: {exc}") from None
+    return {"ssl_context_factory": partial(tls_context_factory, tls.cert, tls.key)}
+
+
+def tls_context_factory(cert: str, key: str, _config: Any, _default: Any) -> Any:
+    """uvicorn's `ssl_context_factory` (module-level, so uvicorn's own workers can pickle it)."""
+    return server_context(cert, key)
+
+
 def banner(config: Config, host: str, port: int, workers: int = 1) -> None:
     from .services import build_providers  # noqa: PLC0415
 
@@ -50,7 +71,8 @@ def banner(config: Config, host: str, port: int, workers: int = 1) -> None:
     state = config.state
     if workers > 1 and state == "memory" and workers_supported():
         state = f"memory, shared by the {workers} workers"
-    print(f"Switchpoint listening on http://{host}:{port}  (database {config.database}, state {state})")
+    scheme = "https" if config.server.tls is not None else "http"
+    print(f"Switchpoint listening on {scheme}://{host}:{port}  (database {config.database}, state {state})")
     if providers:
         print(f"providers: {', '.join(providers)}")
     if not remote:
@@ -77,11 +99,12 @@ def serve(config: Config, config_path: str | None, *, host: str | None, port: in
     host = host or config.host
     port = port or config.port
     raise_file_limit()
+    tls = tls_options(config)
     banner(config, host, port, workers)
     common = dict(host=host, port=port, loop="uvloop", http=protocol_factory(config), lifespan="on",
                   access_log=False, log_level="warning",
                   timeout_graceful_shutdown=int(config.server.shutdown_grace) or None,
-                  proxy_headers=False, server_header=False)
+                  proxy_headers=False, server_header=False, **tls)
     prepare_in_child(config)
     if workers > 1 and workers_supported():
         serve_workers(partial(worker_app, config), host, port, workers, common, grace=config.server.shutdown_grace,

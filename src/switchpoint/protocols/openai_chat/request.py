@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from ...errors import BadRequestError
+from ...plugins import parse_plugins
 from ...types import ROUTING_KEYS, ChatRequest, EmbeddingRequest
 from ..fields import bad, check_fields
 from .body_fields import CHAT, COMPLETIONS, EMBEDDINGS, MAX_FALLBACK_MODELS
@@ -92,10 +93,13 @@ def parse_chat(body: bytes, headers: dict[str, str], *, legacy: bool = False) ->
     elif messages is None:
         raise bad("messages", "required: a non-empty array of messages")
     params = {k: v for k, v in data.items() if k not in ROUTING_KEYS and k != "prompt"}
+    plugins = data.get("plugins") or []
+    if plugins:
+        parse_plugins(plugins)  # a plugin that cannot be honoured is a 400 naming it, before anything runs
     return ChatRequest(
         model=model, messages=messages, stream=data.get("stream") or False, models=models,
         provider=_route(data), reasoning=_reasoning(data), params=params, legacy_prompt=legacy,
-        headers={k: v for k, v in headers.items() if k in ATTRIBUTION},
+        headers={k: v for k, v in headers.items() if k in ATTRIBUTION}, plugins=plugins,
         session_id=data.get("session_id") or headers.get("x-session-id") or None,
     )
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ...plugins import parse_plugins
 from ...types import OPENAI_RESPONSES, ChatRequest, NativeBody
 from ..openai_chat.request import load_object as load_body  # noqa: F401 - one depth-bounded JSON loader for every API
 from .items import bad, input_items, items_to_messages
@@ -110,9 +111,13 @@ def parse_responses(data: dict[str, Any], history: list[dict[str, Any]], headers
     models = data.get("models") or []
     if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
         raise bad("models", "must be an array of model ids")
+    plugins = data.get("plugins") or []
+    if not isinstance(plugins, list):
+        raise bad("plugins", "must be an array of plugins such as [{\"id\": \"web\"}]")
+    parse_plugins(plugins)  # OpenRouter's plugins are honoured here too, or refused naming the entry
     return ChatRequest(model=data.get("model") or "", messages=messages, stream=data.get("stream") is True, models=models,
                        provider=data.get("provider"), reasoning=reasoning(data.get("reasoning")), params=params,
-                       headers=dict(headers), native=NativeBody(FORMAT, native))
+                       headers=dict(headers), native=NativeBody(FORMAT, native), plugins=plugins)
 
 
 def reasoning(value: dict[str, Any] | None) -> dict[str, Any] | None:
