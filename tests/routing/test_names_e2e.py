@@ -17,7 +17,7 @@ from .conftest import CHAT, USER, call, post, sdk
 
 OK = Reply.file("openai/chat_text.response.json")
 ALIASES = {"mini": "test/gpt", "gpt-4o-mini": "test/gpt", "cheap/*": "test/fallback", "fast": "rt/trio:floor",
-           "claude-*": "test/gpt"}
+           "claude-*": "test/gpt", "webby": "test/gpt:online"}
 
 
 @pytest.fixture
@@ -93,6 +93,7 @@ def test_models_lists_the_aliases_for_every_sdk(named: Gateway) -> None:
     ({"model": "test/gpt:bogus"}, "test/gpt:bogus: unknown model variant ':bogus'", {"variant": "bogus"}),
     ({"model": "no/such"}, "no/such is not a valid model ID", {"model": "no/such"}),
     ({"model": "test/gpt:online"}, "model: web search is not configured", {"param": "model"}),
+    ({"model": "webby"}, "model: web search is not configured", {"param": "model"}),  # the plugin sees the alias's :online
 ])
 def test_bad_names_are_400s(named: Gateway, upstream: Upstream, body: dict[str, Any], message: str,
                             metadata: dict[str, Any]) -> None:
