@@ -133,6 +133,14 @@ class KeyService:
         self._cache.pop(key_hash, None)
         self._loading.forget(key_hash)  # a lookup after this starts its own read
 
+    def forget_all(self) -> None:
+        """Drop every cached key here (a reload stored the config's keys anew)."""
+        self._heard(None)
+
+    def reconfigure(self, *, admin_key: str | None) -> None:
+        """A reloaded configuration's admin key (the cache is kept: see forget_all)."""
+        self._admin_hash = hash_key(admin_key) if admin_key else None
+
     async def changed(self, key_hash: str) -> None:
         """The key was created, changed or deleted here: drop it here and in every other process."""
         self.forget(key_hash)

@@ -99,11 +99,11 @@ def print_warnings(warnings: list[str] | tuple[str, ...]) -> None:
         click.echo(f"{click.style('warning', fg='yellow')} {warning}", err=True)
 
 
-def load_database_config(path: str | None, *, create: bool = False) -> Config:
+def load_database_config(path: str | None, *, create: bool = False, check_schema: bool = True) -> Config:
     """The config of the database a command works on: the one `serve` would use with the same `--config`
     / $SWITCHPOINT_CONFIG / ./switchpoint.yaml. Says which database on stderr. With no config file and
     no ./switchpoint.db (and no $SWITCHPOINT_DATABASE), stops instead of creating an empty ledger here,
-    unless `create` (`db upgrade`)."""
+    unless `create` (`db upgrade`). Stops, too, on a schema a newer Switchpoint migrated (`check_schema`)."""
     config = load_or_exit(path)
     found = find_config_path(path)
     if found is not None:
@@ -119,7 +119,33 @@ def load_database_config(path: str | None, *, create: bool = False) -> Config:
                 f"in {Path.cwd()}: nothing to work on. Run this in the folder where you run `switchpoint serve`, "
                 "or pass --config PATH.")
     click.echo(f"database: {redact(config.database)} ({source})", err=True)
+    if check_schema:
+        refuse_newer_schema(config.database)
     return config
+
+
+def refuse_newer_schema(url: str) -> None:
+    """Stop when the database's schema is newer than this version knows (a newer Switchpoint migrated it)."""
+    from ..storage import Store, migrate  # noqa: PLC0415 - only the commands that open the database load it
+
+    if url.startswith("sqlite") and "memory" not in url:
+        from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+        file = make_url(url).database
+        if file and not Path(file).exists():
+            return  # nothing there yet, so nothing newer
+
+    async def check() -> None:
+        store = Store(url)
+        try:
+            await migrate.check_schema(store.engine)
+        finally:
+            await store.close()
+
+    try:
+        run(check())
+    except migrate.SchemaTooNewError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def redact(url: str) -> str:

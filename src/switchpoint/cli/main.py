@@ -16,6 +16,7 @@ from .init import init
 from .keys import keys
 from .mcp_server import mcp_command
 from .query import models, query
+from .reload import reload
 from .status import status
 from .usage import usage
 
@@ -68,6 +69,7 @@ cli.add_command(init)
 cli.add_command(chat)
 cli.add_command(mcp_command)
 cli.add_command(db)
+cli.add_command(reload)
 cli.add_command(healthcheck)
 
 

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+import os
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..config import Config
-from ..errors import NotFoundError, SwitchpointError
+from ..errors import BadRequestError, NotFoundError, SwitchpointError
 from ..observability.context import end_scope, request_id_for, start_scope
 from ..protocols.openai_chat.render import error_body
 from . import admin, chat, dashboard, info, messages, openapi, responses
 from .cors import API_PREFIXES, Cors
-from .http import Receive, Request, Response, Send, Streamed
+from .http import Receive, Request, Response, Send, Streamed, json_response
 from .metrics import metrics_endpoint
+from .reload import Reloader
 from .services import Services, build_services, start_services, stop_services
 
 log = logging.getLogger("switchpoint.server")
@@ -96,14 +100,52 @@ def match(method: str, path: str) -> tuple[Handler | None, str, dict[str, str], 
 
 class App:
     def __init__(self, config: Config, services: Services | None = None, *, tune_gc: bool = False,
-                 prepared: bool = False) -> None:
+                 prepared: bool = False, config_path: str | None = None, supervised: bool = False,
+                 config_overrides: dict[str, Any] | None = None) -> None:
         self.config = config
         self.services = services
         self.tune_gc = tune_gc
         self.prepared = prepared  # the database was migrated and the config's keys stored before start
         self.extra_routes: dict[tuple[str, str], Handler] = dict(dashboard.ROUTES)
+        self.extra_routes[("POST", "/api/v1/admin/reload")] = self.reload_endpoint
+        self.extra_routes[("POST", "/v1/admin/reload")] = self.reload_endpoint
         self.cors = Cors(config.server.cors_origins) if config.server.cors_origins else None
         self.stop_requested_at: float | None = None  # time.monotonic() of the stop signal (run.GatewayServer)
+        self.reloader = Reloader(self, config_path)  # re-reads the file `serve` read (None: the defaults)
+        self.supervised = supervised  # a worker of `serve --workers N`: the supervisor signals every worker
+        self.config_overrides = config_overrides or {}  # settings `serve` gave over the file's, kept on reload
+        self.reloads: set[asyncio.Task[Any]] = set()
+
+    # -- live reload (server/reload.py) ----------------------------------------------------------
+
+    def swap(self, services: Services) -> None:
+        """Serve new requests with `services`; those under way keep the ones they started with."""
+        self.services = services
+        self.config = services.config
+        self.cors = Cors(services.config.server.cors_origins) if services.config.server.cors_origins else None
+
+    def request_reload(self) -> None:
+        """SIGHUP: reload in the background (the signal handler must not wait)."""
+        task = asyncio.ensure_future(self.reloader.reload())
+        self.reloads.add(task)  # a task nobody references may be collected before it ends
+        task.add_done_callback(self.reloads.discard)
+
+    async def reload_endpoint(self, services: Services, request: Request, send: Send) -> Response:
+        """`POST /api/v1/admin/reload` (`switchpoint reload`): reload, answer what was applied or refused.
+        A worker asks the supervisor, which signals every worker, and answers with its own outcome."""
+        admin.require_admin(services, request)
+        if self.supervised:
+            finished = self.reloader.finished
+            os.kill(os.getppid(), signal.SIGHUP)
+            await asyncio.wait_for(finished.wait(), 60)
+            result = self.reloader.last
+            assert result is not None
+        else:
+            result = await self.reloader.reload()
+        if not result.ok:
+            raise BadRequestError(f"{result.source}: {len(result.problems)} problem(s); the running configuration "
+                                  "is kept", metadata=result.as_dict())
+        return json_response(result.as_dict())
 
     def stop_requested(self) -> None:
         """A stop signal arrived: shutdown, the ledger's last writes included, ends within the grace."""
@@ -132,12 +174,15 @@ class App:
             if method == "OPTIONS" and sender.extra:
                 handler, route = self.cors.preflight, "preflight"
         started = time.perf_counter()
+        services = self.services  # this request's, to its end: a reload swaps in new ones for the next
+        if services is not None:
+            services.in_flight += 1
         try:
             try:
                 if handler is None:
                     raise NotFoundError(f"No route for {method} {path}")
-                assert self.services is not None, "the gateway has not started"
-                response = await handler(self.services, Request(scope, receive, sub, params), sender)
+                assert services is not None, "the gateway has not started"
+                response = await handler(services, Request(scope, receive, sub, params), sender)
             except SwitchpointError as err:
                 response = error_response(err)
             except Exception:
@@ -148,9 +193,10 @@ class App:
             if not sender.started:  # a stream that failed after its headers went out has already ended
                 await response.send(sender)
         finally:  # counted and logged however the request ended, a client gone mid-request included
-            if self.services is not None:
-                self.services.access.done(method, path, route, sender.status, authorization,
-                                          time.perf_counter() - started, request_id)
+            if services is not None:
+                services.in_flight -= 1
+                services.access.done(method, path, route, sender.status, authorization,
+                                     time.perf_counter() - started, request_id)
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -168,6 +214,7 @@ class App:
                     tune_garbage_collector()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self.reloader.wait_retired()
                 if self.services is not None:
                     since = self.stop_requested_at or time.monotonic()
                     await stop_services(self.services, deadline=since + self.config.server.shutdown_grace)

@@ -8,18 +8,22 @@ import logging
 import multiprocessing
 import os
 import resource
+import signal
 from functools import partial
 from typing import Any
 
 import uvicorn
 
 from ..config import Config, find_config_path, load_config
+from ..errors import ConfigError
 from ..net.deadlines import ConnectionLimits
 from ..net.server import HttpProtocol
 from ..net.tls import TLSFilesError, server_context
 from ..providers import registry as _registry  # noqa: F401 - registers the provider types load_config checks
+from ..storage.migrate import SchemaTooNewError
 from .access import LOG_FORMAT
 from .app import App
+from .reload import keep_restart_only
 from .services import prepare_database
 from .workers import STARTUP_FAILURE, GatewayServer, serve_workers
 from .workers import supported as workers_supported
@@ -96,6 +100,9 @@ def raise_file_limit() -> None:
 def serve(config: Config, config_path: str | None, *, host: str | None, port: int | None, workers: int) -> None:
     logging.basicConfig(level=os.environ.get("SWITCHPOINT_LOG_LEVEL", "INFO"),
                         format=LOG_FORMAT)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the gateway serves and handles it (reload)
+    found = find_config_path(config_path)
+    source = ConfigSource(config, str(found) if found is not None else None)
     host = host or config.host
     port = port or config.port
     raise_file_limit()
@@ -107,15 +114,16 @@ def serve(config: Config, config_path: str | None, *, host: str | None, port: in
                   proxy_headers=False, server_header=False, **tls)
     prepare_in_child(config)
     if workers > 1 and workers_supported():
-        serve_workers(partial(worker_app, config), host, port, workers, common, grace=config.server.shutdown_grace,
-                      share_memory_state=config.state == "memory", cache_bytes=config.response_cache.max_bytes)
+        serve_workers(partial(worker_app, source), host, port, workers, common, grace=config.server.shutdown_grace,
+                      share_memory_state=config.state == "memory", cache_bytes=config.response_cache.max_bytes,
+                      on_reload=source.reload)
     elif workers > 1:  # no SO_REUSEPORT balancing here: uvicorn's workers, sharing one socket
         path = find_config_path(config_path)
         if path is not None:
             os.environ["SWITCHPOINT_CONFIG"] = str(path.resolve())
         uvicorn.run("switchpoint.server.run:app_from_env", factory=True, workers=workers, **common)
     else:
-        app = App(config, tune_gc=True, prepared=True)
+        app = App(config, tune_gc=True, prepared=True, config_path=source.path)
         server = GatewayServer(uvicorn.Config(app, **common), app)
         with contextlib.suppress(KeyboardInterrupt):
             server.run()
@@ -123,11 +131,28 @@ def serve(config: Config, config_path: str | None, *, host: str | None, port: in
             raise SystemExit(STARTUP_FAILURE)
 
 
-def worker_app(config: Config, state_url: str | None) -> App:
+class ConfigSource:
+    """The configuration `serve` started with, and its file: the supervisor of `--workers N` re-reads
+    it on SIGHUP, so a worker it starts after a reload (to replace one that died) starts on the new one."""
+
+    def __init__(self, config: Config, path: str | None) -> None:
+        self.config = config
+        self.path = path
+
+    def reload(self) -> None:
+        try:
+            new = load_config(self.path)
+        except ConfigError:
+            return  # every worker logs the problems as it refuses them
+        self.config, _ = keep_restart_only(self.config, new)
+
+
+def worker_app(source: ConfigSource, state_url: str | None) -> App:
     """A worker's app; with `state_url`, on the state the supervisor hosts for all workers."""
-    if state_url is not None:
-        config = config.model_copy(update={"state": state_url})
-    return App(config, tune_gc=True, prepared=True)
+    overrides = {"state": state_url} if state_url is not None else {}
+    config = source.config.model_copy(update=overrides)
+    return App(config, tune_gc=True, prepared=True, config_path=source.path, supervised=True,
+               config_overrides=overrides)
 
 
 def prepare_in_child(config: Config) -> None:
@@ -147,6 +172,9 @@ def prepare_in_child(config: Config) -> None:
 def _prepare(config: Config) -> None:
     try:
         asyncio.run(prepare_database(config))
+    except SchemaTooNewError as exc:
+        log.error("cannot start: %s", exc)
+        raise SystemExit(1) from None
     except Exception as exc:
         log.error("preparing the database failed: %s: %s", exc.__class__.__name__, exc)
         raise SystemExit(1) from None

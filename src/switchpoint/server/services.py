@@ -25,7 +25,7 @@ from ..protocols.anthropic_messages import ModelNames
 from ..protocols.anthropic_messages.models import served_names
 from ..providers.base import Provider
 from ..providers.registry import PROVIDER_TYPES
-from ..routing import BreakerSettings
+from ..routing import BreakerSettings, BreakerStore
 from ..routing.health import Health
 from ..routing.names import ModelResolver
 from ..state import State, open_state
@@ -61,6 +61,7 @@ class Services:
     observers: list[Observer] = field(default_factory=list)  # generation log, tracing
     model_names: ModelNames | None = None  # Messages API model names -> catalogue ids
     responses_purged_at: float = 0.0  # when this process last purged expired stored responses
+    in_flight: int = 0  # requests being served with these services (a reload retires them at 0)
 
 
 def build_providers(config: Config, warnings: list[str]) -> dict[str, Provider]:
@@ -99,31 +100,50 @@ def build_upstream_settings(config: Config) -> dict[str, UpstreamSettings]:
             for name, p in config.providers.items()}
 
 
-def build_services(config: Config) -> Services:
+def build_services(config: Config, keep: Services | None = None) -> Services:
+    """Everything a gateway runs on, from `config`. With `keep` (a reload: server/reload.py), the parts
+    that live as long as the process are taken from the running services (database, shared state, ledger
+    writer, keys' cache and subscriptions, budget holds, endpoint health and breakers, metrics,
+    observers); everything else is built anew from `config`."""
     warnings = list(config.warnings)
-    store = Store(config.database)
-    state = open_state(config.state, failure=config.state_failure, cache_bytes=config.response_cache.max_bytes)
     providers = build_providers(config, warnings)
     catalogue = build_catalogue(config, {n: p.type for n, p in providers.items()})
-    keys = KeyService(store, admin_key=config.admin_key, state=state)
-    ledger = build_ledger(config, store)
-    budget = Budget(state, store, lease=config.server.reservation_lease, ledger=ledger)
+    if keep is None:
+        store = Store(config.database)
+        state = open_state(config.state, failure=config.state_failure, cache_bytes=config.response_cache.max_bytes)
+        keys = KeyService(store, admin_key=config.admin_key, state=state)
+        ledger = build_ledger(config, store)
+        budget = Budget(state, store, lease=config.server.reservation_lease, ledger=ledger)
+        health = Health()
+        breakers: BreakerStore | None = shared_breakers(config, state)
+        metrics = Metrics(set(catalogue.models))
+        ledger.observers.append(metrics.observe)
+        LedgerHealth(ledger, metrics.registry)
+        observers = build_observers(config)
+    else:
+        store, state, keys, ledger, budget = keep.store, keep.state, keep.keys, keep.ledger, keep.budget
+        health, breakers, metrics, observers = keep.health, keep.engine.breakers, keep.metrics, keep.observers
     limiter = RateLimiter(state, free_per_minute=config.free_models.requests_per_minute,
                           free_per_day=config.free_models.requests_per_day)
     transport = Transport(proxies=build_proxies(config), settings=build_upstream_settings(config))
-    health = Health()
     engine = Engine(config=config, catalogue=catalogue, providers=providers, transport=transport, budget=budget,
-                    limiter=limiter, ledger=ledger, health=health, breakers=shared_breakers(config, state), state=state,
+                    limiter=limiter, ledger=ledger, health=health, breakers=breakers, state=state,
                     pricer=Pricer(config.markup, {name: p.markup for name, p in config.providers.items()}))
     cache = ResponseCache(state, ledger, config.response_cache)
-    metrics = Metrics(set(catalogue.models))
-    ledger.observers.append(metrics.observe)
     access = AccessLog(metrics.http, enabled=config.server.access_log,
                        stream=plain_stream() if config.server.access_log else None)
-    LedgerHealth(ledger, metrics.registry)
-    return Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
-                    health, cache, metrics, access, warnings=warnings, observers=build_observers(config),
-                    model_names=model_names(config, catalogue, engine.names))
+    services = Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
+                        health, cache, metrics, access, warnings=warnings, observers=observers,
+                        model_names=model_names(config, catalogue, engine.names))
+    if keep is not None:
+        services.started_at, services.responses_purged_at = keep.started_at, keep.responses_purged_at
+    return services
+
+
+def carry_over(services: Services) -> None:
+    """Point the parts a reload keeps at the new configuration, once it was built without error."""
+    services.keys.reconfigure(admin_key=services.config.admin_key)
+    services.metrics.known_models = set(services.catalogue.models)
 
 
 def model_names(config: Config, catalogue: Catalogue, names: ModelResolver) -> ModelNames:
@@ -169,6 +189,13 @@ def config_key_rows(config: Config) -> list[dict[str, Any]]:
         )
         for key in config.keys
     ]
+
+
+async def store_config_keys(services: Services) -> None:
+    """Store the config's keys (new ones added, changed ones updated, removed ones disabled), and drop
+    every cached key so the new settings apply at once."""
+    await services.store.upsert_config_keys(config_key_rows(services.config))
+    services.keys.forget_all()
 
 
 async def start_services(services: Services, *, prepared: bool = False) -> None:

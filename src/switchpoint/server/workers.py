@@ -12,6 +12,9 @@ response cache and circuit breakers are then exact across workers, and a key cha
 dropped by all of them before the change answers. The listening socket stays with the supervisor, so
 a restarted state process picks it up and the workers' reconnections wait in its backlog.
 
+SIGHUP reloads the configuration (server/reload.py): the supervisor re-reads the file for the workers
+it may start later and forwards the signal to every worker, which each reload on their own.
+
 The supervisor forwards SIGINT/SIGTERM to the workers as SIGTERM (each drains its in-flight requests and
 ledger), stops the state process once they have, and restarts a worker (or the state process) that dies
 on its own. A worker that cannot start (a port in use, a broken config), or dies within a second of
@@ -19,13 +22,16 @@ starting, stops the whole server instead of restarting in a loop."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
+import os
 import shutil
 import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -106,6 +112,7 @@ def run_worker(make_app: Callable[[], Any], host: str, port: int, options: dict[
                shared: SharedState | None = None) -> None:
     for signum in STOP_SIGNALS:  # the supervisor's handlers were copied by fork; uvicorn installs its own
         signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload before this worker serves: it has the new config
     if shared is not None:
         shared.listener.close()  # the state process's, inherited by fork
     try:
@@ -128,6 +135,11 @@ class GatewayServer(uvicorn.Server):
         super().__init__(config)
         self.gateway = app
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if threading.current_thread() is threading.main_thread():  # SIGHUP: reload the configuration
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.gateway.request_reload)
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.gateway.stop_requested()
         super().handle_exit(sig, frame)
@@ -135,8 +147,11 @@ class GatewayServer(uvicorn.Server):
 
 class Supervisor:
     def __init__(self, make_app: Callable[[], Any], host: str, port: int, workers: int,
-                 options: dict[str, Any], grace: float, shared: SharedState | None = None) -> None:
+                 options: dict[str, Any], grace: float, shared: SharedState | None = None,
+                 on_reload: Callable[[], None] | None = None) -> None:
         self.make_app = make_app
+        self.on_reload = on_reload  # SIGHUP: refresh what workers started later are built from
+        self.reload_requested = False
         self.shared = shared
         self.host = host
         self.port = port
@@ -162,8 +177,15 @@ class Supervisor:
     def on_signal(self, signum: int, frame: object) -> None:
         self.stopping = True
 
+    def on_hangup(self, signum: int, frame: object) -> None:
+        self.reload_requested = True
+        for slot, (process, _) in self.workers.items():  # at once: each worker reloads on its own
+            if slot != STATE_SLOT and process.pid is not None:
+                os.kill(process.pid, signal.SIGHUP)
+
     def run(self) -> int:
         previous = {signum: signal.signal(signum, self.on_signal) for signum in STOP_SIGNALS}
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self.on_hangup)
         try:
             if self.shared is not None:
                 self.start(STATE_SLOT)
@@ -171,6 +193,10 @@ class Supervisor:
                 self.start(slot)
             while not self.stopping:
                 self.reap(wait([process.sentinel for process, _ in self.workers.values()], timeout=0.5))
+                if self.reload_requested:
+                    self.reload_requested = False
+                    if self.on_reload is not None:
+                        self.on_reload()
             self.stop()
         finally:
             for signum, handler in previous.items():
@@ -217,14 +243,14 @@ class Supervisor:
 
 def serve_workers(make_app: Callable[[str | None], Any], host: str, port: int, workers: int,
                   options: dict[str, Any], grace: float, *, share_memory_state: bool = False,
-                  cache_bytes: int = 64 << 20) -> None:
+                  cache_bytes: int = 64 << 20, on_reload: Callable[[], None] | None = None) -> None:
     """`make_app(state_url)` builds a worker's app; `state_url` is the shared state's when the supervisor
     hosts one (`share_memory_state`, for `state: memory`), else None (keep the configured state)."""
     port = reserve_port(host, port)
     shared = SharedState(cache_bytes) if share_memory_state else None
     try:
         build = partial(make_app, shared.url if shared is not None else None)
-        code = Supervisor(build, host, port, workers, options, grace, shared).run()
+        code = Supervisor(build, host, port, workers, options, grace, shared, on_reload).run()
     finally:
         if shared is not None:
             shared.close()

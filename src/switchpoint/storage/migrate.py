@@ -40,6 +40,31 @@ def alembic_head() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+class SchemaTooNewError(Exception):
+    """The database was migrated by a newer Switchpoint: this version does not know its schema."""
+
+    def __init__(self, revision: str) -> None:
+        self.revision = revision
+        super().__init__(
+            f"the database schema is at revision {revision}, which this Switchpoint does not know (its newest is "
+            f"{HEAD}): a newer version of Switchpoint migrated it. Upgrade Switchpoint to that version (or newer), "
+            "or restore a backup made by this version (`switchpoint db restore PATH`). Nothing was changed.")
+
+
+def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+def check_known(revision: str | None) -> None:
+    """Raise SchemaTooNewError when `revision` is none of this version's migrations (a newer version's)."""
+    if revision is None or revision == HEAD:
+        return  # the usual cases, decided without loading Alembic
+    if revision not in known_revisions():
+        raise SchemaTooNewError(revision)
+
+
 def _current(connection: Connection) -> str | None:
     if not inspect(connection).has_table("alembic_version"):
         return None
@@ -67,6 +92,13 @@ async def current(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(_current)
 
 
+async def check_schema(engine: AsyncEngine) -> str | None:
+    """The database's revision, after checking this version knows it (commands that open the database)."""
+    revision = await current(engine)
+    check_known(revision)
+    return revision
+
+
 async def upgrade(engine: AsyncEngine, target: str = "head") -> tuple[str | None, str | None]:
     """Migrate up to `target`; returns (revision before, revision after)."""
     return await _migrate(engine, _upgrade, target)
@@ -83,14 +115,18 @@ async def _migrate(engine: AsyncEngine, step: Callable[[Connection, str], None],
         if conn.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": LOCK_ID})
         before = await conn.run_sync(_current)
+        check_known(before)
         await conn.run_sync(step, target)
         after = await conn.run_sync(_current)
     return before, after
 
 
 async def ensure_current(engine: AsyncEngine) -> bool:
-    """Upgrade when the database is behind the code; True when it did."""
-    if await current(engine) == HEAD:
+    """Upgrade when the database is behind the code; True when it did. Refuses a schema newer than the
+    code (SchemaTooNewError), before touching anything."""
+    revision = await current(engine)
+    if revision == HEAD:
         return False
+    check_known(revision)
     await upgrade(engine)
     return True

@@ -7,6 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from . import migrate
@@ -68,7 +69,14 @@ class Store:
         """Static keys from switchpoint.yaml, in one transaction: insert the new ones, refresh the
         settings of those already stored that the file changed (their creation time and usage stay;
         their update time becomes now), and disable the keys an earlier config defined that this one no
-        longer does (removing a key from the file revokes it)."""
+        longer does (removing a key from the file revokes it). Processes doing it at once (the workers of
+        a reload, replicas) may both insert a new key: the one that loses retries and finds it stored."""
+        try:
+            await self._upsert_config_keys(rows)
+        except IntegrityError:
+            await self._upsert_config_keys(rows)
+
+    async def _upsert_config_keys(self, rows: list[dict[str, Any]]) -> None:
         async with self.engine.begin() as conn:
             hashes = [row["hash"] for row in rows]
             stale = {h for (h,) in await conn.execute(
