@@ -60,6 +60,8 @@ NOTES = {
     "keys[].token_limit.tokens": "tokens allowed per interval",
     "keys[].token_limit.interval": "the window, in seconds or like `1m`",
     "keys[].cache": "serve repeated identical requests from the response cache",
+    "keys[].user_rate_limit.requests": "requests each end user (the requests' `user`) may make per interval",
+    "keys[].user_rate_limit.interval": "the window, in seconds or like `1m`",
     "server.max_body_bytes": "largest request body accepted; 413 past it",
     "server.ledger_flush_interval": "seconds between the ledger writer's batches",
     "server.ledger_batch_size": "rows written per batch at most",

@@ -96,6 +96,8 @@ SERVER = "server"            # other 5xx
 TIMEOUT = "timeout"          # no answer within the attempt timeout
 CONNECT = "connect"          # could not connect, or the connection was reset
 MALFORMED = "malformed"      # 2xx whose body we could not read as the provider's format
+CONTEXT = "context_length"   # the prompt (plus max_tokens) does not fit the endpoint's context window:
+                             # fails over only to endpoints with a larger window, else a 400
 
 
 class UpstreamError(Exception):
@@ -122,6 +124,8 @@ class UpstreamError(Exception):
             metadata["upstream_status"] = self.status
         if attempts:
             metadata["attempts"] = attempts
+        if self.kind == CONTEXT:
+            return BadRequestError(self.message, metadata=metadata)  # OpenRouter answers these with 400
         if self.kind == INVALID:
             err: SwitchpointError = BadRequestError(self.message, metadata=metadata)
             if self.status in (413, 422):
@@ -143,9 +147,10 @@ _KIND_TYPES = {
     INVALID: "invalid_request", AUTH: "authentication", ENDPOINT: "provider_unavailable", RATE_LIMIT: "rate_limit_exceeded",
     QUOTA: "payment_required", OVERLOADED: "provider_overloaded", SERVER: "provider_unavailable",
     TIMEOUT: "timeout", CONNECT: "provider_unavailable", MALFORMED: "provider_unavailable",
+    CONTEXT: "context_length_exceeded",
 }
 
 # Kinds worth a second try on the same endpoint before moving on.
 RETRY_SAME = frozenset({SERVER, CONNECT, OVERLOADED})
-# Kinds that move on to the next endpoint (everything but INVALID).
-FAIL_OVER = frozenset({AUTH, ENDPOINT, RATE_LIMIT, QUOTA, OVERLOADED, SERVER, TIMEOUT, CONNECT, MALFORMED})
+# Kinds that move on to the next endpoint (everything but INVALID; CONTEXT only to a larger window).
+FAIL_OVER = frozenset({AUTH, ENDPOINT, RATE_LIMIT, QUOTA, OVERLOADED, SERVER, TIMEOUT, CONNECT, MALFORMED, CONTEXT})

@@ -59,6 +59,7 @@ class ChatRequest:
     model_resolved: bool = False  # the API's own naming already resolved the model names: no aliases again
     # Reasoning settings per model id, from a `:thinking` variant; they replace `reasoning` on its endpoints.
     reasoning_by_model: dict[str, dict[str, Any]] | None = None
+    transforms: list[str] | None = None  # OpenRouter's prompt transforms; None = the default (routing/context.py)
     plugins: list[dict[str, Any]] = field(default_factory=list)  # OpenRouter `plugins`, checked (plugins/spec.py)
 
     @property

@@ -196,3 +196,19 @@ providers:
     assert "providers.az.timeout" in problems
     assert problems.pop("providers.m.type") == ("unknown provider type 'martian' (known: anthropic, azure, gemini, "
                                                 "ollama, openai, openrouter)")
+
+
+def test_endpoint_weight_defaults_to_one_accepts_zero_and_rejects_negative(tmp_path):
+    text = """
+providers: {x: {type: openai, base_url: 'http://h/v1', api_key: k}}
+models:
+  - id: v/m
+    endpoints: [{provider: x, model: a}, {provider: x, model: b, weight: 0}, {provider: x, model: c, weight: 2.5}]
+"""
+    config = load_config(write(tmp_path, text), env={})
+    endpoints = build_catalogue(config, {"x": "openai"}).get("v/m").endpoints
+    assert [e.weight for e in endpoints] == [1.0, 0.0, 2.5]
+    bad = text.replace("weight: 0}", "weight: -1}")
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, bad), env={})
+    assert "models[0].endpoints[1].weight" in dict(caught.value.problems)

@@ -9,6 +9,7 @@ import pytest
 
 from switchpoint.errors import (
     AUTH,
+    CONTEXT,
     ENDPOINT,
     INVALID,
     OVERLOADED,
@@ -365,7 +366,8 @@ def test_stream_cut_before_message_stop_is_an_error() -> None:
 
 @pytest.mark.parametrize(("status", "name", "kind"), [
     (400, "error_400_invalid_request.json", INVALID),
-    (400, "error_400_prompt_too_long.json", INVALID),
+    (400, "error_400_prompt_too_long.json", CONTEXT),
+    (400, "error_400_context_limit_max_tokens.json", CONTEXT),
     (404, "error_404_not_found.json", ENDPOINT),
     (429, "error_429_rate_limit.json", RATE_LIMIT),
     (500, "error_500_api_error.json", SERVER),

@@ -28,21 +28,22 @@ class FakeClock:
 def endpoint(provider: str, prompt_per_m: float | str = 1, completion_per_m: float | str | None = None, *,
              model_id: str = "vendor/model", max_output: int | None = None, params: tuple[str, ...] | None = None,
              data_collection: str = "allow", quantization: str | None = None,
-             request: str = "0") -> Endpoint:
+             request: str = "0", context: int | None = 128000, weight: float = 1.0) -> Endpoint:
     """An endpoint priced in USD per million tokens (completion defaults to the prompt price)."""
     prompt = Decimal(str(prompt_per_m)) / MILLION
     completion = Decimal(str(completion_per_m if completion_per_m is not None else prompt_per_m)) / MILLION
     return Endpoint(model_id=model_id, provider=provider, provider_type="openai", model=f"{provider}-model",
-                    price=Price(prompt, completion, Decimal(request)), context_length=128000,
+                    price=Price(prompt, completion, Decimal(request)), context_length=context,
                     max_output_tokens=max_output,
                     supported_parameters=frozenset(params if params is not None else DEFAULT_PARAMETERS),
-                    data_collection=data_collection, quantization=quantization)
+                    data_collection=data_collection, quantization=quantization, weight=weight)
 
 
-def model(model_id: str, *endpoints: Endpoint, params: tuple[str, ...] = DEFAULT_PARAMETERS) -> Model:
+def model(model_id: str, *endpoints: Endpoint, params: tuple[str, ...] = DEFAULT_PARAMETERS,
+          context: int | None = 128000) -> Model:
     eps = tuple(Endpoint(**{**{f: getattr(e, f) for f in Endpoint.__dataclass_fields__}, "model_id": model_id})
                 for e in endpoints)
-    return Model(id=model_id, name=model_id, description="", context_length=128000, max_output_tokens=None,
+    return Model(id=model_id, name=model_id, description="", context_length=context, max_output_tokens=None,
                  input_modalities=("text",), output_modalities=("text",), supported_parameters=params,
                  tokenizer="Other", created=0, hugging_face_id=None, endpoints=eps)
 

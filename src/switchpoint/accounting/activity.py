@@ -10,7 +10,7 @@ from typing import Any
 from ..storage import Store
 from .pricing import from_nanos
 
-DIMENSIONS = ("day", "model", "provider", "key")
+DIMENSIONS = ("day", "model", "provider", "key", "user")
 DAY_MS = 86_400_000
 
 
@@ -73,6 +73,8 @@ async def activity(store: Store, *, by: Sequence[str] = ("day", "model", "provid
         if "key" in by:
             item["key_hash"] = row["key"]
             item["key"] = (key_names or {}).get(row["key"], row["key"][:12] if row["key"] else None)
+        if "user" in by:
+            item["user"] = row["user"]  # the request's end user id; None when it named none
         item.update(
             usage=from_nanos(row["cost_nanos"]), markup=from_nanos(row["markup_nanos"]), byok_usage_inference=0,
             requests=row["requests"], errors=row["errors"], cache_hits=row["cache_hits"],

@@ -1,5 +1,8 @@
-"""Per-key spend limits: reserve the worst case before calling upstream, settle the actual cost after.
-Counters live in `state` (shared across replicas) and are seeded from the ledger."""
+"""Per-key spend limits, and per end user of a key (`user_limit`, the request's `user`): reserve the
+worst case before calling upstream, settle the actual cost after. Counters live in `state` (shared
+across replicas) and are seeded from the ledger. A request of an end user of a key with both limits
+is held in both counters in one atomic step (`State.reserve_all`), so neither can be overspent by
+concurrent requests."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import orjson
 
 from ..errors import ForbiddenError
 from ..ids import random_hex
-from ..state import State
+from ..state import Hold, State
 from ..state.singleflight import SingleFlight
 from ..storage import Store
 from .keys import KeyRecord
@@ -27,7 +30,7 @@ DEFAULT_LEASE = 3600.0
 
 @dataclass(slots=True)
 class Reservation:
-    counter: str
+    counters: tuple[str, ...]  # the key's counter and/or its end user's, each holding `amount`
     token: str
     amount: int
     ttl: float
@@ -36,12 +39,14 @@ class Reservation:
 
 class InsufficientBudgetError(Exception):
     """The reservation does not fit: `remaining` nano-USD are free now (limit - spent - holds of
-    requests in flight), `unspent` once those settle (limit - spent)."""
+    requests in flight), `unspent` once those settle (limit - spent). `user` names the end user whose
+    own limit (the key's `user_limit`) refused it; None when the key's limit did."""
 
-    def __init__(self, remaining: int, unspent: int | None = None) -> None:
+    def __init__(self, remaining: int, unspent: int | None = None, user: str | None = None) -> None:
         super().__init__(f"{remaining} nano-USD remaining")
         self.remaining = remaining
         self.unspent = remaining if unspent is None else unspent
+        self.user = user
 
 
 def limit_exceeded(key: KeyRecord) -> ForbiddenError:
@@ -85,17 +90,19 @@ class Budget:
         self.ledger = ledger
         self._seeding: SingleFlight[None] = SingleFlight()
 
-    async def _seed(self, counter: str, key_hash: str, since_ms: int, ttl: float) -> None:
-        await self.state.seed(counter, await self.ledger_spend(key_hash, since_ms), ttl=ttl)
+    async def _seed(self, counter: str, key_hash: str, since_ms: int, ttl: float, user: str | None = None) -> None:
+        await self.state.seed(counter, await self.ledger_spend(key_hash, since_ms, user), ttl=ttl)
 
-    async def ledger_spend(self, key_hash: str | None, since_ms: int) -> int:
-        """Spend in the ledger, counting the rows not written yet (this process's, and every other
-        worker's or replica's, asked through the state) exactly once: they are taken first, and left
-        out of the stored sum even if they are written meanwhile."""
-        pending = self.ledger.pending_costs(key_hash, since_ms) if self.ledger is not None else {}
-        for reply in await self.state.publish(PENDING, orjson.dumps([key_hash, since_ms]).decode()):
+    async def ledger_spend(self, key_hash: str | None, since_ms: int, user: str | None = None) -> int:
+        """Spend in the ledger (of one end user of the key, with `user`), counting the rows not written
+        yet (this process's, and every other worker's or replica's, asked through the state) exactly
+        once: they are taken first, and left out of the stored sum even if they are written meanwhile."""
+        pending = self.ledger.pending_costs(key_hash, since_ms, user) if self.ledger is not None else {}
+        ask = [key_hash, since_ms] if user is None else [key_hash, since_ms, user]
+        for reply in await self.state.publish(PENDING, orjson.dumps(ask).decode()):
             pending.update(orjson.loads(reply))
-        return sum(pending.values()) + await self.store.spend_nanos(key_hash, since_ms, exclude=pending.keys())
+        return sum(pending.values()) + await self.store.spend_nanos(key_hash, since_ms, exclude=pending.keys(),
+                                                                    user=user)
 
     async def listen(self) -> None:
         """Answer other processes asking for this process's rows not written yet."""
@@ -104,8 +111,8 @@ class Budget:
     def _pending_here(self, message: str | None) -> str | None:
         if message is None or self.ledger is None:
             return None
-        key_hash, since_ms = orjson.loads(message)
-        return orjson.dumps(self.ledger.pending_costs(key_hash, since_ms)).decode()
+        key_hash, since_ms, *user = orjson.loads(message)
+        return orjson.dumps(self.ledger.pending_costs(key_hash, since_ms, user[0] if user else None)).decode()
 
     def _counter(self, key: KeyRecord, now: dt.datetime | None) -> tuple[str, int, float]:
         if key.limit_reset is None:  # a lifetime limit: one counter for ever
@@ -117,13 +124,52 @@ class Budget:
         ttl = (end - now).total_seconds() + 3600 if end else LIFETIME_TTL
         return f"spend:{key.hash}:{since_ms}", since_ms, ttl
 
-    async def reserve(self, key: KeyRecord, amount: int, now: dt.datetime | None = None) -> Reservation | None:
-        """None when the key has no limit. Raises ForbiddenError when the limit is spent and
-        InsufficientBudgetError when what is left cannot cover `amount`."""
-        if key.limit_nanos is None:
+    @staticmethod
+    def user_counter(key_counter: str, user: str) -> str:
+        """The end user's counter: tagged with the key's, so Redis Cluster keeps both in one slot."""
+        return f"{{{key_counter}}}:user:{user}"
+
+    async def reserve(self, key: KeyRecord, amount: int, now: dt.datetime | None = None,
+                      user: str | None = None) -> Reservation | None:
+        """None when neither the key nor (for a request naming an end user) its `user_limit` limits it.
+        Raises ForbiddenError when the key's limit is spent and InsufficientBudgetError when what is
+        left of the key's or the end user's limit cannot cover `amount`."""
+        per_user = user is not None and key.user_limit_nanos is not None
+        if key.limit_nanos is None and not per_user:
             return None
         counter, since_ms, ttl = self._counter(key, now)
         token = random_hex(8)
+        if not per_user:
+            return await self._reserve_key(key, counter, since_ms, ttl, token, amount)
+        assert user is not None and key.user_limit_nanos is not None
+        holds = [Hold(self.user_counter(counter, user), key.user_limit_nanos, ttl)]
+        if key.limit_nanos is not None:
+            holds.insert(0, Hold(counter, key.limit_nanos, ttl))
+        check = await self.state.reserve_all(holds, token, amount, lease=self.lease)
+        if check.unseeded:  # first use of this period's counters (or state restarted): seed from the ledger
+            for i in check.unseeded:
+                await self._seed_one(holds[i].counter, key.hash, since_ms, ttl,
+                                     None if holds[i].counter == counter else user)
+            check = await self.state.reserve_all(holds, token, amount, lease=self.lease)
+            assert not check.unseeded, "seeded counters answer"
+        if check.admitted:
+            return Reservation(tuple(h.counter for h in holds), token, amount, ttl)
+        hold = holds[check.refused]
+        spent = await self.state.spent(hold.counter)
+        unspent = hold.limit - (spent or 0)
+        if hold.counter == counter:
+            if unspent <= 0:
+                raise limit_exceeded(key)
+            raise InsufficientBudgetError(check.remaining[check.refused], unspent)
+        raise InsufficientBudgetError(check.remaining[check.refused], unspent, user=user)
+
+    async def _seed_one(self, counter: str, key_hash: str, since_ms: int, ttl: float, user: str | None) -> None:
+        """Seed one counter from the ledger, once however many requests find it new at the same time."""
+        await self._seeding.run(counter, lambda: self._seed(counter, key_hash, since_ms, ttl, user))
+
+    async def _reserve_key(self, key: KeyRecord, counter: str, since_ms: int, ttl: float, token: str,
+                           amount: int) -> Reservation:
+        assert key.limit_nanos is not None
         result = await self.state.reserve(counter, token, key.limit_nanos, amount, ttl=ttl, lease=self.lease)
         if result is None:  # first use of this period's counter (or state restarted): seed from the ledger
             await self._seeding.run(counter, lambda: self._seed(counter, key.hash, since_ms, ttl))
@@ -131,7 +177,7 @@ class Budget:
             assert result is not None, "a seeded counter answers"
         ok, remaining = result
         if ok:
-            return Reservation(counter, token, amount, ttl)
+            return Reservation((counter,), token, amount, ttl)
         # Refused (the slow path): 403 once settled spend has reached the limit, else 402 saying what
         # is left, counting what holds of requests in flight will give back when they settle.
         spent = await self.state.spent(counter)
@@ -144,7 +190,14 @@ class Budget:
         if reservation is None or reservation.settled:
             return
         reservation.settled = True
-        await self.state.settle(reservation.counter, reservation.token, actual, ttl=reservation.ttl)
+        for counter in reservation.counters:
+            await self.state.settle(counter, reservation.token, actual, ttl=reservation.ttl)
+
+    async def user_spent(self, key: KeyRecord, user: str, now: dt.datetime | None = None) -> int:
+        """Settled spend of one end user of the key in the key's limit period."""
+        counter, since_ms, _ = self._counter(key, now)
+        spent = await self.state.spent(self.user_counter(counter, user))
+        return spent if spent is not None else await self.ledger_spend(key.hash, since_ms, user)
 
     async def spent(self, key: KeyRecord, reset: str | None, now: dt.datetime | None = None) -> int:
         """Settled spend of the key in the period `reset` names (not necessarily the key's own)."""

@@ -18,6 +18,7 @@ from ..state import State
 from ..state.singleflight import SingleFlight
 from ..storage import Store
 from ..storage.store import now_ms
+from .audit import key_entry
 
 log = logging.getLogger("switchpoint.keys")
 KEY_PREFIX = "sk-sp-v1-"
@@ -55,6 +56,9 @@ class KeyRecord:
     updated_at_ms: int | None = None
     expires_at_ms: int | None = None
     external_user: str | None = None
+    user_limit_nanos: int | None = None          # USD budget per end user, in the key's limit_reset period
+    user_rate_limit_requests: int | None = None  # requests per interval per end user
+    user_rate_limit_interval: float | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> KeyRecord:
@@ -162,16 +166,41 @@ class KeyService:
     async def create(self, name: str, *, limit_usd: float | None = None, limit_reset: str | None = None,
                      rate_limit: tuple[int, float] | None = None, token_limit: tuple[int, float] | None = None,
                      expires_at_ms: int | None = None, cache: bool = False, log_content: bool = False,
-                     external_user: str | None = None, plaintext: str | None = None) -> tuple[KeyRecord, str]:
-        """Store a new key in one insert; returns its record and its plaintext (shown once). The
-        plaintext is generated unless the caller brings its own (OpenRouter's `external.api_key`)."""
+                     external_user: str | None = None, plaintext: str | None = None,
+                     user_limit_usd: float | None = None, user_rate_limit: tuple[int, float] | None = None,
+                     actor: str) -> tuple[KeyRecord, str]:
+        """Store a new key in one insert (with its audit-log entry naming `actor`); returns its record
+        and its plaintext (shown once). The plaintext is generated unless the caller brings its own
+        (OpenRouter's `external.api_key`)."""
         key = plaintext or generate_key()
         row = new_key_row(key, name, limit_usd=limit_usd, limit_reset=limit_reset, rate_limit=rate_limit,
                           token_limit=token_limit, expires_at_ms=expires_at_ms, cache=cache, log_content=log_content,
-                          external_user=external_user)
-        await self.store.insert_key(row)
+                          external_user=external_user, user_limit_usd=user_limit_usd, user_rate_limit=user_rate_limit)
+        await self.store.insert_key(row, audit=key_entry(actor, "key.create", None, row))
         await self.changed(row["hash"])  # a process that was asked for it before keeps no "unknown key"
         return KeyRecord.from_row(row), key
+
+    # Every change to a key goes through these methods (the provisioning API, the dashboard and the
+    # command line alike), so each writes exactly one audit-log entry, in the transaction of the change.
+
+    async def update(self, key_hash: str, values: dict[str, Any], *, actor: str) -> bool:
+        """Change the stored fields in `values`; False when the key does not exist."""
+        before = await self.store.get_key(key_hash)
+        if before is None:
+            return False
+        after = {**before, **values, "updated_at_ms": now_ms()}
+        done = await self.store.update_key(key_hash, values, audit=key_entry(actor, "key.update", before, after))
+        await self.changed(key_hash)
+        return done
+
+    async def delete(self, key_hash: str, *, actor: str, action: str = "key.delete") -> bool:
+        """Delete the key (`action` names how the caller calls it: key.delete, key.revoke)."""
+        before = await self.store.get_key(key_hash)
+        if before is None:
+            return False
+        done = await self.store.delete_key(key_hash, audit=key_entry(actor, action, before, None))
+        await self.changed(key_hash)
+        return done
 
 
 def refused(record: KeyRecord) -> AuthenticationError | ForbiddenError | None:
@@ -201,7 +230,8 @@ def config_key_problem(row: dict[str, Any], config_hashes: set[str]) -> str | No
 def new_key_row(key: str, name: str, *, limit_usd: float | None = None, limit_reset: str | None = None,
                 rate_limit: tuple[int, float] | None = None, token_limit: tuple[int, float] | None = None,
                 expires_at_ms: int | None = None, cache: bool = False, log_content: bool = False,
-                external_user: str | None = None, source: str = "api") -> dict[str, Any]:
+                external_user: str | None = None, source: str = "api", user_limit_usd: float | None = None,
+                user_rate_limit: tuple[int, float] | None = None) -> dict[str, Any]:
     return {
         "hash": hash_key(key), "name": name, "label": key_label(key), "disabled": False,
         "limit_nanos": usd_to_nanos(limit_usd), "limit_reset": limit_reset,
@@ -212,6 +242,9 @@ def new_key_row(key: str, name: str, *, limit_usd: float | None = None, limit_re
         "cache": cache, "log_content": log_content, "source": source,
         "created_at_ms": now_ms(), "updated_at_ms": None, "expires_at_ms": expires_at_ms,
         "external_user": external_user,
+        "user_limit_nanos": usd_to_nanos(user_limit_usd),
+        "user_rate_limit_requests": user_rate_limit[0] if user_rate_limit else None,
+        "user_rate_limit_interval": user_rate_limit[1] if user_rate_limit else None,
     }
 
 

@@ -96,10 +96,12 @@ class LedgerWriter:
     def pending(self, generation_id: str) -> dict[str, Any] | None:
         return self._pending.get(generation_id)
 
-    def pending_costs(self, key_hash: str | None, since_ms: int = 0) -> dict[str, int]:
-        """Cost of each row not written yet (of one key, or of all), by generation id."""
+    def pending_costs(self, key_hash: str | None, since_ms: int = 0, user: str | None = None) -> dict[str, int]:
+        """Cost of each row not written yet (of one key, or of all; of one end user with `user`), by
+        generation id."""
         return {gid: r["cost_nanos"] for gid, r in self._pending.items()
-                if (key_hash is None or r["key_hash"] == key_hash) and r["created_at_ms"] >= since_ms}
+                if (key_hash is None or r["key_hash"] == key_hash) and r["created_at_ms"] >= since_ms
+                and (user is None or r["external_user"] == user)}
 
     def pending_last_used(self) -> dict[str, int]:
         """The newest generation time (epoch ms) of each key among the rows not written yet."""

@@ -1,5 +1,6 @@
-"""Per-key rate limits (requests and tokens per interval) on sliding windows kept in `state`.
-All of a request's windows are checked in one atomic hit: a refused request takes nothing."""
+"""Per-key rate limits (requests and tokens per interval), and requests per interval per end user of
+a key (`user_rate_limit`), on sliding windows kept in `state`. All of a request's windows are checked
+in one atomic hit: a refused request takes nothing."""
 
 from __future__ import annotations
 
@@ -61,10 +62,14 @@ class RateLimiter:
             windows.append((Window(f"fd:{key.hash}", self.free_per_day, 86400.0), "free-models-per-day"))
         return windows
 
-    async def admit(self, key: KeyRecord, *, free: bool = False) -> RateHeaders | None:
-        """Count one request against the key's limits; raises RateLimitError (429) when over.
-        Returns the state of the key's request window (None when it has none)."""
+    async def admit(self, key: KeyRecord, *, free: bool = False, user: str | None = None) -> RateHeaders | None:
+        """Count one request against the key's limits (and its end user's, when the request names one
+        and the key has a `user_rate_limit`); raises RateLimitError (429) when over. Returns the state
+        of the key's request window (None when it has none)."""
         named = self.windows(key, free)
+        if user is not None and key.user_rate_limit_requests:
+            named = [*named, (Window(f"ru:{key.hash}:{user}", key.user_rate_limit_requests,
+                                     key.user_rate_limit_interval or 60.0), "user-requests")]
         if not named:
             return None
         now = time.time()
@@ -72,6 +77,11 @@ class RateLimiter:
         i = check.refused if check.refused >= 0 else 0
         window, what = named[i]
         headers = RateHeaders(window.limit, check.remaining[i], int((now + check.reset[i]) * 1000))
+        if check.refused >= 0 and what == "user-requests":
+            raise RateLimitError(f"Rate limit exceeded: end user '{user}' of this key is limited to {window.limit} "
+                                 f"requests per {window.seconds:g} s (the key's user_rate_limit).",
+                                 retry_after=check.reset[i], headers=headers.as_dict(),
+                                 metadata={"limit": what, "user": user})
         if check.refused >= 0:
             raise RateLimitError(f"Rate limit exceeded: {what}.", retry_after=check.reset[i],
                                  headers=headers.as_dict(), metadata={"limit": what})

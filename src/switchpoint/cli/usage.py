@@ -11,11 +11,12 @@ from ..accounting.activity import activity, parse_since
 from ..storage import Store
 from .common import console, load_database_config, print_json, run
 
-LABELS = {"day": "date", "model": "model", "provider": "provider_name", "key": "key"}
+LABELS = {"day": "date", "model": "model", "provider": "provider_name", "key": "key", "user": "user"}
 
 
 @click.command()
-@click.option("--by", type=click.Choice(["model", "key", "provider", "day"]), default="model", show_default=True)
+@click.option("--by", type=click.Choice(["model", "key", "provider", "day", "user"]), default="model", show_default=True,
+              help="Group by model, key, provider, UTC day or end user (the requests' `user`).")
 @click.option("--since", help="Only since then: 7d, 24h, 30m or an ISO date.")
 @click.option("--config", "config_path", help="Path to switchpoint.yaml.")
 @click.option("--json", "as_json", is_flag=True)

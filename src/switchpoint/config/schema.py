@@ -142,6 +142,9 @@ class EndpointConfig(Strict):
     supported_parameters: list[str] | None = None
     data_collection: Literal["allow", "deny"] | None = None
     quantization: str | None = None
+    weight: float = Field(1.0, ge=0, allow_inf_nan=False, description=(
+        "scales the endpoint's share of the default price-weighted pick (docs/routing.md); 0 drains it: used only when "
+        "no other endpoint is left"))
     extended_context: bool = Field(False, description="serves the model's extended context window (`:extended`)")
     tool_quality: float | None = Field(None, ge=0, le=1, description="tool-calling quality, 0-1 (`:exacto` "
                                                                       "orders by it, highest first)")
@@ -197,6 +200,9 @@ class KeyConfig(Strict):
     rate_limit: RateLimitConfig | None = None
     token_limit: TokenLimitConfig | None = None
     cache: bool = False
+    user_limit: float | None = Field(None, ge=0, description="USD per end user (the request's `user`), "
+                                                             "per limit_reset period")
+    user_rate_limit: RateLimitConfig | None = Field(None, description="requests per interval per end user")
 
 
 class FreeModelLimits(Strict):

@@ -17,6 +17,7 @@ from ..accounting.budget import Budget, InsufficientBudgetError, Reservation, li
 from ..accounting.pricing import Pricer
 from ..config import Config
 from ..errors import (
+    CONTEXT,
     NotFoundError,
     PaymentRequiredError,
     RequestTimeoutError,
@@ -26,7 +27,7 @@ from ..errors import (
 )
 from ..generation import GenerationRecord
 from ..providers.base import Provider
-from ..routing import BreakerStore, Candidate, Decision
+from ..routing import BreakerStore, Candidate, Decision, middle_out
 from ..routing.health import Health
 from ..types import ChatRequest
 from .context import Outcome, RequestContext
@@ -35,7 +36,7 @@ from .redact import Redactor
 T = TypeVar("T")
 MIN_PROMPT_TOKENS = 16  # the smallest request worth sending, for telling a spent limit (403) from 402
 # Which failure is most useful to the client when every candidate failed (higher wins).
-_ERROR_RANK = {"invalid": 9, "rate_limit": 6, "overloaded": 5, "timeout": 4, "auth": 3, "quota": 3,
+_ERROR_RANK = {"invalid": 9, "context_length": 8, "rate_limit": 6, "overloaded": 5, "timeout": 4, "auth": 3, "quota": 3,
                "server": 2, "malformed": 2, "endpoint": 1, "connect": 0}
 
 
@@ -81,7 +82,12 @@ class Attempts:
         once: Callable[[ChatRequest, Provider, Candidate, float], Awaitable[T]], deadline: float,
     ) -> Outcome[T]:
         """One endpoint, retried under the policy. Raises the client's error when the upstream
-        rejected the request (never retried elsewhere) or the deadline passed."""
+        rejected the request (never retried elsewhere) or the deadline passed. The request is cut to
+        the endpoint's window first where middle-out applies; an endpoint whose window is no larger
+        than one that already answered "context length exceeded" is skipped."""
+        if ctx.context_floor and 0 < cand.window <= ctx.context_floor:
+            return Outcome()
+        request = middle_out.fit(request, cand)
         provider = self.providers[cand.endpoint.provider]
         if request.reasoning_by_model is not None:
             request = for_model(request, cand.model.id)
@@ -113,6 +119,8 @@ class Attempts:
                 record.add_attempt(cand.endpoint.provider, cand.model.id, cand.endpoint.model, err.status,
                                    elapsed, err.message, err.kind)
                 self.observe_failure(cand, err, now)
+                if err.kind == CONTEXT and cand.window:
+                    ctx.context_floor = max(ctx.context_floor, cand.window)
                 decision, delay = routing.next_step(err, retries, provider.connection.max_retries, self.rng,
                                                     remaining=deadline - now, base=retry.base_delay,
                                                     cap=retry.max_delay)
@@ -148,6 +156,10 @@ class Attempts:
         failures = [(o.failure, c) for o, c in outcomes if o.failure is not None]
         if failures:
             err, cand = max(reversed(failures), key=lambda f: _ERROR_RANK.get(f[0].kind, 0))
+            if err.kind == CONTEXT:  # unless a larger window was reached and failed otherwise: then that
+                larger = [(e, c) for e, c in failures if e.kind != CONTEXT and (not c.window or c.window > cand.window)]
+                if larger:
+                    err, cand = max(reversed(larger), key=lambda f: _ERROR_RANK.get(f[0].kind, 0))
             return err.to_client_error(cand.endpoint.provider, record.attempts)
         budget_error = next((o.budget_error for o, _ in outcomes if o.budget_error is not None), None)
         if budget_error is not None:
@@ -172,11 +184,11 @@ class Attempts:
         return prompt, output
 
     async def reserve(self, ctx: RequestContext, request: ChatRequest, cand: Candidate) -> Reservation | None:
-        if ctx.key.limit_nanos is None:
+        if ctx.key.limit_nanos is None and (ctx.user is None or ctx.key.user_limit_nanos is None):
             return None
         prompt, output = self.worst_case_tokens(request, ctx, cand)
         amount = self.pricer.worst_case(cand.endpoint.price, prompt, output, cand.endpoint.provider)
-        return await self.budget.reserve(ctx.key, amount + ctx.extra_nanos)
+        return await self.budget.reserve(ctx.key, amount + ctx.extra_nanos, user=ctx.user)
 
     def payment_error(self, exc: InsufficientBudgetError, request: ChatRequest, ctx: RequestContext,
                       cand: Candidate) -> SwitchpointError:
@@ -184,6 +196,9 @@ class Attempts:
         pay for even a minimal request (the limit is spent)."""
         prompt, output = self.worst_case_tokens(request, ctx, cand)
         price, provider = cand.endpoint.price, cand.endpoint.provider
+        if exc.user is not None:
+            return self.user_payment_error(exc, exc.user, output,
+                                           self.pricer.affordable_output(price, prompt, provider, exc.remaining))
         if not self.pricer.affordable_output(price, MIN_PROMPT_TOKENS, provider, exc.unspent):
             return limit_exceeded(ctx.key)
         affordable = min(output, self.pricer.affordable_output(price, prompt, provider, exc.remaining))
@@ -194,6 +209,17 @@ class Attempts:
             metadata={"limit_remaining": left, "requested_tokens": output, "affordable_tokens": affordable},
         )
 
+    def user_payment_error(self, exc: InsufficientBudgetError, user: str, output: int,
+                           affordable: int) -> SwitchpointError:
+        """402 naming the end user whose own budget (the key's `user_limit`) cannot cover the request."""
+        affordable = min(output, affordable)
+        left = pricing.from_nanos(max(0, exc.remaining))
+        spent = exc.unspent <= 0
+        reason = (f"End user '{user}' has spent this key's per-user limit (user_limit)." if spent else
+                  f"End user '{user}' cannot afford this request under this key's per-user limit (user_limit): "
+                  f"you requested up to {output} tokens, but can only afford {affordable}. Lower max_tokens.")
+        return PaymentRequiredError(reason, metadata={"limit": "user_limit", "user": user, "limit_remaining": left,
+                                                      "requested_tokens": output, "affordable_tokens": affordable})
 
 def for_model(request: ChatRequest, model_id: str) -> ChatRequest:
     """The request as one model's endpoints get it: a `:thinking` model gets its reasoning settings, and

@@ -28,6 +28,7 @@ class RequestContext:
     body_size: int = 0
     user: str | None = None
     api_type: str = "completions"  # the ledger's label for the API the request came in on
+    context_floor: int = 0  # the largest window that answered "context length exceeded"; smaller ones are skipped
     extra_nanos: int = 0  # what plugins cost before any attempt (a web search): reserved and billed with it
 
 

@@ -148,7 +148,7 @@ class Engine:
         self.ledger.admit()
         try:
             planned = self.route(request)
-            await self.limiter.admit(ctx.key, free=planned.free)
+            await self.limiter.admit(ctx.key, free=planned.free, user=ctx.user)
         except SwitchpointError as err:
             self.books.refuse(record, err)
             raise
@@ -255,7 +255,7 @@ class Engine:
             candidates = routing.plan(models, chat_like, self.rng, prefs=prefs, table=self.routes, live=live)
             if not candidates:
                 raise routing.explain(models, chat_like, prefs, live, self.routes)
-            await self.limiter.admit(ctx.key)
+            await self.limiter.admit(ctx.key, user=ctx.user)
         except SwitchpointError as err:
             self.books.refuse(record, err)
             raise

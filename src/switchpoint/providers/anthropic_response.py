@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import AUTH, ENDPOINT, INVALID, OVERLOADED, QUOTA, RATE_LIMIT, SERVER, UpstreamError
 from ..types import Choice, Completion, ToolCall, Usage
+from . import context_errors
 from .anthropic_request import REASONING_FORMAT
 from .base import error_from_status
 from .native import dump_arguments
@@ -161,5 +162,5 @@ def error_event(data: Mapping[str, Any], body: bytes, status: int | None = None)
         kind = error_from_status(status, {}, body).kind if status else SERVER
     if kind == INVALID and "credit balance" in message.lower():
         kind = QUOTA  # Anthropic reports an empty prepaid balance as invalid_request_error
-    return UpstreamError(kind, message, status=status, raw=body[:4000].decode("utf-8", "replace"),
-                         provider_code=code)
+    return context_errors.classify(UpstreamError(kind, message, status=status,
+                                                 raw=body[:4000].decode("utf-8", "replace"), provider_code=code))

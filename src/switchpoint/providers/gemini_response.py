@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import AUTH, ENDPOINT, INVALID, OVERLOADED, RATE_LIMIT, SERVER, TIMEOUT, UpstreamError
 from ..types import Choice, Completion, ToolCall, Usage
+from . import context_errors
 from .base import kind_for_status
 from .native import dump_arguments, mint_call_id
 
@@ -133,6 +134,6 @@ def status_error(error: Mapping[str, Any], raw: bytes, status: int | None = None
             match = _DURATION.match(str(detail.get("retryDelay", "")))
             delay = float(match.group(1)) if match else None
     reason = next((r for r in reasons if r), None)
-    return UpstreamError(kind, error.get("message") or f"Gemini returned {code or 'an error'}", status=http,
-                         raw=raw[:4000].decode("utf-8", "replace"), retry_after=delay,
-                         provider_code=reason or code)
+    return context_errors.classify(UpstreamError(
+        kind, error.get("message") or f"Gemini returned {code or 'an error'}", status=http,
+        raw=raw[:4000].decode("utf-8", "replace"), retry_after=delay, provider_code=reason or code))

@@ -21,6 +21,7 @@ from ..types import (
     UpstreamRequest,
     Usage,
 )
+from . import context_errors
 from .base import (
     FramedStreamParser,
     Provider,
@@ -101,7 +102,8 @@ class OllamaProvider(Provider):
         message = data.get("error")
         if isinstance(message, dict):  # the /v1-style error object
             message = message.get("message")
-        return error_from_status(status, headers, body, message if isinstance(message, str) else None)
+        return context_errors.classify(
+            error_from_status(status, headers, body, message if isinstance(message, str) else None))
 
     def build_embeddings(self, request: EmbeddingRequest, target: Target) -> UpstreamRequest:
         if not all(isinstance(text, str) for text in request.inputs):

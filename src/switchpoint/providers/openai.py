@@ -30,6 +30,7 @@ from ..types import (
     UpstreamRequest,
     Usage,
 )
+from . import context_errors
 from .base import (
     Connection,
     FramedStreamParser,
@@ -178,7 +179,7 @@ class OpenAIProvider(Provider):
             err.kind = QUOTA
         elif code in _AUTH_CODES:
             err.kind = AUTH
-        return err
+        return context_errors.classify(err)
 
     def error_object(self, error: Any, body: bytes) -> UpstreamError:
         """An error object inside an HTTP 200 body or stream: classified on the status it carries
@@ -194,7 +195,7 @@ class OpenAIProvider(Provider):
             err.kind = QUOTA
         elif code_text in _AUTH_CODES:
             err.kind = AUTH
-        return err
+        return context_errors.classify(err)
 
 
 class OpenAIStreamParser(FramedStreamParser):
@@ -316,6 +317,8 @@ def error_fields(body: bytes) -> tuple[str | None, str | None]:
     error = data.get("error") if isinstance(data, dict) else None
     if isinstance(error, str):
         return error, None
+    if error is None and isinstance(data, dict) and data.get("object") == "error":
+        error = data  # vLLM before 0.10: the error object is the body itself
     if not isinstance(error, dict):
         return None, None
     code = error.get("code") if isinstance(error.get("code"), str) else error.get("type")

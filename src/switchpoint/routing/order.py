@@ -1,5 +1,11 @@
 """Ordering the endpoints that passed the filters: deterministic sorts, OpenRouter's default
-price-weighted load balancing, `order`, and the soft throughput / latency preferences."""
+price-weighted load balancing (scaled by the operator's endpoint `weight`), `order`, and the soft
+throughput / latency preferences.
+
+Weights: an endpoint's chance to lead the default order is weight/price² over the sum of them, so
+weight 2 doubles its share and 0.5 halves it, without touching prices. Weight 0 drains it: it goes
+behind every other usable endpoint, in every ordering but the client's own `provider.order`, and is
+tried only when they all failed (or were filtered out): a drained endpoint is a fallback, never gone."""
 
 from __future__ import annotations
 
@@ -36,8 +42,9 @@ class Live:
 
 
 def arrange(candidates: list[Candidate], prefs: Preferences, sort: str | None, live: Live,
-            rng: random.Random) -> list[Candidate]:
-    """Candidates (cheapest first) in the order they will be tried."""
+            rng: random.Random, drains: bool = True) -> list[Candidate]:
+    """Candidates (cheapest first) in the order they will be tried. `drains`: whether one of them may
+    be drained (weight 0); False spares looking."""
     if sort is not None:
         ranked = sorted(candidates, key=sort_key(sort, live))
     elif prefs.order:
@@ -46,6 +53,8 @@ def arrange(candidates: list[Candidate], prefs: Preferences, sort: str | None, l
         ranked = balanced(candidates, live, rng)
     if prefs.min_throughput or prefs.max_latency:
         ranked = _soft(ranked, prefs, live)
+    if drains:
+        ranked = drained_last(ranked)
     if prefs.order:
         front = [c for name in prefs.order for c in ranked if c.provider == name]
         if not prefs.allow_fallbacks:
@@ -55,6 +64,11 @@ def arrange(candidates: list[Candidate], prefs: Preferences, sort: str | None, l
     if not prefs.allow_fallbacks:
         return ranked[:1]
     return ranked
+
+
+def drained_last(ranked: list[Candidate]) -> list[Candidate]:
+    """Drained endpoints (weight 0) behind the others, each group in its order."""
+    return [c for c in ranked if not c.drained] + [c for c in ranked if c.drained]
 
 
 def balanced(candidates: list[Candidate], live: Live, rng: random.Random) -> list[Candidate]:
@@ -75,12 +89,20 @@ def balanced(candidates: list[Candidate], live: Live, rng: random.Random) -> lis
 
 
 def weighted_pick(candidates: list[Candidate], rng: random.Random) -> int:
-    """Index drawn with probability proportional to 1/price² (prices in USD per million tokens)."""
+    """Index drawn with probability proportional to weight/price² (prices in USD per million tokens).
+    Free endpoints outweigh any priced one: among them the pick goes by weight alone. Drained
+    endpoints (weight 0) are never drawn while another has weight."""
     if candidates[0].price <= 0:  # cheapest first: free endpoints lead
-        free = sum(1 for c in candidates if c.price <= 0)
-        return int(rng.random() * free)
-    weights = [1.0 / (c.price * 1e6) ** 2 for c in candidates]
-    target = rng.random() * sum(weights)
+        pool = [c for c in candidates if c.price <= 0]
+        if len(pool) == len(candidates) or any(not c.drained for c in pool):
+            candidates = pool
+    weights = [c.pick_weight for c in candidates]
+    total = sum(weights)
+    if total <= 0:
+        return 0
+    if all(w == weights[0] for w in weights) and candidates[0].price <= 0:
+        return int(rng.random() * len(candidates))  # uniform among equally weighted free endpoints
+    target = rng.random() * total
     for index, weight in enumerate(weights):
         target -= weight
         if target < 0:

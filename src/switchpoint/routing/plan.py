@@ -1,6 +1,7 @@
 """Candidate planning: (resolved models, request, preferences, live state) -> ordered endpoints.
 
-Per model (model fallback order): hard filters, then the ordering `arrange` picks. With
+Per model (model fallback order): hard filters, the context window (context.py: only looked at when
+the request may not fit the model's smallest window), then the ordering `arrange` picks. With
 `sort.partition: "none"` the endpoints of every requested model are ordered together. When nothing
 is left, `explain` names the constraint that emptied the list."""
 
@@ -12,6 +13,7 @@ import random
 from ..config.catalogue import Model
 from ..errors import NotFoundError, ServiceUnavailableError, SwitchpointError
 from ..types import ChatRequest
+from . import context
 from .candidate import Candidate, RouteTable
 from .filters import Filter, apply, extended_filter, first_emptying, free_filter, request_filters
 from .order import Live, arrange
@@ -29,16 +31,25 @@ def plan(models: ResolvedModels, request: ChatRequest, rng: random.Random, *, pr
     table = RouteTable() if table is None else table
     filters = request_filters(request, prefs)
     pooled = prefs.partition == "none" and len(models) > 1
+    needed = 0  # estimated once, and only for a model whose windows are known
+    drains = False
     out: list[Candidate] = []
     for model, variant in models:
-        usable = apply(table.candidates(model), _model_filters(filters, variant, live))
+        route = table.route(model)
+        usable = apply(route.candidates, _model_filters(filters, variant, live))
+        if route.smallest_window:
+            needed = needed or context.needed_tokens(request)
+            if needed > route.smallest_window:
+                usable = context.select(usable, needed, request.transforms)
+        drains = drains or route.drains
         if pooled:
             out.extend(usable)
         else:
-            out.extend(arrange(usable, prefs, prefs.sort or VARIANT_SORTS.get(variant or ""), live, rng))
+            out.extend(arrange(usable, prefs, prefs.sort or VARIANT_SORTS.get(variant or ""), live, rng,
+                               route.drains))
     if pooled:
         out.sort(key=lambda c: c.price)
-        out = arrange(out, prefs, prefs.sort, live, rng)
+        out = arrange(out, prefs, prefs.sort, live, rng, drains)
     return out
 
 
@@ -57,19 +68,25 @@ def explain(models: ResolvedModels, request: ChatRequest, prefs: Preferences, li
     """The client's error when `plan` left nothing: what emptied the list, for the first model."""
     table = RouteTable() if table is None else table
     filters = request_filters(request, prefs)
+    needed = context.needed_tokens(request)
     model, variant = models[0]
     reason = None
     for m, v in models:
         candidates = list(table.candidates(m))
         if not candidates:
             continue
-        found = first_emptying(candidates, _model_filters(filters, v, live))
+        model_filters = _model_filters(filters, v, live)
+        found = first_emptying(candidates, model_filters)
+        if found is None and not context.select(apply(candidates, model_filters), needed, request.transforms):
+            found = "context_length"
         if reason is None or m is model:
             reason = found
         if m is model:
             break
     name = model.id if variant is None else f"{model.id}:{variant}"
-    metadata = {"model": name, "excluded_by": [reason] if reason else []}
+    metadata: dict[str, object] = {"model": name, "excluded_by": [reason] if reason else []}
+    if reason == "context_length":
+        metadata["requested_tokens"] = needed
     if reason == "health":
         retry = _cooldown_left(models, live, table)
         err: SwitchpointError = ServiceUnavailableError(
@@ -77,7 +94,7 @@ def explain(models: ResolvedModels, request: ChatRequest, prefs: Preferences, li
         err.headers["Retry-After"] = str(retry)
         return err
     message = _MESSAGES.get(reason or "", "No endpoints found for {name}.").format(
-        name=name, max_tokens=request.max_tokens)
+        name=name, max_tokens=request.max_tokens, needed=needed)
     return NotFoundError(message, metadata=metadata)
 
 
@@ -91,6 +108,9 @@ _MESSAGES = {
     "data_policy": "No endpoints found matching your data policy (provider.data_collection).",
     "quantization": "No endpoints found for {name} with the requested quantizations.",
     "require_parameters": "No endpoints found for {name} that support all the parameters in the request.",
+    "context_length": ("No endpoints found for {name} with a context window that can hold this request "
+                       "(about {needed} tokens: the prompt plus max_tokens). Shorten the prompt, lower "
+                       "max_tokens, or send transforms: [\"middle-out\"] to cut the middle of the conversation."),
 }
 
 

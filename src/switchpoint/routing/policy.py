@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import random
 
-from ..errors import FAIL_OVER, INVALID, RATE_LIMIT, RETRY_SAME, UpstreamError
+from ..errors import CONTEXT, FAIL_OVER, INVALID, RATE_LIMIT, RETRY_SAME, UpstreamError
 
 BASE_DELAY = 0.2
 MAX_DELAY = 5.0
@@ -52,7 +52,7 @@ def next_step(error: UpstreamError, retries_done: int, max_retries: int, rng: ra
 def breaker_outcome(error: UpstreamError) -> bool | None:
     """How a failure counts for the endpoint's breaker and uptime: a rejected request proves the
     endpoint answers (True); a rate limit is neither healthy nor broken (None)."""
-    if error.kind == INVALID:
+    if error.kind in (INVALID, CONTEXT):
         return True
     if error.kind == RATE_LIMIT:
         return None

@@ -50,6 +50,8 @@ class KeyCreate(BaseModel):
     log_content: bool = False  # write prompts and completions into the generation log
     workspace_id: str | None = None
     external: External | None = None
+    user_limit: float | None = Field(None, ge=0, le=MAX_LIMIT_USD)  # USD per end user, per limit_reset period
+    user_rate_limit: KeyRateLimit | None = None                      # requests per interval per end user
 
     @field_validator("workspace_id")
     @classmethod
@@ -75,6 +77,8 @@ class KeyUpdate(BaseModel):
     cache: bool | None = None
     log_content: bool | None = None
     workspace_id: str | None = None
+    user_limit: float | None = Field(None, ge=0, le=MAX_LIMIT_USD)
+    user_rate_limit: KeyRateLimit | None = None
 
     @field_validator("workspace_id")
     @classmethod
@@ -89,7 +93,11 @@ def one_workspace(value: str | None) -> str | None:
     return value
 
 
-def require_admin(services: Services, request: Request) -> None:
+ADMIN_ACTOR = "admin-key"  # the audit log's name for whoever holds the management key
+
+
+def require_admin(services: Services, request: Request) -> str:
+    """Refuse anyone but the management key; returns the actor the audit log names for the caller."""
     authorization = request.header(b"authorization")
     if not authorization:
         raise AuthenticationError("No auth credentials found")
@@ -97,6 +105,7 @@ def require_admin(services: Services, request: Request) -> None:
         raise ForbiddenError("No admin key is configured: set admin_key in switchpoint.yaml or SWITCHPOINT_ADMIN_KEY")
     if not services.keys.is_admin(authorization):
         raise ForbiddenError("Only management keys can perform this operation")
+    return ADMIN_ACTOR
 
 
 def parse(model: type[BaseModel], body: bytes) -> Any:
@@ -110,14 +119,14 @@ def parse(model: type[BaseModel], body: bytes) -> Any:
 
 
 async def create_key(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
-    record, plaintext = await create_from_spec(services, parse(KeyCreate, await request.body(1 << 16)))
+    actor = require_admin(services, request)
+    record, plaintext = await create_from_spec(services, parse(KeyCreate, await request.body(1 << 16)), actor)
     # Built from the stored record alone (a new key has spent nothing, never been used): once the key
     # exists, nothing can fail before its one-time plaintext reaches the caller.
     return json_response({"data": key_fields(record, {}, None), "key": plaintext}, status=201)
 
 
-async def create_from_spec(services: Services, spec: KeyCreate) -> tuple[KeyRecord, str]:
+async def create_from_spec(services: Services, spec: KeyCreate, actor: str) -> tuple[KeyRecord, str]:
     """Create a key as the provisioning API and the dashboard both do; returns it and its plaintext."""
     own = spec.external.api_key if spec.external else None
     if own is not None and (services.keys.is_admin(f"Bearer {own}") or await services.store.get_key(hash_key(own))):
@@ -128,6 +137,9 @@ async def create_from_spec(services: Services, spec: KeyCreate) -> tuple[KeyReco
         token_limit=(spec.token_limit.tokens, spec.token_limit.interval) if spec.token_limit else None,
         expires_at_ms=int(spec.expires_at.timestamp() * 1000) if spec.expires_at else None, cache=spec.cache,
         log_content=spec.log_content, external_user=spec.external.user if spec.external else None, plaintext=own,
+        user_limit_usd=spec.user_limit,
+        user_rate_limit=(spec.user_rate_limit.requests, spec.user_rate_limit.interval) if spec.user_rate_limit else None,
+        actor=actor,
     )
     return record, plaintext
 
@@ -154,13 +166,13 @@ async def get_key(services: Services, request: Request, send: Send) -> Response:
 
 
 async def update_key(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
+    actor = require_admin(services, request)
     record = await _record(services, request)
-    await apply_update(services, record, parse(KeyUpdate, await request.body(1 << 16)))
+    await apply_update(services, record, parse(KeyUpdate, await request.body(1 << 16)), actor)
     return json_response({"data": await key_object(services, await _record(services, request))})
 
 
-async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate) -> None:
+async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate, actor: str) -> None:
     """Apply the fields given in `spec` to the key (the provisioning API and the dashboard)."""
     values: dict[str, Any] = {}
     given = spec.model_fields_set
@@ -175,17 +187,20 @@ async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate) -
     if "token_limit" in given:
         values["token_limit_tokens"] = spec.token_limit.tokens if spec.token_limit else None
         values["token_limit_interval"] = spec.token_limit.interval if spec.token_limit else None
+    if "user_limit" in given:
+        values["user_limit_nanos"] = usd_to_nanos(spec.user_limit)
+    if "user_rate_limit" in given:
+        values["user_rate_limit_requests"] = spec.user_rate_limit.requests if spec.user_rate_limit else None
+        values["user_rate_limit_interval"] = spec.user_rate_limit.interval if spec.user_rate_limit else None
     if values:
-        await services.store.update_key(record.hash, values)
-        await services.keys.changed(record.hash)
+        await services.keys.update(record.hash, values, actor=actor)
 
 
 async def delete_key(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
+    actor = require_admin(services, request)
     record = await _record(services, request)
     refuse_config_key(services, record)
-    await services.store.delete_key(record.hash)
-    await services.keys.changed(record.hash)
+    await services.keys.delete(record.hash, actor=actor)
     return json_response({"deleted": True})
 
 

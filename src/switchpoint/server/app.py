@@ -15,7 +15,7 @@ from ..config import Config
 from ..errors import BadRequestError, NotFoundError, SwitchpointError
 from ..observability.context import end_scope, request_id_for, start_scope
 from ..protocols.openai_chat.render import error_body
-from . import admin, chat, dashboard, info, messages, openapi, responses
+from . import admin, audit, chat, dashboard, info, messages, openapi, responses
 from .cors import API_PREFIXES, Cors
 from .http import Receive, Request, Response, Send, Streamed, json_response
 from .metrics import metrics_endpoint
@@ -48,6 +48,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/activity"): info.activity,
     ("GET", "/keys"): admin.list_keys,
     ("POST", "/keys"): admin.create_key,
+    ("GET", "/audit"): audit.audit_log,
     ("GET", "/openapi.json"): openapi.serve,
 }
 TOP_ROUTES: dict[tuple[str, str], Handler] = {

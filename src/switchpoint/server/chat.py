@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import orjson
 
+from ..accounting.end_users import end_user
 from ..accounting.keys import refused
 from ..engine import RequestContext
 from ..engine.cache import CACHE_HEADERS
@@ -34,7 +35,7 @@ async def chat_completions(services: Services, request: Request, send: Send) -> 
         seen.append(body)
         headers = request.pick(CHAT_HEADERS)
         chat = parse_chat(body, headers, legacy=request.path == "/completions")
-    ctx.body_size, ctx.user, key = len(body), chat.params.get("user"), ctx.key
+    ctx.body_size, ctx.user, key = len(body), end_user(chat.params.get("user")), ctx.key
     if key.log_content:
         scope = current_scope()
         if scope is not None:
@@ -42,7 +43,7 @@ async def chat_completions(services: Services, request: Request, send: Send) -> 
     turn = services.cache.turn(key, headers, request.path, chat)
     if await turn.lookup() is not None:
         with refusals(services, ctx, chat.model, streamed=chat.stream):
-            await services.limiter.admit(key, free=services.engine.plan(chat)[1])
+            await services.limiter.admit(key, free=services.engine.plan(chat)[1], user=ctx.user)
         hit = turn.replay(ctx, streamed=chat.stream)
         if hit.batches is not None:
             renderer = ChatSurface(chat, ctx.generation_id, int(now)).renderer(hit.record)
@@ -83,7 +84,7 @@ async def embeddings(services: Services, request: Request, send: Send) -> Respon
         body = await request.body(services.config.server.max_body_bytes)
         seen.append(body)
         embed = parse_embeddings(body)
-    ctx.body_size, ctx.user = len(body), embed.params.get("user")
+    ctx.body_size, ctx.user = len(body), end_user(embed.params.get("user"))
     result = await services.engine.embed(embed, ctx)
     return Response(embeddings_body(result.embeddings, result.record, embed.encoding_format),
                     headers=[(b"x-generation-id", ctx.generation_id.encode())])

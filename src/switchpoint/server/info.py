@@ -374,6 +374,11 @@ def key_fields(key: KeyRecord, usage_nanos: dict[str, int], last_used_ms: int | 
                         if key.token_limit_tokens else None),
         "creator_user_id": None, "organization_id": None, "workspace_id": WORKSPACE_ID,
         "external_user": key.external_user,
+        # limits per end user of the key (the request's `user`)
+        "user_limit": from_nanos(key.user_limit_nanos) if key.user_limit_nanos is not None else None,
+        "user_rate_limit": ({"requests": key.user_rate_limit_requests,
+                             "interval": f"{key.user_rate_limit_interval or 60:g}s"}
+                            if key.user_rate_limit_requests else None),
         "allowed_data_regions": ["global"],
         "created_at": _iso(key.created_at_ms), "updated_at": _iso(key.updated_at_ms),
         "last_used_at": _iso(last_used_ms), "expires_at": _iso(key.expires_at_ms),
@@ -416,7 +421,8 @@ async def activity(services: Services, request: Request, send: Send) -> Response
     """Spend per day, model and provider (`date=YYYY-MM-DD` for one UTC day, `since=7d` or an ISO
     time, default the last 30 days). The admin key sees every key (or `api_key_hash=`, also spelled
     `key_hash=`); a key its own. OpenRouter's `workspace_id` and `group_by=workspace` name the
-    gateway's one workspace; `user_id` (an organization member) matches nothing: there are none."""
+    gateway's one workspace; `user_id` (an organization member) matches nothing: there are none.
+    `group_by=user` adds the end user (the requests' `user`) to each row's day, model and provider."""
     authorization = request.header(b"authorization")
     query = request.query
     if services.keys.is_admin(authorization):
@@ -424,8 +430,8 @@ async def activity(services: Services, request: Request, send: Send) -> Response
     else:
         key_hash = (await services.keys.authenticate(authorization)).hash
     group_by = query.get("group_by") or None
-    if group_by not in (None, "workspace"):
-        raise BadRequestError("group_by: must be 'workspace'", metadata={"param": "group_by"})
+    if group_by not in (None, "workspace", "user"):
+        raise BadRequestError("group_by: must be 'workspace' or 'user'", metadata={"param": "group_by"})
     if query.get("workspace_id") not in (None, "", WORKSPACE_ID):
         raise NotFoundError(f"Workspace {query['workspace_id']} not found")
     try:
@@ -438,7 +444,8 @@ async def activity(services: Services, request: Request, send: Send) -> Response
     if query.get("user_id"):
         return json_response({"data": []})
     endpoint_ids = {(m.id, e.provider): e.key for m in services.catalogue.models.values() for e in m.endpoints}
-    rows = await report(services.store, since_ms=since_ms, until_ms=until_ms, key_hash=key_hash,
+    by = ("day", "model", "provider", "user") if group_by == "user" else ("day", "model", "provider")
+    rows = await report(services.store, by=by, since_ms=since_ms, until_ms=until_ms, key_hash=key_hash,
                         endpoint_ids=endpoint_ids)
     if group_by == "workspace":
         for row in rows:

@@ -12,6 +12,7 @@ import time
 
 import orjson
 
+from ..accounting.end_users import end_user
 from ..accounting.pricing import from_nanos
 from ..config.catalogue import Model
 from ..engine import RequestContext, target
@@ -107,10 +108,10 @@ async def _create(services: Services, request: Request, send: Send) -> Response 
         if scope is not None:
             scope.capture_content(chat.messages)
     now = time.time()
-    ctx = RequestContext(key, generation_id(now), time.monotonic(), size, chat.params.get("user"), API_TYPE)
+    ctx = RequestContext(key, generation_id(now), time.monotonic(), size, end_user(chat.params.get("user")), API_TYPE)
     turn = services.cache.turn(key, request.pick(MESSAGES_HEADERS), "/v1/messages", chat)
     if await turn.lookup() is not None:
-        await services.limiter.admit(key, free=services.engine.plan(chat)[1])
+        await services.limiter.admit(key, free=services.engine.plan(chat)[1], user=ctx.user)
         hit = turn.replay(ctx, streamed=chat.stream)
         replay = [*hit.headers, (b"x-switchpoint-cost", b"0")]
         if hit.batches is not None:

@@ -174,7 +174,20 @@ def _paths() -> dict[str, Any]:
             "Spend per day, model and provider", _json(_data({"type": "array"}), "Activity rows"), (400, 401),
             tag="account", parameters=[_query("date", "One UTC day, YYYY-MM-DD"),
                                        _query("since", "7d, 24h or an ISO time (default 30d)"),
-                                       _query("key_hash", "Admin key only: one key")])},
+                                       _query("key_hash", "Admin key only: one key"),
+                                       _query("group_by", "workspace, or user (adds each row's end user)")])},
+        "/audit": {"get": _op(
+            "The audit log (admin key): every change to keys, newest first",
+            _json(_obj({"data": {"type": "array", "items": _obj({
+                "id": {"type": "integer"}, "at": _STR, "actor": _STR, "action": _STR, "target": _STR,
+                "before": {"type": ["object", "null"]}, "after": {"type": ["object", "null"]}})},
+                "next_before": {"type": ["integer", "null"]}}, ("data", "next_before")), "Entries"),
+            (400, 401, 403), tag="keys",
+            parameters=[_query("limit", "Entries per page, 1-500 (default 100)",
+                               schema={"type": "integer", "minimum": 1, "maximum": 500}),
+                        _query("offset", "Skip this many", schema={"type": "integer", "minimum": 0}),
+                        _query("before", "Only entries older than this id (the previous page's next_before)",
+                               schema={"type": "integer", "minimum": 0})])},
         "/keys": {
             "get": _op("List keys (admin key)", _json(_data({"type": "array", "items": {
                 "$ref": "#/components/schemas/Key"}}), "Keys, newest first"), (400, 401, 403), tag="keys",

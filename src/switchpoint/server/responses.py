@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from ..accounting.end_users import end_user
 from ..engine.cache import CACHE_HEADERS, OFF
 from ..errors import NotFoundError, SwitchpointError
 from ..generation import GenerationRecord
@@ -132,7 +133,7 @@ async def _create(services: Services, request: Request, send: Send) -> Response 
         chat = parse_responses(data, await history(services, key.hash, data) if data.get("previous_response_id")
                                else [], {k: v for k, v in headers.items() if k in ATTRIBUTION})
         chat.session_id = chat.params.get("session_id") or headers.get("x-session-id") or None
-    ctx.body_size, ctx.user = len(body), data.get("user")
+    ctx.body_size, ctx.user = len(body), end_user(data.get("user"), data.get("safety_identifier"))
     if key.log_content:
         scope = current_scope()
         if scope is not None:
@@ -142,7 +143,7 @@ async def _create(services: Services, request: Request, send: Send) -> Response 
     turn = services.cache.turn(key, headers, "/v1/responses", chat) if data.get("store") is False else OFF
     if await turn.lookup() is not None:
         with refusals(services, ctx, chat.model, streamed=chat.stream, api_type=API_TYPE):
-            await services.limiter.admit(key, free=services.engine.plan(chat)[1])
+            await services.limiter.admit(key, free=services.engine.plan(chat)[1], user=ctx.user)
         hit = turn.replay(ctx, streamed=chat.stream)
         if hit.batches is not None:
             renderer = ResponsesStreamRenderer(ctx.generation_id, int(now), hit.record.model, data,

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..accounting.audit import config_key_entry
 from ..accounting.budget import Budget
 from ..accounting.keys import KeyService, new_key_row
 from ..accounting.ledger import LedgerWriter
@@ -174,7 +175,7 @@ async def prepare_database(config: Config) -> None:
     store = Store(config.database)
     try:
         await store.create_schema()
-        await store.upsert_config_keys(config_key_rows(config))
+        await store.upsert_config_keys(config_key_rows(config), config_key_entry)
     finally:
         await store.close()
 
@@ -185,7 +186,8 @@ def config_key_rows(config: Config) -> list[dict[str, Any]]:
             key.key, key.name, limit_usd=key.limit, limit_reset=key.limit_reset,
             rate_limit=(key.rate_limit.requests, key.rate_limit.interval) if key.rate_limit else None,
             token_limit=(key.token_limit.tokens, key.token_limit.interval) if key.token_limit else None,
-            cache=key.cache, source="config",
+            cache=key.cache, source="config", user_limit_usd=key.user_limit,
+            user_rate_limit=(key.user_rate_limit.requests, key.user_rate_limit.interval) if key.user_rate_limit else None,
         )
         for key in config.keys
     ]
@@ -194,7 +196,7 @@ def config_key_rows(config: Config) -> list[dict[str, Any]]:
 async def store_config_keys(services: Services) -> None:
     """Store the config's keys (new ones added, changed ones updated, removed ones disabled), and drop
     every cached key so the new settings apply at once."""
-    await services.store.upsert_config_keys(config_key_rows(services.config))
+    await services.store.upsert_config_keys(config_key_rows(services.config), config_key_entry)
     services.keys.forget_all()
 
 
@@ -202,7 +204,7 @@ async def start_services(services: Services, *, prepared: bool = False) -> None:
     """`prepared`: `prepare_database` already ran for this config (serve does it before starting)."""
     if not prepared:
         await services.store.create_schema()
-        await services.store.upsert_config_keys(config_key_rows(services.config))
+        await services.store.upsert_config_keys(config_key_rows(services.config), config_key_entry)
     services.ledger.start()
     await services.keys.listen()
     await services.budget.listen()

@@ -44,6 +44,26 @@ class WindowCheck:
         return self.refused < 0
 
 
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """One spend counter a reservation must fit under: `limit` nano-USD; `ttl` lets its period expire."""
+
+    counter: str
+    limit: int
+    ttl: float
+
+
+@dataclass(slots=True)
+class HoldCheck:
+    refused: int                  # index of the first counter that refused, -1 when all admitted
+    remaining: tuple[int, ...]    # per counter, what was free before this reservation
+    unseeded: tuple[int, ...] = ()  # counters never seeded: nothing was reserved, seed them and ask again
+
+    @property
+    def admitted(self) -> bool:
+        return self.refused < 0 and not self.unseeded
+
+
 Handler = Callable[[str | None], str | None]  # a subscriber: message (None: some may be lost) -> reply
 
 
@@ -65,6 +85,10 @@ class State(Protocol):
         `lease` seconds. Returns (admitted, remaining before this reservation), or None when the
         counter was never seeded (the caller seeds it from the ledger and asks again). Expired
         holds (a replica died mid-request) are released first. `ttl` lets a finished period expire."""
+
+    async def reserve_all(self, holds: Sequence[Hold], token: str, amount: int, *, lease: float) -> HoldCheck:
+        """`reserve` on several counters at once, all or nothing (a key's budget and its end user's):
+        `amount` is held under `token` in every counter only if each has room for it."""
 
     async def settle(self, counter: str, token: str, actual: int, *, ttl: float) -> None:
         """Release the hold `token` (if still held) and add `actual` to the settled spend."""
@@ -138,4 +162,4 @@ def open_state(url: str, *, failure: str = "closed", cache_bytes: int = 64 << 20
     return GuardedState(primary, fallback)
 
 
-__all__ = ["Handler", "notify", "State", "StateUnavailableError", "Window", "WindowCheck", "open_state"]
+__all__ = ["Handler", "Hold", "HoldCheck", "notify", "State", "StateUnavailableError", "Window", "WindowCheck", "open_state"]

@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from . import Handler, State, StateUnavailableError, Window, WindowCheck
+from . import Handler, Hold, HoldCheck, State, StateUnavailableError, Window, WindowCheck
 from .memory import MemoryState
 
 log = logging.getLogger("switchpoint.state")
@@ -58,6 +58,11 @@ class GuardedState:
             "a budget reservation",
             lambda: self.primary.reserve(counter, token, limit, amount, ttl=ttl, lease=lease),
             self._open(lambda s: s.reserve(counter, token, limit, amount, ttl=ttl, lease=lease)))
+
+    async def reserve_all(self, holds: Sequence[Hold], token: str, amount: int, *, lease: float) -> HoldCheck:
+        return await self._guarded(
+            "a budget reservation", lambda: self.primary.reserve_all(holds, token, amount, lease=lease),
+            self._open(lambda s: s.reserve_all(holds, token, amount, lease=lease)))
 
     async def settle(self, counter: str, token: str, actual: int, *, ttl: float) -> None:
         try:

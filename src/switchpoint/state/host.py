@@ -19,7 +19,7 @@ import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from . import Window
+from . import Hold, Window
 from . import socket as wire
 from .memory import MemoryState
 from .socket import OK, frame, frames
@@ -48,8 +48,14 @@ def _reserve(state: MemoryState, a: list[Any]) -> Any:
     return now(state.reserve(a[0], a[1], a[2], a[3], ttl=a[4], lease=a[5]))
 
 
+def _reserve_all(state: MemoryState, a: list[Any]) -> Any:
+    check = now(state.reserve_all([Hold(*h) for h in a[0]], a[1], a[2], lease=a[3]))
+    return [check.refused, check.remaining, check.unseeded]
+
+
 CALLS: dict[int, Callable[[MemoryState, list[Any]], Any]] = {
     wire.RESERVE: _reserve,
+    wire.RESERVE_ALL: _reserve_all,
     wire.SETTLE: lambda s, a: now(s.settle(a[0], a[1], a[2], ttl=a[3])),
     wire.SPENT: lambda s, a: now(s.spent(a[0])),
     wire.SEED: lambda s, a: now(s.seed(a[0], a[1], ttl=a[2])),

@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from . import Handler, Window, WindowCheck
+from . import Handler, Hold, HoldCheck, Window, WindowCheck
 
 STICKY_SWEEP = 4096  # sticky entries between sweeps of the expired ones (each conversation is ~150 bytes)
 
@@ -118,6 +118,30 @@ class MemoryState:
         c.holds[token] = (amount, end)
         c.next_lease_end = min(c.next_lease_end, end)
         return True, remaining
+
+    async def reserve_all(self, holds: Sequence[Hold], token: str, amount: int, *, lease: float) -> HoldCheck:
+        counters = [self._live(hold.counter) for hold in holds]
+        unseeded = tuple(i for i, c in enumerate(counters) if c is None)
+        if unseeded:
+            return HoldCheck(-1, (), unseeded)
+        now, wall = time.monotonic(), time.time()
+        remaining: list[int] = []
+        refused = -1
+        for i, (hold, c) in enumerate(zip(holds, counters, strict=True)):
+            assert c is not None
+            c.release_expired(wall)
+            c.expires = now + hold.ttl
+            remaining.append(hold.limit - c.spent - c.reserved)
+            if refused < 0 and amount > remaining[-1]:
+                refused = i
+        if refused < 0:
+            end = wall + lease
+            for c in counters:
+                assert c is not None
+                c.reserved += amount
+                c.holds[token] = (amount, end)
+                c.next_lease_end = min(c.next_lease_end, end)
+        return HoldCheck(refused, tuple(remaining))
 
     async def settle(self, counter: str, token: str, actual: int, *, ttl: float) -> None:
         c = self._live(counter)

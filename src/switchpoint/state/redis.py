@@ -31,7 +31,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..ids import random_hex
-from . import Handler, StateUnavailableError, Window, WindowCheck, notify
+from . import Handler, Hold, HoldCheck, StateUnavailableError, Window, WindowCheck, notify
 
 log = logging.getLogger("switchpoint.state")
 T = TypeVar("T")
@@ -64,6 +64,49 @@ if amount <= remaining then
 end
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
 return {ok, remaining}
+"""
+
+# RESERVE on several counters, all or nothing. KEYS: three per counter (as RESERVE). ARGV: token, amount,
+# lease (ms), now (ms), then per counter: limit, ttl (ms). Returns {refused index (0-based, -1 = admitted),
+# remaining per counter...}, or {-2, unseeded indexes...} when some counter was never seeded.
+RESERVE_ALL = """
+local n = #KEYS / 3
+local missing = {-2}
+for i = 1, n do
+  if redis.call('EXISTS', KEYS[3 * i - 2]) == 0 then missing[#missing + 1] = i - 1 end
+end
+if #missing > 1 then return missing end
+local token, amount, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
+local out, refused = {-1}, -1
+for i = 1, n do
+  local c, h, l = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local expired = redis.call('ZRANGEBYSCORE', l, '-inf', now, 'LIMIT', 0, 200)
+  if #expired > 0 then
+    local freed = 0
+    for _, t in ipairs(expired) do
+      local held = redis.call('HGET', h, t)
+      if held then freed = freed + tonumber(held) end
+    end
+    redis.call('HDEL', h, unpack(expired))
+    redis.call('ZREM', l, unpack(expired))
+    redis.call('HINCRBY', c, 'reserved', -freed)
+  end
+  local remaining = tonumber(ARGV[3 + 2 * i]) - tonumber(redis.call('HGET', c, 'spent') or '0')
+    - tonumber(redis.call('HGET', c, 'reserved') or '0')
+  out[i + 1] = remaining
+  if refused < 0 and amount > remaining then refused = i - 1 end
+end
+out[1] = refused
+for i = 1, n do
+  local c, h, l = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  if refused < 0 then
+    redis.call('HINCRBY', c, 'reserved', amount)
+    redis.call('HSET', h, token, amount)
+    redis.call('ZADD', l, now + tonumber(ARGV[3]), token)
+  end
+  for _, k in ipairs({c, h, l}) do redis.call('PEXPIRE', k, ARGV[4 + 2 * i]) end
+end
+return out
 """
 
 SETTLE = """
@@ -158,7 +201,9 @@ def _ms(seconds: float) -> int:
 
 
 def _counter_keys(counter: str) -> list[str]:
-    base = f"sp:{{{counter}}}"
+    """A counter whose name starts with a hash tag (`{...}`) keeps it, so counters reserved together
+    (a key's and its end users', budget.py) share one Redis Cluster slot."""
+    base = f"sp:{counter}" if counter.startswith("{") else f"sp:{{{counter}}}"
     return [base, f"{base}:h", f"{base}:l"]
 
 
@@ -171,6 +216,7 @@ class RedisState:
                                                         health_check_interval=30)
         self.client = aioredis.Redis(connection_pool=pool)
         self._reserve = self.client.register_script(RESERVE)
+        self._reserve_all = self.client.register_script(RESERVE_ALL)
         self._settle = self.client.register_script(SETTLE)
         self._seed = self.client.register_script(SEED)
         self._hit = self.client.register_script(HIT)
@@ -199,6 +245,17 @@ class RedisState:
         if result is None:
             return None
         return bool(result[0]), int(result[1])
+
+    async def reserve_all(self, holds: Sequence[Hold], token: str, amount: int, *, lease: float) -> HoldCheck:
+        keys: list[str] = []
+        args: list[Any] = [token, amount, _ms(lease), int(time.time() * 1000)]
+        for hold in holds:
+            keys += _counter_keys(hold.counter)
+            args += [hold.limit, _ms(hold.ttl)]
+        out = [int(v) for v in await self._script(self._reserve_all, keys, args)]
+        if out[0] == -2:
+            return HoldCheck(-1, (), tuple(out[1:]))
+        return HoldCheck(out[0], tuple(out[1:]))
 
     async def settle(self, counter: str, token: str, actual: int, *, ttl: float) -> None:
         await self._script(self._settle, _counter_keys(counter), [token, actual, _ms(ttl)])

@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from . import Handler, StateUnavailableError, Window, WindowCheck, notify
+from . import Handler, Hold, HoldCheck, StateUnavailableError, Window, WindowCheck, notify
 
 log = logging.getLogger("switchpoint.state")
 SCHEME = "switchpoint+unix://"
@@ -40,7 +40,8 @@ HEADER_SIZE = HEADER.size
 # calls (worker -> host)
 RESERVE, SETTLE, SPENT, SEED, HIT, HASH_GET, HASH_SET, HASH_INCR = 1, 2, 3, 4, 5, 6, 7, 8
 CACHE_GET, CACHE_PUT, CACHE_DELETE, PING, SUBSCRIBE, PUBLISH, REPLY = 9, 10, 11, 12, 13, 14, 15
-STICKY_GET, STICKY_SET = 17, 18
+RESERVE_ALL = 17
+STICKY_GET, STICKY_SET = 18, 19
 # answers and messages (host -> worker)
 OK, MESSAGE, ERROR = 0, 16, 255
 
@@ -225,6 +226,10 @@ class SocketState:
                       lease: float) -> tuple[bool, int] | None:
         result, _ = await self._call(RESERVE, [counter, token, limit, amount, ttl, lease])
         return None if result is None else (bool(result[0]), int(result[1]))
+
+    async def reserve_all(self, holds: Sequence[Hold], token: str, amount: int, *, lease: float) -> HoldCheck:
+        result, _ = await self._call(RESERVE_ALL, [[[h.counter, h.limit, h.ttl] for h in holds], token, amount, lease])
+        return HoldCheck(result[0], tuple(result[1]), tuple(result[2]))
 
     async def settle(self, counter: str, token: str, actual: int, *, ttl: float) -> None:
         await self._call(SETTLE, [counter, token, actual, ttl])

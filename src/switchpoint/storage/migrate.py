@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # Alembic (10 MB once loaded) is imported only to migrate: a gateway whose database is current never
 # loads it. HEAD names the newest migration; a test checks it against Alembic's own view.
 FIRST = "0001"
-HEAD = "0006"
+HEAD = "0008"
 LOCK_ID = 0x5350_0001  # any constant shared by every replica
 logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # else a line per plugin on import
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, event, func, insert, select, update
@@ -14,7 +14,7 @@ from . import migrate
 from .rollup import add_rollups
 from .sqlite_ledger import PRAGMAS
 from .sqlite_writer import SQLiteWriterProcess, ledger_insert_sql
-from .tables import generations, keys, stored_responses
+from .tables import audit_log, generations, keys, stored_responses
 
 
 def async_url(url: str) -> str:
@@ -61,29 +61,39 @@ class Store:
 
     # -- keys ---------------------------------------------------------------------------------
 
-    async def insert_key(self, row: dict[str, Any]) -> None:
+    async def insert_key(self, row: dict[str, Any], *, audit: dict[str, Any] | None = None) -> None:
+        """Insert a key; `audit`: the audit-log row of the change, written in the same transaction."""
         async with self.engine.begin() as conn:
             await conn.execute(insert(keys).values(**row))
+            if audit is not None:
+                await conn.execute(insert(audit_log).values(**audit))
 
-    async def upsert_config_keys(self, rows: list[dict[str, Any]]) -> None:
+    async def upsert_config_keys(self, rows: list[dict[str, Any]],
+                                 describe: Describe | None = None) -> None:
         """Static keys from switchpoint.yaml, in one transaction: insert the new ones, refresh the
         settings of those already stored that the file changed (their creation time and usage stay;
         their update time becomes now), and disable the keys an earlier config defined that this one no
         longer does (removing a key from the file revokes it). Processes doing it at once (the workers of
-        a reload, replicas) may both insert a new key: the one that loses retries and finds it stored."""
+        a reload, replicas) may both insert a new key: the one that loses retries and finds it stored.
+        `describe(action, before, after)` makes the audit-log row of each key it creates, changes or
+        disables, written in the same transaction (so the process that lost writes none for that key)."""
         try:
-            await self._upsert_config_keys(rows)
+            await self._upsert_config_keys(rows, describe)
         except IntegrityError:
-            await self._upsert_config_keys(rows)
+            await self._upsert_config_keys(rows, describe)
 
-    async def _upsert_config_keys(self, rows: list[dict[str, Any]]) -> None:
+    async def _upsert_config_keys(self, rows: list[dict[str, Any]], describe: Describe | None) -> None:
+        changes: list[tuple[str, dict[str, Any] | None, dict[str, Any]]] = []
         async with self.engine.begin() as conn:
             hashes = [row["hash"] for row in rows]
-            stale = {h for (h,) in await conn.execute(
-                select(keys.c.hash).where(keys.c.source == "config", keys.c.disabled.is_(False)))} - set(hashes)
+            stale_rows = {r["hash"]: dict(r) for r in (await conn.execute(
+                select(keys).where(keys.c.source == "config", keys.c.disabled.is_(False)))).mappings()}
+            stale = set(stale_rows) - set(hashes)
             for chunk in _chunks(sorted(stale)):
-                await conn.execute(update(keys).where(keys.c.hash.in_(chunk)).values(disabled=True,
-                                                                                     updated_at_ms=now_ms()))
+                at = now_ms()
+                await conn.execute(update(keys).where(keys.c.hash.in_(chunk)).values(disabled=True, updated_at_ms=at))
+                changes += [("key.disable", stale_rows[h], {**stale_rows[h], "disabled": True, "updated_at_ms": at})
+                            for h in chunk]
             existing: dict[str, dict[str, Any]] = {}
             for chunk in _chunks(hashes):
                 found = await conn.execute(select(keys).where(keys.c.hash.in_(chunk)))
@@ -91,6 +101,7 @@ class Store:
             new = [row for row in rows if row["hash"] not in existing]
             if new:
                 await conn.execute(insert(keys), new)
+                changes += [("key.create", None, row) for row in new]
             for row in rows:
                 stored = existing.get(row["hash"])
                 if stored is None:
@@ -98,8 +109,11 @@ class Store:
                 values = {k: v for k, v in row.items()
                           if k not in ("hash", "created_at_ms", "updated_at_ms") and stored.get(k) != v}
                 if values:
-                    await conn.execute(update(keys).where(keys.c.hash == row["hash"]).values(
-                        **values, updated_at_ms=now_ms()))
+                    at = now_ms()
+                    await conn.execute(update(keys).where(keys.c.hash == row["hash"]).values(**values, updated_at_ms=at))
+                    changes.append(("key.update", stored, {**stored, **values, "updated_at_ms": at}))
+            if describe is not None and changes:
+                await conn.execute(insert(audit_log), [describe(*change) for change in changes])
 
     async def get_key(self, key_hash: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:
@@ -125,16 +139,31 @@ class Store:
         async with self.engine.connect() as conn:
             return [dict(r) for r in (await conn.execute(query)).mappings()]
 
-    async def update_key(self, key_hash: str, values: dict[str, Any]) -> bool:
+    async def update_key(self, key_hash: str, values: dict[str, Any], *, audit: dict[str, Any] | None = None) -> bool:
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 update(keys).where(keys.c.hash == key_hash).values(**values, updated_at_ms=now_ms()))
+            if audit is not None and result.rowcount > 0:
+                await conn.execute(insert(audit_log).values(**audit))
         return result.rowcount > 0
 
-    async def delete_key(self, key_hash: str) -> bool:
+    async def delete_key(self, key_hash: str, *, audit: dict[str, Any] | None = None) -> bool:
         async with self.engine.begin() as conn:
             result = await conn.execute(delete(keys).where(keys.c.hash == key_hash))
+            if audit is not None and result.rowcount > 0:
+                await conn.execute(insert(audit_log).values(**audit))
         return result.rowcount > 0
+
+    # -- audit log ------------------------------------------------------------------------------
+
+    async def audit_entries(self, *, limit: int = 100, offset: int = 0,
+                            before_id: int | None = None) -> list[dict[str, Any]]:
+        """Audit-log rows, newest first: `offset` rows skipped, or only those older than `before_id`."""
+        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit).offset(offset)
+        if before_id is not None:
+            query = query.where(audit_log.c.id < before_id)
+        async with self.engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(query)).mappings()]
 
     # -- ledger -------------------------------------------------------------------------------
 
@@ -164,12 +193,16 @@ class Store:
             row = (await conn.execute(select(generations).where(generations.c.id == generation_id))).mappings().first()
         return dict(row) if row else None
 
-    async def spend_nanos(self, key_hash: str | None, since_ms: int = 0, *, exclude: Collection[str] = ()) -> int:
-        """Sum of cost since `since_ms`, for one key or all, leaving out the generations in `exclude`."""
+    async def spend_nanos(self, key_hash: str | None, since_ms: int = 0, *, exclude: Collection[str] = (),
+                          user: str | None = None) -> int:
+        """Sum of cost since `since_ms`, for one key or all (and one end user of it, with `user`),
+        leaving out the generations in `exclude`."""
         query = select(func.coalesce(func.sum(generations.c.cost_nanos), 0)).where(
             generations.c.created_at_ms >= since_ms)
         if key_hash is not None:
             query = query.where(generations.c.key_hash == key_hash)
+        if user is not None:
+            query = query.where(generations.c.external_user == user)
         if exclude:
             query = query.where(generations.c.id.not_in(list(exclude)))
         async with self.engine.connect() as conn:
@@ -217,6 +250,10 @@ class Store:
         async with self.engine.begin() as conn:
             result = await conn.execute(delete(stored_responses).where(stored_responses.c.expires_at_ms <= before_ms))
         return int(result.rowcount or 0)
+
+
+# Makes the audit-log row of one change: (action, the row before or None, the row after).
+Describe = Callable[[str, dict[str, Any] | None, dict[str, Any]], dict[str, Any]]
 
 
 def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:

@@ -37,6 +37,10 @@ keys = Table(
     Column("updated_at_ms", BigInteger, nullable=True),
     Column("expires_at_ms", BigInteger, nullable=True),
     Column("external_user", String(256), nullable=True),     # the end user the key was made for
+    # limits per end user of the key (the request's `user`), for apps that resell access
+    Column("user_limit_nanos", BigInteger, nullable=True),
+    Column("user_rate_limit_requests", Integer, nullable=True),
+    Column("user_rate_limit_interval", Float, nullable=True),
 )
 
 generations = Table(
@@ -137,3 +141,18 @@ stored_responses = Table(
 )
 
 Index("ix_stored_responses_expiry", stored_responses.c.expires_at_ms)
+
+# Every change to keys (and teams, policies, users): who, when, what, before and after. Append-only;
+# the before/after objects never hold a key, its hash or anything secret-like (storage/audit.py).
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("action", String(64), nullable=False),            # e.g. key.create, key.update, key.delete
+    Column("target", String(512), nullable=False),
+    Column("before", Text, nullable=True),                   # JSON
+    Column("after", Text, nullable=True),                    # JSON
+)
+
+Index("ix_audit_log_time", audit_log.c.at_ms, audit_log.c.id)

@@ -20,8 +20,8 @@ What maps to what:
   from output_config.effort when given); disabled -> reasoning off;
 - `max_tokens`, `stop_sequences`, `temperature`, `top_p`, `top_k`, `metadata.user_id` (-> user),
   `output_format` / `output_config.format` json_schema (-> response_format), top-level `cache_control`;
-- OpenRouter's `provider` preferences and `models` fallbacks steer routing as on chat completions and
-  are removed from the body an Anthropic endpoint receives;
+- OpenRouter's `provider` preferences, `models` fallbacks and `transforms` steer routing as on chat
+  completions and are removed from the body an Anthropic endpoint receives;
 - everything else (context_management, container, mcp_servers, service_tier, inference_geo, ...) is
   honoured by Anthropic endpoints through the native body and ignored by others, never refused.
 """
@@ -35,6 +35,7 @@ import orjson
 
 from ...errors import BadRequestError
 from ...types import ANTHROPIC_MESSAGES, ChatRequest, NativeBody
+from ..openai_chat.request import check_transforms, transforms
 from ..openai_chat.request import load_object as load_body  # noqa: F401 - one depth-bounded JSON loader for every API
 
 FORMAT = ANTHROPIC_MESSAGES
@@ -44,7 +45,7 @@ SERVER_RESULT_SUFFIX = "_tool_result"
 CUSTOM_TOOL_TYPES = frozenset({None, "custom"})
 MAX_USER = 256  # the ledger's external_user column; Claude Code's user_id (a JSON object as text) is ~150
 # OpenRouter's routing extras, accepted on this API too; they steer the gateway and never go upstream.
-GATEWAY_FIELDS = frozenset({"provider", "models"})
+GATEWAY_FIELDS = frozenset({"provider", "models", "transforms"})
 
 
 def bad(where: str, problem: str) -> BadRequestError:
@@ -83,11 +84,14 @@ def parse_messages(data: dict[str, Any], headers: Mapping[str, str], resolve: Ca
     fallbacks = data.get("models")
     if fallbacks is not None and not (isinstance(fallbacks, list) and all(isinstance(m, str) for m in fallbacks)):
         raise bad("models", "must be an array of model ids")
-    native = {k: v for k, v in data.items() if k not in GATEWAY_FIELDS} if provider or fallbacks else data
-    return ChatRequest(model=resolve(model) if model else "", messages=messages, stream=stream, reasoning=reasoning(data),
-                       models=[resolve(m) for m in fallbacks or ()], provider=provider, params=params,
-                       headers=_beta_headers(passed), native=NativeBody(FORMAT, native, passed),
-                       session_id=headers.get("x-session-id") or None, model_resolved=True)
+    check_transforms(data)
+    steering = provider or fallbacks or "transforms" in data
+    native = {k: v for k, v in data.items() if k not in GATEWAY_FIELDS} if steering else data
+    return ChatRequest(model=resolve(model) if model else "", messages=messages, stream=stream,
+                       reasoning=reasoning(data), models=[resolve(m) for m in fallbacks or ()], provider=provider,
+                       params=params, headers=_beta_headers(passed), native=NativeBody(FORMAT, native, passed),
+                       transforms=transforms(data), session_id=headers.get("x-session-id") or None,
+                       model_resolved=True)
 
 
 def _beta_headers(passed: dict[str, str]) -> dict[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...routing.context import TRANSFORMS
 from ..fields import Check, Invalid, array, boolean, custom, enum, integer, number, obj, one_of, string
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
@@ -147,7 +148,7 @@ SAMPLING: dict[str, Check] = {
 }
 ROUTING: dict[str, Check] = {
     "model": MODEL_ID, "models": MODELS, "provider": PROVIDER, "route": enum("fallback", "sort"),
-    "transforms": array(string()), "plugins": array(obj({"id": string(min_length=1), "enabled": boolean()},
+    "transforms": array(enum(*TRANSFORMS)), "plugins": array(obj({"id": string(min_length=1), "enabled": boolean()},
                                                         required=("id",))),
     "usage": obj({"include": boolean()}), "user": string(), "session_id": string(max_length=256),
     "stream": boolean(), "stream_options": obj({"include_usage": boolean()}),

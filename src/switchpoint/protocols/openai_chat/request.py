@@ -19,6 +19,7 @@ import orjson
 
 from ...errors import BadRequestError
 from ...plugins import parse_plugins
+from ...routing.context import TRANSFORMS
 from ...types import ROUTING_KEYS, ChatRequest, EmbeddingRequest
 from ..fields import bad, check_fields
 from .body_fields import CHAT, COMPLETIONS, EMBEDDINGS, MAX_FALLBACK_MODELS
@@ -101,7 +102,33 @@ def parse_chat(body: bytes, headers: dict[str, str], *, legacy: bool = False) ->
         provider=_route(data), reasoning=_reasoning(data), params=params, legacy_prompt=legacy,
         headers={k: v for k, v in headers.items() if k in ATTRIBUTION}, plugins=plugins,
         session_id=data.get("session_id") or headers.get("x-session-id") or None,
+        transforms=transforms(data),
     )
+
+
+def transforms(data: dict[str, Any]) -> list[str] | None:
+    """`transforms` (typed already), or OpenRouter's newer spelling of it, the `context-compression`
+    plugin (`enabled: false` turns middle-out off). None leaves the default: middle-out on endpoints of
+    8,192 tokens or less. Shared by every inbound API that accepts OpenRouter's extras."""
+    found = data.get("transforms")
+    if found is not None:
+        return list(found)
+    for plugin in data.get("plugins") or ():
+        if isinstance(plugin, dict) and plugin.get("id") == "context-compression":
+            return [] if plugin.get("enabled") is False else ["middle-out"]
+    return None
+
+
+def check_transforms(data: dict[str, Any]) -> None:
+    """`transforms` on an API without a typed body: an array of known transform names."""
+    found = data.get("transforms")
+    if found is None:
+        return
+    if not isinstance(found, list):
+        raise bad("transforms", f"must be an array of transform names ({', '.join(TRANSFORMS)})")
+    for i, name in enumerate(found):
+        if name not in TRANSFORMS:
+            raise bad(f"transforms[{i}]", f"unknown transform {name!r}: must be {' or '.join(repr(t) for t in TRANSFORMS)}")
 
 
 def _route(data: dict[str, Any]) -> dict[str, Any] | None:

@@ -29,6 +29,7 @@ from typing import Any
 
 from ...plugins import parse_plugins
 from ...types import OPENAI_RESPONSES, ChatRequest, NativeBody
+from ..openai_chat.request import check_transforms, transforms
 from ..openai_chat.request import load_object as load_body  # noqa: F401 - one depth-bounded JSON loader for every API
 from .items import bad, input_items, items_to_messages
 
@@ -50,9 +51,10 @@ def check_body(data: dict[str, Any]) -> None:
     for name in ("stream", "store", "parallel_tool_calls", "background"):
         if data.get(name) is not None and not isinstance(data[name], bool):
             raise bad(name, "must be true or false")
+    check_transforms(data)
     if data.get("background"):
         raise bad("background", "background responses are not supported by this gateway; send background: false")
-    for name in ("instructions", "previous_response_id", "user", "prompt_cache_key", "service_tier"):
+    for name in ("instructions", "previous_response_id", "user", "safety_identifier", "prompt_cache_key", "service_tier"):
         if data.get(name) is not None and not isinstance(data[name], str):
             raise bad(name, "must be a string")
     for name in ("metadata", "text", "reasoning", "stream_options", "provider"):
@@ -117,7 +119,8 @@ def parse_responses(data: dict[str, Any], history: list[dict[str, Any]], headers
     parse_plugins(plugins)  # OpenRouter's plugins are honoured here too, or refused naming the entry
     return ChatRequest(model=data.get("model") or "", messages=messages, stream=data.get("stream") is True, models=models,
                        provider=data.get("provider"), reasoning=reasoning(data.get("reasoning")), params=params,
-                       headers=dict(headers), native=NativeBody(FORMAT, native), plugins=plugins)
+                       headers=dict(headers), native=NativeBody(FORMAT, native), plugins=plugins,
+                       transforms=transforms(data))
 
 
 def reasoning(value: dict[str, Any] | None) -> dict[str, Any] | None:

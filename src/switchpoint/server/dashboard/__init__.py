@@ -16,6 +16,8 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/dashboard/api/endpoints"): api.endpoints,
     ("GET", "/dashboard/api/generations"): api.generations,
     ("GET", "/dashboard/api/keys"): api.keys,
+    ("GET", "/dashboard/api/users"): api.users,
+    ("GET", "/dashboard/api/audit"): api.audit,
     ("POST", "/dashboard/api/keys"): keys.create,
     ("POST", "/dashboard/api/keys/update"): keys.update,
     ("POST", "/dashboard/api/keys/revoke"): keys.revoke,

@@ -14,6 +14,7 @@ from ...accounting.budget import period_start
 from ...accounting.pricing import from_nanos
 from ...errors import BadRequestError
 from ...storage import reports
+from ..audit import audit_page
 from ..http import Request, Response, Send, json_response
 from ..services import Services
 from . import session
@@ -100,6 +101,25 @@ async def generations(services: Services, request: Request, send: Send) -> Respo
     return json_response({"generations": out})
 
 
+async def users(services: Services, request: Request, send: Send) -> Response:
+    """Spend, requests and tokens per end user (the requests' `user`) and key in the window."""
+    await session.require(services, request)
+    window = parse_window(request.query.get("window"))
+    names = await key_names(services)
+    rows = await reports.activity_rows(services.store, ["user", "key"], since_ms=window.since_ms)
+    return json_response({"window": window.name, "users": [
+        {"user": row["user"], "key": row["key"], "key_name": names.get(row["key"], row["key"][:12]),
+         "requests": row["requests"], "errors": row["errors"], "prompt_tokens": row["prompt_tokens"],
+         "completion_tokens": row["completion_tokens"], "cost": from_nanos(row["cost_nanos"])}
+        for row in rows[:500]]})
+
+
+async def audit(services: Services, request: Request, send: Send) -> Response:
+    """The audit log, newest first (the same page as GET /api/v1/audit)."""
+    await session.require(services, request)
+    return json_response(await audit_page(services, request.query))
+
+
 async def keys(services: Services, request: Request, send: Send) -> Response:
     await session.require(services, request)
     return json_response({"keys": await key_views(services)})
@@ -128,5 +148,8 @@ async def key_views(services: Services) -> list[dict[str, Any]]:
             "token_limit": ({"tokens": row["token_limit_tokens"], "interval": row["token_limit_interval"]}
                             if row["token_limit_tokens"] else None),
             "created_at": row["created_at_ms"], "expires_at": row["expires_at_ms"],
+            "user_limit": from_nanos(row["user_limit_nanos"]) if row["user_limit_nanos"] is not None else None,
+            "user_rate_limit": ({"requests": row["user_rate_limit_requests"],
+                                 "interval": row["user_rate_limit_interval"]} if row["user_rate_limit_requests"] else None),
         })
     return views

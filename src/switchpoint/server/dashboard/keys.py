@@ -16,26 +16,25 @@ BODY_LIMIT = 1 << 16
 
 
 async def create(services: Services, request: Request, send: Send) -> Response:
-    await session.require(services, request)
-    record, plaintext = await create_from_spec(services, parse(KeyCreate, await request.body(BODY_LIMIT)))
+    actor = await session.require(services, request)
+    record, plaintext = await create_from_spec(services, parse(KeyCreate, await request.body(BODY_LIMIT)), actor)
     view = next(v for v in await key_views(services) if v["hash"] == record.hash)
     return json_response({"key": plaintext, "data": view}, status=201)
 
 
 async def update(services: Services, request: Request, send: Send) -> Response:
-    await session.require(services, request)
+    actor = await session.require(services, request)
     body = await request.body(BODY_LIMIT)
     record = await _record(services, body)
-    await apply_update(services, record, parse(KeyUpdate, body))
+    await apply_update(services, record, parse(KeyUpdate, body), actor)
     return json_response({"data": next(v for v in await key_views(services) if v["hash"] == record.hash)})
 
 
 async def revoke(services: Services, request: Request, send: Send) -> Response:
-    await session.require(services, request)
+    actor = await session.require(services, request)
     record = await _record(services, await request.body(BODY_LIMIT))
     refuse_config_key(services, record)
-    await services.store.delete_key(record.hash)
-    await services.keys.changed(record.hash)
+    await services.keys.delete(record.hash, actor=actor, action="key.revoke")
     return json_response({"deleted": True, "hash": record.hash})
 
 

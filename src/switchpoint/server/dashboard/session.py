@@ -33,6 +33,11 @@ class Session:
     nonce: str
     expires: int
 
+    @property
+    def actor(self) -> str:
+        """Who acts in this session, as the audit log names them."""
+        return SESSION_ACTOR
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -107,16 +112,23 @@ async def revoke(services: Services, session: Session) -> None:
     await services.state.seed(_revocation(session), 1, ttl=max(1.0, session.expires - time.time()))
 
 
-async def require(services: Services, request: Request) -> None:
+ADMIN_ACTOR = "admin-key"
+SESSION_ACTOR = "dashboard (admin-key)"  # a session opened with the admin key; the audit log's actor
+
+
+async def require(services: Services, request: Request) -> str:
     """A dashboard session or the admin key as a bearer token; state-changing requests must also come
-    from the dashboard's own origin."""
+    from the dashboard's own origin. Returns the actor the audit log names for the caller."""
     if services.config.admin_key is None:
         raise ForbiddenError("No admin key is configured: set admin_key in switchpoint.yaml or SWITCHPOINT_ADMIN_KEY")
-    if not services.keys.is_admin(request.header(b"authorization")):
-        if await current(services, request) is None:
-            raise AuthenticationError("Log in to the dashboard first")
-        if request.method != "GET" and not same_origin(request):
-            raise ForbiddenError("Cross-origin request refused")
+    if services.keys.is_admin(request.header(b"authorization")):
+        return ADMIN_ACTOR
+    found = await current(services, request)
+    if found is None:
+        raise AuthenticationError("Log in to the dashboard first")
+    if request.method != "GET" and not same_origin(request):
+        raise ForbiddenError("Cross-origin request refused")
+    return found.actor
 
 
 def same_origin(request: Request) -> bool:

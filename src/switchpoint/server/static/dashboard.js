@@ -4,7 +4,7 @@
 
 const PALETTE = ["#8b7cff", "#2dd4bf", "#f5b544", "#f2555a", "#58a6ff", "#d2a8ff", "#7ee787", "#ff9bce",
   "#ffa657", "#79c0ff", "#a5d6ff", "#e3b341"];
-const state = { window: "24h", tab: "overview", charts: {}, loaded: {} };
+const state = { window: "24h", tab: "overview", charts: {}, loaded: {}, auditBefore: null, auditNext: null };
 
 /* ---------- helpers ---------- */
 
@@ -279,7 +279,10 @@ async function loadKeys() {
     const status = k.disabled ? el("span", { class: "badge bad", text: "disabled" })
       : k.expired ? el("span", { class: "badge warn", text: "expired" }) : el("span", { class: "badge ok", text: "active" });
     const limits = [k.rate_limit ? num(k.rate_limit.requests) + " req / " + per(k.rate_limit.interval) : null,
-      k.token_limit ? num(k.token_limit.tokens) + " tok / " + per(k.token_limit.interval) : null].filter(Boolean).join(", ") || "–";
+      k.token_limit ? num(k.token_limit.tokens) + " tok / " + per(k.token_limit.interval) : null,
+      k.user_limit !== null && k.user_limit !== undefined ? usd(k.user_limit) + " per end user" + (k.limit_reset ? " " + k.limit_reset : "") : null,
+      k.user_rate_limit ? num(k.user_rate_limit.requests) + " req / " + per(k.user_rate_limit.interval) + " per end user" : null,
+    ].filter(Boolean).join(", ") || "–";
     const config = k.source === "config";
     return el("tr", { "data-key": k.name },
       el("td", {}, el("div", { text: k.name }), el("div", { class: "muted small mono", text: k.label })),
@@ -311,6 +314,8 @@ async function createKey(event) {
   if (f.get("limit_reset")) body.limit_reset = f.get("limit_reset");
   if (f.get("rate")) body.rate_limit = { requests: Number(f.get("rate")), interval: 60 };
   if (f.get("tokens")) body.token_limit = { tokens: Number(f.get("tokens")), interval: 60 };
+  if (f.get("user_limit")) body.user_limit = Number(f.get("user_limit"));
+  if (f.get("user_rate")) body.user_rate_limit = { requests: Number(f.get("user_rate")), interval: 60 };
   if (f.get("log_content")) body.log_content = true;
   try {
     const created = await api("/dashboard/api/keys", { method: "POST", body: JSON.stringify(body) });
@@ -322,7 +327,49 @@ async function createKey(event) {
   } catch (error) { showError(error); }
 }
 
-const LOADERS = { overview: loadOverview, endpoints: loadEndpoints, generations: loadGenerations, keys: loadKeys };
+async function loadUsers() {
+  const data = await api("/dashboard/api/users?window=" + state.window);
+  const rows = data.users.map((u) => el("tr", { "data-user": u.user === null ? "" : u.user },
+    el("td", {}, u.user === null ? el("span", { class: "muted", text: "(none named)" }) : el("span", { class: "mono", text: u.user })),
+    el("td", { text: u.key_name }),
+    el("td", { class: "num", text: num(u.requests) }),
+    el("td", { class: "num", text: num(u.errors) }),
+    el("td", { class: "num", text: num(u.prompt_tokens) + " / " + num(u.completion_tokens) }),
+    el("td", { class: "num", text: usd(u.cost) })));
+  fillTable(document.getElementById("table-users"), [
+    { label: "End user" }, { label: "Key" }, { label: "Requests", num: 1 }, { label: "Errors", num: 1 },
+    { label: "Tokens in / out", num: 1 }, { label: "Cost", num: 1 }], rows, "No requests in this window.");
+}
+
+function changes(entry) {
+  /* The settings that differ between before and after (all of them for a key made or deleted). */
+  const before = entry.before || {}, after = entry.after || {};
+  const show = (v) => v === null || v === undefined ? "–" : typeof v === "object" ? JSON.stringify(v) : String(v);
+  const both = entry.before && entry.after, only = entry.after || entry.before || {};
+  const names = [...new Set([...Object.keys(before), ...Object.keys(after)])]
+    .filter((n) => both ? JSON.stringify(before[n]) !== JSON.stringify(after[n]) : only[n] !== null && only[n] !== false);
+  return names.map((n) => el("div", { class: "small" }, el("span", { class: "muted", text: n + ": " }),
+    both ? show(before[n]) + " → " + show(after[n]) : show(only[n])));
+}
+
+async function loadAudit() {
+  const params = new URLSearchParams({ limit: "50" });
+  if (state.auditBefore) params.set("before", state.auditBefore);
+  const data = await api("/dashboard/api/audit?" + params);
+  state.auditNext = data.next_before;
+  document.getElementById("audit-older").disabled = !data.next_before;
+  document.getElementById("audit-newest").disabled = !state.auditBefore;
+  const rows = data.data.map((e) => el("tr", { "data-audit": String(e.id) },
+    el("td", { class: "small", text: when(e.at) }),
+    el("td", { text: e.actor }),
+    el("td", {}, el("span", { class: "badge " + (e.action.endsWith("delete") || e.action.endsWith("revoke") || e.action.endsWith("disable") ? "bad" : e.action.endsWith("create") ? "ok" : "idle"), text: e.action })),
+    el("td", { text: e.target }),
+    el("td", {}, changes(e))));
+  fillTable(document.getElementById("table-audit"), [
+    { label: "Time" }, { label: "Who" }, { label: "Action" }, { label: "What" }, { label: "Changes" }], rows, "No changes recorded yet.");
+}
+
+const LOADERS = { overview: loadOverview, endpoints: loadEndpoints, generations: loadGenerations, users: loadUsers, keys: loadKeys, audit: loadAudit };
 
 async function refresh() {
   try {
@@ -353,6 +400,8 @@ document.addEventListener("DOMContentLoaded", () => {
   window.addEventListener("hashchange", () => selectTab(location.hash.slice(1)));
   document.getElementById("create-key").addEventListener("submit", createKey);
   document.getElementById("filter-apply").addEventListener("click", () => refresh());
+  document.getElementById("audit-older").addEventListener("click", () => { state.auditBefore = state.auditNext; refresh(); });
+  document.getElementById("audit-newest").addEventListener("click", () => { state.auditBefore = null; refresh(); });
   document.getElementById("dismiss-key").addEventListener("click", () => {
     document.getElementById("created-key").hidden = true;
     document.getElementById("created-key-value").textContent = "";
@@ -361,5 +410,5 @@ document.addEventListener("DOMContentLoaded", () => {
     navigator.clipboard.writeText(document.getElementById("created-key-value").textContent).catch(() => {});
   });
   selectTab(location.hash.slice(1) || "overview");
-  setInterval(() => { if (!document.hidden && state.tab !== "keys") refresh(); }, 30000);
+  setInterval(() => { if (!document.hidden && state.tab !== "keys" && state.tab !== "audit") refresh(); }, 30000);
 });
