@@ -30,11 +30,14 @@ from ..routing import BreakerSettings, BreakerStore, Candidate, Live, MemoryBrea
 from ..routing.auto import AUTO_MODEL, AutoRouter, build_auto
 from ..routing.health import Health
 from ..routing.hedge import hedge_delay
+from ..routing.names import ModelResolver
+from ..state import State
 from ..types import ChatRequest, Completion, EmbeddingRequest, Embeddings, UpstreamRequest, Usage
 from .attempts import Attempts
 from .context import ChatResult, EmbeddingResult, RequestContext, Route, target
 from .redact import Redactor
 from .settlement import Settlement
+from .sticky import Stickiness
 from .stream import ChatStream
 
 T = TypeVar("T")
@@ -45,7 +48,7 @@ class Engine:
                  transport: Transport, budget: Budget, limiter: RateLimiter, ledger: LedgerWriter,
                  health: Health | None = None, rng: random.Random | None = None,
                  clock: Callable[[], float] = time.monotonic, pricer: Pricer | None = None,
-                 breakers: BreakerStore | None = None) -> None:
+                 breakers: BreakerStore | None = None, state: State | None = None) -> None:
         self.config = config
         self.catalogue = catalogue
         self.providers = providers
@@ -60,6 +63,9 @@ class Engine:
         self.breakers: BreakerStore = breakers or MemoryBreakers(
             BreakerSettings(**config.routing.breaker.model_dump()))
         self.routes = routing.RouteTable(catalogue)
+        self.names = ModelResolver(catalogue, config.aliases, config.default_model)
+        self.sticky = Stickiness(state, config.routing.sticky, self.spawn, self.routes) if (
+            state is not None and config.routing.sticky.enabled) else None
         self.auto: AutoRouter | None = build_auto(config, catalogue)
         self.plugins = Plugins(config, transport)
         self._background: set[asyncio.Task[Any]] = set()
@@ -72,14 +78,33 @@ class Engine:
     # -- planning -------------------------------------------------------------------------------
 
     def resolve(self, model_ids: list[str]) -> list[tuple[Model, str | None]]:
-        resolved = []
-        for model_id in model_ids:
-            base, variant = self.catalogue.split_variant(model_id)
-            model = self.catalogue.get(base)
-            if model is None:
-                raise BadRequestError(f"{model_id} is not a valid model ID", metadata={"model": model_id})
-            resolved.append((model, variant))
-        return resolved
+        """Catalogue models and variants of (de-aliased) names: bare and `openrouter/` ids resolve, an
+        unknown variant or model is a 400."""
+        return [self.names.lookup(model_id) for model_id in model_ids]
+
+    def names_of(self, request: ChatRequest) -> list[str]:
+        """The requested model ids in order, with the default model and the aliases applied. They are
+        written back to the request (once), so what runs after routing (the plugins, which read
+        `:online` off the names) sees the names the aliases stand for."""
+        if request.model_resolved:  # aliases applied already: only a missing model is left to fill
+            if not request.model:
+                request.model = self.names.name("")
+        else:
+            request.model = self.names.name(request.model)
+            request.models = [self.names.name(m) for m in request.models]
+            request.model_resolved = True
+        ids = [request.model, *request.models] if request.models else [request.model]
+        return list(dict.fromkeys(ids))
+
+    def apply_variants(self, request: ChatRequest, models: list[tuple[Model, str | None]]) -> None:
+        """The variants that change the request rather than the endpoints: `:thinking` turns reasoning on
+        for that model's endpoints. (`:online` is the web plugin's: plugins/spec.py reads it.)"""
+        for model, variant in models:
+            if variant == "thinking":
+                if request.reasoning_by_model is None:
+                    request.reasoning_by_model = {}
+                asked = {k: v for k, v in (request.reasoning or {}).items() if (k, v) != ("effort", "none")}
+                request.reasoning_by_model[model.id] = {**asked, "enabled": True}
 
     def live(self) -> Live:
         return Live(self.health, self.breakers, self.clock(), self.config.routing.healthy_window)
@@ -87,7 +112,7 @@ class Engine:
     def route(self, request: ChatRequest) -> Route:
         """Resolve the requested model(s) (expanding `switchpoint/auto`) and order their endpoints."""
         prefs = routing.parse_preferences(request.provider)
-        ids = list(dict.fromkeys([request.model, *request.models])) if request.models else [request.model]
+        ids = self.names_of(request)
         auto = None
         if AUTO_MODEL in ids:
             auto = self.auto.choose(request) if self.auto is not None else None
@@ -101,12 +126,13 @@ class Engine:
             if model.is_embedding:
                 raise BadRequestError(f"{model.id} is an embedding model: use /api/v1/embeddings",
                                       metadata={"error_type": "wrong_endpoint"})
+        self.apply_variants(request, models)
         live = self.live()
         candidates = routing.plan(models, request, self.rng, prefs=prefs, table=self.routes, live=live)
         if not candidates:
             raise routing.explain(models, request, prefs, live, self.routes)
         free = all(c.free for c in candidates) or any(v == "free" for _, v in models)
-        return Route(candidates, free, prefs, auto)
+        return Route(candidates, free, prefs, auto, variant=models[0][1])
 
     def plan(self, request: ChatRequest) -> tuple[list[Candidate], bool]:
         """Ordered candidates, and whether the request is for free models (own rate limits)."""
@@ -126,7 +152,14 @@ class Engine:
         except SwitchpointError as err:
             self.books.refuse(record, err)
             raise
+        if self.sticky is not None:
+            await self.sticky.pin(request, ctx.key.hash, planned, planned.variant, self.live())
         return planned
+
+    def served(self, planned: Route, cand: Candidate, record: GenerationRecord) -> None:
+        """After an endpoint served the request: remember it for the conversation (stickiness)."""
+        if self.sticky is not None:
+            self.sticky.served(planned, cand, record)
 
     async def run_plugins(self, request: ChatRequest, ctx: RequestContext, planned: Route,
                           record: GenerationRecord) -> PluginRun | None:
@@ -161,6 +194,7 @@ class Engine:
         first = completion.choices[0] if completion.choices else None
         usage = completion.usage or self.books.estimate_usage(ctx, sum(len(c.content or "") for c in completion.choices))
         self.books.served(record, cand, completion.upstream_id, completion.upstream_model, planned.auto)
+        self.served(planned, cand, record)
         capture_output(first.content if first else None)
         record.finish_reason = first.finish_reason if first else None
         record.native_finish_reason = first.native_finish_reason if first else None
@@ -215,7 +249,7 @@ class Engine:
         self.ledger.admit()
         chat_like = ChatRequest(model=request.model, messages=[], provider=request.provider)
         try:
-            models = self.resolve([request.model])
+            models = self.resolve([self.names.name(request.model)])
             prefs = routing.parse_preferences(request.provider)
             live = self.live()
             candidates = routing.plan(models, chat_like, self.rng, prefs=prefs, table=self.routes, live=live)

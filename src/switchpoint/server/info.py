@@ -165,7 +165,26 @@ def listed_models(services: Services, request: Request, default: str = "text") -
     auto = auto_model_object(services) if wanted == "all" or "text" in wanted.split(",") else None
     if auto is not None:
         data.append(auto)
-    return data
+    return data + alias_objects(services, data)
+
+
+def alias_objects(services: Services, listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each exact alias of the config (`aliases:`) as a model of its own, as OpenRouter lists its
+    `~vendor/family-latest` aliases: the target's object under the alias's id, with `alias_target`
+    `{slug, name}`. Globs are not ids a client could send as they are, so they are left out; an alias
+    whose target is not listed (another modality, no endpoint) is too."""
+    by_id = {m["id"]: m for m in listed}
+    out = []
+    for alias, target in services.engine.names.aliases.exact.items():
+        if alias in by_id:
+            continue  # an alias that overrides a listed model is that model's row
+        base = target if target in by_id else target.rpartition(":")[0]
+        found = by_id.get(base)
+        if found is not None:
+            out.append({**found, "id": alias, "canonical_slug": found["canonical_slug"],
+                        "name": f"{alias} (alias of {found['name']})",
+                        "alias_target": {"slug": target, "name": found["name"]}})
+    return out
 
 
 async def list_models(services: Services, request: Request, send: Send) -> Response:
@@ -216,7 +235,7 @@ async def get_model(services: Services, request: Request, send: Send) -> Respons
     if model_id == AUTO_MODEL:
         found = auto_model_object(services)
     else:
-        model = services.catalogue.get(services.catalogue.split_variant(model_id)[0])
+        model = services.catalogue.get(services.engine.names.canonical(model_id) or "")
         found = model_object(model) if model is not None else None
     if found is None:
         raise NotFoundError(f"Model {model_id} not found")
@@ -227,7 +246,7 @@ async def get_model(services: Services, request: Request, send: Send) -> Respons
 
 async def model_endpoints(services: Services, request: Request, send: Send) -> Response:
     model_id = f"{request.params['author']}/{request.params['slug']}"
-    model = services.catalogue.get(services.catalogue.split_variant(model_id)[0])
+    model = services.catalogue.get(services.engine.names.canonical(model_id) or "")
     auto = auto_model_object(services) if model_id == AUTO_MODEL else None
     if auto is not None:
         data = {key: auto[key] for key in ("id", "name", "created", "description", "architecture")}
@@ -275,14 +294,21 @@ def generation_object(row: dict[str, Any]) -> dict[str, Any]:
         "native_tokens_cache_write": row["cache_write_tokens"], "usage_estimated": row["usage_estimated"],
         "cache_hit": row["cache_hit"], "is_byok": False, "external_user": row["external_user"],
         "error": row["error"], "provider_responses": [provider_response(a) for a in attempts or ()],
-        "router": AUTO_MODEL if row.get("router") else None,
-        "router_choice": orjson.loads(row["router"]) if row.get("router") else None,  # model, tier, reason
+        **_router(row.get("router")),
         # OpenRouter's fields for what the gateway does not do (web search, presets, media, regions)
         "origin": "", "app_id": None, "http_referer": None, "user_agent": None, "preset_id": None,
         "workspace_id": WORKSPACE_ID, "data_region": "global", "service_tier": None, "web_search_engine": None,
         "num_search_results": None, "num_fetches": None, "num_media_prompt": None, "num_media_completion": None,
         "num_input_audio_prompt": None, "native_tokens_completion_images": None,
     }
+
+
+def _router(stored: str | None) -> dict[str, Any]:
+    """`router`: switchpoint/auto when it chose the model; `router_choice`: its model, tier and reason, and
+    `sticky: true` when prompt-cache stickiness chose the endpoint (also the top-level `sticky`)."""
+    choice = orjson.loads(stored) if stored else None
+    return {"router": AUTO_MODEL if choice and "router" in choice else None, "router_choice": choice,
+            "sticky": bool(choice and choice.get("sticky"))}
 
 
 def provider_response(attempt: dict[str, Any]) -> dict[str, Any]:
