@@ -13,7 +13,7 @@ need tinyproxy tinyproxy      # a real forward proxy for the egress-proxy tests
 # nginx (plain and TLS) for the upstream client's differential tests; it lives in /usr/sbin
 [ -x /usr/sbin/nginx ] || need nginx nginx
 need node nodejs              # OpenRouter's TypeScript SDK as a client (tests/sdk_ts)
-need npm npm                  # installs the npm clients: tests/sdk_ts, and the coding agents of tests/agents
+need npm npm                  # installs the npm clients: tests/sdk_ts, the coding agents of tests/agents, the OpenID provider of tests/dashboard/idp
 need buildah buildah          # the container image is built and run for real (tests/deploy/test_image.py)
 [ -x /usr/sbin/debootstrap ] || need debootstrap debootstrap   # its local Debian base (scripts/image.sh)
 need systemd-analyze systemd  # checks deploy/switchpoint.service (systemd need not be running)

@@ -50,13 +50,13 @@ def free_port() -> int:
 class Gateway:
     """A real gateway (uvicorn + the Switchpoint app) on a loopback port."""
 
-    def __init__(self, loop: LoopThread, config_dict: dict[str, Any], tmp: Path) -> None:
+    def __init__(self, loop: LoopThread, config_dict: dict[str, Any], tmp: Path, port: int | None = None) -> None:
         self.loop = loop
         path = tmp / "switchpoint.yaml"
         path.write_text(yaml.safe_dump(config_dict))
         self.config = load_config(path, env={})
         self.app = App(self.config)
-        self.port = free_port()
+        self.port = port or free_port()
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, lifespan="on",
                                                     log_level="warning", access_log=False, loop="asyncio",
                                                     http=protocol_factory(self.config)))
@@ -176,10 +176,11 @@ def base_config(upstream: Upstream, tmp: Path, **overrides: Any) -> dict[str, An
 def make_gateway(loop_thread: LoopThread, upstream: Upstream, tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
     started: list[Gateway] = []
 
-    def make(**overrides: Any) -> Gateway:
+    def make(*, port: int | None = None, **overrides: Any) -> Gateway:
+        """`port`: listen there (a test that must know the URL before the gateway starts)."""
         directory = tmp_path / f"gw{len(started)}"
         directory.mkdir()
-        gateway = Gateway(loop_thread, base_config(upstream, directory, **overrides), directory).start()
+        gateway = Gateway(loop_thread, base_config(upstream, directory, **overrides), directory, port).start()
         started.append(gateway)
         return gateway
 

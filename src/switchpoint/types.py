@@ -55,6 +55,10 @@ class ChatRequest:
     headers: dict[str, str] = field(default_factory=dict)  # client headers some upstreams want (attribution)
     legacy_prompt: bool = False  # arrived on /completions: render as text_completion
     native: NativeBody | None = None  # the body in the client's own wire format, for passthrough
+    session_id: str | None = None  # the client's conversation id (body `session_id` or `x-session-id`)
+    model_resolved: bool = False  # the API's own naming already resolved the model names: no aliases again
+    # Reasoning settings per model id, from a `:thinking` variant; they replace `reasoning` on its endpoints.
+    reasoning_by_model: dict[str, dict[str, Any]] | None = None
     transforms: list[str] | None = None  # OpenRouter's prompt transforms; None = the default (routing/context.py)
     plugins: list[dict[str, Any]] = field(default_factory=list)  # OpenRouter `plugins`, checked (plugins/spec.py)
 

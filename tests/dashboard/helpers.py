@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -38,14 +39,15 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def http(gateway: Gateway, method: str, path: str, body: bytes | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+         headers: dict[str, str] | None = None) -> tuple[int, Any, bytes]:
+    """Status, headers (`headers["x"]`, and `headers.get_all("set-cookie")` for repeated ones) and body."""
     request = urllib.request.Request(gateway.url + path, data=body, method=method, headers=headers or {})
     opener = urllib.request.build_opener(NoRedirect)
     try:
         with opener.open(request, timeout=20) as response:
-            return response.status, dict(response.headers), response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
+        return exc.code, exc.headers, exc.read()
 
 
 def login(gateway: Gateway, key: str = ADMIN_KEY) -> str:
@@ -60,3 +62,12 @@ def get_json(gateway: Gateway, path: str, cookie: str) -> Any:
     status, _, body = http(gateway, "GET", path, headers={"cookie": cookie})
     assert status == 200, (status, body)
     return json.loads(body)
+
+
+def csrf_token(gateway: Gateway, cookie: str) -> str:
+    """The session's CSRF token, as the dashboard page carries it."""
+    status, _, page = http(gateway, "GET", "/dashboard", headers={"cookie": cookie})
+    assert status == 200, status
+    found = re.search(rb'<meta name="sp-csrf" content="([^"]+)">', page)
+    assert found, page[:500]
+    return found.group(1).decode()

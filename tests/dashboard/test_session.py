@@ -12,21 +12,26 @@ from typing import Any
 import openai
 import pytest
 
-from switchpoint.server.dashboard import session
+from switchpoint.server.auth import session
+from switchpoint.server.auth.principal import ADMIN_KEY as ADMIN
 
 from ..conftest import ADMIN_KEY, TEST_KEY
 from ..upstream import Reply
-from .helpers import CHAT, get_json, http, login, make_traffic
+from .helpers import CHAT, csrf_token, get_json, http, login, make_traffic
+
+KEY, OTHER = b"k" * 32, b"o" * 32
+LIFETIME = 12 * 3600
 
 
 def test_signed_tokens() -> None:
-    token = session.issue(ADMIN_KEY, now=1000.0)
-    assert session.verify(ADMIN_KEY, token, now=1001.0) is not None
-    assert session.verify("another-admin-key-000", token, now=1001.0) is None
-    assert session.verify(ADMIN_KEY, token, now=1000.0 + session.LIFETIME + 1) is None
+    token = session.issue(KEY, ADMIN, LIFETIME, now=1000.0)
+    found = session.verify(KEY, token, now=1001.0)
+    assert found is not None and found.principal.role == "admin" and found.principal.via == "session"
+    assert session.verify(OTHER, token, now=1001.0) is None
+    assert session.verify(KEY, token, now=1000.0 + LIFETIME + 1) is None
     body, _, sig = token.partition(".")
-    assert session.verify(ADMIN_KEY, body[:-2] + "AA." + sig, now=1001.0) is None
-    assert session.verify(ADMIN_KEY, "garbage", now=1001.0) is None
+    assert session.verify(KEY, body[:-2] + "AA." + sig, now=1001.0) is None
+    assert session.verify(KEY, "garbage", now=1001.0) is None
 
 
 def test_login_flow_and_cookie(gateway) -> None:
@@ -62,7 +67,8 @@ def test_api_needs_a_session_or_the_admin_key(gateway) -> None:
 def test_logout_revokes_the_session(gateway) -> None:
     cookie = login(gateway)
     assert http(gateway, "GET", "/dashboard/api/keys", headers={"cookie": cookie})[0] == 200
-    status, headers, _ = http(gateway, "POST", "/dashboard/logout", headers={"cookie": cookie})
+    status, headers, _ = http(gateway, "POST", "/dashboard/logout", f"csrf={csrf_token(gateway, cookie)}".encode(),
+                              {"cookie": cookie, "content-type": "application/x-www-form-urlencoded"})
     assert status == 303 and "Max-Age=0" in headers["set-cookie"]
     assert http(gateway, "GET", "/dashboard/api/keys", headers={"cookie": cookie})[0] == 401
 
@@ -74,7 +80,8 @@ def test_cross_origin_writes_are_refused(gateway) -> None:
                         {"cookie": cookie, "origin": "https://evil.example", "content-type": "application/json"})
     assert status == 403
     status, _, created = http(gateway, "POST", "/dashboard/api/keys", body,
-                              {"cookie": cookie, "origin": gateway.url, "content-type": "application/json"})
+                              {"cookie": cookie, "origin": gateway.url, "content-type": "application/json",
+                               "x-csrf-token": csrf_token(gateway, cookie)})
     assert status == 201 and json.loads(created)["key"].startswith("sk-sp-v1-")
 
 

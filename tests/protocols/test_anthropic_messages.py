@@ -139,7 +139,7 @@ def test_server_tools_stay_as_they_are_and_disabled_thinking_turns_reasoning_off
 
 @pytest.mark.parametrize(("body", "message"), [
     ({"model": "m", "messages": []}, "max_tokens: Field required"),
-    ({"max_tokens": 5, "messages": []}, "model: Field required"),
+    ({"model": 5, "max_tokens": 5, "messages": []}, "model: must be a string"),
     ({"model": "m", "max_tokens": 5, "messages": [{"role": "tool", "content": "x"}]}, "messages.0.role"),
     ({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [
         {"type": "image", "source": {"type": "file", "file_id": "file_1"}}]}]}, "messages.0.content.0.source"),

@@ -21,7 +21,7 @@ from switchpoint.accounting.keys import hash_key
 from switchpoint.cli.main import cli
 
 from ..conftest import ADMIN_KEY, TEST_KEY, Gateway
-from ..dashboard.helpers import http, login
+from ..dashboard.helpers import csrf_token, http, login
 
 CONFIG_KEY = "sk-sp-v1-" + "c" * 64
 
@@ -38,8 +38,9 @@ def audit(gateway: Gateway, **params: Any) -> list[dict[str, Any]]:
 
 
 def dashboard(gateway: Gateway, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    cookie = login(gateway)
     status, _, raw = http(gateway, "POST", f"/dashboard/api/{path}", json.dumps(body).encode(),
-                          {"cookie": login(gateway), "content-type": "application/json"})
+                          {"cookie": cookie, "content-type": "application/json", "x-csrf-token": csrf_token(gateway, cookie)})
     assert status in (200, 201), raw
     return json.loads(raw)
 

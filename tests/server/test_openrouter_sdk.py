@@ -110,7 +110,7 @@ def sdk_gateway(make_gateway: Any, upstream: Upstream) -> tuple[Gateway, str]:
     gateway: Gateway = make_gateway(
         keys=[{"name": "test", "key": TEST_KEY},
               {"name": "limited", "key": LIMITED_KEY, "limit": 2.5, "limit_reset": "daily"}],
-        models=SDK_MODELS)
+        models=SDK_MODELS, aliases={"mini": "test/gpt"})  # an alias is listed as a model row of its own
     upstream.queue("/backup/v1/chat/completions", Reply.json({"error": {"message": "down"}}, status=500))
     with pytest.raises(errors.OpenRouterError):
         sdk(gateway).chat.send(model="test/bare", messages=USER)
@@ -145,6 +145,7 @@ def test_every_method_of_the_python_sdk(make_gateway: Any, upstream: Upstream) -
     assert user.embeddings.generate(model="test/embed", input="hello").data[0].embedding
 
     listed = [m.id for page in pages(user.models.list()) for m in page.data]
+    assert "mini" in listed  # an alias row passes the SDK's schema
     assert [m.id for page in pages(user.models.list(limit=1)) for m in page.data] == listed
     assert user.models.count().data.count == len(listed)
     assert [m.id for page in pages(user.models.list_for_user(security={"bearer": TEST_KEY})) for m in page.data] \

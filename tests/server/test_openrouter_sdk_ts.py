@@ -58,6 +58,7 @@ def test_every_method_of_the_typescript_sdk(node: str, make_gateway: Any, upstre
 
     assert out["chat.send"]["choices"][0]["message"]["content"]
     listed = [m["id"] for page in out["models.list"] for m in page["data"]]
+    assert "mini" in listed  # an alias row passes the SDK's schema
     assert listed == [m["id"] for page in out["models.list(limit=1)"] for m in page["data"]]
     assert [len(page["data"]) for page in out["models.list(limit=1)"]] == [1] * len(listed) + [0]  # the SDK's end
     assert out["models.count"]["data"]["count"] == len(listed)

@@ -172,6 +172,21 @@ async def test_cache_entries(state: State) -> None:
     assert await state.cache_get("c2") is None
 
 
+async def test_sticky_entries_expire_and_are_refreshed_by_a_set(state: State, peer: State | None) -> None:
+    assert await state.sticky_get("conv1") is None
+    await state.sticky_set("conv1", "groq:llama", ttl=TTL)
+    assert await state.sticky_get("conv1") == "groq:llama"
+    if peer is not None:  # another replica sees the same conversation
+        assert await peer.sticky_get("conv1") == "groq:llama"
+    await state.sticky_set("conv2", "a", ttl=0.15)
+    await asyncio.sleep(0.1)
+    await state.sticky_set("conv2", "b", ttl=0.15)  # a use refreshes the time to live
+    await asyncio.sleep(0.1)
+    assert await state.sticky_get("conv2") == "b"
+    await asyncio.sleep(0.1)
+    assert await state.sticky_get("conv2") is None
+
+
 async def until(condition, timeout: float = 1.0) -> None:  # noqa: ANN001 - a zero-argument predicate
     deadline = time.monotonic() + timeout
     while not condition():

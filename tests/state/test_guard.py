@@ -32,6 +32,13 @@ async def test_closed_refuses_limits_but_keeps_serving_the_cache_as_a_miss() -> 
     await state.close()
 
 
+async def test_stickiness_during_an_outage_routes_as_a_new_conversation() -> None:
+    state = open_state(unreachable(), failure="closed")  # even failing closed: stickiness only saves money
+    await state.sticky_set("conversation", "up:m", ttl=600)
+    assert await state.sticky_get("conversation") is None
+    await state.close()
+
+
 async def test_open_falls_back_to_local_counters_that_still_enforce_limits() -> None:
     state = open_state(unreachable(), failure="open")
     assert await state.reserve("k", "t", 100, 10, ttl=60, lease=60) is None  # seeded from the ledger next

@@ -45,7 +45,7 @@ def day_range(date: str) -> tuple[int, int]:
 
 
 async def activity(store: Store, *, by: Sequence[str] = ("day", "model", "provider"), since_ms: int = 0,
-                   until_ms: int | None = None, key_hash: str | None = None,
+                   until_ms: int | None = None, key_hash: str | Sequence[str] | None = None,
                    key_names: dict[str, str] | None = None,
                    endpoint_ids: Mapping[tuple[str, str], str] | None = None,
                    team: str | None = None) -> list[dict[str, Any]]:
@@ -93,8 +93,8 @@ async def activity(store: Store, *, by: Sequence[str] = ("day", "model", "provid
     return out
 
 
-async def by_team(store: Store, by: Sequence[str], *, since_ms: int, until_ms: int | None, key_hash: str | None,
-                  team: str | None) -> list[dict[str, Any]]:
+async def by_team(store: Store, by: Sequence[str], *, since_ms: int, until_ms: int | None,
+                  key_hash: str | Sequence[str] | None, team: str | None) -> list[dict[str, Any]]:
     """Rows grouped by the other dimensions and by key, folded into the keys' teams (a key's spend
     counts for the team it belongs to now; keys of no team under `team: null`), keeping only `team`'s
     keys when it is given."""

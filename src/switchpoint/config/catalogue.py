@@ -66,6 +66,13 @@ class Endpoint:
     data_collection: str = "allow"
     quantization: str | None = None
     weight: float = 1.0       # the operator's traffic weight (routing/order.py); 0 drains the endpoint
+    extended_context: bool = False      # serves the `:extended` context window
+    tool_quality: float | None = None   # 0-1, orders `:exacto`
+
+    @property
+    def cacheable(self) -> bool:
+        """Cached input costs less than prompt input: keeping a conversation here saves money."""
+        return self.price.cache_read is not None and self.price.cache_read < self.price.prompt
 
     @property
     def key(self) -> str:
@@ -154,6 +161,7 @@ def _endpoint(m: ModelConfig, ep: EndpointConfig, ptype: str, params: tuple[str,
         max_output_tokens=ep.max_completion_tokens or m.max_completion_tokens,
         supported_parameters=frozenset(ep.supported_parameters if ep.supported_parameters is not None else params),
         data_collection=data_collection, quantization=ep.quantization, weight=ep.weight,
+        extended_context=ep.extended_context, tool_quality=ep.tool_quality,
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .proxy_url import DIRECT, parse_proxy
+from .roles import DashboardConfig, ManagementKeyConfig, access_problems
 
 LimitReset = Literal["daily", "weekly", "monthly"]
 MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-:]+$")
@@ -145,6 +146,9 @@ class EndpointConfig(Strict):
     weight: float = Field(1.0, ge=0, allow_inf_nan=False, description=(
         "scales the endpoint's share of the default price-weighted pick (docs/routing.md); 0 drains it: used only when "
         "no other endpoint is left"))
+    extended_context: bool = Field(False, description="serves the model's extended context window (`:extended`)")
+    tool_quality: float | None = Field(None, ge=0, le=1, description="tool-calling quality, 0-1 (`:exacto` "
+                                                                      "orders by it, highest first)")
 
 
 class ModelConfig(Strict):
@@ -357,11 +361,25 @@ class HedgeConfig(Strict):
     min_samples: int = Field(20, ge=1)
 
 
+class StickyConfig(Strict):
+    """Prompt-cache stickiness: a conversation served by an endpoint whose cached input is cheaper than
+    its prompt goes back to that endpoint while its cache is warm."""
+
+    enabled: bool = Field(True, description="keep conversations on their endpoint")
+    ttl: float = Field(600.0, gt=0, description="seconds a conversation stays on its endpoint after its last use")
+
+    @field_validator("ttl", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float:
+        return parse_duration(value)
+
+
 class RoutingConfig(Strict):
     healthy_window: float = Field(30.0, description="seconds a failure keeps an endpoint behind healthy ones")
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     hedge: HedgeConfig = Field(default_factory=HedgeConfig)
+    sticky: StickyConfig = Field(default_factory=StickyConfig)
 
     @field_validator("healthy_window", mode="before")
     @classmethod
@@ -489,13 +507,20 @@ class Config(Strict):
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
     messages: MessagesConfig = Field(default_factory=MessagesConfig)
     responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
+    # Model names: the model used when a request names none, and names or globs -> model ids (every API).
+    default_model: str | None = Field(None, description="model id (or alias) for requests without a model")
+    aliases: dict[str, str] = Field(default_factory=dict, description="model name or glob -> model id")
     search: SearchConfig | None = None  # web search for the `web` plugin and `:online` (docs/plugins.md)
+    # Single sign-on, sessions and management keys with roles (config/roles.py)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    management_keys: list[ManagementKeyConfig] = Field(default_factory=list, description="keys for the admin API "
+                                                        "and the dashboard's JSON API, each with a role")
     # Internal: warnings found while loading (e.g. providers skipped for a missing key).
     warnings: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _cross_check(self) -> Config:
-        problems = cross_problems(self)
+        problems = cross_problems(self) + access_problems(self.dashboard, self.management_keys, self.admin_key)
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -544,7 +569,10 @@ def cross_problems(config: Config | dict[str, Any]) -> list[str]:
     host, _, port = str(listen).rpartition(":") if isinstance(listen, str) else ("", "", "")
     if isinstance(listen, str) and (not host or not port.isdigit()):
         problems.append("listen: use host:port, e.g. 127.0.0.1:8080")
-    return problems
+    from .aliases import alias_problems  # reads the bundled catalogue, which imports this module
+
+    return problems + alias_problems(models if isinstance(models, list) else [], get(config, "aliases", {}),
+                                     get(config, "default_model"), get(get(config, "messages", {}), "model_aliases", {}))
 
 
 def team_problems(teams: Any, keys: Any) -> list[str]:

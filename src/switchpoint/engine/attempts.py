@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from .. import routing
@@ -88,6 +89,8 @@ class Attempts:
             return Outcome()
         request = middle_out.fit(request, cand)
         provider = self.providers[cand.endpoint.provider]
+        if request.reasoning_by_model is not None:
+            request = for_model(request, cand.model.id)
         retry = self.config.routing.retry
         retries = 0
         while True:
@@ -226,3 +229,13 @@ class Attempts:
         if exc.team is not None:
             metadata["team"] = exc.team.name
         return PaymentRequiredError(reason, metadata=metadata)
+
+
+def for_model(request: ChatRequest, model_id: str) -> ChatRequest:
+    """The request as one model's endpoints get it: a `:thinking` model gets its reasoning settings, and
+    a translated body (a body passed through as it came would not carry them)."""
+    assert request.reasoning_by_model is not None
+    reasoning = request.reasoning_by_model.get(model_id)
+    if reasoning is None:
+        return request
+    return replace(request, reasoning=reasoning, native=None, reasoning_by_model=None)

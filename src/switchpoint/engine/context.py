@@ -41,6 +41,9 @@ class Route:
     free: bool
     prefs: Preferences
     auto: AutoChoice | None = None
+    variant: str | None = None            # the first model's variant (`:nitro`, ...)
+    conversation: str | None = None       # prompt-cache stickiness: the conversation's id, when it may stick
+    sticky_endpoint: str | None = None    # the endpoint stickiness moved first
 
 
 @dataclass(slots=True)
@@ -78,6 +81,8 @@ class Planner(Protocol):
                           record: GenerationRecord) -> PluginRun | None: ...
 
     def hedge_delay(self, planned: Route) -> float | None: ...
+
+    def served(self, planned: Route, cand: Candidate, record: GenerationRecord) -> None: ...
 
 
 def target(cand: Candidate) -> Target:

@@ -32,11 +32,14 @@ from ..routing.access import allowed_models, require_permitted
 from ..routing.auto import AUTO_MODEL, AutoRouter, build_auto
 from ..routing.health import Health
 from ..routing.hedge import hedge_delay
+from ..routing.names import ModelResolver
+from ..state import State
 from ..types import ChatRequest, Completion, EmbeddingRequest, Embeddings, UpstreamRequest, Usage
 from .attempts import Attempts
 from .context import ChatResult, EmbeddingResult, RequestContext, Route, target
 from .redact import Redactor
 from .settlement import Settlement
+from .sticky import Stickiness
 from .stream import ChatStream
 
 T = TypeVar("T")
@@ -47,7 +50,7 @@ class Engine:
                  transport: Transport, budget: Budget, limiter: RateLimiter, ledger: LedgerWriter,
                  health: Health | None = None, rng: random.Random | None = None,
                  clock: Callable[[], float] = time.monotonic, pricer: Pricer | None = None,
-                 breakers: BreakerStore | None = None) -> None:
+                 breakers: BreakerStore | None = None, state: State | None = None) -> None:
         self.config = config
         self.catalogue = catalogue
         self.providers = providers
@@ -62,6 +65,9 @@ class Engine:
         self.breakers: BreakerStore = breakers or MemoryBreakers(
             BreakerSettings(**config.routing.breaker.model_dump()))
         self.routes = routing.RouteTable(catalogue)
+        self.names = ModelResolver(catalogue, config.aliases, config.default_model)
+        self.sticky = Stickiness(state, config.routing.sticky, self.spawn, self.routes) if (
+            state is not None and config.routing.sticky.enabled) else None
         self.auto: AutoRouter | None = build_auto(config, catalogue)
         self.plugins = Plugins(config, transport)
         self._background: set[asyncio.Task[Any]] = set()
@@ -74,14 +80,33 @@ class Engine:
     # -- planning -------------------------------------------------------------------------------
 
     def resolve(self, model_ids: list[str]) -> list[tuple[Model, str | None]]:
-        resolved = []
-        for model_id in model_ids:
-            base, variant = self.catalogue.split_variant(model_id)
-            model = self.catalogue.get(base)
-            if model is None:
-                raise BadRequestError(f"{model_id} is not a valid model ID", metadata={"model": model_id})
-            resolved.append((model, variant))
-        return resolved
+        """Catalogue models and variants of (de-aliased) names: bare and `openrouter/` ids resolve, an
+        unknown variant or model is a 400."""
+        return [self.names.lookup(model_id) for model_id in model_ids]
+
+    def names_of(self, request: ChatRequest) -> list[str]:
+        """The requested model ids in order, with the default model and the aliases applied. They are
+        written back to the request (once), so what runs after routing (the plugins, which read
+        `:online` off the names) sees the names the aliases stand for."""
+        if request.model_resolved:  # aliases applied already: only a missing model is left to fill
+            if not request.model:
+                request.model = self.names.name("")
+        else:
+            request.model = self.names.name(request.model)
+            request.models = [self.names.name(m) for m in request.models]
+            request.model_resolved = True
+        ids = [request.model, *request.models] if request.models else [request.model]
+        return list(dict.fromkeys(ids))
+
+    def apply_variants(self, request: ChatRequest, models: list[tuple[Model, str | None]]) -> None:
+        """The variants that change the request rather than the endpoints: `:thinking` turns reasoning on
+        for that model's endpoints. (`:online` is the web plugin's: plugins/spec.py reads it.)"""
+        for model, variant in models:
+            if variant == "thinking":
+                if request.reasoning_by_model is None:
+                    request.reasoning_by_model = {}
+                asked = {k: v for k, v in (request.reasoning or {}).items() if (k, v) != ("effort", "none")}
+                request.reasoning_by_model[model.id] = {**asked, "enabled": True}
 
     def live(self) -> Live:
         return Live(self.health, self.breakers, self.clock(), self.config.routing.healthy_window)
@@ -90,7 +115,7 @@ class Engine:
         """Resolve the requested model(s) (expanding `switchpoint/auto`) and order their endpoints.
         `policies`: the calling key's and its team's (a 403 for what they do not allow)."""
         prefs = routing.parse_preferences(request.provider)
-        ids = list(dict.fromkeys([request.model, *request.models])) if request.models else [request.model]
+        ids = self.names_of(request)
         auto = None
         if AUTO_MODEL in ids:
             require_permitted(AUTO_MODEL, policies)
@@ -105,13 +130,14 @@ class Engine:
             if model.is_embedding:
                 raise BadRequestError(f"{model.id} is an embedding model: use /api/v1/embeddings",
                                       metadata={"error_type": "wrong_endpoint"})
+        self.apply_variants(request, models)
         live = self.live()
         candidates = routing.plan(models, request, self.rng, prefs=prefs, table=self.routes, live=live,
                                   policies=policies)
         if not candidates:
             raise routing.explain(models, request, prefs, live, self.routes, policies)
         free = all(c.free for c in candidates) or any(v == "free" for _, v in models)
-        return Route(candidates, free, prefs, auto)
+        return Route(candidates, free, prefs, auto, variant=models[0][1])
 
     def plan(self, request: ChatRequest, policies: tuple[AccessPolicy, ...] = ()) -> tuple[list[Candidate], bool]:
         """Ordered candidates, and whether the request is for free models (own rate limits)."""
@@ -131,7 +157,14 @@ class Engine:
         except SwitchpointError as err:
             self.books.refuse(record, err)
             raise
+        if self.sticky is not None:
+            await self.sticky.pin(request, ctx.key.hash, planned, planned.variant, self.live())
         return planned
+
+    def served(self, planned: Route, cand: Candidate, record: GenerationRecord) -> None:
+        """After an endpoint served the request: remember it for the conversation (stickiness)."""
+        if self.sticky is not None:
+            self.sticky.served(planned, cand, record)
 
     async def run_plugins(self, request: ChatRequest, ctx: RequestContext, planned: Route,
                           record: GenerationRecord) -> PluginRun | None:
@@ -166,6 +199,7 @@ class Engine:
         first = completion.choices[0] if completion.choices else None
         usage = completion.usage or self.books.estimate_usage(ctx, sum(len(c.content or "") for c in completion.choices))
         self.books.served(record, cand, completion.upstream_id, completion.upstream_model, planned.auto)
+        self.served(planned, cand, record)
         capture_output(first.content if first else None)
         record.finish_reason = first.finish_reason if first else None
         record.native_finish_reason = first.native_finish_reason if first else None
@@ -221,7 +255,7 @@ class Engine:
         chat_like = ChatRequest(model=request.model, messages=[], provider=request.provider)
         try:
             policies = ctx.key.policies
-            models = allowed_models(self.resolve([request.model]), policies)
+            models = allowed_models(self.resolve([self.names.name(request.model)]), policies)
             prefs = routing.parse_preferences(request.provider)
             live = self.live()
             candidates = routing.plan(models, chat_like, self.rng, prefs=prefs, table=self.routes, live=live,

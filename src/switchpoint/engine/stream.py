@@ -88,6 +88,7 @@ class ChatStream:
         self._pending, self._ended = opened.pending, opened.ended
         self.record.ttft_ms = (self.attempts.clock() - self.ctx.started) * 1000
         self.books.served(self.record, cand, opened.parser.upstream_id, opened.parser.upstream_model, planned.auto)
+        self.planner.served(planned, cand, self.record)
 
     async def _open(self, request: ChatRequest, provider: Provider, cand: Candidate, timeout: float) -> Opened:
         upstream = provider.build_chat(request, target(cand))

@@ -22,6 +22,7 @@ class Candidate:
     window: int = field(init=False)          # context window in tokens; 0 = not known
     pick_weight: float = field(init=False)   # the operator's weight / (USD per million tokens)²
     drained: bool = field(init=False)        # weight 0: used only when nothing else is left
+    cacheable: bool = field(init=False)      # cached input is cheaper than prompt: worth keeping a conversation here
 
     def __post_init__(self) -> None:
         e = self.endpoint
@@ -32,7 +33,7 @@ class Candidate:
                             ("completion_price", completion), ("price", price), ("free", e.price.is_free),
                             ("window", e.context_length or self.model.context_length or 0),
                             ("pick_weight", weight / (price * 1e6) ** 2 if price > 0 else weight),
-                            ("drained", weight <= 0)):
+                            ("drained", weight <= 0), ("cacheable", e.cacheable)):
             object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
@@ -54,6 +55,7 @@ class RouteTable:
 
     def __init__(self, catalogue: Catalogue | None = None) -> None:
         self._models: dict[str, ModelRoute] = {}
+        self._cacheable: dict[str, tuple[Model, bool]] = {}
         if catalogue is not None:
             for model in catalogue.models.values():
                 self._store(model)
@@ -73,6 +75,13 @@ class RouteTable:
         found = self._models[model.id] = ModelRoute(candidates, min(windows, default=0),
                                                any(c.drained for c in candidates))
         return found
+
+    def cacheable(self, model: Model) -> bool:
+        """Whether any endpoint of the model has a cached-input price below its prompt price."""
+        found = self._cacheable.get(model.id)
+        if found is None or found[0] is not model:
+            found = self._cacheable[model.id] = (model, any(c.cacheable for c in self.candidates(model)))
+        return found[1]
 
 
 def _build(model: Model) -> tuple[Candidate, ...]:

@@ -67,6 +67,11 @@ def free_filter(c: Candidate) -> bool:
     return c.free
 
 
+def extended_filter(c: Candidate) -> bool:
+    """`:extended`: the endpoints that serve the model's extended context window."""
+    return c.endpoint.extended_context
+
+
 def apply(candidates: tuple[Candidate, ...] | list[Candidate], filters: list[Filter]) -> list[Candidate]:
     if not filters:
         return list(candidates)

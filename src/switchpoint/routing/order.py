@@ -121,11 +121,24 @@ def sort_key(sort: str, live: Live) -> Callable[[Candidate], tuple[float, ...]]:
             value = -h.tokens_per_second if h is not None and h.tokens_per_second is not None else UNKNOWN
         elif sort == "latency":
             value = _latency(h)
-        else:  # exacto: most reliable first
-            value = h.error_rate if h is not None and h.requests else UNKNOWN
+        else:
+            return _exacto(c, h)
         return (value, c.price)
 
     return key
+
+
+def _exacto(c: Candidate, h: EndpointHealth | None) -> tuple[float, ...]:
+    """Tool-calling quality first (OpenRouter's Exacto): the configured `tool_quality` (highest first)
+    leads; endpoints without one follow in OpenRouter's documented default, the measured error rate
+    (its tool-call error rate stands in for it), then throughput; never measured last, cheapest first."""
+    quality = c.endpoint.tool_quality
+    if quality is not None:
+        return (0.0, -quality, c.price)
+    if h is None or not h.requests:
+        return (2.0, UNKNOWN, UNKNOWN, c.price)
+    throughput = -h.tokens_per_second if h.tokens_per_second is not None else UNKNOWN
+    return (1.0, h.error_rate, throughput, c.price)
 
 
 def _latency(h: EndpointHealth | None) -> float:

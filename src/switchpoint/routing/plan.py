@@ -17,11 +17,11 @@ from ..types import ChatRequest
 from . import context
 from .access import filter_refusal, is_policy_filter, policy_filters
 from .candidate import Candidate, RouteTable
-from .filters import Filter, apply, first_emptying, free_filter, request_filters
+from .filters import Filter, apply, extended_filter, first_emptying, free_filter, request_filters
 from .order import Live, arrange
 from .preferences import Preferences, parse_preferences
 
-VARIANT_SORTS = {"nitro": "throughput", "floor": "price"}
+VARIANT_SORTS = {"nitro": "throughput", "floor": "price", "exacto": "exacto"}
 ResolvedModels = list[tuple[Model, str | None]]
 
 
@@ -61,6 +61,8 @@ def plan(models: ResolvedModels, request: ChatRequest, rng: random.Random, *, pr
 def _model_filters(filters: list[Filter], variant: str | None, live: Live) -> list[Filter]:
     if variant == "free":
         filters = [("free", free_filter), *filters]
+    elif variant == "extended":
+        filters = [("extended", extended_filter), *filters]
     if live.breakers is not None and live.breakers.tripped():
         filters = [*filters, ("health", live.available)]
     return filters
@@ -107,6 +109,7 @@ def explain(models: ResolvedModels, request: ChatRequest, prefs: Preferences, li
 
 _MESSAGES = {
     "free": "No free endpoints found for {name}.",
+    "extended": "No endpoints found for {name} with an extended context window (extended_context).",
     "allowed_providers": "No endpoints found for {name} among the allowed providers (provider.only / ignore).",
     "tools": "No endpoints found that support tool use.",
     "max_tokens": "No endpoints found for {name} that can return {max_tokens} tokens.",

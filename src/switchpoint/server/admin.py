@@ -11,8 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..accounting.keys import KeyRecord, config_key_hashes, config_key_problem, load_key, usd_to_nanos
 from ..config.access import policy_columns
 from ..config.schema import RateLimitConfig, TokenLimitConfig
-from ..errors import AuthenticationError, BadRequestError, ForbiddenError, NotFoundError
+from ..errors import BadRequestError, ForbiddenError, NotFoundError
 from ..protocols.openai_chat.request import load_object
+from .auth import guard
+from .auth.principal import Action, Principal
+from .auth.scope import owns, team_for_new_key
 from .http import Request, Response, Send, json_response
 from .info import WORKSPACE_ID, key_fields, key_object, last_used_times
 from .services import Services
@@ -145,19 +148,10 @@ def one_workspace(value: str | None) -> str | None:
     return value
 
 
-ADMIN_ACTOR = "admin-key"  # the audit log's name for whoever holds the management key
-
-
-def require_admin(services: Services, request: Request) -> str:
-    """Refuse anyone but the management key; returns the actor the audit log names for the caller."""
-    authorization = request.header(b"authorization")
-    if not authorization:
-        raise AuthenticationError("No auth credentials found")
-    if services.config.admin_key is None:
-        raise ForbiddenError("No admin key is configured: set admin_key in switchpoint.yaml or SWITCHPOINT_ADMIN_KEY")
-    if not services.keys.is_admin(authorization):
-        raise ForbiddenError("Only management keys can perform this operation")
-    return ADMIN_ACTOR
+def require_admin(services: Services, request: Request, action: Action = Action.ADMIN) -> Principal:
+    """The admin key or a management key whose role allows `action` (server/auth/guard.py); its
+    `label` is the actor the audit log names."""
+    return guard.admin_api(services, request, action)
 
 
 def parse(model: type[BaseModel], body: bytes | dict[str, Any]) -> Any:
@@ -177,16 +171,20 @@ def parse(model: type[BaseModel], body: bytes | dict[str, Any]) -> Any:
 
 
 async def create_key(services: Services, request: Request, send: Send) -> Response:
-    actor = require_admin(services, request)
+    principal = require_admin(services, request, Action.WRITE)
     spec = parse(KeyCreate, await request.body(1 << 16))
-    record, plaintext = await create_from_spec(services, spec, actor)
+    record, plaintext = await create_from_spec(services, spec, principal.label, team=team_for_new_key(principal))
     # Built from the stored record alone (a new key has spent nothing, never been used): once the key
     # exists, nothing can fail before its one-time plaintext reaches the caller.
     return json_response({"data": key_fields(record, {}, None), "key": plaintext, **ignored(spec)}, status=201)
 
 
-async def create_from_spec(services: Services, spec: KeyCreate, actor: str) -> tuple[KeyRecord, str]:
-    """Create a key as the provisioning API and the dashboard both do; returns it and its plaintext."""
+async def create_from_spec(services: Services, spec: KeyCreate, actor: str,
+                           team: str | None = None) -> tuple[KeyRecord, str]:
+    """Create a key as the provisioning API and the dashboard both do; returns it and its plaintext.
+    `team`: a team-admin's team, which the new key belongs to."""
+    if team is not None and spec.team not in (None, team):
+        raise ForbiddenError(f"A team-admin creates keys in its team ({team})", metadata={"param": "team"})
     own = spec.external.api_key if spec.external else None
     if own is not None and await services.governance.key_exists(own):
         raise BadRequestError("external.api_key: this key is already in use", metadata={"param": "external.api_key"})
@@ -196,7 +194,7 @@ async def create_from_spec(services: Services, spec: KeyCreate, actor: str) -> t
         token_limit=(spec.token_limit.tokens, spec.token_limit.interval) if spec.token_limit else None,
         expires_at_ms=int(spec.expires_at.timestamp() * 1000) if spec.expires_at else None, cache=spec.cache,
         log_content=spec.log_content, external_user=spec.external.user if spec.external else None,
-        team=spec.team, models=spec.models, providers=spec.providers,
+        team=team if team is not None else spec.team, models=spec.models, providers=spec.providers,
         max_price=spec.max_price.model_dump() if spec.max_price else None,
         user_limit_usd=spec.user_limit,
         user_rate_limit=(spec.user_rate_limit.requests, spec.user_rate_limit.interval) if spec.user_rate_limit else None,
@@ -205,7 +203,7 @@ async def create_from_spec(services: Services, spec: KeyCreate, actor: str) -> t
 
 
 async def list_keys(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
+    principal = require_admin(services, request, Action.READ)
     offset = request.query.get("offset", "0")
     if not offset.isdigit():
         raise BadRequestError("offset: must be a non-negative integer")
@@ -214,23 +212,32 @@ async def list_keys(services: Services, request: Request, send: Send) -> Respons
     include_expired = request.query.get("include_expired", "false").lower() == "true"
     if request.query.get("workspace_id") not in (None, "", WORKSPACE_ID):
         return json_response({"data": []})
-    rows = await services.store.list_keys(offset=int(offset), limit=100, include_disabled=include_disabled,
-                                          include_expired=include_expired)
+    if principal.team_scope is None:
+        rows = await services.store.list_keys(offset=int(offset), limit=100, include_disabled=include_disabled,
+                                              include_expired=include_expired)
+    else:  # a team-admin's page of its team's keys
+        rows = [row for row in await services.store.list_keys(limit=1_000_000, include_disabled=include_disabled,
+                                                              include_expired=include_expired)
+                if owns(principal, row)][int(offset):int(offset) + 100]
     used = await last_used_times(services, [r["hash"] for r in rows])
     return json_response({"data": [await key_object(services, KeyRecord.from_row(r), used) for r in rows]})
 
 
 async def get_key(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
-    return json_response({"data": await key_object(services, await _record(services, request))})
+    principal = require_admin(services, request, Action.READ)
+    return json_response({"data": await key_object(services, await _record(services, request, principal))})
 
 
 async def update_key(services: Services, request: Request, send: Send) -> Response:
-    actor = require_admin(services, request)
-    record = await _record(services, request)
+    principal = require_admin(services, request, Action.WRITE)
+    record = await _record(services, request, principal)
     spec = parse(KeyUpdate, await request.body(1 << 16))
-    await apply_update(services, record, spec, actor)
-    return json_response({"data": await key_object(services, await _record(services, request)), **ignored(spec)})
+    if principal.team_scope is not None and "team" in spec.model_fields_set and spec.team != principal.team_scope:
+        raise ForbiddenError(f"A team-admin keeps its keys in its team ({principal.team_scope})",
+                             metadata={"role": principal.role})
+    await apply_update(services, record, spec, principal.label)
+    return json_response({"data": await key_object(services, await _record(services, request, principal)),
+                          **ignored(spec)})
 
 
 async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate, actor: str) -> None:
@@ -259,8 +266,9 @@ async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate, a
 
 
 async def delete_key(services: Services, request: Request, send: Send) -> Response:
-    actor = require_admin(services, request)
-    record = await _record(services, request)
+    principal = require_admin(services, request, Action.WRITE)
+    record = await _record(services, request, principal)
+    actor = principal.label
     refuse_config_key(services, record)
     await services.governance.delete_key(record.hash, actor=actor)
     return json_response({"deleted": True})
@@ -273,8 +281,10 @@ def refuse_config_key(services: Services, record: KeyRecord) -> None:
         raise BadRequestError(problem, metadata={"source": "config"})
 
 
-async def _record(services: Services, request: Request) -> KeyRecord:
-    record = await load_key(services.store, request.params["hash"])
+async def _record(services: Services, request: Request, principal: Principal) -> KeyRecord:
+    """The key the path names; another team's key is not found for a team-admin."""
+    row = await services.store.get_key(request.params["hash"])
+    record = await load_key(services.store, row["hash"]) if row is not None and owns(principal, row) else None
     if record is None:
         raise NotFoundError(f"Key {request.params['hash']} not found")
     return record

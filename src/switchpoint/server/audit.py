@@ -9,6 +9,7 @@ from typing import Any
 from ..accounting.audit import public
 from ..errors import BadRequestError
 from .admin import require_admin
+from .auth.principal import Action
 from .http import Request, Response, Send, json_response
 from .services import Services
 
@@ -33,5 +34,5 @@ async def audit_page(services: Services, query: dict[str, str]) -> dict[str, Any
 
 
 async def audit_log(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
+    require_admin(services, request, Action.READ_GLOBAL)
     return json_response(await audit_page(services, request.query))

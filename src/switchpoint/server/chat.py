@@ -24,7 +24,7 @@ from .services import Services
 from .streaming import ChatSurface, send_replay, stream_chat
 
 # The request headers a generation reads: attribution passed upstream, and the cache controls.
-CHAT_HEADERS = frozenset(name.encode() for name in (*ATTRIBUTION, *CACHE_HEADERS))
+CHAT_HEADERS = frozenset(name.encode() for name in (*ATTRIBUTION, *CACHE_HEADERS, "x-session-id"))
 
 
 async def chat_completions(services: Services, request: Request, send: Send) -> Response | Streamed:

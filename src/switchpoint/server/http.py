@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import orjson
 
 from ..errors import PayloadTooLargeError
+
+if TYPE_CHECKING:
+    from .auth.principal import Principal
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -16,7 +19,7 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 class Request:
-    __slots__ = ("scope", "receive", "method", "path", "params", "_query")
+    __slots__ = ("scope", "receive", "method", "path", "params", "_query", "principal")
 
     def __init__(self, scope: dict[str, Any], receive: Receive, path: str, params: dict[str, str]) -> None:
         self.scope = scope
@@ -25,6 +28,7 @@ class Request:
         self.path = path
         self.params = params
         self._query: dict[str, str] | None = None
+        self.principal: Principal | None = None  # who called a dashboard or admin route (server/auth/guard.py)
 
     def pick(self, names: frozenset[bytes]) -> dict[str, str]:
         """Only the named headers, decoded (a long stream keeps nothing more alive)."""

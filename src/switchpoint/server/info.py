@@ -23,6 +23,7 @@ from ..routing.access import endpoint_allowed, permitted, visible
 from ..routing.auto import AUTO_MODEL
 from ..routing.breaker import CLOSED
 from ..storage.reports import last_used
+from .auth.scope import team_key_hashes
 from .http import Request, Response, Send, json_response
 from .services import Services
 
@@ -172,7 +173,26 @@ def listed_models(services: Services, request: Request, default: str = "text",
             (m := services.catalogue.get(i)) is not None and visible(m, policies)
             for tier in auto["router"]["tiers"].values() for i in tier)):
         data.append(auto)
-    return data
+    return data + alias_objects(services, data)
+
+
+def alias_objects(services: Services, listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each exact alias of the config (`aliases:`) as a model of its own, as OpenRouter lists its
+    `~vendor/family-latest` aliases: the target's object under the alias's id, with `alias_target`
+    `{slug, name}`. Globs are not ids a client could send as they are, so they are left out; an alias
+    whose target is not listed (another modality, no endpoint) is too."""
+    by_id = {m["id"]: m for m in listed}
+    out = []
+    for alias, target in services.engine.names.aliases.exact.items():
+        if alias in by_id:
+            continue  # an alias that overrides a listed model is that model's row
+        base = target if target in by_id else target.rpartition(":")[0]
+        found = by_id.get(base)
+        if found is not None:
+            out.append({**found, "id": alias, "canonical_slug": found["canonical_slug"],
+                        "name": f"{alias} (alias of {found['name']})",
+                        "alias_target": {"slug": target, "name": found["name"]}})
+    return out
 
 
 async def caller_policies(services: Services, request: Request) -> tuple[AccessPolicy, ...]:
@@ -234,7 +254,7 @@ async def get_model(services: Services, request: Request, send: Send) -> Respons
     if model_id == AUTO_MODEL:
         found = auto_model_object(services)
     else:
-        model = services.catalogue.get(services.catalogue.split_variant(model_id)[0])
+        model = services.catalogue.get(services.engine.names.canonical(model_id) or "")
         policies = await caller_policies(services, request)
         found = model_object(model) if model is not None and (not policies or visible(model, policies)) else None
     if found is None:
@@ -246,7 +266,7 @@ async def get_model(services: Services, request: Request, send: Send) -> Respons
 
 async def model_endpoints(services: Services, request: Request, send: Send) -> Response:
     model_id = f"{request.params['author']}/{request.params['slug']}"
-    model = services.catalogue.get(services.catalogue.split_variant(model_id)[0])
+    model = services.catalogue.get(services.engine.names.canonical(model_id) or "")
     auto = auto_model_object(services) if model_id == AUTO_MODEL else None
     if auto is not None:
         data = {key: auto[key] for key in ("id", "name", "created", "description", "architecture")}
@@ -296,14 +316,21 @@ def generation_object(row: dict[str, Any]) -> dict[str, Any]:
         "native_tokens_cache_write": row["cache_write_tokens"], "usage_estimated": row["usage_estimated"],
         "cache_hit": row["cache_hit"], "is_byok": False, "external_user": row["external_user"],
         "error": row["error"], "provider_responses": [provider_response(a) for a in attempts or ()],
-        "router": AUTO_MODEL if row.get("router") else None,
-        "router_choice": orjson.loads(row["router"]) if row.get("router") else None,  # model, tier, reason
+        **_router(row.get("router")),
         # OpenRouter's fields for what the gateway does not do (web search, presets, media, regions)
         "origin": "", "app_id": None, "http_referer": None, "user_agent": None, "preset_id": None,
         "workspace_id": WORKSPACE_ID, "data_region": "global", "service_tier": None, "web_search_engine": None,
         "num_search_results": None, "num_fetches": None, "num_media_prompt": None, "num_media_completion": None,
         "num_input_audio_prompt": None, "native_tokens_completion_images": None,
     }
+
+
+def _router(stored: str | None) -> dict[str, Any]:
+    """`router`: switchpoint/auto when it chose the model; `router_choice`: its model, tier and reason, and
+    `sticky: true` when prompt-cache stickiness chose the endpoint (also the top-level `sticky`)."""
+    choice = orjson.loads(stored) if stored else None
+    return {"router": AUTO_MODEL if choice and "router" in choice else None, "router_choice": choice,
+            "sticky": bool(choice and choice.get("sticky"))}
 
 
 def provider_response(attempt: dict[str, Any]) -> dict[str, Any]:
@@ -427,15 +454,22 @@ async def list_providers(services: Services, request: Request, send: Send) -> Re
 
 async def activity(services: Services, request: Request, send: Send) -> Response:
     """Spend per day, model and provider (`date=YYYY-MM-DD` for one UTC day, `since=7d` or an ISO
-    time, default the last 30 days). The admin key sees every key (or `api_key_hash=`, also spelled
-    `key_hash=`, `team=` for the keys of one team, `group_by=team` for a row per team); a key its
-    own. OpenRouter's `workspace_id` and `group_by=workspace` name the gateway's one workspace;
-    `user_id` (an organization member) matches nothing: there are none. `group_by=user` adds the end
-    user (the requests' `user`) to each row's day, model and provider."""
+    time, default the last 30 days). The admin key and management keys see every key (or
+    `api_key_hash=`, also spelled `key_hash=`; `team=` for the keys of one team, `group_by=team` for a
+    row per team), a team-scoped one its team's keys; a key its own. OpenRouter's `workspace_id` and
+    `group_by=workspace` name the gateway's one workspace; `user_id` (an organization member) matches
+    nothing: there are none. `group_by=user` adds the end user (the requests' `user`) to each row's
+    day, model and provider."""
     authorization = request.header(b"authorization")
     query = request.query
-    if services.keys.is_admin(authorization):
+    manager = services.credentials.bearer(authorization)  # the admin key or a management key
+    key_hash: str | list[str] | None
+    if manager is not None:
+        request.principal = manager
         key_hash = query.get("api_key_hash") or query.get("key_hash") or None
+        scope = await team_key_hashes(services, manager)  # a team-admin: its team's keys only
+        if scope is not None:
+            key_hash = [h for h in scope if h == key_hash] if key_hash else scope
     else:
         key_hash = (await services.keys.authenticate(authorization)).hash
     group_by = query.get("group_by") or None

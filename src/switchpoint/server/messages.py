@@ -39,7 +39,8 @@ from .services import Services
 from .streaming import send_replay, stream_generation
 
 API_TYPE = "messages"
-MESSAGES_HEADERS = frozenset(name.encode() for name in ("anthropic-version", "anthropic-beta", *CACHE_HEADERS))
+MESSAGES_HEADERS = frozenset(name.encode() for name in ("anthropic-version", "anthropic-beta", *CACHE_HEADERS,
+                                                              "x-session-id"))
 
 
 def authorization(request: Request) -> str | None:
@@ -75,7 +76,7 @@ async def parse(services: Services, request: Request, *, counting: bool = False)
         data = {**data, "max_tokens": 1}  # count_tokens takes no max_tokens; the count ignores it
     assert services.model_names is not None
     chat = parse_messages(data, request.pick(MESSAGES_HEADERS), services.model_names.resolve)
-    fit_max_tokens(chat, services.catalogue.get(chat.model))
+    fit_max_tokens(chat, services.catalogue.get(chat.model or services.engine.names.canonical("") or ""))
     return chat, len(body)
 
 

@@ -91,7 +91,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
 
 _REASONS = {400: "Bad request: a field is missing, of the wrong type or out of range; or an unknown model",
             401: "No key, or an unknown, disabled or expired key", 402: "The key's budget cannot cover the request",
-            403: "The key's limit is spent, or the operation needs the admin key", 404: "Not found",
+            403: "The key's limit is spent, or the operation needs the admin key or a management key whose role allows it", 404: "Not found",
             408: "The upstream did not answer in time", 413: "The body is larger than allowed",
             429: "Rate limited (see Retry-After)", 502: "The provider failed", 503: "No healthy provider"}
 
@@ -200,21 +200,21 @@ def _paths() -> dict[str, Any]:
                         _query("before", "Only entries older than this id (the previous page's next_before)",
                                schema={"type": "integer", "minimum": 0})])},
         "/keys": {
-            "get": _op("List keys (admin key)", _json(_data({"type": "array", "items": {
+            "get": _op("List keys (admin or management key)", _json(_data({"type": "array", "items": {
                 "$ref": "#/components/schemas/Key"}}), "Keys, newest first"), (400, 401, 403), tag="keys",
                 parameters=[_query("offset", "Skip this many", schema={"type": "integer", "minimum": 0}),
                             _query("include_disabled", "true (default) or false"),
                             _query("include_expired", "true, or false (default)"),
                             _query("workspace_id", "The gateway's one workspace")]),
-            "post": _op("Create a key (admin key); the plaintext key is returned only here",
+            "post": _op("Create a key (admin or management key); the plaintext key is returned only here",
                         _json(_obj({"data": {"$ref": "#/components/schemas/Key"}, "key": _STR}, ("data", "key")),
                               "The new key"),
                         (400, 401, 403), body="KeyCreate", ok_status="201", tag="keys")},
         "/keys/{hash}": {
-            "get": _op("One key (admin key)", key, (401, 403, 404), tag="keys", parameters=[_path("hash")]),
-            "patch": _op("Change a key (admin key)", key, (400, 401, 403, 404), tag="keys", body="KeyUpdate",
+            "get": _op("One key (admin or management key)", key, (401, 403, 404), tag="keys", parameters=[_path("hash")]),
+            "patch": _op("Change a key (admin or management key)", key, (400, 401, 403, 404), tag="keys", body="KeyUpdate",
                          parameters=[_path("hash")]),
-            "delete": _op("Delete a key (admin key)", _json(_obj({"deleted": {"type": "boolean"}}), "Deleted"),
+            "delete": _op("Delete a key (admin or management key)", _json(_obj({"deleted": {"type": "boolean"}}), "Deleted"),
                           (401, 403, 404), tag="keys", parameters=[_path("hash")])},
         "/teams": {
             "get": _op("List teams (admin key)", _json(_data({"type": "array", "items": {
@@ -256,7 +256,7 @@ def document() -> dict[str, Any]:
             "schemas": _component_schemas(),
             "responses": {f"E{s}": _json(ERROR, reason) for s, reason in _REASONS.items()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "A Switchpoint key (sk-sp-v1-...) or the admin key"}},
+                                           "description": "A Switchpoint key (sk-sp-v1-...), the admin key or a management key"}},
         },
     }
 

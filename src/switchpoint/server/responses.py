@@ -41,7 +41,7 @@ from .services import Services
 from .streaming import send_replay, stream_generation
 
 API_TYPE = "responses"
-RESPONSES_HEADERS = frozenset(name.encode() for name in (*ATTRIBUTION, *CACHE_HEADERS))
+RESPONSES_HEADERS = frozenset(name.encode() for name in (*ATTRIBUTION, *CACHE_HEADERS, "x-session-id"))
 PURGE_EVERY = 3600.0  # seconds between purges of expired stored responses, per process
 
 
@@ -132,6 +132,7 @@ async def _create(services: Services, request: Request, send: Send) -> Response 
         headers = request.pick(RESPONSES_HEADERS)
         chat = parse_responses(data, await history(services, key.hash, data) if data.get("previous_response_id")
                                else [], {k: v for k, v in headers.items() if k in ATTRIBUTION})
+        chat.session_id = chat.params.get("session_id") or headers.get("x-session-id") or None
     ctx.body_size, ctx.user = len(body), end_user(data.get("user"), data.get("safety_identifier"))
     if key.log_content:
         scope = current_scope()

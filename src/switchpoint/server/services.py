@@ -30,11 +30,13 @@ from ..providers.base import Provider
 from ..providers.registry import PROVIDER_TYPES
 from ..routing import BreakerSettings, BreakerStore
 from ..routing.health import Health
+from ..routing.names import ModelResolver
 from ..state import State, open_state
 from ..storage import Store
 from ..storage.dead_letters import DeadLetters
 from ..storage.spool import Spool, spool_directory
 from .access import AccessLog, plain_stream
+from .auth.credentials import Credentials
 from .metrics import LedgerHealth, Metrics
 
 log = logging.getLogger("switchpoint")
@@ -58,6 +60,7 @@ class Services:
     cache: ResponseCache
     metrics: Metrics
     access: AccessLog
+    credentials: Credentials  # who may use the dashboard and the admin API (server/auth/)
     started_at: float = field(default_factory=time.time)
     warnings: list[str] = field(default_factory=list)
     observers: list[Observer] = field(default_factory=list)  # generation log, tracing
@@ -133,14 +136,14 @@ def build_services(config: Config, keep: Services | None = None) -> Services:
                           free_per_day=config.free_models.requests_per_day)
     transport = Transport(proxies=build_proxies(config), settings=build_upstream_settings(config))
     engine = Engine(config=config, catalogue=catalogue, providers=providers, transport=transport, budget=budget,
-                    limiter=limiter, ledger=ledger, health=health, breakers=breakers,
+                    limiter=limiter, ledger=ledger, health=health, breakers=breakers, state=state,
                     pricer=Pricer(config.markup, {name: p.markup for name, p in config.providers.items()}))
     cache = ResponseCache(state, ledger, config.response_cache)
     access = AccessLog(metrics.http, enabled=config.server.access_log,
                        stream=plain_stream() if config.server.access_log else None)
     services = Services(config, store, state, keys, budget, limiter, ledger, transport, catalogue, providers, engine,
-                        health, cache, metrics, access, warnings=warnings, observers=observers,
-                        model_names=model_names(config, catalogue))
+                        health, cache, metrics, access, Credentials(config, transport), warnings=warnings,
+                        observers=observers, model_names=model_names(config, catalogue, engine.names))
     if keep is not None:
         services.started_at, services.responses_purged_at = keep.started_at, keep.responses_purged_at
     return services
@@ -152,11 +155,12 @@ def carry_over(services: Services) -> None:
     services.metrics.known_models = set(services.catalogue.models)
 
 
-def model_names(config: Config, catalogue: Catalogue) -> ModelNames:
+def model_names(config: Config, catalogue: Catalogue, names: ModelResolver) -> ModelNames:
+    """The Messages API's names: its own `messages.model_aliases` first, then the top-level `aliases`."""
     served = served_names((m.id, [(e.provider_type, e.model) for e in m.endpoints])
                           for m in catalogue.models.values())
     return ModelNames(config.messages.model_aliases, lambda name: catalogue.get(catalogue.split_variant(name)[0])
-                      is not None, served)
+                      is not None, served, names.alias)
 
 
 def build_ledger(config: Config, store: Store) -> LedgerWriter:

@@ -14,6 +14,7 @@ from ..accounting.pricing import from_nanos
 from ..accounting.teams import TeamRecord
 from ..errors import BadRequestError
 from .admin import MAX_LIMIT_USD, KeyRateLimit, KeyTokenLimit, PolicyFields, TeamName, parse, require_admin
+from .auth.principal import Action
 from .http import Request, Response, Send, json_response
 from .info import iso_time
 from .services import Services
@@ -87,7 +88,7 @@ async def team_object(services: Services, row: dict[str, Any]) -> dict[str, Any]
 
 
 async def create_team(services: Services, request: Request, send: Send) -> Response:
-    actor = require_admin(services, request)
+    actor = require_admin(services, request).label
     return json_response({"data": await create_from_body(services, await request.body(BODY_LIMIT), actor)},
                          status=201)
 
@@ -107,17 +108,17 @@ async def create_from_body(services: Services, body: bytes, actor: str) -> dict[
 
 
 async def list_teams(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
+    require_admin(services, request, Action.READ_GLOBAL)
     return json_response({"data": [await team_object(services, row) for row in await services.store.list_teams()]})
 
 
 async def get_team(services: Services, request: Request, send: Send) -> Response:
-    require_admin(services, request)
+    require_admin(services, request, Action.READ_GLOBAL)
     return json_response({"data": await team_object(services, await services.governance.team_row(_name(request)))})
 
 
 async def update_team(services: Services, request: Request, send: Send) -> Response:
-    actor = require_admin(services, request)
+    actor = require_admin(services, request).label
     return json_response({"data": await update_from_body(services, _name(request), await request.body(BODY_LIMIT),
                                                          actor)})
 
@@ -129,7 +130,7 @@ async def update_from_body(services: Services, name: str, body: bytes | dict[str
 
 
 async def delete_team(services: Services, request: Request, send: Send) -> Response:
-    actor = require_admin(services, request)
+    actor = require_admin(services, request).label
     name = _name(request)
     if (await services.governance.team_row(name))["source"] == "config":
         raise BadRequestError(f"team '{name}' is defined in switchpoint.yaml (teams:), so every start stores it "

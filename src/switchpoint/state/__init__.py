@@ -1,5 +1,5 @@
 """Counters that must be shared between replicas: budget reservations, rate-limit windows, small
-shared hashes (circuit-breaker state) and the response cache, and messages between the processes
+shared hashes (circuit-breaker state), the response cache, prompt-cache stickiness, and messages between the processes
 that share them (a revoked key). `memory` (one process) is the default; `serve --workers N` keeps one
 `memory` state in a process of its own that the workers reach over a Unix socket (`socket`); `redis`
 serves a cluster. All implement `State` and pass the same contract tests (tests/state/)."""
@@ -125,6 +125,11 @@ class State(Protocol):
     async def cache_put(self, key: str, value: bytes, *, ttl: float) -> None: ...
 
     async def cache_delete(self, key: str) -> None: ...
+
+    # -- prompt-cache stickiness: conversation -> endpoint, forgotten `ttl` seconds after the last set
+    async def sticky_get(self, key: str) -> str | None: ...
+
+    async def sticky_set(self, key: str, value: str, *, ttl: float) -> None: ...
 
     # -- messages between the processes sharing this state ---------------------------------------
     async def subscribe(self, channel: str, handler: Handler) -> None:

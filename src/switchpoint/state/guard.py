@@ -114,6 +114,13 @@ class GuardedState:
     async def cache_delete(self, key: str) -> None:
         await self._guarded("a cache delete", lambda: self.primary.cache_delete(key), _none)
 
+    async def sticky_get(self, key: str) -> str | None:
+        """Stickiness only saves money: an outage routes as if the conversation were new."""
+        return await self._guarded("a stickiness lookup", lambda: self.primary.sticky_get(key), _none)
+
+    async def sticky_set(self, key: str, value: str, *, ttl: float) -> None:
+        await self._guarded("a stickiness write", lambda: self.primary.sticky_set(key, value, ttl=ttl), _none)
+
     async def subscribe(self, channel: str, handler: Handler) -> None:
         try:
             await self.primary.subscribe(channel, handler)

@@ -65,6 +65,8 @@ CALLS: dict[int, Callable[[MemoryState, list[Any]], Any]] = {
     wire.HASH_SET: lambda s, a: now(s.hash_set(a[0], a[1], ttl=a[2])),
     wire.HASH_INCR: lambda s, a: now(s.hash_incr(a[0], a[1], a[2], ttl=a[3])),
     wire.CACHE_DELETE: lambda s, a: now(s.cache_delete(a[0])),
+    wire.STICKY_GET: lambda s, a: now(s.sticky_get(a[0])),
+    wire.STICKY_SET: lambda s, a: now(s.sticky_set(a[0], a[1], ttl=a[2])),
     wire.PING: lambda s, a: None,
 }
 

@@ -7,10 +7,12 @@ import math
 import time
 from array import array
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from . import Handler, Hold, HoldCheck, Window, WindowCheck
+
+STICKY_SWEEP = 4096  # sticky entries between sweeps of the expired ones (each conversation is ~150 bytes)
 
 
 @dataclass(slots=True)
@@ -80,13 +82,16 @@ class _Window:
 
 
 class MemoryState:
-    def __init__(self, *, cache_bytes: int = 64 << 20) -> None:
+    def __init__(self, *, cache_bytes: int = 64 << 20, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock  # stickiness's time (tests pass a fake one)
         self._counters: dict[str, _Counter] = {}
         self._windows: dict[str, _Window] = {}
         self._hashes: dict[str, tuple[dict[str, str], float]] = {}
         self._cache: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
         self._cache_size = 0
         self.cache_bytes = cache_bytes
+        self._sticky: dict[str, tuple[str, float]] = {}
+        self._sticky_sweep = STICKY_SWEEP
 
     # -- spend counters --------------------------------------------------------------------------
 
@@ -234,6 +239,24 @@ class MemoryState:
         if entry is not None:
             self._cache_size -= len(entry[0])
 
+    # -- stickiness --------------------------------------------------------------------------------
+
+    async def sticky_get(self, key: str) -> str | None:
+        entry = self._sticky.get(key)
+        if entry is None:
+            return None
+        if entry[1] <= self.clock():
+            del self._sticky[key]
+            return None
+        return entry[0]
+
+    async def sticky_set(self, key: str, value: str, *, ttl: float) -> None:
+        now = self.clock()
+        self._sticky[key] = (value, now + ttl)
+        if len(self._sticky) >= self._sticky_sweep:  # conversations that ended are never read again
+            self._sticky = {k: v for k, v in self._sticky.items() if v[1] > now}
+            self._sticky_sweep = max(STICKY_SWEEP, 2 * len(self._sticky))
+
     # -- messages: one process has no one else to tell -------------------------------------------
 
     async def subscribe(self, channel: str, handler: Handler) -> None:
@@ -251,3 +274,4 @@ class MemoryState:
         self._hashes.clear()
         self._cache.clear()
         self._cache_size = 0
+        self._sticky.clear()

@@ -331,6 +331,15 @@ class RedisState:
     async def cache_delete(self, key: str) -> None:
         await self._call(lambda: self.client.delete(f"rc:{key}"))
 
+    # -- stickiness --------------------------------------------------------------------------------
+
+    async def sticky_get(self, key: str) -> str | None:
+        value = await self._call(lambda: self.client.get(f"st:{key}"))
+        return value.decode() if value is not None else None
+
+    async def sticky_set(self, key: str, value: str, *, ttl: float) -> None:
+        await self._call(lambda: self.client.set(f"st:{key}", value, px=_ms(ttl)))
+
     # -- messages --------------------------------------------------------------------------------
 
     async def subscribe(self, channel: str, handler: Handler) -> None:

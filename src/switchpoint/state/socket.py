@@ -40,7 +40,9 @@ HEADER_SIZE = HEADER.size
 # calls (worker -> host)
 RESERVE, SETTLE, SPENT, SEED, HIT, HASH_GET, HASH_SET, HASH_INCR = 1, 2, 3, 4, 5, 6, 7, 8
 CACHE_GET, CACHE_PUT, CACHE_DELETE, PING, SUBSCRIBE, PUBLISH, REPLY = 9, 10, 11, 12, 13, 14, 15
-RESERVE_ALL, SETTLE_ALL = 17, 18
+RESERVE_ALL = 17
+STICKY_GET, STICKY_SET = 18, 19
+SETTLE_ALL = 20
 # answers and messages (host -> worker)
 OK, MESSAGE, ERROR = 0, 16, 255
 
@@ -270,6 +272,14 @@ class SocketState:
 
     async def cache_delete(self, key: str) -> None:
         await self._call(CACHE_DELETE, [key])
+
+    # -- stickiness --------------------------------------------------------------------------------
+
+    async def sticky_get(self, key: str) -> str | None:
+        return (await self._call(STICKY_GET, [key]))[0]
+
+    async def sticky_set(self, key: str, value: str, *, ttl: float) -> None:
+        await self._call(STICKY_SET, [key, value, ttl])
 
     # -- messages --------------------------------------------------------------------------------
 

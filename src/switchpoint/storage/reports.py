@@ -7,6 +7,7 @@ Latency percentiles are computed in SQL over each endpoint's most recent generat
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Float, Select, Table, case, cast, func, select, union_all
@@ -29,7 +30,10 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def usage_source(since_ms: int = 0, key_hash: str | None = None, finest: str = "day",
+KeyFilter = str | Collection[str] | None  # one key hash, a set of them (a team's keys), or every key
+
+
+def usage_source(since_ms: int = 0, key_hash: KeyFilter = None, finest: str = "day",
                  until_ms: int | None = None) -> Any:
     """Rollup-shaped rows covering [since_ms, until_ms or now), in buckets no coarser than `finest`:
     partial hours at either edge from the ledger itself, whole hours from the hourly rollup, and (for
@@ -50,8 +54,10 @@ def usage_source(since_ms: int = 0, key_hash: str | None = None, finest: str = "
         else:
             parts += [_rollup_rows(usage_hourly, h0, d0), _rollup_rows(usage_hourly, d1, h1),
                       _rollup_rows(usage_daily, d0, d1)]
-    if key_hash is not None:
+    if isinstance(key_hash, str):
         parts = [part.where(part.selected_columns.key_hash == key_hash) for part in parts]
+    elif key_hash is not None:
+        parts = [part.where(part.selected_columns.key_hash.in_(list(key_hash))) for part in parts]
     combined: Any = parts[0] if len(parts) == 1 else union_all(*parts)  # Any: mypy 2.4 crashes on the union's type
     return combined.subquery("usage")
 
@@ -87,14 +93,14 @@ def _clean(row: Any) -> dict[str, Any]:
     return out
 
 
-async def totals(store: Store, since_ms: int = 0, key_hash: str | None = None) -> dict[str, Any]:
+async def totals(store: Store, since_ms: int = 0, key_hash: KeyFilter = None) -> dict[str, Any]:
     src = usage_source(since_ms, key_hash)
     async with store.engine.connect() as conn:
         row = (await conn.execute(select(*_sums(src)))).mappings().one()
     return _clean(row)
 
 
-async def usage_by(store: Store, by: str, since_ms: int = 0, key_hash: str | None = None,
+async def usage_by(store: Store, by: str, since_ms: int = 0, key_hash: KeyFilter = None,
                    limit: int | None = None) -> list[dict[str, Any]]:
     """Requests, errors, tokens, cost and mean latencies grouped by model, key, provider, endpoint
     (provider and model), hour or day. Groups are ordered by cost (then requests), time groups by time."""
@@ -123,11 +129,12 @@ async def usage_by(store: Store, by: str, since_ms: int = 0, key_hash: str | Non
     return out
 
 
-async def series(store: Store, since_ms: int, bucket: str, until_ms: int | None = None) -> list[dict[str, Any]]:
+async def series(store: Store, since_ms: int, bucket: str, until_ms: int | None = None,
+                 key_hash: KeyFilter = None) -> list[dict[str, Any]]:
     """One row per hour or day from the bucket holding `since_ms` to the current one, empty buckets
     included, so charts have an even time axis."""
     size = BUCKETS[bucket]
-    rows = {row["group"]: row for row in await usage_by(store, bucket, since_ms)}
+    rows = {row["group"]: row for row in await usage_by(store, bucket, since_ms, key_hash)}
     start = since_ms // size * size
     end = (until_ms or now_ms()) // size * size
     empty = {**dict.fromkeys(_INT_FIELDS, 0), "avg_latency_ms": None, "avg_ttft_ms": None}
@@ -180,13 +187,15 @@ def _percentiles(column: Any) -> Select[Any]:
 
 
 async def recent_generations(store: Store, *, limit: int = 50, before_ms: int | None = None,
-                             key_hash: str | None = None, model: str | None = None,
+                             key_hash: KeyFilter = None, model: str | None = None,
                              status: str | None = None) -> list[dict[str, Any]]:
     """The newest generations (with their attempts), newest first."""
     g = generations.c
     query = select(*(g[name] for name in RECENT_COLUMNS)).order_by(g.created_at_ms.desc(), g.id.desc()).limit(limit)
     if before_ms is not None:
         query = query.where(g.created_at_ms < before_ms)
+    if key_hash is not None and not isinstance(key_hash, str):
+        query, key_hash = query.where(g.key_hash.in_(list(key_hash))), None
     for column, value in ((g.key_hash, key_hash), (g.model, model), (g.status, status)):
         if value is not None:
             query = query.where(column == value)
@@ -197,7 +206,7 @@ async def recent_generations(store: Store, *, limit: int = 50, before_ms: int | 
 ACTIVITY_DIMENSIONS = {"day": None, "model": "model", "provider": "provider", "key": "key_hash", "user": "user"}
 
 
-def end_user_source(since_ms: int = 0, key_hash: str | None = None, until_ms: int | None = None) -> Any:
+def end_user_source(since_ms: int = 0, key_hash: KeyFilter = None, until_ms: int | None = None) -> Any:
     """Rollup-shaped rows, one per generation, with its end user (`user`, '' when the request named
     none). The rollups keep no end user, so a report by end user reads the window's ledger rows
     (through the time index). Measured on SQLite, 1,000,000 generations over 30 days from 40 keys and
@@ -205,13 +214,15 @@ def end_user_source(since_ms: int = 0, key_hash: str | None = None, until_ms: in
     (~200,000 groups). A rollup would not be smaller when most end users make few requests a day."""
     query = per_generation(DAY_MS, since_ms, until_ms).add_columns(
         func.coalesce(generations.c.external_user, "").label("user"))
-    if key_hash is not None:
+    if isinstance(key_hash, str):
         query = query.where(generations.c.key_hash == key_hash)
+    elif key_hash is not None:
+        query = query.where(generations.c.key_hash.in_(list(key_hash)))
     return query.subquery("usage")
 
 
 async def activity_rows(store: Store, dims: list[str] | tuple[str, ...], *, since_ms: int = 0,
-                        until_ms: int | None = None, key_hash: str | None = None) -> list[dict[str, Any]]:
+                        until_ms: int | None = None, key_hash: KeyFilter = None) -> list[dict[str, Any]]:
     """Requests (errors counting cancellations), cache hits, tokens (cached prompt tokens among them),
     cost and markup grouped by any of day (days since the epoch, UTC), model, provider and key; most
     expensive first. The report behind

@@ -289,7 +289,7 @@ class Store:
             return int((await conn.execute(query)).scalar_one())
 
     async def activity(self, dims: Sequence[str], *, since_ms: int = 0, until_ms: int | None = None,
-                       key_hash: str | None = None) -> list[dict[str, Any]]:
+                       key_hash: str | Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Requests, tokens and cost grouped by any of day (UTC, as days since the epoch), model,
         provider and key; most expensive first. Read from the usage rollups (storage/reports.py)."""
         from .reports import activity_rows  # noqa: PLC0415 - reports builds on this module

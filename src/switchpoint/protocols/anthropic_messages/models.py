@@ -1,7 +1,7 @@
 """Model names a Messages client sends -> catalogue model ids.
 
-Tried in order: the operator's aliases (`messages.model_aliases`: an exact id or a glob such as
-`claude-*`, first match wins), a catalogue id as given (`anthropic/claude-sonnet-4.5`), then Anthropic's
+Tried in order: the operator's aliases for this API (`messages.model_aliases`: an exact id or a glob
+such as `claude-*`, first match wins), then the top-level `aliases` every API shares, a catalogue id as given (`anthropic/claude-sonnet-4.5`), then Anthropic's
 own ids, dated or not: `claude-sonnet-4-5-20250929`, `claude-sonnet-4-5`, `claude-3-5-haiku-latest` ->
 `anthropic/claude-sonnet-4.5`, `anthropic/claude-3.5-haiku` (version digits joined by a dot), or the
 catalogue model one of whose endpoints serves that provider model name. Anything else is returned as
@@ -21,16 +21,20 @@ class ModelNames:
     """Resolves model names; `known(id)` says whether the catalogue has an id, `served` maps a provider
     model name (e.g. `claude-sonnet-4-5`) to the catalogue id one of whose endpoints serves it."""
 
-    def __init__(self, aliases: Mapping[str, str], known: Callable[[str], bool], served: Mapping[str, str]) -> None:
+    def __init__(self, aliases: Mapping[str, str], known: Callable[[str], bool], served: Mapping[str, str],
+                 shared: Callable[[str], str | None] | None = None) -> None:
         self.exact = {k: v for k, v in aliases.items() if not _is_glob(k)}
         self.globs = [(k, v) for k, v in aliases.items() if _is_glob(k)]
         self.known = known
         self.served = served
+        self.shared = shared  # the top-level aliases: name -> target, or None
 
     def resolve(self, name: str) -> str:
         target = self.exact.get(name)
         if target is None:
             target = next((v for k, v in self.globs if fnmatchcase(name, k)), None)
+        if target is None and self.shared is not None:
+            target = self.shared(name)
         if target is not None:
             return target
         if self.known(name):

@@ -56,8 +56,8 @@ def bad(where: str, problem: str) -> BadRequestError:
 def parse_messages(data: dict[str, Any], headers: Mapping[str, str], resolve: Callable[[str], str]) -> ChatRequest:
     """A Messages body (already parsed JSON) -> ChatRequest; `resolve` maps its model name to a catalogue id."""
     model = data.get("model")
-    if not isinstance(model, str) or not model:
-        raise bad("model", "Field required")
+    if model is not None and not isinstance(model, str):
+        raise bad("model", "must be a string")
     max_tokens = data.get("max_tokens")
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
         raise bad("max_tokens", "Field required: a positive integer")
@@ -87,10 +87,11 @@ def parse_messages(data: dict[str, Any], headers: Mapping[str, str], resolve: Ca
     check_transforms(data)
     steering = provider or fallbacks or "transforms" in data
     native = {k: v for k, v in data.items() if k not in GATEWAY_FIELDS} if steering else data
-    return ChatRequest(model=resolve(model), messages=messages, stream=stream, reasoning=reasoning(data),
-                       models=[resolve(m) for m in fallbacks or ()], provider=provider, params=params,
-                       headers=_beta_headers(passed), native=NativeBody(FORMAT, native, passed),
-                       transforms=transforms(data))
+    return ChatRequest(model=resolve(model) if model else "", messages=messages, stream=stream,
+                       reasoning=reasoning(data), models=[resolve(m) for m in fallbacks or ()], provider=provider,
+                       params=params, headers=_beta_headers(passed), native=NativeBody(FORMAT, native, passed),
+                       transforms=transforms(data), session_id=headers.get("x-session-id") or None,
+                       model_resolved=True)
 
 
 def _beta_headers(passed: dict[str, str]) -> dict[str, str]:

@@ -218,4 +218,4 @@ EMBEDDINGS: dict[str, Check] = {
 }
 
 # What the OpenAPI document lists as required for each body (validate.py enforces them).
-REQUIRED = {"chat": ("messages",), "completions": ("model", "prompt"), "embeddings": ("model", "input")}
+REQUIRED = {"chat": ("messages",), "completions": ("prompt",), "embeddings": ("model", "input")}

@@ -101,6 +101,7 @@ def parse_chat(body: bytes, headers: dict[str, str], *, legacy: bool = False) ->
         model=model, messages=messages, stream=data.get("stream") or False, models=models,
         provider=_route(data), reasoning=_reasoning(data), params=params, legacy_prompt=legacy,
         headers={k: v for k, v in headers.items() if k in ATTRIBUTION}, plugins=plugins,
+        session_id=data.get("session_id") or headers.get("x-session-id") or None,
         transforms=transforms(data),
     )
 
@@ -177,9 +178,7 @@ def _models(data: dict[str, Any]) -> tuple[str, list[str]]:
     model = data.get("model")
     if model is None and models:
         model = models[0]
-    if model is None:
-        raise bad("model", "required: a model id such as openai/gpt-4o-mini")
-    return model, models
+    return model or "", models  # none: the configured default model (the engine says when there is none)
 
 
 def _reasoning(data: dict[str, Any]) -> dict[str, Any] | None:

@@ -46,8 +46,8 @@ INCLUDABLE = frozenset({"reasoning.encrypted_content", "message.output_text.logp
 def check_body(data: dict[str, Any]) -> None:
     """The checks that need no history: field names and types."""
     model = data.get("model")
-    if not isinstance(model, str) or not model:
-        raise bad("model", "Missing required parameter: 'model'")
+    if model is not None and (not isinstance(model, str) or not model):
+        raise bad("model", "must be a model id")
     for name in ("stream", "store", "parallel_tool_calls", "background"):
         if data.get(name) is not None and not isinstance(data[name], bool):
             raise bad(name, "must be true or false")
@@ -117,7 +117,7 @@ def parse_responses(data: dict[str, Any], history: list[dict[str, Any]], headers
     if not isinstance(plugins, list):
         raise bad("plugins", "must be an array of plugins such as [{\"id\": \"web\"}]")
     parse_plugins(plugins)  # OpenRouter's plugins are honoured here too, or refused naming the entry
-    return ChatRequest(model=data["model"], messages=messages, stream=data.get("stream") is True, models=models,
+    return ChatRequest(model=data.get("model") or "", messages=messages, stream=data.get("stream") is True, models=models,
                        provider=data.get("provider"), reasoning=reasoning(data.get("reasoning")), params=params,
                        headers=dict(headers), native=NativeBody(FORMAT, native), plugins=plugins,
                        transforms=transforms(data))

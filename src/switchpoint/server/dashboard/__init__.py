@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import api, keys, pages, teams
+from . import api, keys, pages, sso, teams
 
 ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/dashboard"): pages.dashboard,
@@ -12,6 +12,9 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/dashboard/login"): pages.login_form,
     ("POST", "/dashboard/login"): pages.login,
     ("POST", "/dashboard/logout"): pages.logout,
+    ("GET", "/dashboard/oidc/login"): sso.start,
+    ("GET", "/dashboard/oidc/callback"): sso.callback,
+    ("GET", "/dashboard/api/me"): api.me,
     ("GET", "/dashboard/api/overview"): api.overview,
     ("GET", "/dashboard/api/endpoints"): api.endpoints,
     ("GET", "/dashboard/api/generations"): api.generations,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from ...accounting.keys import KeyRecord, load_key
-from ...errors import NotFoundError
+from ...errors import ForbiddenError, NotFoundError
 from ..admin import (
     KeyCreate,
     KeyUpdate,
@@ -18,9 +18,11 @@ from ..admin import (
     parse,
     refuse_config_key,
 )
+from ..auth import guard
+from ..auth.principal import Action, Principal
+from ..auth.scope import owns, team_for_new_key
 from ..http import Request, Response, Send, json_response
 from ..services import Services
-from . import session
 from .api import key_views
 
 BODY_LIMIT = 1 << 16
@@ -36,32 +38,39 @@ class KeyRevoke(StrictBody):
 
 
 async def create(services: Services, request: Request, send: Send) -> Response:
-    actor = await session.require(services, request)
+    """A team-admin's new key belongs to its team."""
+    principal = await guard.dashboard(services, request, Action.WRITE)
     spec = parse(KeyCreate, await request.body(BODY_LIMIT))
-    record, plaintext = await create_from_spec(services, spec, actor)
-    view = next(v for v in await key_views(services) if v["hash"] == record.hash)
+    record, plaintext = await create_from_spec(services, spec, principal.label, team=team_for_new_key(principal))
+    view = next(v for v in await key_views(services, principal) if v["hash"] == record.hash)
     return json_response({"key": plaintext, "data": view, **ignored(spec)}, status=201)
 
 
 async def update(services: Services, request: Request, send: Send) -> Response:
-    actor = await session.require(services, request)
+    principal = await guard.dashboard(services, request, Action.WRITE)
     spec = parse(KeyChange, await request.body(BODY_LIMIT))
-    record = await _record(services, spec.hash)
-    await apply_update(services, record, spec, actor)
-    return json_response({"data": next(v for v in await key_views(services) if v["hash"] == record.hash),
+    record = await _record(services, principal, spec.hash)
+    if principal.team_scope is not None and "team" in spec.model_fields_set and spec.team != principal.team_scope:
+        raise ForbiddenError(f"A team-admin keeps its keys in its team ({principal.team_scope})",
+                             metadata={"role": principal.role})
+    await apply_update(services, record, spec, principal.label)
+    return json_response({"data": next(v for v in await key_views(services, principal) if v["hash"] == record.hash),
                           **ignored(spec)})
 
 
 async def revoke(services: Services, request: Request, send: Send) -> Response:
-    actor = await session.require(services, request)
-    record = await _record(services, parse(KeyRevoke, await request.body(BODY_LIMIT)).hash)
+    principal = await guard.dashboard(services, request, Action.WRITE)
+    record = await _record(services, principal, parse(KeyRevoke, await request.body(BODY_LIMIT)).hash)
+    actor = principal.label
     refuse_config_key(services, record)
     await services.governance.delete_key(record.hash, actor=actor, action="key.revoke")
     return json_response({"deleted": True, "hash": record.hash})
 
 
-async def _record(services: Services, key_hash: str) -> KeyRecord:
-    record = await load_key(services.store, key_hash)
+async def _record(services: Services, principal: Principal, key_hash: str) -> KeyRecord:
+    """The key the body names; another team's key is not found for a team-admin."""
+    row = await services.store.get_key(key_hash)
+    record = await load_key(services.store, key_hash) if row is not None and owns(principal, row) else None
     if record is None:
         raise NotFoundError(f"Key {key_hash} not found")
     return record

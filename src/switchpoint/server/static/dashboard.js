@@ -5,6 +5,10 @@
 const PALETTE = ["#8b7cff", "#2dd4bf", "#f5b544", "#f2555a", "#58a6ff", "#d2a8ff", "#7ee787", "#ff9bce",
   "#ffa657", "#79c0ff", "#a5d6ff", "#e3b341"];
 const state = { window: "24h", tab: "overview", charts: {}, loaded: {}, auditBefore: null, auditNext: null };
+/* Who is signed in, from the page the server rendered for this session (server/dashboard/pages.py). */
+const meta = (name) => { const node = document.querySelector(`meta[name="sp-${name}"]`); return node ? node.content : ""; };
+const me = { csrf: meta("csrf"), user: meta("user"), role: meta("role"), team: meta("team") };
+const canWrite = me.role === "admin" || me.role === "team-admin";
 
 /* ---------- helpers ---------- */
 
@@ -51,7 +55,9 @@ function bucketLabel(t, bucket) {
 }
 
 async function api(path, options) {
-  const response = await fetch(path, Object.assign({ credentials: "same-origin", headers: { "content-type": "application/json" } }, options || {}));
+  const headers = { "content-type": "application/json" };
+  if (options && options.method && options.method !== "GET") headers["x-csrf-token"] = me.csrf;
+  const response = await fetch(path, Object.assign({ credentials: "same-origin", headers }, options || {}));
   if (response.status === 401) { window.location = "/dashboard/login"; throw new Error("signed out"); }
   const body = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error((body.error && body.error.message) || ("HTTP " + response.status));
@@ -328,7 +334,7 @@ async function loadKeys() {
       el("td", { class: "small", text: policyText(k) }),
       el("td", { class: "small muted", text: new Date(k.created_at).toLocaleDateString() }),
       el("td", { class: "num" },
-        config ? el("span", { class: "muted small", text: "from switchpoint.yaml" }) : [
+        config ? el("span", { class: "muted small", text: "from switchpoint.yaml" }) : !canWrite ? null : [
           el("button", { class: "ghost small", type: "button", text: k.disabled ? "Enable" : "Disable",
             onclick: () => keyAction("/dashboard/api/keys/update", { hash: k.hash, disabled: !k.disabled }).catch(showError) }), " ",
           el("button", { class: "danger small", type: "button", text: "Revoke",
@@ -474,7 +480,20 @@ function selectTab(name) {
   refresh();
 }
 
+function applyRole() {
+  document.getElementById("whoami").textContent = me.user + " · " + me.role + (me.team ? " (" + me.team + ")" : "");
+  document.body.dataset.role = me.role;
+  if (!canWrite) document.getElementById("create-key").closest(".panel").hidden = true;
+  if (me.role === "team-admin") {
+    for (const tab of ["endpoints", "audit"]) {  // endpoint traffic and the audit log span every team
+      delete LOADERS[tab];
+      document.querySelector(`.tabs a[data-tab="${tab}"]`).hidden = true;
+    }
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  applyRole();
   setupCharts();
   document.querySelectorAll("#window button").forEach((button) => button.addEventListener("click", () => {
     state.window = button.dataset.window;
