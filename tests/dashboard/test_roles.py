@@ -36,18 +36,23 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, tuple[int, ...]]] = [
     ("GET", "/dashboard/api/keys", None, (200, 200, 200, 200, 401, 200, 200, 200)),
     ("GET", "/dashboard/api/users", None, (200, 200, 200, 200, 401, 200, 200, 200)),
     ("GET", "/dashboard/api/audit", None, (200, 200, 403, 200, 401, 200, 200, 403)),
-    ("POST", "/dashboard/api/keys", {"name": "made"}, (201, 403, 403, 201, 401, 201, 403, 403)),
+    ("POST", "/dashboard/api/keys", {"name": "made"}, (201, 403, 201, 201, 401, 201, 403, 201)),
     ("POST", "/dashboard/api/keys/update", {"hash": "{hash}", "disabled": True},
      (200, 403, 404, 200, 401, 200, 403, 404)),
     ("POST", "/dashboard/api/keys/revoke", {"hash": "{hash}"}, (200, 403, 404, 200, 401, 200, 403, 404)),
     ("GET", "/api/v1/keys", None, (401, 401, 401, 401, 401, 200, 200, 200)),
-    ("POST", "/api/v1/keys", {"name": "made"}, (401, 401, 401, 401, 401, 201, 403, 403)),
+    ("POST", "/api/v1/keys", {"name": "made"}, (401, 401, 401, 401, 401, 201, 403, 201)),
     ("GET", "/api/v1/keys/{hash}", None, (401, 401, 401, 401, 401, 200, 200, 404)),
     ("PATCH", "/api/v1/keys/{hash}", {"disabled": True}, (401, 401, 401, 401, 401, 200, 403, 404)),
     ("DELETE", "/api/v1/keys/{hash}", None, (401, 401, 401, 401, 401, 200, 403, 404)),
     ("GET", "/api/v1/activity", None, (401, 401, 401, 401, 401, 200, 200, 200)),
     ("GET", "/api/v1/audit", None, (401, 401, 401, 401, 401, 200, 200, 403)),
     ("POST", "/api/v1/admin/reload", None, (401, 401, 401, 401, 401, 200, 403, 403)),
+    ("GET", "/dashboard/api/teams", None, (200, 200, 403, 200, 401, 200, 200, 403)),
+    # a team name is unique: the first admin makes it, the next ones are allowed but find it taken (400)
+    ("POST", "/dashboard/api/teams", {"name": "made"}, (201, 403, 403, 400, 401, 400, 403, 403)),
+    ("GET", "/api/v1/teams", None, (401, 401, 401, 401, 401, 200, 200, 403)),
+    ("POST", "/api/v1/teams", {"name": "made"}, (401, 401, 401, 401, 401, 201, 403, 403)),
 ]
 
 
@@ -57,7 +62,8 @@ def world(make_gateway: Any, upstream: Upstream) -> dict[str, Any]:
     gateway = make_gateway(
         dashboard={"oidc": oidc_settings(issuer)},
         management_keys=[{"name": "ops-viewer", "key": VIEWER_KEY, "role": "viewer"},
-                         {"name": "search-admin", "key": TEAM_KEY, "team": TEAM}])
+                         {"name": "search-admin", "key": TEAM_KEY, "team": TEAM}],
+        teams=[{"name": TEAM}])  # a team-admin's new keys join it
     sessions = {
         "admin": sso_session(gateway, upstream, issuer, email="ana@example.com", groups=["ops"]),
         "viewer": sso_session(gateway, upstream, issuer, email="vic@example.com", groups=["readers"]),

@@ -11,12 +11,13 @@ import pytest
 from ..conftest import ADMIN_KEY
 from ..upstream import Reply
 from .conftest import ARTIFACTS, CHROMIUM
-from .helpers import get_json, http, login
+from .helpers import csrf_token, get_json, http, login
 
 
 def post(gateway, path: str, body: dict, cookie: str) -> tuple[int, dict]:
     status, _, answer = http(gateway, "POST", path, json.dumps(body).encode(),
-                             {"cookie": cookie, "origin": gateway.url, "content-type": "application/json"})
+                             {"cookie": cookie, "origin": gateway.url, "content-type": "application/json",
+                              "x-csrf-token": csrf_token(gateway, cookie)})
     return status, json.loads(answer)
 
 
