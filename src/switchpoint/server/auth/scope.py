@@ -26,9 +26,9 @@ async def team_key_hashes(services: Services, principal: Principal) -> list[str]
 
 
 def team_for_new_key(principal: Principal) -> str | None:
-    """The team a key created by this principal joins: a team-admin's own team, else none. Keys can
-    belong to a team only where the keys table has a `team` column (teams: docs/governance.md); until
-    then a team-admin cannot create keys, and says so."""
+    """The team a key created by this principal joins: a team-admin's own team, else none (the key's
+    own `team`, if any). Kept for a keys table without a `team` column: then a team-admin cannot
+    create keys, and says so."""
     team = principal.team_scope
     if team is not None and "team" not in key_table.c:
         raise ForbiddenError(f"A team-admin creates keys in its team ({team}), and keys cannot belong to a team "
