@@ -22,9 +22,6 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-import pypdf
-from pypdf.errors import PdfReadError
-
 from .spec import bad
 
 PDF_MAGIC = b"%PDF-"
@@ -91,6 +88,9 @@ def pdf_bytes(part: FilePart) -> bytes:
 def pdf_text(part: FilePart) -> str:
     """The text layer of the PDF, page by page; a 400 naming the part when it cannot be read."""
     raw = pdf_bytes(part)
+    import pypdf  # noqa: PLC0415 - loaded at the first PDF: ~60 ms and several MB a worker otherwise
+    from pypdf.errors import PdfReadError  # noqa: PLC0415
+
     try:
         reader = pypdf.PdfReader(io.BytesIO(raw))
         if reader.is_encrypted:

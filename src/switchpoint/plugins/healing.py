@@ -19,8 +19,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import json_repair
-
 JSON_FORMATS = ("json_object", "json_schema")
 
 
@@ -36,6 +34,8 @@ def heal(text: str) -> str:
         return text
     except ValueError:
         pass
+    import json_repair  # noqa: PLC0415 - loaded at the first repair, not at start
+
     repaired = json_repair.repair_json(text, skip_json_loads=True)
     if not isinstance(repaired, str) or not repaired or repaired in ('""', "null"):
         return text

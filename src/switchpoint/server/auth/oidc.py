@@ -19,16 +19,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus, urlencode
 
-import jwt
 import orjson
 
 from ...config.roles import OidcConfig
 from ...errors import SwitchpointError
 from ...net.transport import Transport
 from ...types import UpstreamRequest
+
+if TYPE_CHECKING:
+    import jwt
 
 DISCOVERY_TTL = 3600.0
 TIMEOUT = 10.0
@@ -115,6 +117,8 @@ class OidcClient:
     async def verify(self, id_token: str, nonce: str) -> dict[str, Any]:
         meta = await self.metadata()
         allowed = [a for a in meta.get("id_token_signing_alg_values_supported") or ["RS256"] if a in ASYMMETRIC]
+        import jwt  # noqa: PLC0415 - loaded at the first sign-in: PyJWT and cryptography cost ~10 MB a worker
+
         try:
             header = jwt.get_unverified_header(id_token)
         except jwt.PyJWTError as exc:
@@ -136,6 +140,8 @@ class OidcClient:
         return claims
 
     async def _signing_key(self, kid: str | None) -> jwt.PyJWK:
+        import jwt  # noqa: PLC0415 - see verify
+
         for attempt in range(2):
             if self._keys is None or (attempt and kid not in self._refetched_for):
                 if attempt:
