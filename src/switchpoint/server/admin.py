@@ -249,19 +249,7 @@ async def apply_update(services: Services, record: KeyRecord, spec: KeyUpdate, a
             values[name] = getattr(spec, name)
     if "expires_at" in given:
         values["expires_at_ms"] = int(spec.expires_at.timestamp() * 1000) if spec.expires_at else None
-    if "limit" in given:
-        values["limit_nanos"] = usd_to_nanos(spec.limit)
-    if "rate_limit" in given:
-        values["rate_limit_requests"] = spec.rate_limit.requests if spec.rate_limit else None
-        values["rate_limit_interval"] = spec.rate_limit.interval if spec.rate_limit else None
-    if "token_limit" in given:
-        values["token_limit_tokens"] = spec.token_limit.tokens if spec.token_limit else None
-        values["token_limit_interval"] = spec.token_limit.interval if spec.token_limit else None
-    if "user_limit" in given:
-        values["user_limit_nanos"] = usd_to_nanos(spec.user_limit)
-    if "user_rate_limit" in given:
-        values["user_rate_limit_requests"] = spec.user_rate_limit.requests if spec.user_rate_limit else None
-        values["user_rate_limit_interval"] = spec.user_rate_limit.interval if spec.user_rate_limit else None
+    values.update(limit_columns(spec, given))
     await services.governance.update_key(record.hash, values, actor=actor)
 
 
@@ -288,3 +276,23 @@ async def _record(services: Services, request: Request, principal: Principal) ->
     if record is None:
         raise NotFoundError(f"Key {request.params['hash']} not found")
     return record
+
+
+def limit_columns(spec: Any, given: set[str]) -> dict[str, Any]:
+    """The stored columns of the limits a key or team body sets (`given`: the fields it names; null
+    clears one): a budget, request and token windows, and the per-end-user budget and window."""
+    values: dict[str, Any] = {}
+    if "limit" in given:
+        values["limit_nanos"] = usd_to_nanos(spec.limit)
+    if "rate_limit" in given:
+        values["rate_limit_requests"] = spec.rate_limit.requests if spec.rate_limit else None
+        values["rate_limit_interval"] = spec.rate_limit.interval if spec.rate_limit else None
+    if "token_limit" in given:
+        values["token_limit_tokens"] = spec.token_limit.tokens if spec.token_limit else None
+        values["token_limit_interval"] = spec.token_limit.interval if spec.token_limit else None
+    if "user_limit" in given:
+        values["user_limit_nanos"] = usd_to_nanos(spec.user_limit)
+    if "user_rate_limit" in given:
+        values["user_rate_limit_requests"] = spec.user_rate_limit.requests if spec.user_rate_limit else None
+        values["user_rate_limit_interval"] = spec.user_rate_limit.interval if spec.user_rate_limit else None
+    return values

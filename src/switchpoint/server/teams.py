@@ -13,7 +13,16 @@ from ..accounting.keys import usd_to_nanos
 from ..accounting.pricing import from_nanos
 from ..accounting.teams import TeamRecord
 from ..errors import BadRequestError
-from .admin import MAX_LIMIT_USD, KeyRateLimit, KeyTokenLimit, PolicyFields, TeamName, parse, require_admin
+from .admin import (
+    MAX_LIMIT_USD,
+    KeyRateLimit,
+    KeyTokenLimit,
+    PolicyFields,
+    TeamName,
+    limit_columns,
+    parse,
+    require_admin,
+)
 from .auth.principal import Action
 from .http import Request, Response, Send, json_response
 from .info import iso_time
@@ -45,21 +54,9 @@ def update_values(spec: TeamUpdate) -> dict[str, Any]:
     """The stored columns of the fields given (null clears a setting)."""
     values = spec.policy_values()
     given = spec.model_fields_set
-    if "limit" in given:
-        values["limit_nanos"] = usd_to_nanos(spec.limit)
     if "limit_reset" in given:
         values["limit_reset"] = spec.limit_reset
-    if "rate_limit" in given:
-        values["rate_limit_requests"] = spec.rate_limit.requests if spec.rate_limit else None
-        values["rate_limit_interval"] = spec.rate_limit.interval if spec.rate_limit else None
-    if "token_limit" in given:
-        values["token_limit_tokens"] = spec.token_limit.tokens if spec.token_limit else None
-        values["token_limit_interval"] = spec.token_limit.interval if spec.token_limit else None
-    if "user_limit" in given:
-        values["user_limit_nanos"] = usd_to_nanos(spec.user_limit)
-    if "user_rate_limit" in given:
-        values["user_rate_limit_requests"] = spec.user_rate_limit.requests if spec.user_rate_limit else None
-        values["user_rate_limit_interval"] = spec.user_rate_limit.interval if spec.user_rate_limit else None
+    values.update(limit_columns(spec, given))
     return values
 
 
