@@ -56,6 +56,28 @@ def test_keys_create_and_update_set_team_and_policy(gateway, upstream, tmp_path)
     assert run(["keys", "update", "nobody", "--limit", "1", *base]).returncode == 1
 
 
+def test_keys_update_sets_and_clears_end_user_limits(gateway, tmp_path):
+    from ..server.test_keys_api import call
+
+    config = tmp_path / "switchpoint.yaml"
+    config.write_text(yaml.safe_dump({"database": gateway.config.database, "providers": {}}))
+    base = ["--config", str(config)]
+    made = json.loads(run(["keys", "create", "reseller", "--json", *base]).stdout)
+    set_ = run(["keys", "update", "reseller", "--user-limit", "0.25", "--user-rate-limit", "10/1m", "--json", *base])
+    assert set_.returncode == 0, set_.stderr
+    after = json.loads(set_.stdout)
+    assert (after["user_limit"], after["user_rate_limit"]) == (0.25, {"requests": 10, "interval": 60.0})
+    gateway.call(_forget, gateway, made["hash"])
+    status, body = call(gateway, "GET", f"/api/v1/keys/{made['hash']}")
+    assert status == 200
+    assert (body["data"]["user_limit"], body["data"]["user_rate_limit"]) == (0.25, {"requests": 10, "interval": "60s"})
+    cleared = json.loads(run(["keys", "update", "reseller", "--no-user-limit", "--user-rate-limit", "0", "--json",
+                              *base]).stdout)
+    assert (cleared["user_limit"], cleared["user_rate_limit"]) == (None, None)
+    bad = run(["keys", "update", "reseller", "--user-rate-limit", "ten", *base])
+    assert bad.returncode == 2 and "N/INTERVAL" in bad.stderr
+
+
 async def _forget(gateway, key_hash: str) -> None:
     gateway.services.keys.forget(key_hash)
 

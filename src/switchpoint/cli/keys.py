@@ -138,13 +138,17 @@ def create(name: str, limit: float | None, limit_reset: str | None, rate_limit: 
 @click.option("--any-model", is_flag=True, help="Lift the key's model restriction.")
 @click.option("--any-provider", is_flag=True, help="Lift the key's provider restriction.")
 @click.option("--no-max-price", is_flag=True, help="Lift the key's price cap.")
+@click.option("--user-limit", type=click.FloatRange(min=0), help="Spend limit in USD per end user, per limit period.")
+@click.option("--no-user-limit", is_flag=True, help="Remove the per-end-user spend limit.")
+@click.option("--user-rate-limit", help="Requests per end user: N a minute, or N/INTERVAL (10/1m); 0 removes it.")
 @click.option("--disable/--enable", default=None, help="Disable or enable the key.")
 @click.option("--config", "config_path", help="Path to switchpoint.yaml.")
 @click.option("--json", "as_json", is_flag=True)
 def update(name_or_hash: str, limit: float | None, no_limit: bool, limit_reset: str | None, rate_limit: int | None,
            team: str | None, models: tuple[str, ...], providers: tuple[str, ...], max_prompt_price: float | None,
            max_completion_price: float | None, no_team: bool, any_model: bool, any_provider: bool,
-           no_max_price: bool, disable: bool | None, config_path: str | None, as_json: bool) -> None:
+           no_max_price: bool, user_limit: float | None, no_user_limit: bool, user_rate_limit: str | None,
+           disable: bool | None, config_path: str | None, as_json: bool) -> None:
     """Change a key (by its name or a unique prefix of its hash): only the settings given change."""
     config = load_database_config(config_path)
     values: dict[str, Any] = {}
@@ -164,6 +168,12 @@ def update(name_or_hash: str, limit: float | None, no_limit: bool, limit_reset: 
                                  no_max_price)):
         if given or lifted:
             values[name] = None if lifted else policy[name]
+    if user_limit is not None or no_user_limit:
+        values["user_limit_nanos"] = None if no_user_limit else usd_to_nanos(user_limit)
+    if user_rate_limit is not None:
+        per_user = None if user_rate_limit.strip() == "0" else per_interval(user_rate_limit)
+        values["user_rate_limit_requests"] = per_user[0] if per_user else None
+        values["user_rate_limit_interval"] = per_user[1] if per_user else None
     if disable is not None:
         values["disabled"] = disable
 
@@ -189,7 +199,11 @@ def update(name_or_hash: str, limit: float | None, no_limit: bool, limit_reset: 
     if as_json:
         print_json({"hash": record.hash, "name": record.name, "disabled": record.disabled,
                     "limit": from_nanos(record.limit_nanos) if record.limit_nanos is not None else None,
-                    "limit_reset": record.limit_reset, "team": record.team, **record.policy.as_fields()})
+                    "limit_reset": record.limit_reset, "team": record.team, **record.policy.as_fields(),
+                    "user_limit": from_nanos(record.user_limit_nanos) if record.user_limit_nanos is not None else None,
+                    "user_rate_limit": {"requests": record.user_rate_limit_requests,
+                                        "interval": record.user_rate_limit_interval}
+                    if record.user_rate_limit_requests else None})
         return
     console.print(f"Updated key [bold]{record.name}[/bold] ({record.hash[:12]}).")
 
