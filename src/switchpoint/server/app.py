@@ -15,7 +15,7 @@ from ..config import Config
 from ..errors import BadRequestError, NotFoundError, SwitchpointError
 from ..observability.context import end_scope, request_id_for, start_scope
 from ..protocols.openai_chat.render import error_body
-from . import admin, audit, chat, dashboard, info, messages, openapi, responses, teams
+from . import admin, audit, chat, dashboard, info, messages, models, openapi, responses, teams
 from .cors import API_PREFIXES, Cors
 from .http import Receive, Request, Response, Send, Streamed, json_response
 from .metrics import metrics_endpoint
@@ -36,11 +36,11 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/v1/messages"): messages.create_message,
     ("POST", "/v1/messages/count_tokens"): messages.count_tokens,
     ("POST", "/responses"): responses.create_response,
-    ("GET", "/models"): info.list_models,
-    ("GET", "/models/count"): info.count_models,
-    ("GET", "/models/user"): info.list_user_models,
+    ("GET", "/models"): models.list_models,
+    ("GET", "/models/count"): models.count_models,
+    ("GET", "/models/user"): models.list_user_models,
     ("GET", "/providers"): info.list_providers,
-    ("GET", "/embeddings/models"): info.list_embedding_models,
+    ("GET", "/embeddings/models"): models.list_embedding_models,
     ("GET", "/generation"): info.generation,
     ("GET", "/key"): info.key_info,
     ("GET", "/auth/key"): info.key_info,
@@ -87,10 +87,10 @@ def match(method: str, path: str) -> tuple[Handler | None, str, dict[str, str], 
         return handler, sub, {}, "/api/v1" + sub
     parts = sub.split("/")
     if len(parts) == 5 and parts[1] == "models" and parts[4] == "endpoints" and method == "GET":
-        return (info.model_endpoints, sub, {"author": parts[2], "slug": parts[3]},
+        return (models.model_endpoints, sub, {"author": parts[2], "slug": parts[3]},
                 "/api/v1/models/{author}/{slug}/endpoints")
     if len(parts) == 4 and parts[1] in ("model", "models") and method == "GET":
-        return info.get_model, sub, {"author": parts[2], "slug": parts[3]}, f"/api/v1/{parts[1]}/{{author}}/{{slug}}"
+        return models.get_model, sub, {"author": parts[2], "slug": parts[3]}, f"/api/v1/{parts[1]}/{{author}}/{{slug}}"
     if len(parts) == 3 and parts[1] == "keys":
         handler = KEY_ROUTES.get(method)
         return handler, sub, {"hash": parts[2]}, "/api/v1/keys/{hash}" if handler is not None else UNMATCHED
