@@ -20,7 +20,7 @@ from ..accounting.keys import (
 )
 from ..accounting.pricing import from_nanos
 from ..config.access import policy_columns
-from ..config.schema import parse_duration
+from ..config.base import parse_duration
 from ..errors import SwitchpointError
 from ..state import State, open_state
 from ..storage import Store, reports

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from .base import Strict, parse_duration
 
 Role = Literal["admin", "viewer", "team-admin"]
 ROLES: tuple[Role, ...] = ("admin", "team-admin", "viewer")  # precedence when several groups map to roles
 MIN_SECRET = 32
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class OidcConfig(_Strict):
+class OidcConfig(Strict):
     """OpenID Connect sign-in (authorization code flow with PKCE) against any standard provider."""
 
     issuer: str = Field(description="the provider's issuer URL; its /.well-known/openid-configuration is read")
@@ -74,7 +72,7 @@ class OidcConfig(_Strict):
         return self
 
 
-class DashboardConfig(_Strict):
+class DashboardConfig(Strict):
     """The dashboard's sign-in: sessions, and single sign-on when `oidc` is set."""
 
     oidc: OidcConfig | None = None
@@ -87,12 +85,10 @@ class DashboardConfig(_Strict):
     @field_validator("session_lifetime", mode="before")
     @classmethod
     def _duration(cls, value: object) -> float:
-        from .schema import parse_duration  # schema imports this module: the helper is looked up on use
-
         return parse_duration(value)
 
 
-class ManagementKeyConfig(_Strict):
+class ManagementKeyConfig(Strict):
     """A key for the admin API (`/api/v1/keys`) and the dashboard's JSON API, with a role. One with a
     `team` is a team-admin of that team."""
 

@@ -7,41 +7,20 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from .base import Strict, parse_duration
+from .governance import KeyConfig, TeamConfig, team_problems
 from .proxy_url import DIRECT, parse_proxy
 from .roles import DashboardConfig, ManagementKeyConfig, access_problems
 
-LimitReset = Literal["daily", "weekly", "monthly"]
 MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-:]+$")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
 # The largest non-streamed response body read by default. Embeddings are the largest answers a
 # gateway relays: 300 inputs of 3072 float dimensions come to ~17 MB of JSON (~5 MB as base64);
 # 64 MiB leaves room for that four times over and still bounds what one bad upstream can cost.
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from a number or a string like "90", "1m", "500ms", "1h"."""
-    if isinstance(value, bool):
-        raise ValueError("expected seconds or a duration like '1m'")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value).strip())
-        if not match:
-            raise ValueError(f"'{value}' is not a duration (use seconds or e.g. '30s', '1m', '1h')")
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    if seconds <= 0:
-        raise ValueError("must be greater than zero")
-    return seconds
 
 
 class ProviderTLS(Strict):
@@ -171,77 +150,6 @@ class ModelConfig(Strict):
         if not MODEL_ID.match(value):
             raise ValueError(f"'{value}' is not a model id of the form vendor/model")
         return value
-
-
-class RateLimitConfig(Strict):
-    requests: int = Field(gt=0)
-    interval: float = 60.0
-
-    @field_validator("interval", mode="before")
-    @classmethod
-    def _interval(cls, value: object) -> float:
-        return parse_duration(value)
-
-
-class TokenLimitConfig(Strict):
-    tokens: int = Field(gt=0)
-    interval: float = 60.0
-
-    @field_validator("interval", mode="before")
-    @classmethod
-    def _interval(cls, value: object) -> float:
-        return parse_duration(value)
-
-
-class MaxPriceConfig(Strict):
-    """USD per million tokens, as a request's `provider.max_price`."""
-
-    prompt: float | None = Field(None, ge=0, description="the highest prompt price, USD per million tokens")
-    completion: float | None = Field(None, ge=0, description="the highest completion price, USD per million tokens")
-
-
-MODELS_POLICY = "model ids or globs (`openai/*`) it may use; null = every model, [] = none (docs/governance.md)"
-PROVIDERS_POLICY = "provider names it may use; null = every provider"
-PRICE_POLICY = "the highest prices it may use, USD per million tokens; an endpoint above either is skipped"
-
-
-class KeyConfig(Strict):
-    name: str = Field(min_length=1)
-    key: str = Field(min_length=16)
-    limit: float | None = Field(None, ge=0)
-    limit_reset: LimitReset | None = None
-    rate_limit: RateLimitConfig | None = None
-    token_limit: TokenLimitConfig | None = None
-    cache: bool = False
-    team: str | None = Field(None, description="the team (`teams[].name`) the key belongs to: its budget, rate "
-                                               "limits and policy apply on top of the key's own")
-    models: list[str] | None = Field(None, description=MODELS_POLICY)
-    providers: list[str] | None = Field(None, description=PROVIDERS_POLICY)
-    max_price: MaxPriceConfig | None = Field(None, description=PRICE_POLICY)
-    user_limit: float | None = Field(None, ge=0, description="USD per end user (the request's `user`), "
-                                                             "per limit_reset period")
-    user_rate_limit: RateLimitConfig | None = Field(None, description="requests per interval per end user")
-
-
-class TeamConfig(Strict):
-    """A team: a budget, rate limits and a policy its keys share on top of their own."""
-
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][\w.\-]*$",
-                      description="the team's name (unique; letters, digits, `_`, `.`, `-`)")
-    limit: float | None = Field(None, ge=0, description="USD the team's keys may spend together; null for no limit")
-    limit_reset: LimitReset | None = Field(None, description="when the limit starts again: `daily`, `weekly`, "
-                                                             "`monthly`, or null (never)")
-    rate_limit: RateLimitConfig | None = Field(None, description="requests per interval, all the team's keys "
-                                                                 "together")
-    token_limit: TokenLimitConfig | None = Field(None, description="tokens per interval, all the team's keys "
-                                                                   "together")
-    user_limit: float | None = Field(None, ge=0, description="USD per end user (the request's `user`), all the "
-                                                             "team's keys together, per limit_reset period")
-    user_rate_limit: RateLimitConfig | None = Field(None, description="requests per interval per end user, all "
-                                                                      "the team's keys together")
-    models: list[str] | None = Field(None, description=MODELS_POLICY)
-    providers: list[str] | None = Field(None, description=PROVIDERS_POLICY)
-    max_price: MaxPriceConfig | None = Field(None, description=PRICE_POLICY)
 
 
 class FreeModelLimits(Strict):
@@ -573,22 +481,3 @@ def cross_problems(config: Config | dict[str, Any]) -> list[str]:
 
     return problems + alias_problems(models if isinstance(models, list) else [], get(config, "aliases", {}),
                                      get(config, "default_model"), get(get(config, "messages", {}), "model_aliases", {}))
-
-
-def team_problems(teams: Any, keys: Any) -> list[str]:
-    """Team names are unique, and a key of the file names a team of the file."""
-    def get(node: Any, name: str) -> Any:
-        return node.get(name) if isinstance(node, dict) else getattr(node, name, None)
-
-    problems, names = [], []
-    for i, team in enumerate(teams if isinstance(teams, list) else []):
-        name = get(team, "name")
-        if isinstance(name, str) and name in names:
-            problems.append(f"teams[{i}].name: duplicate team name '{name}'")
-        names.append(name)
-    for i, key in enumerate(keys if isinstance(keys, list) else []):
-        team = get(key, "team")
-        if isinstance(team, str) and team not in names:
-            problems.append(f"keys[{i}].team: unknown team '{team}' (teams: "
-                            f"{', '.join(str(n) for n in names) or 'none'})")
-    return problems

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..accounting.keys import KeyRecord, config_key_hashes, config_key_problem, load_key, usd_to_nanos
 from ..config.access import policy_columns
-from ..config.schema import RateLimitConfig, TokenLimitConfig
+from ..config.governance import RateLimitConfig, TokenLimitConfig
 from ..errors import BadRequestError, ForbiddenError, NotFoundError
 from ..protocols.openai_chat.request import load_object
 from .auth import guard
