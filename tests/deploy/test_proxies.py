@@ -18,7 +18,7 @@ import openai
 import pytest
 
 from ..conftest import TEST_KEY, free_port
-from ..net.nginx import die_with_parent
+from ..net.nginx import die_with_parent, nginx_conf
 from ..replies import chat, stream
 from ..servers import stop, wait_port
 from .tls import self_signed
@@ -55,26 +55,7 @@ def nginx_in_front(make_gateway, tmp_path: Path):
     site = replace_once(site, "/etc/ssl/llm.example.com/fullchain.pem", str(cert))
     site = replace_once(site, "/etc/ssl/llm.example.com/privkey.pem", str(key))
     (tmp_path / "site.conf").write_text(site)
-    temp = tmp_path / "temp"
-    temp.mkdir()
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(f"""
-daemon off;
-master_process off;
-worker_processes 1;
-pid {tmp_path / "nginx.pid"};
-error_log {tmp_path / "error.log"} warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {temp}/body;
-    proxy_temp_path {temp}/proxy;
-    fastcgi_temp_path {temp}/fastcgi;
-    uwsgi_temp_path {temp}/uwsgi;
-    scgi_temp_path {temp}/scgi;
-    include {tmp_path / "site.conf"};
-}}
-""")
+    conf = nginx_conf(tmp_path, f"    include {tmp_path / 'site.conf'};")
     process = subprocess.Popen([binary, "-c", str(conf), "-p", str(tmp_path), "-e", str(tmp_path / "error.log")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
     try:

@@ -50,19 +50,13 @@ def openssl(args: list[str]) -> None:
     subprocess.run(["openssl", *args], check=True, capture_output=True)
 
 
-class Nginx:
-    """Serves `root` at /plain/ (as is, Content-Length) and /gz/ (gzip when asked: chunked), answers
-    POST /v1/chat/completions with a fixed chat completion, and redirects /moved."""
-
-    def __init__(self, folder: Path, root: Path, ca: LocalCA) -> None:
-        binary = shutil.which("nginx") or shutil.which("/usr/sbin/nginx")
-        if binary is None:
-            pytest.skip("nginx is not installed (scripts/system-deps.sh installs it)")
-        self.port, self.tls_port = free_port(), free_port()
-        temp = folder / "temp"
-        temp.mkdir()
-        conf = folder / "nginx.conf"
-        conf.write_text(f"""
+def nginx_conf(folder: Path, http: str) -> Path:
+    """folder/nginx.conf: one foreground nginx process whose pid, log and temporary files stay in
+    `folder`, serving the `http` block's contents."""
+    temp = folder / "temp"
+    temp.mkdir()
+    conf = folder / "nginx.conf"
+    conf.write_text(f"""
 daemon off;
 master_process off;
 worker_processes 1;
@@ -76,6 +70,22 @@ http {{
     fastcgi_temp_path {temp}/fastcgi;
     uwsgi_temp_path {temp}/uwsgi;
     scgi_temp_path {temp}/scgi;
+{http}
+}}
+""")
+    return conf
+
+
+class Nginx:
+    """Serves `root` at /plain/ (as is, Content-Length) and /gz/ (gzip when asked: chunked), answers
+    POST /v1/chat/completions with a fixed chat completion, and redirects /moved."""
+
+    def __init__(self, folder: Path, root: Path, ca: LocalCA) -> None:
+        binary = shutil.which("nginx") or shutil.which("/usr/sbin/nginx")
+        if binary is None:
+            pytest.skip("nginx is not installed (scripts/system-deps.sh installs it)")
+        self.port, self.tls_port = free_port(), free_port()
+        conf = nginx_conf(folder, f"""
     default_type application/octet-stream;
     keepalive_requests 10000;
     gzip_types *;
@@ -94,7 +104,6 @@ http {{
         location = /v1/chat/completions {{ default_type application/json; return 200 '{CHAT_ANSWER}'; }}
         location = /moved {{ return 301 /plain/; }}
     }}
-}}
 """)
         self.log = folder / "error.log"
         self.proc = subprocess.Popen([binary, "-c", str(conf), "-p", str(folder), "-e", str(self.log)],
