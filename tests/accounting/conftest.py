@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
 import openai
+import pytest
 
 from switchpoint.accounting.keys import hash_key
+from switchpoint.state import State
+from switchpoint.state.memory import MemoryState
+from switchpoint.state.redis import RedisState
+from switchpoint.storage import Store
 
 from ..conftest import ADMIN_KEY, TEST_KEY, Gateway
 
@@ -40,3 +47,19 @@ def spent_counter(gateway: Gateway, key: str = TEST_KEY) -> int:
     services = gateway.services
     record = gateway.loop.run(services.keys.lookup(hash_key(key)))
     return gateway.loop.run(services.budget.spent(record, record.limit_reset))
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = Store(f"sqlite:///{tmp_path / 'ledger.db'}")
+    await store.create_schema()
+    yield store
+    await store.close()
+
+
+# budgets held in each state backend a deployment can use
+@pytest.fixture(params=["memory", "redis"])
+async def state(request: pytest.FixtureRequest) -> AsyncIterator[State]:
+    backend: State = MemoryState() if request.param == "memory" else RedisState(request.getfixturevalue("redis_url"))
+    yield backend
+    await backend.close()

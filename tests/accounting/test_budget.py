@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -20,14 +18,6 @@ from switchpoint.storage import Store
 from ..storage.test_contract import generation
 
 UTC = dt.UTC
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'ledger.db'}")
-    await store.create_schema()
-    yield store
-    await store.close()
 
 
 def key(limit: int | None, reset: str | None = None) -> KeyRecord:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -15,26 +13,9 @@ from switchpoint.accounting.keys import KeyRecord
 from switchpoint.accounting.ledger import LedgerWriter
 from switchpoint.errors import ForbiddenError
 from switchpoint.state import State
-from switchpoint.state.memory import MemoryState
-from switchpoint.state.redis import RedisState
 from switchpoint.storage import Store
 
 from ..storage.test_contract import generation
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'ledger.db'}")
-    await store.create_schema()
-    yield store
-    await store.close()
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def state(request: pytest.FixtureRequest) -> AsyncIterator[State]:
-    backend: State = MemoryState() if request.param == "memory" else RedisState(request.getfixturevalue("redis_url"))
-    yield backend
-    await backend.close()
 
 
 def key(limit: int | None, user_limit: int | None, reset: str | None = None) -> KeyRecord:

@@ -5,8 +5,6 @@ and the team's own counters, in memory and on Redis."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -16,25 +14,7 @@ from switchpoint.accounting.limits import RateLimiter
 from switchpoint.accounting.teams import TeamRecord
 from switchpoint.errors import RateLimitError
 from switchpoint.state import State
-from switchpoint.state.memory import MemoryState
-from switchpoint.state.redis import RedisState
 from switchpoint.storage import Store
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'ledger.db'}")
-    await store.create_schema()
-    yield store
-    await store.close()
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def state(request: pytest.FixtureRequest) -> AsyncIterator[State]:
-    backend: State = MemoryState() if request.param == "memory" else RedisState(request.getfixturevalue("redis_url"))
-    yield backend
-    await backend.close()
-
 
 TEAM = TeamRecord(name="apps", limit_nanos=5000, limit_reset="daily", user_limit_nanos=1000,
                   user_rate_limit_requests=2, user_rate_limit_interval=60.0)
